@@ -1,0 +1,94 @@
+"""Configuration in one place: environment variable names, defaults and the Settings object.
+
+An explicit argument beats the environment; the environment beats the defaults below.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+# Environment variable names.
+ENV_EVENTS_TABLE = "EVENTS_TABLE"
+ENV_SESSIONS_TABLE = "SESSIONS_TABLE"
+ENV_STATS_TABLE = "STATS_TABLE"
+ENV_REGION = "AWS_REGION"
+ENV_DYNAMODB_ENDPOINT = "AWS_ENDPOINT_URL_DYNAMODB"  # boto3's own standard name
+ENV_API_KEY = "LIVEINSIGHT_API_KEY"
+ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
+ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
+ENV_ROLLUP_COMMIT = "LIVEINSIGHT_ROLLUP_COMMIT"
+ENV_API_URL = "LIVEINSIGHT_API_URL"
+
+# Defaults (the deployed `dev` stage's names).
+DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"
+DEFAULT_SESSIONS_TABLE = "liveinsight-sessions-dev"
+DEFAULT_STATS_TABLE = "liveinsight-stats-dev"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ALLOWED_ORIGINS = "*"
+DEFAULT_RAW_RETENTION_HOURS = 24
+
+# Event model limits (API.md, POST /api/events).
+MAX_BODY_BYTES = 256 * 1024
+MAX_BATCH_EVENTS = 500
+MAX_URL_CHARS = 2048
+MAX_SESSION_ID_CHARS = 128
+MAX_EVENT_ID_CHARS = 64
+MAX_EVENT_TYPE_CHARS = 64
+MAX_PROPS = 30
+MAX_PROP_KEY_CHARS = 64
+MAX_PROP_VALUE_CHARS = 256
+MAX_USER_AGENT_CHARS = 1024
+MAX_EVENT_AGE_SECONDS = 24 * 3600
+MAX_FUTURE_SKEW_SECONDS = 5 * 60
+MILLISECONDS_THRESHOLD = 10**11
+
+# Sessions and rollups.
+SESSION_TIMEOUT_SECONDS = 30 * 60
+ACTIVE_WINDOW_SECONDS = 5 * 60
+MINUTE_ROLLUP_TTL_SECONDS = 2 * 24 * 3600
+LONG_ROLLUP_TTL_SECONDS = 400 * 24 * 3600 + 7 * 24 * 3600
+SESSION_ITEM_TTL_SECONDS = 2 * 24 * 3600
+
+# Rollup commit strategies: "transact" is safe with concurrent aggregators (AWS, one
+# Lambda per stream shard); "batch" is for exactly one aggregator (the local stack).
+ROLLUP_COMMIT_TRANSACT = "transact"
+ROLLUP_COMMIT_BATCH = "batch"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the backend needs to know about where it runs."""
+
+    events_table: str = DEFAULT_EVENTS_TABLE
+    sessions_table: str = DEFAULT_SESSIONS_TABLE
+    stats_table: str = DEFAULT_STATS_TABLE
+    region: str = DEFAULT_REGION
+    dynamodb_endpoint: str | None = None
+    api_key: str | None = None
+    allowed_origins: tuple[str, ...] = field(default=(DEFAULT_ALLOWED_ORIGINS,))
+    raw_retention_hours: int = DEFAULT_RAW_RETENTION_HOURS
+    rollup_commit: str = ROLLUP_COMMIT_TRANSACT
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read settings from the environment, falling back to the defaults."""
+        origins = tuple(o.strip() for o in _env(ENV_ALLOWED_ORIGINS, DEFAULT_ALLOWED_ORIGINS).split(",") if o.strip())
+        commit = _env(ENV_ROLLUP_COMMIT, ROLLUP_COMMIT_TRANSACT)
+        if commit not in (ROLLUP_COMMIT_TRANSACT, ROLLUP_COMMIT_BATCH):
+            raise ValueError(f"{ENV_ROLLUP_COMMIT} must be 'transact' or 'batch', not {commit!r}")
+        return cls(
+            events_table=_env(ENV_EVENTS_TABLE, DEFAULT_EVENTS_TABLE),
+            sessions_table=_env(ENV_SESSIONS_TABLE, DEFAULT_SESSIONS_TABLE),
+            stats_table=_env(ENV_STATS_TABLE, DEFAULT_STATS_TABLE),
+            region=_env(ENV_REGION, DEFAULT_REGION),
+            dynamodb_endpoint=os.environ.get(ENV_DYNAMODB_ENDPOINT) or None,
+            api_key=os.environ.get(ENV_API_KEY) or None,
+            allowed_origins=origins or (DEFAULT_ALLOWED_ORIGINS,),
+            raw_retention_hours=int(_env(ENV_RAW_RETENTION_HOURS, str(DEFAULT_RAW_RETENTION_HOURS))),
+            rollup_commit=commit,
+        )
