@@ -1,0 +1,580 @@
+"""The tracking script (liveinsight/static/tracker.js), measured in a real headless Chromium.
+
+Capture tests point the tracker at a tiny recording server and check exactly what it
+sends; the end-to-end test points it at `python -m liveinsight serve` and reads the
+result back from GET /api/stats.
+"""
+from __future__ import annotations
+
+import gzip
+import html
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE_DIR = Path(__file__).resolve().parent / "site"
+TRACKER_BUILD = ROOT / "liveinsight" / "static" / "tracker.js"
+TRACKER_SOURCE = ROOT / "tracker" / "tracker.js"
+CHROMIUM = os.environ.get("LIVEINSIGHT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MAX_GZIP_BYTES = 1536
+HACKER_NEWS = "https://news.ycombinator.com/"
+ACCEPTED = {"status": "success", "data": {"accepted": 1, "duplicates": 0, "filtered": 0, "rejected": []}}
+TRACKER_PLACEHOLDER = "<!-- tracker -->"
+
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+)
+
+
+# --- servers -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_in_thread(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def origin_of(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class CaptureHandler(BaseHTTPRequestHandler):
+    """Plays the collect API: records every POST /api/events and serves /tracker.js."""
+
+    records: list[dict] = []  # replaced per server
+
+    def log_message(self, *args):
+        pass
+
+    def _cors(self):
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type")
+
+    def do_OPTIONS(self):
+        self.records.append({"method": "OPTIONS", "path": self.path})
+        self.send_response(204)
+        self._cors()
+        self.end_headers()
+
+    def do_GET(self):
+        if self.path.split("?")[0] != "/tracker.js":
+            self.send_error(404)
+            return
+        body = TRACKER_BUILD.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.records.append(
+            {
+                "method": "POST",
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type", ""),
+                "cookie": self.headers.get("Cookie"),
+                "body": json.loads(raw),
+            }
+        )
+        payload = json.dumps(ACCEPTED).encode()
+        self.send_response(200)
+        self._cors()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class CaptureServer:
+    """A recording stand-in for POST /api/events, with helpers to wait for events."""
+
+    def __init__(self):
+        handler = type("Handler", (CaptureHandler,), {"records": []})
+        self.records = handler.records
+        self.server = serve_in_thread(handler)
+        self.origin = origin_of(self.server)
+
+    @property
+    def posts(self) -> list[dict]:
+        return [r for r in self.records if r["method"] == "POST"]
+
+    @property
+    def events(self) -> list[dict]:
+        return [r["body"] for r in self.posts]
+
+    def wait_for_events(self, count: int, timeout: float = 5.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.posts) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.posts) >= count, f"expected {count} events, got {self.events}"
+        return self.events
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SiteHandler(BaseHTTPRequestHandler):
+    """Serves tests/site/, putting the configured <script> tag where `<!-- tracker -->` is."""
+
+    script_tag = ""  # set per test through Site.use()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.path.split("?")[0].split("#")[0]
+        if path == "/tracker.js":
+            body, content_type = TRACKER_BUILD.read_bytes(), "text/javascript; charset=utf-8"
+        else:
+            page = (SITE_DIR / ("index.html" if path == "/" else path.lstrip("/"))).resolve()
+            if page.parent != SITE_DIR or not page.is_file():
+                self.send_error(404)
+                return
+            text = page.read_text().replace(TRACKER_PLACEHOLDER, type(self).script_tag)
+            body, content_type = text.encode(), "text/html; charset=utf-8"
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Site:
+    """The local test site on 127.0.0.1 (so positive tests need data-allow-localhost)."""
+
+    def __init__(self):
+        self.handler = type("Handler", (SiteHandler,), {"script_tag": ""})
+        self.server = serve_in_thread(self.handler)
+        self.origin = origin_of(self.server)
+
+    def use(self, src: str | None = None, **attributes: str | bool) -> None:
+        """Configure the tracker tag; `data_api="…"` becomes `data-api="…"`, True a bare attribute."""
+        parts = [f'<script defer src="{html.escape(src or self.origin + "/tracker.js")}"']
+        for name, value in attributes.items():
+            name = name.replace("_", "-")
+            if value is True:
+                parts.append(name)
+            elif value:
+                parts.append(f'{name}="{html.escape(value)}"')
+        self.handler.script_tag = " ".join(parts) + "></script>"
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- fixtures ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+@pytest.fixture
+def capture():
+    server = CaptureServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def site():
+    server = Site()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tracked_site(site, capture):
+    """The test site with the tracker opted in on 127.0.0.1 and posting to the capture server."""
+    site.use(data_api=capture.origin, data_allow_localhost=True)
+    return site
+
+
+def settle(page, seconds: float = 0.5) -> None:
+    """Give the browser time to send anything it was going to send."""
+    page.wait_for_timeout(seconds * 1000)
+
+
+# --- the build -----------------------------------------------------------------------
+
+
+def test_build_is_within_the_gzip_budget():
+    size = len(gzip.compress(TRACKER_BUILD.read_bytes(), compresslevel=9))
+    assert size <= MAX_GZIP_BYTES, f"tracker.js is {size} bytes gzipped"
+
+
+def test_build_contains_the_public_api():
+    code = TRACKER_BUILD.read_text()
+    for needle in ("liveinsight", "/api/events", "sendBeacon", "keepalive", "sessionStorage", "data-api"):
+        assert needle in code
+    assert "document.cookie" not in code
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (ROOT / "tracker" / "node_modules" / "terser").is_dir(),
+    reason="needs node and `npm ci` in tracker/",
+)
+def test_committed_build_is_up_to_date(tmp_path):
+    committed = TRACKER_BUILD.read_bytes()
+    try:
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT / "tracker", check=True, capture_output=True)
+        assert TRACKER_BUILD.read_bytes() == committed, "run `cd tracker && npm run build` and commit the result"
+    finally:
+        TRACKER_BUILD.write_bytes(committed)
+
+
+# --- what the tracker sends ----------------------------------------------------------
+
+
+@needs_chromium
+def test_page_view_on_load_has_the_contract_fields(page, context, tracked_site, capture):
+    page.goto(tracked_site.url("/index.html"), referer=HACKER_NEWS)
+
+    [event] = capture.wait_for_events(1)
+    post = capture.posts[0]
+    assert post["path"] == "/api/events"
+    assert post["content_type"].startswith("text/plain")
+    assert event["event_type"] == "page_view"
+    assert event["page_url"] == tracked_site.url("/index.html")
+    assert event["referrer"] == HACKER_NEWS
+    assert abs(event["timestamp"] - time.time() * 1000) < 60_000, "timestamp is in milliseconds"
+    assert len(event["event_id"]) == 36  # crypto.randomUUID on a secure context
+    assert event["session_id"]
+    assert "props" not in event
+    settle(page)
+    assert [r["method"] for r in capture.records] == ["POST"], "a text/plain beacon needs no preflight"
+    assert post["cookie"] is None
+    assert context.cookies() == []
+    assert page.evaluate("document.cookie") == ""
+
+
+@needs_chromium
+def test_session_survives_page_loads_and_referrer_is_sent_once(page, tracked_site, capture):
+    page.goto(tracked_site.url("/index.html"), referer=HACKER_NEWS)
+    capture.wait_for_events(1)
+    page.click("#to-app")
+    first, second = capture.wait_for_events(2)
+
+    assert second["page_url"] == tracked_site.url("/app.html")
+    assert second["session_id"] == first["session_id"]
+    assert "referrer" not in second, "later page views would only carry this site's own URL"
+    assert second["event_id"] != first["event_id"]
+
+
+@needs_chromium
+def test_single_page_app_navigation(page, tracked_site, capture):
+    page.goto(tracked_site.url("/app.html"))
+    capture.wait_for_events(1)
+
+    page.click("#to-settings")
+    capture.wait_for_events(2)
+    page.evaluate("history.replaceState({tab: 2}, '', '/app/settings?tab=2')")  # same path
+    page.evaluate("history.pushState({}, '', '/app/settings#billing')")  # same path
+    settle(page)
+    assert len(capture.events) == 2, "no page view when the path did not change"
+
+    page.evaluate("history.replaceState({}, '', '/app/profile')")
+    capture.wait_for_events(3)
+    page.go_back()  # popstate back to /app/settings
+    events = capture.wait_for_events(4)
+
+    paths = [e["page_url"].removeprefix(tracked_site.origin) for e in events]
+    assert paths == ["/app.html", "/app/settings", "/app/profile", "/app/settings?tab=2"]
+    assert {e["event_type"] for e in events} == {"page_view"}
+    assert len({e["session_id"] for e in events}) == 1
+
+
+@needs_chromium
+def test_custom_event_with_props(page, tracked_site, capture):
+    page.goto(tracked_site.url("/app.html"))
+    capture.wait_for_events(1)
+    page.click("#signup")
+    _, event = capture.wait_for_events(2)
+
+    assert event["event_type"] == "signup"
+    assert event["props"] == {"plan": "pro", "seats": 3}
+    assert event["page_url"] == tracked_site.url("/app.html")
+    assert "referrer" not in event
+    assert event["session_id"] == capture.events[0]["session_id"]
+
+
+@needs_chromium
+def test_calls_queued_before_load_are_sent(page, tracked_site, capture):
+    page.goto(tracked_site.url("/queued.html"))
+    events = capture.wait_for_events(3)
+    settle(page)
+
+    assert [e["event_type"] for e in capture.events] == ["page_view", "early_bird", "second_early"]
+    assert events[1]["props"] == {"source": "inline"}
+    assert "props" not in events[2]
+    assert page.evaluate("typeof window.liveinsight.q") == "undefined", "the stub was replaced"
+
+
+@needs_chromium
+def test_session_rotates_after_30_minutes_without_activity(page, tracked_site, capture):
+    page.goto(tracked_site.url("/app.html"))
+    [first] = capture.wait_for_events(1)
+    page.evaluate(
+        """() => {
+            const key = 'liveinsight_session';
+            const session = JSON.parse(sessionStorage.getItem(key));
+            session.t -= 29 * 60 * 1000;
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }"""
+    )
+    page.evaluate("liveinsight('still_here')")
+    _, still = capture.wait_for_events(2)
+    assert still["session_id"] == first["session_id"], "29 idle minutes keep the session"
+
+    page.evaluate(
+        """() => {
+            const key = 'liveinsight_session';
+            const session = JSON.parse(sessionStorage.getItem(key));
+            session.t -= 31 * 60 * 1000;
+            sessionStorage.setItem(key, JSON.stringify(session));
+        }"""
+    )
+    page.evaluate("liveinsight('came_back')")
+    *_, back = capture.wait_for_events(3)
+    assert back["session_id"] != first["session_id"], "31 idle minutes start a new session"
+
+
+@needs_chromium
+def test_new_tab_is_a_new_session(context, tracked_site, capture):
+    first_tab, second_tab = context.new_page(), context.new_page()
+    first_tab.goto(tracked_site.url("/index.html"))
+    capture.wait_for_events(1)
+    second_tab.goto(tracked_site.url("/index.html"))
+    one, two = capture.wait_for_events(2)
+    assert one["session_id"] != two["session_id"]
+
+
+@needs_chromium
+def test_api_defaults_to_the_script_origin(page, site, capture):
+    site.use(src=capture.origin + "/tracker.js", data_allow_localhost=True)
+    page.goto(site.url("/index.html"))
+    [event] = capture.wait_for_events(1)
+    assert event["page_url"] == site.url("/index.html")
+
+
+@needs_chromium
+def test_falls_back_to_fetch_with_keepalive(context, tracked_site, capture):
+    context.add_init_script("navigator.sendBeacon = () => false;")
+    page = context.new_page()
+    fetches = []
+    page.on("request", lambda r: fetches.append(r) if r.resource_type == "fetch" else None)
+    page.goto(tracked_site.url("/index.html"))
+
+    [event] = capture.wait_for_events(1)
+    assert event["event_type"] == "page_view"
+    assert capture.posts[0]["content_type"].startswith("text/plain")
+    assert len(fetches) == 1 and fetches[0].method == "POST"
+    settle(page)
+    assert [r["method"] for r in capture.records] == ["POST"]
+
+
+# --- when the tracker stays silent ---------------------------------------------------
+
+
+def watch_requests(page, origin: str) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if r.url.startswith(origin + "/api/") else None)
+    return seen
+
+
+@needs_chromium
+def test_nothing_is_sent_on_localhost_without_opt_in(page, site, capture):
+    site.use(data_api=capture.origin)
+    seen = watch_requests(page, capture.origin)
+    page.goto(site.url("/app.html"))
+    page.click("#to-settings")
+    page.click("#signup")  # the public function exists and does nothing
+    settle(page, 1.0)
+
+    assert seen == []
+    assert capture.records == []
+
+
+@needs_chromium
+def test_localhost_hostname_is_ignored_too(page, site, capture):
+    site.use(data_api=capture.origin)
+    seen = watch_requests(page, capture.origin)
+    page.goto(site.url("/queued.html").replace("127.0.0.1", "localhost"))
+    settle(page, 1.0)
+    assert seen == [] and capture.records == []
+
+
+@needs_chromium
+@pytest.mark.parametrize(
+    "init_script",
+    [
+        pytest.param("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});", id="dnt"),
+        pytest.param(
+            "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});", id="gpc"
+        ),
+    ],
+)
+def test_respect_dnt_sends_nothing_when_the_visitor_opts_out(context, site, capture, init_script):
+    site.use(data_api=capture.origin, data_allow_localhost=True, data_respect_dnt=True)
+    context.add_init_script(init_script)
+    page = context.new_page()
+    seen = watch_requests(page, capture.origin)
+    page.goto(site.url("/queued.html"))
+    page.evaluate("liveinsight('ignored')")
+    settle(page, 1.0)
+    assert seen == [] and capture.records == []
+
+
+@needs_chromium
+def test_dnt_is_ignored_without_respect_dnt(context, tracked_site, capture):
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});")
+    page = context.new_page()
+    page.goto(tracked_site.url("/index.html"))
+    [event] = capture.wait_for_events(1)
+    assert event["event_type"] == "page_view"
+
+
+# --- end to end against `liveinsight serve` ------------------------------------------
+
+HAS_SERVE = importlib.util.find_spec("liveinsight.__main__") is not None
+
+
+def get_json(url: str, timeout: float = 5.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.load(response)
+
+
+@pytest.fixture
+def liveinsight_server(tmp_path):
+    """`python -m liveinsight serve` on a free port, once GET /api/stats answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LIVEINSIGHT_API_KEY"}
+    log = open(tmp_path / "serve.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liveinsight", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    origin = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                get_json(origin + "/api/stats?period=1h", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"liveinsight serve did not come up:\n{log.read()[-4000:]}")
+                time.sleep(0.25)
+        yield origin
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@needs_chromium
+@pytest.mark.skipif(not HAS_SERVE, reason="`python -m liveinsight serve` is not on this branch yet")
+def test_visit_shows_up_in_stats(page, site, liveinsight_server):
+    # GIVEN the site loads the tracker served by `liveinsight serve` and posts to it
+    site.use(
+        src=liveinsight_server + "/tracker.js", data_api=liveinsight_server, data_allow_localhost=True
+    )
+    posted = []
+    page.on(
+        "requestfinished",
+        lambda r: posted.append(r) if r.url == liveinsight_server + "/api/events" else None,
+    )
+
+    # WHEN a visitor arrives from Hacker News, opens a second page, navigates inside the
+    # single-page app, signs up and leaves
+    page.goto(site.url("/index.html"), referer=HACKER_NEWS)
+    page.click("#to-app")
+    page.wait_for_url(site.url("/app.html"))
+    page.click("#to-settings")
+    page.click("#signup")
+    deadline = time.monotonic() + 10
+    while len(posted) < 4 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    page.goto("about:blank")
+
+    # THEN the stats show three page views in one session, the sign-up and the source
+    stats = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stats = get_json(liveinsight_server + "/api/stats?period=1h")["data"]
+        if stats["totals"]["page_views"] >= 3 and any(
+            t["event_type"] == "signup" for t in stats["event_types"]
+        ):
+            break
+        time.sleep(0.5)
+    assert stats is not None
+    assert stats["totals"]["page_views"] == 3, stats
+    assert stats["totals"]["sessions"] == 1, stats
+    assert {"event_type": "signup", "count": 1} in stats["event_types"], stats["event_types"]
+    assert [s["source"] for s in stats["sources"]] == ["Hacker News"], stats["sources"]
+    pages = {p["page"]: p["page_views"] for p in stats["pages"]}
+    assert pages == {"/index.html": 1, "/app.html": 1, "/app/settings": 1}, stats["pages"]
