@@ -42,6 +42,9 @@ MAX_GZIP_BYTES = 1536
 HACKER_NEWS = "https://news.ycombinator.com/"
 ACCEPTED = {"status": "success", "data": {"accepted": 1, "duplicates": 0, "filtered": 0, "rejected": []}}
 TRACKER_PLACEHOLDER = "<!-- tracker -->"
+DESKTOP_CHROME_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
+)
 
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
@@ -538,8 +541,11 @@ def liveinsight_server(tmp_path):
 
 @needs_chromium
 @pytest.mark.skipif(not HAS_SERVE, reason="`python -m liveinsight serve` is not on this branch yet")
-def test_visit_shows_up_in_stats(page, site, liveinsight_server):
-    # GIVEN the site loads the tracker served by `liveinsight serve` and posts to it
+def test_visit_shows_up_in_stats(browser, site, liveinsight_server):
+    # GIVEN a visitor's browser (headless Chromium's own user agent is filtered as a bot)
+    # on a site that loads the tracker from `liveinsight serve` and posts to it
+    context = browser.new_context(user_agent=DESKTOP_CHROME_UA)
+    page = context.new_page()
     site.use(
         src=liveinsight_server + "/tracker.js", data_api=liveinsight_server, data_allow_localhost=True
     )
@@ -560,6 +566,7 @@ def test_visit_shows_up_in_stats(page, site, liveinsight_server):
     while len(posted) < 4 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     page.goto("about:blank")
+    context.close()
 
     # THEN the stats show three page views in one session, the sign-up and the source
     stats = None
@@ -572,6 +579,7 @@ def test_visit_shows_up_in_stats(page, site, liveinsight_server):
             break
         time.sleep(0.5)
     assert stats is not None
+    assert stats["bots_filtered"] == 0, stats
     assert stats["totals"]["page_views"] == 3, stats
     assert stats["totals"]["sessions"] == 1, stats
     assert {"event_type": "signup", "count": 1} in stats["event_types"], stats["event_types"]
