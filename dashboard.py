@@ -1,0 +1,17 @@
+"""LiveInsight's dashboard: the router. Run with `streamlit run dashboard.py`."""
+import streamlit as st
+
+from liveinsight import ui
+
+st.set_page_config(page_title="LiveInsight", page_icon=":material/insights:", layout="wide")
+
+navigation = st.navigation([
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/realtime.py", title="Realtime", icon=":material/bolt:"),
+    st.Page("pages/sources.py", title="Sources", icon=":material/call_split:"),
+    st.Page("pages/top_pages.py", title="Pages", icon=":material/description:", url_path="pages"),
+    st.Page("pages/events.py", title="Events", icon=":material/ads_click:"),
+    st.Page("pages/devices.py", title="Devices", icon=":material/devices:"),
+])
+ui.sidebar_filters()
+navigation.run()

@@ -1,0 +1,104 @@
+"""Plotly figure factories for the dashboard: one function per kind of chart.
+
+Every metric keeps its colour on every page (PALETTE); axes say what they count and in
+which time zone; hovers show exact, thousands-separated numbers.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+PALETTE = {
+    "sessions": "#4C6EF5",
+    "page_views": "#12B886",
+    "events": "#F59F00",
+    "count": "#F59F00",
+    "bounce_rate": "#FA5252",
+    "avg_session_duration": "#7950F2",
+    "views_per_session": "#15AABF",
+}
+METRIC_LABELS = {
+    "sessions": "Sessions",
+    "page_views": "Page views",
+    "events": "Events",
+    "count": "Events",
+}
+# For series split by a dimension value (event types, sources, browsers…).
+CATEGORY_COLOURS = ["#4C6EF5", "#12B886", "#F59F00", "#FA5252", "#7950F2", "#15AABF", "#E64980", "#82C91E", "#868E96"]
+TIME_AXIS_TITLE = "Time (UTC)"
+CHART_HEIGHT = 340
+
+
+def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
+    figure.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=36, b=8),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1, title_text=""),
+        hovermode="x unified",
+    )
+    return figure
+
+
+def traffic_over_time(timeseries: pd.DataFrame, metrics: tuple[str, ...] = ("sessions", "page_views", "events"),
+                      title: str = "Traffic over time") -> go.Figure:
+    """One line per metric over the period's buckets."""
+    long = timeseries.melt(id_vars="t", value_vars=list(metrics), var_name="metric", value_name="value")
+    long["metric"] = long["metric"].map(METRIC_LABELS)
+    figure = px.line(
+        long, x="t", y="value", color="metric", title=title, markers=len(timeseries) <= 48,
+        color_discrete_map={METRIC_LABELS[m]: PALETTE[m] for m in metrics},
+        labels={"t": TIME_AXIS_TITLE, "value": "Count", "metric": ""},
+    )
+    figure.update_traces(hovertemplate="%{y:,}")
+    figure.update_yaxes(rangemode="tozero", tickformat=",d")
+    return _finish(figure)
+
+
+def events_per_minute(per_minute: pd.DataFrame) -> go.Figure:
+    """Events per minute as bars, with sessions as a line on the same axis."""
+    figure = go.Figure()
+    figure.add_bar(x=per_minute["minute"], y=per_minute["events"], name="Events",
+                   marker_color=PALETTE["events"], hovertemplate="%{y:,} events")
+    figure.add_scatter(x=per_minute["minute"], y=per_minute["sessions"], name="Sessions", mode="lines",
+                       line=dict(color=PALETTE["sessions"], width=2), hovertemplate="%{y:,} sessions")
+    figure.update_layout(title="Events per minute", xaxis_title=TIME_AXIS_TITLE, yaxis_title="Per minute")
+    figure.update_yaxes(rangemode="tozero", tickformat=",d")
+    return _finish(figure)
+
+
+def breakdown_bars(frame: pd.DataFrame, label: str, metrics: tuple[str, ...] = ("sessions",),
+                   title: str = "", label_title: str | None = None) -> go.Figure:
+    """Horizontal bars, largest at the top; one bar per metric per row."""
+    ordered = frame.sort_values(metrics[0], ascending=True)
+    figure = go.Figure()
+    for metric in metrics:
+        figure.add_bar(
+            y=ordered[label], x=ordered[metric], orientation="h", name=METRIC_LABELS.get(metric, metric),
+            marker_color=PALETTE.get(metric), hovertemplate=f"%{{y}}: %{{x:,}} {METRIC_LABELS.get(metric, metric).lower()}<extra></extra>",
+        )
+    figure.update_layout(title=title, barmode="group", showlegend=len(metrics) > 1, hovermode="closest",
+                         xaxis_title=" / ".join(METRIC_LABELS.get(m, m) for m in metrics),
+                         yaxis_title=label_title or label.replace("_", " ").capitalize())
+    figure.update_xaxes(tickformat=",d", rangemode="tozero")
+    return _finish(figure, height=max(CHART_HEIGHT, 28 * len(frame) + 90)).update_layout(hovermode="closest")
+
+
+def share_donut(frame: pd.DataFrame, label: str, value: str = "sessions", title: str = "") -> go.Figure:
+    """A donut of each row's share of `value`."""
+    figure = px.pie(frame, names=label, values=value, hole=0.55, title=title,
+                    color_discrete_sequence=CATEGORY_COLOURS)
+    noun = METRIC_LABELS.get(value, value).lower()
+    figure.update_traces(textinfo="percent+label", textposition="inside", sort=False,
+                         hovertemplate=f"%{{label}}: %{{value:,}} {noun} (%{{percent}})<extra></extra>")
+    return _finish(figure).update_layout(showlegend=False, hovermode="closest")
+
+
+def series_by(long: pd.DataFrame, dimension: str, metric: str, title: str = "") -> go.Figure:
+    """One line per value of `dimension` (a stack_series frame)."""
+    noun = METRIC_LABELS.get(metric, metric)
+    figure = px.line(long, x="t", y=metric, color=dimension, title=title, color_discrete_sequence=CATEGORY_COLOURS,
+                     labels={"t": TIME_AXIS_TITLE, metric: noun, dimension: ""})
+    figure.update_traces(hovertemplate="%{y:,}")
+    figure.update_yaxes(rangemode="tozero", tickformat=",d")
+    return _finish(figure)

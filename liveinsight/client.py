@@ -1,0 +1,364 @@
+"""A small client for LiveInsight's two read APIs, for the dashboard and for notebooks.
+
+    client = Client.from_env()
+    stats = client.stats(period="7d", page="/pricing", compare=True)
+    stats.totals.sessions, stats.timeseries.plot(x="t", y="page_views")
+
+Tables come back as pandas DataFrames whose columns keep API.md's names; time columns
+are timezone-aware UTC datetimes. Errors form one small tree:
+
+    ApiError                   anything the dashboard can explain to its user
+    ├── ApiUnreachable         connection refused, DNS failure, timeout: fix LIVEINSIGHT_API_URL
+    ├── ApiAuthError           401: missing or wrong key, fix LIVEINSIGHT_API_KEY
+    ├── ApiRequestError        any other 4xx, carrying the server's message
+    └── ApiServerError         5xx, or an answer that is not the API's JSON envelope
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pandas as pd
+import requests
+
+from liveinsight.config import ENV_API_KEY, ENV_API_URL
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+REALTIME_PATH = "/api/realtime"
+STATS_PATH = "/api/stats"
+API_KEY_HEADER = "X-API-Key"
+
+# Columns of every table, so an empty answer still yields a frame with the right shape.
+TIMESERIES_COLUMNS = ("t", "events", "page_views", "sessions")
+PER_MINUTE_COLUMNS = ("minute", "events", "page_views", "sessions")
+EVENT_TYPE_COLUMNS = ("event_type", "count")
+SOURCE_COLUMNS = ("source", "sessions", "page_views")
+REFERRER_COLUMNS = ("referrer", "sessions")
+PAGE_COLUMNS = ("page", "page_views", "sessions")
+REALTIME_PAGE_COLUMNS = ("page", "sessions", "page_views")
+ENTRY_PAGE_COLUMNS = ("page", "sessions")
+NAMED_COLUMNS = ("name", "sessions")
+CAMPAIGN_COLUMNS = ("campaign", "sessions", "page_views")
+RECENT_EVENT_COLUMNS = ("event_type", "timestamp", "page", "source", "session_id")
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """The API could not answer; the message says what the user should fix."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ApiUnreachable(ApiError):
+    """No HTTP answer at all: the server is down, the URL is wrong, or it timed out."""
+
+
+class ApiAuthError(ApiError):
+    """401: the API wants a key and got none, or a wrong one."""
+
+
+class ApiRequestError(ApiError):
+    """A 4xx other than 401; `message` is the server's explanation."""
+
+
+class ApiServerError(ApiError):
+    """A 5xx, or a response that is not LiveInsight's JSON envelope."""
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Headline numbers of a period (API.md `totals`)."""
+
+    events: int = 0
+    page_views: int = 0
+    sessions: int = 0
+    bounce_rate: float = 0.0
+    avg_session_duration: float = 0.0
+    views_per_session: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Totals":
+        return cls(
+            events=int(data.get("events") or 0),
+            page_views=int(data.get("page_views") or 0),
+            sessions=int(data.get("sessions") or 0),
+            bounce_rate=float(data.get("bounce_rate") or 0.0),
+            avg_session_duration=float(data.get("avg_session_duration") or 0.0),
+            views_per_session=float(data.get("views_per_session") or 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class Realtime:
+    """What is happening now (GET /api/realtime)."""
+
+    active_sessions: int
+    active_sessions_30m: int
+    per_minute: pd.DataFrame
+    top_pages: pd.DataFrame
+    top_referrers: pd.DataFrame
+    event_types: pd.DataFrame
+    recent_events: pd.DataFrame
+    generated_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Realtime":
+        return cls(
+            active_sessions=int(data.get("active_sessions") or 0),
+            active_sessions_30m=int(data.get("active_sessions_30m") or 0),
+            per_minute=_table(data.get("per_minute"), PER_MINUTE_COLUMNS, times=("minute",)),
+            top_pages=_table(data.get("top_pages"), REALTIME_PAGE_COLUMNS),
+            top_referrers=_table(data.get("top_referrers"), SOURCE_COLUMNS),
+            event_types=_table(data.get("event_types"), EVENT_TYPE_COLUMNS),
+            recent_events=_table(data.get("recent_events"), RECENT_EVENT_COLUMNS, times=("timestamp",)),
+            generated_at=_to_datetime(data.get("generated_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What happened over a period (GET /api/stats)."""
+
+    start: datetime | None
+    end: datetime | None
+    interval: str | None
+    totals: Totals
+    previous_totals: Totals | None
+    timeseries: pd.DataFrame
+    event_types: pd.DataFrame
+    sources: pd.DataFrame
+    referrers: pd.DataFrame
+    pages: pd.DataFrame
+    entry_pages: pd.DataFrame
+    browsers: pd.DataFrame
+    operating_systems: pd.DataFrame
+    devices: pd.DataFrame
+    bots_filtered: int = 0
+    # UTM campaigns are not in API.md yet; shown when a server sends them.
+    campaigns: pd.DataFrame = field(default_factory=lambda: _table(None, CAMPAIGN_COLUMNS))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Stats":
+        period = data.get("range") or {}
+        previous = data.get("previous_totals")
+        return cls(
+            start=_to_datetime(period.get("from")),
+            end=_to_datetime(period.get("to")),
+            interval=period.get("interval"),
+            totals=Totals.from_json(data.get("totals") or {}),
+            previous_totals=Totals.from_json(previous) if previous is not None else None,
+            timeseries=_table(data.get("timeseries"), TIMESERIES_COLUMNS, times=("t",)),
+            event_types=_table(data.get("event_types"), EVENT_TYPE_COLUMNS),
+            sources=_table(data.get("sources"), SOURCE_COLUMNS),
+            referrers=_table(data.get("referrers"), REFERRER_COLUMNS),
+            pages=_table(data.get("pages"), PAGE_COLUMNS),
+            entry_pages=_table(data.get("entry_pages"), ENTRY_PAGE_COLUMNS),
+            browsers=_table(data.get("browsers"), NAMED_COLUMNS),
+            operating_systems=_table(data.get("operating_systems"), NAMED_COLUMNS),
+            devices=_table(data.get("devices"), NAMED_COLUMNS),
+            bots_filtered=int(data.get("bots_filtered") or 0),
+            campaigns=_table(data.get("campaigns"), CAMPAIGN_COLUMNS),
+        )
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    moment = pd.Timestamp(value)  # ISO 8601
+    return (moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")).to_pydatetime()
+
+
+def _table(rows: Any, columns: tuple[str, ...], times: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A list of JSON objects as a DataFrame with at least `columns`; epoch seconds become UTC datetimes."""
+    frame = pd.DataFrame(rows or [])
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = pd.Series(dtype="object")
+    extra = [c for c in frame.columns if c not in columns]
+    frame = frame[list(columns) + extra]
+    for column in times:
+        frame[column] = _epoch_to_utc(frame[column])
+    for column in ("events", "page_views", "sessions", "count"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("int64")
+    return frame
+
+
+def _epoch_to_utc(values: pd.Series) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce")
+    if len(values) and numeric.isna().all():
+        return pd.to_datetime(values, utc=True, errors="coerce")  # ISO 8601 strings
+    return pd.to_datetime(numeric, unit="s", utc=True)
+
+
+def _epoch(value: datetime | date | float | int | str) -> float | str:
+    """A `from`/`to` bound as the API accepts it: epoch seconds, or the ISO string as given."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+    return value
+
+
+# --- the client ---------------------------------------------------------------------
+
+
+class Client:
+    """LiveInsight's read APIs over HTTP, with one connection pool.
+
+    Parameters
+    ----------
+    base_url:
+        Where the API lives, e.g. ``http://127.0.0.1:8000`` or the API Gateway stage URL.
+    api_key:
+        Sent as ``X-API-Key`` when the deployment requires a key.
+    timeout:
+        Seconds to wait for connecting and for each read.
+    """
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key or None
+        self.timeout = timeout
+        self._session = requests.Session()
+        if self.api_key:
+            self._session.headers[API_KEY_HEADER] = self.api_key
+
+    @classmethod
+    def from_env(cls, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> "Client":
+        """A client configured by LIVEINSIGHT_API_URL and LIVEINSIGHT_API_KEY."""
+        url = os.environ.get(ENV_API_URL, "").strip() or DEFAULT_API_URL
+        return cls(url, api_key=os.environ.get(ENV_API_KEY, "").strip() or None, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Client({self.base_url!r}, api_key={'***' if self.api_key else None})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def realtime(self, page: str | None = None, window: int = 30) -> Realtime:
+        """Active sessions, the per-minute series and the newest events."""
+        return Realtime.from_json(self._get(REALTIME_PATH, {"page": page, "window": window}))
+
+    def stats(
+        self,
+        period: str | None = None,
+        from_: datetime | date | float | str | None = None,
+        to: datetime | date | float | str | None = None,
+        interval: str | None = None,
+        page: str | None = None,
+        source: str | None = None,
+        event_type: str | None = None,
+        limit: int = 10,
+        compare: bool = False,
+    ) -> Stats:
+        """Totals, time series and breakdowns of a period.
+
+        Parameters
+        ----------
+        period:
+            ``1h``, ``24h``, ``7d`` or ``30d``; the server defaults to ``24h``. Ignored by
+            the server when ``from_`` and ``to`` are given.
+        from_, to:
+            A custom range: datetimes (naive ones are UTC), dates, epoch seconds or ISO 8601.
+        interval:
+            ``minute``, ``hour`` or ``day``; by default the server picks one from the range.
+        page, source, event_type:
+            Exact-match filters, combined with AND.
+        limit:
+            Rows per breakdown, 1–100.
+        compare:
+            Also fetch ``previous_totals`` for the previous period of equal length.
+        """
+        params = {
+            "period": period,
+            "from": _epoch(from_) if from_ is not None else None,
+            "to": _epoch(to) if to is not None else None,
+            "interval": interval,
+            "page": page,
+            "source": source,
+            "event_type": event_type,
+            "limit": limit,
+            "compare": "previous" if compare else None,
+        }
+        return Stats.from_json(self._get(STATS_PATH, params))
+
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + path
+        query = {name: value for name, value in params.items() if value is not None and value != ""}
+        try:
+            response = self._session.get(url, params=query, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise ApiUnreachable(
+                f"The LiveInsight API at {self.base_url} did not answer within {self.timeout:g} s. "
+                f"Check that it is running and that {ENV_API_URL} points at it."
+            ) from exc
+        except requests.RequestException as exc:
+            raise ApiUnreachable(
+                f"Cannot reach the LiveInsight API at {self.base_url}. "
+                f"Start it (`python -m liveinsight serve`) or set {ENV_API_URL} to its address."
+            ) from exc
+        return self._unwrap(response)
+
+    def _unwrap(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        server_message = body.get("message") if isinstance(body, dict) else None
+        status = response.status_code
+        if status == 401:
+            if self.api_key:
+                hint = f"The API rejected the key in {ENV_API_KEY}; set it to the deployment's API key."
+            else:
+                hint = f"The API requires a key and none was sent; set {ENV_API_KEY}."
+            raise ApiAuthError(hint, status)
+        if 400 <= status < 500:
+            if status == 404 and not server_message:
+                server_message = f"{response.url} was not found; check that {ENV_API_URL} is the API's base URL"
+            raise ApiRequestError(server_message or f"The API refused the request (HTTP {status}).", status)
+        if status >= 500:
+            raise ApiServerError(
+                f"The LiveInsight API failed (HTTP {status}): {server_message or 'no details'}. Its logs say more.",
+                status,
+            )
+        if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), dict):
+            raise ApiServerError(
+                f"{response.url} did not answer with LiveInsight's JSON envelope; "
+                f"check that {ENV_API_URL} is the API's base URL.",
+                status,
+            )
+        return body["data"]
+
+
+__all__ = [
+    "ApiAuthError",
+    "ApiError",
+    "ApiRequestError",
+    "ApiServerError",
+    "ApiUnreachable",
+    "Client",
+    "Realtime",
+    "Stats",
+    "Totals",
+]

@@ -1,0 +1,125 @@
+"""Reshaping the client's tables for the dashboard: KPI tiles, shares, long-form series.
+
+Plain pandas, no Streamlit, so every function here is testable without a browser.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from liveinsight.client import Totals
+
+CUSTOM_EVENT_EXCLUDES = ("page_view",)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI tile: what st.metric shows."""
+
+    key: str
+    label: str
+    value: str
+    delta: str | None
+    # "inverse" where a rise is bad news (bounce rate).
+    delta_color: str = "normal"
+    help: str | None = None
+
+
+def format_count(value: float) -> str:
+    """1234567 → "1,234,567"."""
+    return f"{int(round(value)):,}"
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as "45s", "2m 05s" or "1h 02m"."""
+    total = int(round(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def format_percent(fraction: float) -> str:
+    """0.4213 → "42.1%"."""
+    return f"{fraction * 100:.1f}%"
+
+
+def percent_change(current: float, previous: float) -> str | None:
+    """Relative change as "+12.5%"; None when there is nothing to compare with."""
+    if previous == 0:
+        return None
+    return f"{(current - previous) / previous * 100:+.1f}%"
+
+
+def kpis(totals: Totals, previous: Totals | None = None) -> list[Kpi]:
+    """The six Overview tiles, each with its change against the previous period."""
+
+    def change(name: str) -> str | None:
+        return percent_change(getattr(totals, name), getattr(previous, name)) if previous else None
+
+    bounce_delta = None
+    if previous is not None and previous.sessions:
+        bounce_delta = f"{(totals.bounce_rate - previous.bounce_rate) * 100:+.1f} pp"
+    return [
+        Kpi("sessions", "Sessions", format_count(totals.sessions), change("sessions"),
+            help="Visits; a session ends after 30 minutes without events."),
+        Kpi("page_views", "Page views", format_count(totals.page_views), change("page_views")),
+        Kpi("events", "Events", format_count(totals.events), change("events"),
+            help="Page views plus custom events."),
+        Kpi("bounce_rate", "Bounce rate", format_percent(totals.bounce_rate), bounce_delta, "inverse",
+            help="Sessions with one page view and no other event. Change in percentage points."),
+        Kpi("avg_session_duration", "Avg. session duration", format_duration(totals.avg_session_duration),
+            change("avg_session_duration"), help="Last event minus first event, averaged over sessions."),
+        Kpi("views_per_session", "Views per session", f"{totals.views_per_session:.2f}",
+            change("views_per_session")),
+    ]
+
+
+def with_share(frame: pd.DataFrame, value: str, name: str = "share") -> pd.DataFrame:
+    """`frame` plus a column with each row's fraction of the `value` total."""
+    total = frame[value].sum()
+    return frame.assign(**{name: frame[value] / total if total else 0.0})
+
+
+def top_with_other(frame: pd.DataFrame, label: str, value: str, n: int = 6) -> pd.DataFrame:
+    """The `n` largest rows by `value`, the rest summed into one "Other" row (for pie charts)."""
+    ordered = frame.sort_values(value, ascending=False)
+    if len(ordered) <= n:
+        return ordered[[label, value]].reset_index(drop=True)
+    head = ordered.head(n)[[label, value]]
+    other = pd.DataFrame({label: ["Other"], value: [ordered[value].iloc[n:].sum()]})
+    return pd.concat([head, other], ignore_index=True)
+
+
+def custom_events(event_types: pd.DataFrame) -> pd.DataFrame:
+    """Event types other than page views, largest first."""
+    custom = event_types[~event_types["event_type"].isin(CUSTOM_EVENT_EXCLUDES)]
+    return custom.sort_values("count", ascending=False).reset_index(drop=True)
+
+
+def stack_series(series: dict[str, pd.DataFrame], dimension: str, metric: str) -> pd.DataFrame:
+    """Per-value time series {value: timeseries} as one long frame with columns t, `dimension`, `metric`."""
+    parts = [frame[["t", metric]].assign(**{dimension: value}) for value, frame in series.items()]
+    if not parts:
+        return pd.DataFrame({"t": pd.Series(dtype="datetime64[us, UTC]"), dimension: [], metric: []})
+    return pd.concat(parts, ignore_index=True)[["t", dimension, metric]]
+
+
+def has_traffic(timeseries: pd.DataFrame) -> bool:
+    """Whether a series has any event at all (an all-zero series is an empty state, not a chart)."""
+    return bool(len(timeseries)) and bool(timeseries["events"].sum())
+
+
+def recent_feed(recent_events: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
+    """The newest events first, with how long ago each happened in seconds."""
+    now = now or datetime.now(timezone.utc)
+    feed = recent_events.sort_values("timestamp", ascending=False).reset_index(drop=True)
+    seconds = (pd.Timestamp(now) - feed["timestamp"]).dt.total_seconds().clip(lower=0)
+    return feed.assign(ago=seconds.map(lambda s: f"{format_duration(s)} ago"))[
+        ["ago", "event_type", "page", "source", "session_id", "timestamp"]
+    ]

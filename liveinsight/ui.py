@@ -1,0 +1,349 @@
+"""Streamlit helpers shared by the dashboard's pages: settings, cached API calls, filters, panels.
+
+Tests swap `client_factory` for a fake and clear Streamlit's caches between runs.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from liveinsight.client import (
+    DEFAULT_API_URL,
+    ApiAuthError,
+    ApiError,
+    ApiRequestError,
+    ApiUnreachable,
+    Client,
+    Realtime,
+    Stats,
+)
+from liveinsight.config import ENV_API_KEY, ENV_API_URL
+
+# Short enough that a refresh shows new traffic; long enough that pages and viewers share answers.
+STATS_TTL_SECONDS = 10
+REALTIME_TTL_SECONDS = 2
+FILTER_OPTIONS_LIMIT = 100
+EMPTY_RANGE_MESSAGE = "No events in this range yet."
+
+PERIODS = {
+    "1h": "Last hour",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Custom range",
+}
+DEFAULT_PERIOD = "24h"
+DEFAULT_CUSTOM_DAYS = 7
+FILTER_KEYS = ("period", "from", "to", "page", "source", "event_type")
+
+client_factory: Callable[[str, str | None], Client] = Client
+
+
+# --- settings -----------------------------------------------------------------------
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """A setting from the environment, else from st.secrets, else `default`."""
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    try:
+        value = str(st.secrets.get(name, "") or "").strip()
+    except Exception:  # No secrets.toml, or an unreadable one: the environment is enough.
+        value = ""
+    return value or default
+
+
+def api_settings() -> tuple[str, str | None]:
+    """(API base URL, API key) as configured."""
+    return setting(ENV_API_URL, DEFAULT_API_URL), setting(ENV_API_KEY)
+
+
+@st.cache_resource(show_spinner=False)
+def _client(api_url: str, api_key: str | None) -> Client:
+    return client_factory(api_url, api_key)
+
+
+def client() -> Client:
+    """The configured client, one per URL and key for the whole server."""
+    return _client(*api_settings())
+
+
+# --- filters ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's filters; what the URL's query string holds."""
+
+    period: str = DEFAULT_PERIOD
+    start: date | None = None
+    end: date | None = None
+    page: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> "Filters":
+        """Filters from a query string; unknown or malformed values fall back to the defaults."""
+        period = params.get("period") or DEFAULT_PERIOD
+        if period not in PERIODS:
+            period = DEFAULT_PERIOD
+        start = end = None
+        if period == "custom":
+            try:
+                start, end = date.fromisoformat(params.get("from", "")), date.fromisoformat(params.get("to", ""))
+            except ValueError:
+                period = DEFAULT_PERIOD
+            else:
+                start, end = min(start, end), max(start, end)
+        return cls(period, start, end, params.get("page") or None, params.get("source") or None,
+                   params.get("event_type") or None)
+
+    def to_query(self) -> dict[str, str]:
+        """The non-default filters as query parameters."""
+        query = {"period": self.period} if self.period != DEFAULT_PERIOD else {}
+        if self.period == "custom" and self.start and self.end:
+            query.update({"from": self.start.isoformat(), "to": self.end.isoformat()})
+        for name in ("page", "source", "event_type"):
+            if getattr(self, name):
+                query[name] = getattr(self, name)
+        return query
+
+    def stats_args(self) -> dict[str, Any]:
+        """Keyword arguments for Client.stats."""
+        args: dict[str, Any] = {"page": self.page, "source": self.source, "event_type": self.event_type}
+        if self.period == "custom" and self.start and self.end:
+            # Whole UTC days: from the start day's midnight to the midnight after the end day.
+            args.update(from_=self.start, to=self.end + timedelta(days=1))
+        else:
+            args["period"] = self.period if self.period != "custom" else DEFAULT_PERIOD
+        return args
+
+    @property
+    def description(self) -> str:
+        """"Last 7 days · page /pricing" for captions."""
+        if self.period == "custom" and self.start and self.end:
+            parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y} (UTC)"]
+        else:
+            parts = [PERIODS[self.period]]
+        parts += [f"{label} {value}" for label, value in
+                  (("page", self.page), ("source", self.source), ("event type", self.event_type)) if value]
+        return " · ".join(parts)
+
+
+def _seed_filters_from_url() -> None:
+    """On a session's first run, let the URL set the filters (a shared link reproduces the view)."""
+    if st.session_state.get("_filters_seeded"):
+        return
+    filters = Filters.from_query({key: st.query_params.get(key, "") for key in FILTER_KEYS})
+    st.session_state["period"] = filters.period
+    today = date.today()
+    st.session_state["range"] = (filters.start or today - timedelta(days=DEFAULT_CUSTOM_DAYS - 1), filters.end or today)
+    for name in ("page", "source", "event_type"):
+        st.session_state[name] = getattr(filters, name)
+    st.session_state["_filters_seeded"] = True
+
+
+def _current_filters() -> Filters:
+    period = st.session_state.get("period", DEFAULT_PERIOD)
+    start = end = None
+    if period == "custom":
+        chosen = tuple(st.session_state.get("range") or ())
+        if len(chosen) == 2:
+            start, end = chosen
+        else:  # Half-picked range: keep showing the default until the end day is chosen.
+            period = DEFAULT_PERIOD
+    return Filters(period, start, end, st.session_state.get("page"), st.session_state.get("source"),
+                   st.session_state.get("event_type"))
+
+
+def _write_filters_to_url(filters: Filters) -> None:
+    wanted = filters.to_query()
+    for key in FILTER_KEYS:
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def _clear_filters() -> None:
+    st.session_state["period"] = DEFAULT_PERIOD
+    for name in ("page", "source", "event_type"):
+        st.session_state[name] = None
+
+
+def _with_current(options: list[str], current: str | None) -> list[str]:
+    return options + [current] if current and current not in options else options
+
+
+def sidebar_filters() -> Filters:
+    """Render the sidebar filters (shared by every page), mirror them into the URL, return them."""
+    _seed_filters_from_url()
+    with st.sidebar:
+        st.subheader(":material/filter_list: Filters")
+        st.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="period")
+        if st.session_state["period"] == "custom":
+            st.date_input("Date range (UTC)", key="range", max_value=date.today())
+        catalog = filter_options(replace(_current_filters(), page=None, source=None, event_type=None))
+        st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
+                     key="page", placeholder="All pages")
+        st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
+                     key="source", placeholder="All sources")
+        st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
+                     index=None, key="event_type", placeholder="All event types")
+        st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", width="stretch")
+        api_url, _ = api_settings()
+        st.caption(f"API: `{api_url}`")
+    filters = _current_filters()
+    _write_filters_to_url(filters)
+    return filters
+
+
+def current_filters() -> Filters:
+    """The filters the sidebar set on this run."""
+    return _current_filters()
+
+
+def choose_page(page: str | None) -> None:
+    """Set the page filter; as a widget callback it applies to the run it triggers."""
+    st.session_state["page"] = page
+
+
+# --- cached API calls ----------------------------------------------------------------
+
+
+@st.cache_data(ttl=STATS_TTL_SECONDS, show_spinner=False)
+def fetch_stats(api_url: str, api_key: str | None, **params: Any) -> Stats:
+    """Client.stats, cached briefly per URL, key and parameters."""
+    return _client(api_url, api_key).stats(**params)
+
+
+@st.cache_data(ttl=REALTIME_TTL_SECONDS, show_spinner=False)
+def fetch_realtime(api_url: str, api_key: str | None, page: str | None, window: int) -> Realtime:
+    """Client.realtime, cached for less than the fastest refresh."""
+    return _client(api_url, api_key).realtime(page=page, window=window)
+
+
+def filter_options(filters: Filters) -> dict[str, list[str]]:
+    """Pages, sources and event types seen in the period, for the sidebar's choices."""
+    try:
+        stats = fetch_stats(*api_settings(), limit=FILTER_OPTIONS_LIMIT, **filters.stats_args())
+    except ApiError:  # The page itself shows the error panel.
+        return {"page": [], "source": [], "event_type": []}
+    return {
+        "page": stats.pages["page"].dropna().astype(str).tolist(),
+        "source": stats.sources["source"].dropna().astype(str).tolist(),
+        "event_type": stats.event_types["event_type"].dropna().astype(str).tolist(),
+    }
+
+
+def load_stats(filters: Filters, **overrides: Any) -> Stats:
+    """Stats for the filters (overrides win); on an API error, show the panel and stop the page."""
+    try:
+        return fetch_stats(*api_settings(), **{**filters.stats_args(), **overrides})
+    except ApiError as exc:
+        error_panel(exc)
+        st.stop()
+
+
+def load_series(filters: Filters, dimension: str, values: list[str]) -> dict[str, pd.DataFrame]:
+    """One time series per value of `dimension` (e.g. per event type), each fetched with that filter."""
+    return {value: load_stats(filters, **{dimension: value}, limit=1).timeseries for value in values}
+
+
+def load_realtime(page: str | None, window: int = 30) -> Realtime:
+    """Realtime data; on an API error, show the panel and stop."""
+    try:
+        return fetch_realtime(*api_settings(), page=page, window=window)
+    except ApiError as exc:
+        error_panel(exc)
+        st.stop()
+
+
+# --- panels -------------------------------------------------------------------------
+
+
+def error_panel(exc: ApiError) -> None:
+    """Explain an API failure and the setting that fixes it — never a traceback."""
+    api_url, api_key = api_settings()
+    where = "environment variable or `.streamlit/secrets.toml`"
+    if isinstance(exc, ApiUnreachable):
+        st.error(f"**Cannot reach the LiveInsight API.** {exc.message}", icon=":material/cloud_off:")
+        st.markdown(f"Set `{ENV_API_URL}` ({where}); it is now `{api_url}`. "
+                    "For a local stack run `python -m liveinsight up --demo`.")
+    elif isinstance(exc, ApiAuthError):
+        title = "The API key was rejected." if api_key else "The API needs an API key."
+        st.error(f"**{title}** {exc.message}", icon=":material/key_off:")
+        st.markdown(f"Set `{ENV_API_KEY}` ({where}) to the key the API was started with.")
+    elif isinstance(exc, ApiRequestError):
+        st.warning(f"**The API refused this request:** {exc.message}", icon=":material/report:")
+    else:
+        st.error(f"**The API failed.** {exc.message}", icon=":material/error:")
+
+
+def empty_state(message: str = EMPTY_RANGE_MESSAGE) -> None:
+    """The explicit "nothing here" panel."""
+    st.info(message, icon=":material/hourglass_empty:")
+
+
+def _count(label: str) -> Any:
+    return st.column_config.NumberColumn(label, format="localized")
+
+
+# How every API column reads in a table; the CSV keeps the API's names.
+COLUMN_CONFIG: dict[str, Any] = {
+    "page": "Page",
+    "source": "Source",
+    "referrer": "Referrer",
+    "campaign": "Campaign",
+    "name": "Name",
+    "event_type": "Event type",
+    "session_id": "Session",
+    "ago": "When",
+    "sessions": _count("Sessions"),
+    "page_views": _count("Page views"),
+    "events": _count("Events"),
+    "count": _count("Events"),
+    "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0),
+    "t": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm"),
+    "minute": st.column_config.DatetimeColumn("Minute (UTC)", format="HH:mm"),
+    "timestamp": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+}
+
+
+def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs: Any) -> Any:
+    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it."""
+    config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
+    shown = st.dataframe(frame, hide_index=True, column_config=config, key=key, **kwargs)
+    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
+                       icon=":material/download:", key=f"download-{file_name}", type="tertiary",
+                       on_click="ignore")
+    return shown
+
+
+def page_chooser(pages: pd.DataFrame, file_name: str) -> Any:
+    """A table of pages whose selected row becomes the page filter."""
+    key = "page_chooser"
+
+    def choose() -> None:
+        rows = st.session_state[key].selection.rows
+        if rows:
+            choose_page(str(pages["page"].iloc[rows[0]]))
+
+    return table(pages, file_name, key=key, on_select=choose, selection_mode="single-row")
+
+
+def page_header(title: str, filters: Filters | None = None) -> None:
+    """The page's title and, under it, what it is filtered to."""
+    st.title(title)
+    if filters is not None:
+        st.caption(filters.description)
+

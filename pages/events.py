@@ -1,0 +1,30 @@
+"""Events: which event types happen, custom events, and each type over time."""
+import streamlit as st
+
+from liveinsight import charts, frames, ui
+
+TYPES_OVER_TIME = 5
+
+filters = ui.current_filters()
+ui.page_header(":material/ads_click: Events", filters)
+stats = ui.load_stats(filters)
+if stats.event_types.empty:
+    ui.empty_state()
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.breakdown_bars(stats.event_types, "event_type", ("count",), title="Event types",
+                                          label_title="Event type"))
+    ui.table(frames.with_share(stats.event_types, "count"), "event-types.csv")
+with right:
+    st.subheader("Custom events")
+    custom = frames.custom_events(stats.event_types)
+    if custom.empty:
+        st.caption("No custom events in this range. Any `event_type` other than `page_view` shows up here.")
+    else:
+        ui.table(custom, "custom-events.csv")
+
+types = [filters.event_type] if filters.event_type else stats.event_types["event_type"].head(TYPES_OVER_TIME).tolist()
+series = frames.stack_series(ui.load_series(filters, "event_type", types), "event_type", "events")
+st.plotly_chart(charts.series_by(series, "event_type", "events", title="Events over time by type"))

@@ -1,0 +1,26 @@
+"""Overview: the period's KPIs against the previous period, traffic over time, top pages and sources."""
+import streamlit as st
+
+from liveinsight import charts, frames, ui
+
+filters = ui.current_filters()
+ui.page_header(":material/dashboard: Overview", filters)
+stats = ui.load_stats(filters, compare=True)
+
+for column, kpi in zip(st.columns(6), frames.kpis(stats.totals, stats.previous_totals)):
+    column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True,
+                  delta_description="vs previous period")
+
+if not frames.has_traffic(stats.timeseries):
+    ui.empty_state()
+    st.stop()
+
+st.plotly_chart(charts.traffic_over_time(stats.timeseries))
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Top pages")
+    ui.table(frames.with_share(stats.pages, "page_views"), "top-pages.csv")
+with right:
+    st.subheader("Top sources")
+    ui.table(frames.with_share(stats.sources, "sessions"), "top-sources.csv")

@@ -1,0 +1,46 @@
+"""Realtime: who is on the site now; refreshes itself without rerunning the rest of the app."""
+import streamlit as st
+
+from liveinsight import charts, frames, ui
+
+REFRESH_CHOICES = {"Paused": None, "2 s": 2, "5 s": 5, "10 s": 10, "30 s": 30}
+DEFAULT_REFRESH = "5 s"
+
+filters = ui.current_filters()
+st.title(":material/bolt: Realtime")
+st.caption("Last 5 and 30 minutes" + (f" · page {filters.page}" if filters.page else "") +
+           " · the period, source and event type filters do not apply here.")
+refresh = st.segmented_control("Refresh every", list(REFRESH_CHOICES), default=DEFAULT_REFRESH, required=True,
+                               key="refresh")
+
+
+@st.fragment(run_every=REFRESH_CHOICES.get(refresh))
+def live_view() -> None:
+    now = ui.load_realtime(filters.page)
+    active, recent, updated = st.columns(3)
+    active.metric("Active now", f"{now.active_sessions:,}", help="Sessions with an event in the last 5 minutes.",
+                  border=True)
+    recent.metric("Last 30 min", f"{now.active_sessions_30m:,}", help="Sessions with an event in the last 30 minutes.",
+                  border=True)
+    updated.metric("Updated", f"{now.generated_at:%H:%M:%S} UTC" if now.generated_at else "—", border=True)
+
+    if not now.per_minute["events"].sum():
+        ui.empty_state("No events in the last 30 minutes yet.")
+        return
+    st.plotly_chart(charts.events_per_minute(now.per_minute))
+
+    pages, sources, types = st.columns(3)
+    with pages:
+        st.subheader("Top pages now")
+        ui.table(now.top_pages, "realtime-pages.csv")
+    with sources:
+        st.subheader("Top sources now")
+        ui.table(now.top_referrers, "realtime-sources.csv")
+    with types:
+        st.subheader("Event types (30 min)")
+        ui.table(now.event_types, "realtime-event-types.csv")
+    st.subheader("Live feed")
+    ui.table(frames.recent_feed(now.recent_events, now.generated_at), "live-feed.csv")
+
+
+live_view()

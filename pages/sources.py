@@ -1,0 +1,36 @@
+"""Sources: where visits come from — sources, referrers, campaigns — and how that changes over time."""
+import streamlit as st
+
+from liveinsight import charts, frames, ui
+
+TOP_SOURCES_OVER_TIME = 5
+
+filters = ui.current_filters()
+ui.page_header(":material/call_split: Sources", filters)
+stats = ui.load_stats(filters)
+if stats.sources.empty:
+    ui.empty_state()
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.breakdown_bars(stats.sources, "source", ("sessions", "page_views"), title="Sources"))
+    ui.table(frames.with_share(stats.sources, "sessions"), "sources.csv")
+with right:
+    st.plotly_chart(charts.breakdown_bars(stats.referrers, "referrer", title="Referrers"))
+    ui.table(frames.with_share(stats.referrers, "sessions"), "referrers.csv")
+
+st.subheader("UTM campaigns")
+if stats.campaigns.empty:
+    st.caption("No UTM campaigns in this range. Links tagged with `utm_campaign` show up here.")
+else:
+    ui.table(stats.campaigns, "campaigns.csv")
+
+st.subheader("Over time")
+if filters.source:
+    st.plotly_chart(charts.traffic_over_time(stats.timeseries, ("sessions", "page_views"),
+                                             title=f"Sessions and page views from {filters.source}"))
+else:
+    top = stats.sources.sort_values("sessions", ascending=False)["source"].head(TOP_SOURCES_OVER_TIME).tolist()
+    series = frames.stack_series(ui.load_series(filters, "source", top), "source", "sessions")
+    st.plotly_chart(charts.series_by(series, "source", "sessions", title="Sessions by top source"))

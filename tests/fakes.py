@@ -1,0 +1,101 @@
+"""API.md-shaped answers and a fake Client that records its calls, for dashboard and client tests."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from liveinsight.client import ApiError, Realtime, Stats
+
+NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
+HOUR = 3600
+
+
+def stats_payload(**overrides: Any) -> dict[str, Any]:
+    """A `data` object of GET /api/stats with distinctive numbers."""
+    data = {
+        "range": {"from": NOW - 24 * HOUR, "to": NOW, "interval": "hour"},
+        "totals": {"events": 4321, "page_views": 3210, "sessions": 1234, "bounce_rate": 0.4213,
+                   "avg_session_duration": 125.0, "views_per_session": 2.6},
+        "timeseries": [{"t": NOW - (24 - i) * HOUR, "events": 100 + i, "page_views": 80 + i, "sessions": 30 + i}
+                       for i in range(24)],
+        "event_types": [{"event_type": "page_view", "count": 3210}, {"event_type": "signup", "count": 777},
+                        {"event_type": "download", "count": 334}],
+        "sources": [{"source": "Google", "sessions": 600, "page_views": 1500},
+                    {"source": "Direct", "sessions": 400, "page_views": 1100},
+                    {"source": "news.ycombinator.com", "sessions": 234, "page_views": 610}],
+        "referrers": [{"referrer": "www.google.com", "sessions": 600},
+                      {"referrer": "news.ycombinator.com", "sessions": 234}],
+        "pages": [{"page": "/", "page_views": 1800, "sessions": 900}, {"page": "/pricing", "page_views": 987, "sessions": 456},
+                  {"page": "/docs", "page_views": 423, "sessions": 200}],
+        "entry_pages": [{"page": "/", "sessions": 800}, {"page": "/pricing", "sessions": 300}],
+        "browsers": [{"name": "Chrome", "sessions": 700}, {"name": "Firefox", "sessions": 321}, {"name": "Safari", "sessions": 213}],
+        "operating_systems": [{"name": "Windows", "sessions": 500}, {"name": "macOS", "sessions": 400},
+                              {"name": "Android", "sessions": 334}],
+        "devices": [{"name": "desktop", "sessions": 900}, {"name": "mobile", "sessions": 300}, {"name": "tablet", "sessions": 34}],
+        "bots_filtered": 42,
+    }
+    data.update(overrides)
+    return data
+
+
+PREVIOUS_TOTALS = {"events": 4000, "page_views": 3000, "sessions": 1000, "bounce_rate": 0.40,
+                   "avg_session_duration": 100.0, "views_per_session": 2.0}
+
+
+def empty_stats_payload() -> dict[str, Any]:
+    """A period without any event: zeros and empty breakdowns, as the server answers."""
+    data = stats_payload(totals={key: 0 for key in PREVIOUS_TOTALS},
+                         timeseries=[{"t": NOW - (24 - i) * HOUR, "events": 0, "page_views": 0, "sessions": 0}
+                                     for i in range(24)])
+    for key in ("event_types", "sources", "referrers", "pages", "entry_pages", "browsers", "operating_systems", "devices"):
+        data[key] = []
+    return data
+
+
+def realtime_payload(**overrides: Any) -> dict[str, Any]:
+    """A `data` object of GET /api/realtime with distinctive numbers."""
+    data = {
+        "active_sessions": 17,
+        "active_sessions_30m": 58,
+        "per_minute": [{"minute": NOW - (30 - i) * 60, "events": i % 7, "page_views": i % 5, "sessions": i % 3}
+                       for i in range(30)],
+        "top_pages": [{"page": "/live", "sessions": 9, "page_views": 14}, {"page": "/", "sessions": 5, "page_views": 6}],
+        "top_referrers": [{"source": "Twitter", "sessions": 8, "page_views": 11}],
+        "event_types": [{"event_type": "page_view", "count": 61}, {"event_type": "play_video", "count": 13}],
+        "recent_events": [{"event_type": "play_video", "timestamp": NOW - 3, "page": "/live", "source": "Twitter",
+                           "session_id": "sess-newest"},
+                          {"event_type": "page_view", "timestamp": NOW - 40, "page": "/", "source": "Direct",
+                           "session_id": "sess-older"}],
+        "generated_at": NOW,
+    }
+    data.update(overrides)
+    return data
+
+
+class FakeClient:
+    """Stands in for liveinsight.client.Client: canned payloads in, recorded calls out."""
+
+    def __init__(self, stats: dict[str, Any] | None = None, realtime: dict[str, Any] | None = None,
+                 error: ApiError | None = None) -> None:
+        self.stats_data = stats if stats is not None else stats_payload(previous_totals=PREVIOUS_TOTALS)
+        self.realtime_data = realtime if realtime is not None else realtime_payload()
+        self.error = error
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def stats(self, **params: Any) -> Stats:
+        self.calls.append(("stats", params))
+        if self.error:
+            raise self.error
+        data = copy.deepcopy(self.stats_data)
+        if not params.get("compare"):
+            data.pop("previous_totals", None)
+        return Stats.from_json(data)
+
+    def realtime(self, **params: Any) -> Realtime:
+        self.calls.append(("realtime", params))
+        if self.error:
+            raise self.error
+        return Realtime.from_json(copy.deepcopy(self.realtime_data))
+
+    def stats_calls(self) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == "stats"]
