@@ -1,0 +1,235 @@
+"""The HTTP layer: API Gateway REST proxy events in, enveloped JSON responses out.
+
+Routes are thin: parse, call one domain function, format. Only this module maps
+LiveInsight errors to status codes. DynamoDB stream batches (the aggregator) arrive
+through the same `handle` so one zip serves every function.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .collector import Collector, RequestContext
+from .config import Settings
+from .errors import RequestError, StoreUnavailable, Unauthorized
+from .store import Store
+
+SERVICE = "liveinsight"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="LiveInsight", service=SERVICE)
+
+
+class Services:
+    """The domain objects one warm Lambda (or the local gateway) reuses across requests."""
+
+    def __init__(self, settings: Settings | None = None, store: Store | None = None):
+        self.settings = settings or (store.settings if store else Settings.from_env())
+        self.store = store or Store(self.settings)
+        self.collector = Collector(self.store, self.settings)
+        self._aggregator = None
+        self._stats = None
+
+    @property
+    def aggregator(self):
+        if self._aggregator is None:
+            from .aggregator import Aggregator
+
+            self._aggregator = Aggregator(self.store, self.settings)
+        return self._aggregator
+
+    @property
+    def reader(self):
+        if self._stats is None:
+            from .reader import Reader
+
+            self._stats = Reader(self.store, self.settings)
+        return self._stats
+
+
+_services: Services | None = None
+_app: APIGatewayRestResolver | None = None
+
+
+def configure(settings: Settings | None = None, store: Store | None = None) -> Services:
+    """Set the services used by `handle` (tests and the local stack pass their own)."""
+    global _services, _app
+    _services = Services(settings, store)
+    _app = None
+    return _services
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        _services = Services()
+    return _services
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def success(data: Any, status: int = 200) -> Response:
+    body = json.dumps({"status": "success", "data": data}, default=_json_default, separators=(",", ":"))
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+def failure(status: int, message: str, errors: list | None = None, headers: dict | None = None) -> Response:
+    payload: dict[str, Any] = {"status": "error", "message": message}
+    if errors:
+        payload["errors"] = errors
+    return Response(status_code=status, content_type="application/json", body=json.dumps(payload),
+                    headers=headers or {})
+
+
+def build_app(settings: Settings) -> APIGatewayRestResolver:
+    """The router: one resolver with CORS (OPTIONS answers 204 on every path, no key needed)."""
+    origins = list(settings.allowed_origins)
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:] or None,
+        allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        max_age=600,
+    )
+    app = APIGatewayRestResolver(cors=cors)
+
+    def require_key() -> None:
+        expected = services().settings.api_key
+        if not expected:
+            return
+        headers = app.current_event.headers or {}
+        lowered = {k.lower(): v for k, v in headers.items()}
+        given = lowered.get("x-api-key") or ""
+        auth = lowered.get("authorization") or ""
+        if not given and auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized("a valid API key is required: send it in the X-API-Key header "
+                               "or as Authorization: Bearer <key>")
+
+    @app.post("/api/events")
+    def post_events() -> Response:
+        event = app.current_event
+        headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+        context = RequestContext(
+            client_ip=event.request_context.identity.source_ip or "",
+            user_agent=headers.get("user-agent", ""),
+        )
+        body = event.decoded_body if event.body is not None else None
+        result = services().collector.ingest(body, context)
+        metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(result.rejected))
+        metrics.add_metric(name="EventsFiltered", unit=MetricUnit.Count, value=result.filtered)
+        metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=result.duplicates)
+        return success(result.as_dict())
+
+    @app.get("/api/realtime")
+    def get_realtime() -> Response:
+        require_key()
+        return success(services().reader.realtime(_query(app)))
+
+    @app.get("/api/stats")
+    def get_stats() -> Response:
+        require_key()
+        return success(services().reader.stats(_query(app)))
+
+    @app.exception_handler(RequestError)
+    def request_error(exc: RequestError) -> Response:
+        return failure(exc.status, exc.message, exc.errors)
+
+    @app.exception_handler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable) -> Response:
+        logger.error("store unavailable", extra={"cause": exc.message}, exc_info=exc)
+        return failure(503, f"the event store is busy; retry after {exc.retry_after} s",
+                       headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(NotImplementedError)
+    def not_implemented(exc: NotImplementedError) -> Response:
+        return failure(501, str(exc) or "not implemented yet")
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error", extra={"cause": repr(exc)})
+        return failure(500, "internal error; the cause is logged with the request id")
+
+    @app.not_found
+    def not_found(exc: Exception) -> Response:
+        method = app.current_event.http_method
+        path = app.current_event.path
+        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET"}
+        if path in known:
+            return failure(405, f"{method} is not allowed on {path}; use {known[path]} (or OPTIONS)")
+        return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
+                            "GET /api/realtime and GET /api/stats")
+
+    return app
+
+
+def _query(app: APIGatewayRestResolver) -> dict[str, list[str]]:
+    event = app.current_event
+    multi = event.multi_value_query_string_parameters or {}
+    single = event.query_string_parameters or {}
+    params = {k: list(v) for k, v in multi.items()}
+    for k, v in single.items():
+        params.setdefault(k, [v])
+    return params
+
+
+def app() -> APIGatewayRestResolver:
+    global _app
+    if _app is None:
+        _app = build_app(services().settings)
+    return _app
+
+
+def is_stream_event(event: dict[str, Any]) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and records[0].get("eventSource") == "aws:dynamodb"
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Route one Lambda invocation: a DynamoDB stream batch or an API Gateway request."""
+    if is_stream_event(event):
+        return handle_stream(event)
+    if getattr(context, "aws_request_id", None):
+        logger.set_correlation_id(context.aws_request_id)
+    started = time.perf_counter()
+    try:
+        response = app().resolve(event, context)
+    finally:
+        _flush_metrics()
+    status = response.get("statusCode", 0)
+    log = logger.error if status >= 500 else logger.info
+    log("request", extra={"method": event.get("httpMethod"), "path": event.get("path"), "status": status,
+                          "ms": round((time.perf_counter() - started) * 1000, 1)})
+    return response
+
+
+def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
+    """Fold a DynamoDB stream batch; on failure report the batch for retry (partial batch response)."""
+    records = event["Records"]
+    try:
+        result = services().aggregator.apply_stream_records(records)
+    except Exception as exc:  # the whole batch is retried (and bisected) by the event source mapping
+        logger.exception("aggregation failed", extra={"cause": repr(exc), "records": len(records)})
+        first = records[0].get("dynamodb", {}).get("SequenceNumber")
+        return {"batchItemFailures": [{"itemIdentifier": first}] if first else []}
+    logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
+                                      "bots": result.bots, "write_requests": result.write_requests})
+    return {"batchItemFailures": []}
+
+
+def _flush_metrics() -> None:
+    try:
+        metrics.flush_metrics()
+    except Exception:  # metrics must never fail a request
+        logger.debug("metrics flush failed", exc_info=True)

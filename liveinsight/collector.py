@@ -1,0 +1,151 @@
+"""Collecting events: validate, enrich and store a POST /api/events body.
+
+The collector only writes raw events (one BatchWriteItem per 25); the stream aggregator
+turns them into sessions and rollups.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from .config import Settings
+from .enrich import classify_source, client_info, cookieless_session_id, page_info
+from .errors import InvalidRequest
+from .events import Event, Rejection, decode_body, parse_events, split_batch
+from .store import Store
+
+
+@dataclass
+class IngestResult:
+    """The answer to one POST /api/events."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    write_requests: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "filtered": self.filtered,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the transport knows about the sender; the IP is used only to derive a session id."""
+
+    client_ip: str = ""
+    user_agent: str = ""
+
+
+def range_key(timestamp: float, event_id: str) -> Decimal:
+    """The events table's range key: the time in ms plus a fraction derived from `event_id`.
+
+    Two events of one session in the same millisecond get different keys; a retry of the
+    same event (same id and time) gets the same key, so it overwrites instead of adding.
+    """
+    digest = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    return Decimal(f"{timestamp:.3f}") + Decimal(digest % 1_000_000) / Decimal(1_000_000_000)
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+class Collector:
+    """Turns request bodies into stored raw events."""
+
+    def __init__(self, store: Store, settings: Settings | None = None):
+        self.store = store
+        self.settings = settings or store.settings
+
+    def ingest(self, body: bytes | str | None, context: RequestContext, now: float | None = None) -> IngestResult:
+        """Validate, enrich and store every valid event of a request body.
+
+        Raises InvalidRequest (400, with per-event errors) when no event is valid.
+        """
+        now = time.time() if now is None else now
+        raw_events = split_batch(decode_body(body))
+        valid, rejected = parse_events(raw_events, now)
+        if not valid:
+            raise InvalidRequest(
+                rejected[0].message if len(rejected) == 1 else f"none of the {len(rejected)} events is valid",
+                errors=[r.as_dict() for r in rejected],
+            )
+        return self.store_events([e for _, e in valid], context, now, rejected=rejected)
+
+    def store_events(self, events: list[Event], context: RequestContext, now: float,
+                     rejected: list[Rejection] | None = None, ttl_seconds: float | None = None) -> IngestResult:
+        """Enrich and write validated events; bots are stored flagged so they are counted as filtered."""
+        result = IngestResult(rejected=list(rejected or []))
+        items: dict[tuple[str, Decimal], dict[str, Any]] = {}
+        check: list[dict[str, Any]] = []
+        ttl = ttl_seconds if ttl_seconds is not None else self.settings.raw_retention_hours * 3600
+        for event in events:
+            item = self.to_item(event, context, ttl)
+            key = (item["session_id"], item["timestamp"])
+            if key in items:
+                result.duplicates += 1
+                continue
+            items[key] = item
+            if event.client_event_id and event.client_timestamp:
+                check.append({"session_id": key[0], "timestamp": key[1]})
+        if check:
+            for found in self.store.batch_get(self.settings.events_table, check,
+                                              projection="session_id, #ts", names={"#ts": "timestamp"}):
+                if items.pop((found["session_id"], found["timestamp"]), None) is not None:
+                    result.duplicates += 1
+        result.write_requests = self.store.batch_put((self.settings.events_table, i) for i in items.values())
+        for item in items.values():
+            if item.get("bot"):
+                result.filtered += 1
+            else:
+                result.accepted += 1
+        return result
+
+    def to_item(self, event: Event, context: RequestContext, ttl_seconds: float) -> dict[str, Any]:
+        """The events-table item of an event: the deployed schema plus enrichment attributes."""
+        user_agent = event.user_agent if event.user_agent is not None else context.user_agent
+        client = client_info(user_agent)
+        page = page_info(event.page_url)
+        source, referrer_host = classify_source(page, event.referrer)
+        session_id = event.session_id
+        if session_id is None:
+            day = datetime.fromtimestamp(event.timestamp, timezone.utc).strftime("%Y-%m-%d")
+            session_id = cookieless_session_id(self.store.daily_salt(day), context.client_ip, user_agent, page.host)
+        event_id = event.event_id or uuid.uuid4().hex
+        item: dict[str, Any] = {
+            "session_id": session_id,
+            "timestamp": range_key(event.timestamp, event_id),
+            "event_type": event.event_type,
+            "page_url": event.page_url,
+            "user_agent": user_agent or None,
+            "referrer": event.referrer,
+            "ttl": int(event.timestamp + ttl_seconds),
+            "event_id": event_id,
+            "page": page.path,
+            "host": page.host,
+            "source": source,
+            "referrer_host": referrer_host,
+            "utm_campaign": page.utm_campaign,
+            "utm_medium": page.utm_medium,
+            "browser": client.browser,
+            "os": client.os,
+            "device": client.device,
+        }
+        if event.props:
+            item["props"] = {k: _number(v) for k, v in event.props.items()}
+        if client.is_bot:
+            item["bot"] = True
+        return item

@@ -1,0 +1,56 @@
+"""Every error LiveInsight raises on purpose, in one tree.
+
+    LiveInsightError
+    ├── RequestError            the caller sent something we cannot accept (4xx)
+    │   ├── InvalidRequest      400: names the field and what is accepted
+    │   ├── PayloadTooLarge     413: body over 256 KiB
+    │   └── Unauthorized        401: missing or wrong API key
+    └── StoreUnavailable        503: DynamoDB still refused after retries
+
+Only the HTTP layer (`liveinsight.api`) maps these to status codes.
+"""
+from __future__ import annotations
+
+
+class LiveInsightError(Exception):
+    """Base class of every LiveInsight error."""
+
+
+class RequestError(LiveInsightError):
+    """The request cannot be accepted as sent."""
+
+    status = 400
+
+    def __init__(self, message: str, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class InvalidRequest(RequestError):
+    """A field or parameter is malformed; the message says what is accepted."""
+
+    status = 400
+
+
+class PayloadTooLarge(RequestError):
+    """The body is over the size limit."""
+
+    status = 413
+
+
+class Unauthorized(RequestError):
+    """The API key is missing or wrong."""
+
+    status = 401
+
+
+class StoreUnavailable(LiveInsightError):
+    """The store refused writes even after retries; the client should retry later."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 5):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after

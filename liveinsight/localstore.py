@@ -1,0 +1,95 @@
+"""The local stack's embedded DynamoDB-compatible store: moto's server mode, made safe.
+
+moto's server is not safe under concurrent writes to one table, so every request is
+served under one lock. It runs in a child process so that it has a CPU core of its own.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+READY_PREFIX = "LIVEINSIGHT_STORE_READY "
+
+
+def locked_app() -> Any:
+    """moto's WSGI app with every request (body included) served under one lock."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def serialized(environ: dict, start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
+
+
+def serve(host: str, port: int) -> None:
+    """Run the store in this process until killed; prints the bound port when ready."""
+    from moto.server import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, locked_app(), threaded=True, request_handler=MotoRequestHandler)
+    print(f"{READY_PREFIX}{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+class EmbeddedStore:
+    """A child process running the locked moto server on a free loopback port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host, self.port = host, port
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "EmbeddedStore":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "liveinsight.localstore", "--host", self.host, "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if line.startswith(READY_PREFIX):
+                self.port = int(line[len(READY_PREFIX):])
+                return self
+            if not line and self.process.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError("the embedded DynamoDB store (moto server) did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="LiveInsight's embedded DynamoDB-compatible store")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""The local stack: embedded store, stream aggregation and an HTTP gateway to the Lambda handler.
+
+Each HTTP request becomes an API Gateway REST proxy event for
+`lambda_function.lambda_handler`, and each batch read from the events table's stream
+becomes a DynamoDB stream event for the same handler: the local and deployed paths are
+one path.
+"""
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from . import config
+from .config import Settings
+from .localstore import EmbeddedStore
+from .store import make_client
+from .tables import create_tables
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC = Path(__file__).resolve().parent / "static"
+TRACKER_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
+STREAM_POLL_SECONDS = 0.2
+STREAM_BATCH_LIMIT = 1000
+
+
+def load_handler() -> Callable[[dict, Any], dict]:
+    """`lambda_function.lambda_handler`, imported the way Lambda does (from lambdas/)."""
+    lambdas = str(ROOT / "lambdas")
+    if lambdas not in sys.path:
+        sys.path.insert(0, lambdas)
+    return importlib.import_module("lambda_function").lambda_handler
+
+
+def lambda_context(function_name: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name=function_name, function_version="$LATEST", memory_limit_in_mb=256,
+        invoked_function_arn=f"arn:aws:lambda:local:000000000000:function:{function_name}",
+        aws_request_id=str(uuid.uuid4()), get_remaining_time_in_millis=lambda: 30_000,
+    )
+
+
+def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str) -> dict:
+    """An API Gateway REST (v1) proxy event for one HTTP request."""
+    parts = urlsplit(raw_path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    try:
+        text, is_b64 = (body.decode("utf-8"), False) if body else (None, False)
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": parts.path, "httpMethod": method, "path": f"/local{parts.path}", "stage": "local",
+            "requestId": str(uuid.uuid4()), "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": client_ip, "userAgent": headers.get("User-Agent")},
+        },
+        "body": text,
+        "isBase64Encoded": is_b64,
+    }
+
+
+class Gateway(BaseHTTPRequestHandler):
+    """Turns HTTP requests into proxy events for the Lambda handler (and serves /tracker.js)."""
+
+    server_version = "LiveInsightLocal/1.0"
+    protocol_version = "HTTP/1.1"
+    handler: Callable[[dict, Any], dict]
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.command == "GET" and urlsplit(self.path).path == "/tracker.js":
+            return self._static("tracker.js", "application/javascript; charset=utf-8")
+        headers = {k: v for k, v in self.headers.items()}
+        event = proxy_event(self.command, self.path, headers, body, self.client_address[0])
+        response = self.handler(event, lambda_context("liveinsight-local"))
+        payload = response.get("body") or ""
+        data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        self.send_response(response.get("statusCode", 500))
+        sent = set()
+        for key, value in (response.get("headers") or {}).items():
+            self.send_header(key, value)
+            sent.add(key.lower())
+        for key, values in (response.get("multiValueHeaders") or {}).items():
+            if key.lower() in sent:
+                continue
+            for value in values:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _static(self, name: str, content_type: str) -> None:
+        path = STATIC / name
+        if not path.exists():
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", TRACKER_CACHE)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:  # the handler logs requests itself
+        pass
+
+
+class StreamPoller(threading.Thread):
+    """Reads the events table's stream and hands each batch to the Lambda handler."""
+
+    def __init__(self, settings: Settings, handler: Callable[[dict, Any], dict], interval: float = STREAM_POLL_SECONDS):
+        super().__init__(name="liveinsight-stream", daemon=True)
+        self.settings, self.handler, self.interval = settings, handler, interval
+        self.stopping = threading.Event()
+        self.idle = threading.Event()
+        self.batches = 0
+        self.errors = 0
+
+    def run(self) -> None:
+        client = make_client(self.settings)
+        streams = make_client(self.settings, service="dynamodbstreams")
+        arn = client.describe_table(TableName=self.settings.events_table)["Table"]["LatestStreamArn"]
+        iterators = {}
+        while not self.stopping.is_set():
+            try:
+                shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+                for shard in shards:
+                    if shard["ShardId"] not in iterators:
+                        iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                        )["ShardIterator"]
+                got_any = False
+                for shard_id, iterator in list(iterators.items()):
+                    if iterator is None:
+                        continue
+                    response = streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_LIMIT)
+                    iterators[shard_id] = response.get("NextShardIterator")
+                    records = response.get("Records", [])
+                    if records:
+                        got_any = True
+                        self._deliver(arn, records)
+                if not got_any:
+                    self.idle.set()
+                    self.stopping.wait(self.interval)
+                else:
+                    self.idle.clear()
+            except Exception as exc:  # keep aggregating; the cause is printed once per failure
+                self.errors += 1
+                print(f"liveinsight: stream polling failed: {exc!r}", file=sys.stderr)
+                self.stopping.wait(1.0)
+
+    def _deliver(self, arn: str, records: list[dict]) -> None:
+        event = {"Records": [dict(record, eventSource="aws:dynamodb", eventSourceARN=arn) for record in records]}
+        for _ in range(5):
+            response = self.handler(event, lambda_context("liveinsight-aggregator-local"))
+            if not response.get("batchItemFailures"):
+                self.batches += 1
+                return
+            time.sleep(0.5)
+        self.errors += 1
+        print(f"liveinsight: a stream batch of {len(records)} records failed 5 times; skipped", file=sys.stderr)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+@dataclass
+class LocalStack:
+    """`serve`: the embedded store (or an existing endpoint), tables, aggregation and gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dynamodb_endpoint: str | None = None
+    api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        self.store: EmbeddedStore | None = None
+        self.http: ThreadingHTTPServer | None = None
+        self.poller: StreamPoller | None = None
+        self.settings: Settings | None = None
+        self._serving = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "LocalStack":
+        for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
+                            ("AWS_DEFAULT_REGION", config.DEFAULT_REGION)):
+            os.environ.setdefault(name, value)
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        endpoint = self.dynamodb_endpoint or os.environ.get(config.ENV_DYNAMODB_ENDPOINT)
+        if not endpoint:
+            self.store = EmbeddedStore(host="127.0.0.1").start()
+            endpoint = self.store.endpoint
+        settings = replace(Settings.from_env(), dynamodb_endpoint=endpoint,
+                           rollup_commit=config.ROLLUP_COMMIT_BATCH)
+        if self.api_key:
+            settings = replace(settings, api_key=self.api_key)
+        self.settings = settings
+        try:
+            create_tables(make_client(settings), settings)
+            from . import api
+
+            api.configure(settings)
+            handler = load_handler()
+            Gateway.handler = staticmethod(handler)
+            self.http = ThreadingHTTPServer((self.host, self.port), Gateway)
+            self.http.daemon_threads = True
+            self.port = self.http.server_address[1]
+            self.poller = StreamPoller(settings, handler)
+            self.poller.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def serve_forever(self) -> None:
+        assert self.http is not None
+        self._serving = True
+        try:
+            self.http.serve_forever(poll_interval=0.2)
+        finally:
+            self._serving = False
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="liveinsight-gateway", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        if self.poller:
+            self.poller.stop()
+            self.poller.join(timeout=5)
+        if self.http:
+            if self._serving:
+                self.http.shutdown()
+            self.http.server_close()
+        if self.store:
+            self.store.stop()

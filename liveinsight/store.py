@@ -1,0 +1,237 @@
+"""DynamoDB access: the only module that talks to boto3.
+
+A `Store` is given a client or builds one lazily (adaptive retry mode), so importing this
+module never creates an AWS client and tests can pass their own.
+"""
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from typing import Any, Iterable
+
+from .config import Settings
+from .errors import StoreUnavailable
+
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+TRANSACT_LIMIT = 100
+ANY_VERSION = "any"
+MAX_UNPROCESSED_ATTEMPTS = 6
+THROTTLING_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+_serializer = None
+_deserializer = None
+
+
+def _codec():
+    global _serializer, _deserializer
+    if _serializer is None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+    return _serializer, _deserializer
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    """A plain dict (Decimal numbers, bytes for binary) as DynamoDB JSON."""
+    ser, _ = _codec()
+    return {k: ser.serialize(v) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB JSON as a plain dict (numbers become Decimal, binary becomes bytes)."""
+    _, de = _codec()
+    out = {}
+    for key, value in item.items():
+        plain = de.deserialize(value)
+        out[key] = bytes(plain) if plain.__class__.__name__ == "Binary" else plain
+    return out
+
+
+def make_client(settings: Settings, service: str = "dynamodb", max_attempts: int = 8) -> Any:
+    """A boto3 client with adaptive retries; honours AWS_ENDPOINT_URL_DYNAMODB and the settings."""
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = {
+        "region_name": settings.region,
+        "config": Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=3,
+            read_timeout=10,
+            max_pool_connections=20,
+        ),
+    }
+    if settings.dynamodb_endpoint:
+        kwargs["endpoint_url"] = settings.dynamodb_endpoint
+    return boto3.client(service, **kwargs)
+
+
+class Store:
+    """Reads and writes the events, sessions and stats tables."""
+
+    def __init__(self, settings: Settings | None = None, client: Any = None, *, backoff_base: float = 0.05):
+        self.settings = settings or Settings.from_env()
+        self._client = client
+        self._lock = threading.Lock()
+        self._backoff_base = backoff_base
+        self._salts: dict[str, bytes] = {}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self.settings)
+        return self._client
+
+    # -- writes -----------------------------------------------------------------------
+
+    def batch_put(self, puts: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Put (table, item) pairs with BatchWriteItem; returns the request count.
+
+        Unprocessed items are retried with jittered exponential backoff; if the store still
+        refuses, raises StoreUnavailable (never a silent drop).
+        """
+        requests = 0
+        pending = [(table, {"PutRequest": {"Item": serialize(item)}}) for table, item in puts]
+        for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+            chunk: dict[str, list] = {}
+            for table, request in pending[start:start + BATCH_WRITE_LIMIT]:
+                chunk.setdefault(table, []).append(request)
+            requests += self._write_chunk(chunk)
+        return requests
+
+    def _write_chunk(self, chunk: dict[str, list]) -> int:
+        requests = 0
+        for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
+            response = self._call("batch_write_item", RequestItems=chunk)
+            requests += 1
+            chunk = response.get("UnprocessedItems") or {}
+            if not chunk:
+                return requests
+            self._sleep(attempt)
+        left = sum(len(v) for v in chunk.values())
+        raise StoreUnavailable(f"DynamoDB left {left} items unprocessed after {MAX_UNPROCESSED_ATTEMPTS} attempts")
+
+    def transact_put(self, items: list[tuple[str, dict[str, Any], Any]]) -> int:
+        """Put (table, item, expected_version) triples atomically with optimistic concurrency.
+
+        `expected_version` None means the item must not exist yet; ANY_VERSION skips the check. Raises `VersionConflict`
+        when another writer got there first, so the caller can re-read and re-apply.
+        """
+        requests = 0
+        for start in range(0, len(items), TRANSACT_LIMIT):
+            actions = []
+            for table, item, version in items[start:start + TRANSACT_LIMIT]:
+                put: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
+                if version == ANY_VERSION:
+                    pass
+                elif version is None:
+                    put["ConditionExpression"] = "attribute_not_exists(pk)"
+                else:
+                    put["ConditionExpression"] = "#v = :v"
+                    put["ExpressionAttributeNames"] = {"#v": "v"}
+                    put["ExpressionAttributeValues"] = {":v": serialize({"v": version})["v"]}
+                actions.append({"Put": put})
+            try:
+                self._call("transact_write_items", TransactItems=actions)
+            except _client_error() as exc:
+                if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                    raise VersionConflict(str(exc)) from exc
+                raise
+            requests += 1
+        return requests
+
+    # -- reads ------------------------------------------------------------------------
+
+    def batch_get(self, table: str, keys: list[dict[str, Any]], projection: str | None = None,
+                  names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Get items by key with BatchGetItem (retrying unprocessed keys); missing keys are skipped."""
+        found: list[dict[str, Any]] = []
+        unique = list({tuple(sorted((k, str(v)) for k, v in key.items())): key for key in keys}.values())
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {"Keys": [serialize(k) for k in unique[start:start + BATCH_GET_LIMIT]]}
+            if projection:
+                request["ProjectionExpression"] = projection
+            if names:
+                request["ExpressionAttributeNames"] = names
+            pending = {table: request}
+            for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
+                response = self._call("batch_get_item", RequestItems=pending)
+                found.extend(deserialize(i) for i in response.get("Responses", {}).get(table, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                self._sleep(attempt)
+            else:
+                raise StoreUnavailable("DynamoDB left keys unprocessed after retries")
+        return found
+
+    def get_item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        response = self._call("get_item", TableName=table, Key=serialize(key))
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def daily_salt(self, day: str) -> bytes:
+        """The random salt of a UTC day, shared by every collector through the stats table."""
+        if day in self._salts:
+            return self._salts[day]
+        key = {"pk": f"salt#{day}"}
+        item = self.get_item(self.settings.stats_table, key)
+        if item is None:
+            candidate = {"pk": key["pk"], "salt": secrets.token_bytes(32), "ttl": int(time.time()) + 2 * 86400}
+            try:
+                self._call("put_item", TableName=self.settings.stats_table, Item=serialize(candidate),
+                           ConditionExpression="attribute_not_exists(pk)")
+                item = candidate
+            except _client_error() as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                item = self.get_item(self.settings.stats_table, key)
+        salt = bytes(item["salt"])
+        self._salts = {day: salt}
+        return salt
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except _client_error() as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in THROTTLING_CODES:
+                raise StoreUnavailable(f"DynamoDB refused {operation} after retries ({code})") from exc
+            raise
+        except _connection_errors() as exc:
+            raise StoreUnavailable(f"DynamoDB is unreachable for {operation} ({exc.__class__.__name__})") from exc
+
+    def _sleep(self, attempt: int) -> None:
+        time.sleep(random.uniform(0, self._backoff_base * (2 ** attempt)))
+
+
+class VersionConflict(Exception):
+    """An optimistic-concurrency write lost against another writer."""
+
+
+def _client_error():
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
+def _connection_errors():
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    return (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+
+
+__all__ = ["Store", "StoreUnavailable", "VersionConflict", "make_client", "serialize", "deserialize"]
