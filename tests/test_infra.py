@@ -1,0 +1,374 @@
+"""infra/template.yaml: lints, transforms offline, and matches liveinsight/tables.py.
+
+Nothing here talks to AWS: the SAM transform runs with a fixed managed-policy map and
+fake credentials, and the tables are created in moto's CloudFormation.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from liveinsight.config import Settings
+from liveinsight.tables import TTL_ATTRIBUTE, table_definitions
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "infra" / "template.yaml"
+DEPLOY_DOC = REPO / "docs" / "deploy.md"
+STAGE = "dev"
+REGION = "us-east-1"
+
+# Logical id in the template for each table name in liveinsight.tables.
+TABLE_RESOURCES = {"events": "EventsTable", "sessions": "SessionsTable", "stats": "StatsTable"}
+FUNCTIONS = {
+    "EventCollectorFunction": "liveinsight-event-collector-dev",
+    "RealtimeApiFunction": "liveinsight-realtime-api-dev",
+    "StatsApiFunction": "liveinsight-stats-api-dev",
+    "StreamAggregatorFunction": "liveinsight-stream-aggregator-dev",
+}
+DYNAMODB_WRITE_ACTIONS = {
+    "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+}
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch):
+    """Fake credentials and a fixed region, so nothing can reach a real account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    """The SAM template as plain JSON-like data (intrinsics in their long form)."""
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+
+
+@pytest.fixture(scope="module")
+def transformed(template) -> dict[str, Any]:
+    """The template after the SAM transform, done offline by aws-sam-translator."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    sam = copy.deepcopy(template)
+    # The translator only accepts S3 code locations; `sam deploy` uploads the local zip.
+    sam["Globals"]["Function"]["CodeUri"] = "s3://example-bucket/function.zip"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        translator = Translator(managed_policy_map={}, sam_parser=Parser())
+        return translator.translate(sam, parameter_values={"Stage": STAGE})
+
+
+def resolve(value: Any, parameters: dict[str, str]) -> Any:
+    """Resolve `Fn::Sub` over parameters and `Ref` to a parameter, enough for names."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return re.sub(r"\$\{(\w+)\}", lambda m: parameters[m.group(1)], value["Fn::Sub"])
+    if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    return value
+
+
+def normalized_table(properties: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a table definition the code relies on, in a comparable form."""
+    stream = properties.get("StreamSpecification") or {}
+    enabled = stream.get("StreamEnabled", bool(stream.get("StreamViewType")))
+    return {
+        "TableName": properties["TableName"],
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
+        "GlobalSecondaryIndexes": sorted(
+            (
+                {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+                for i in properties.get("GlobalSecondaryIndexes", [])
+            ),
+            key=lambda i: i["IndexName"],
+        ),
+        "StreamViewType": stream.get("StreamViewType") if enabled else None,
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+
+
+def policy_statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    statements = []
+    for policy in role.get("Policies", []):
+        statements.extend(policy["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions_on(statements: list[dict[str, Any]], table_logical_id: str) -> set[str]:
+    """DynamoDB actions a role's statements allow on a table (or its indexes/streams)."""
+    found = set()
+    for statement in statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if table_logical_id in json.dumps(resources):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            found.update(a for a in actions if a.startswith("dynamodb:"))
+    return found
+
+
+# ------------------------------------------------------------------ lint
+
+
+def test_cfn_lint_passes_on_the_template():
+    # GIVEN the SAM template WHEN cfn-lint checks it (offline) THEN it finds nothing.
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(TEMPLATE, config=ManualArgs(regions=[REGION]))
+    assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_passes_on_the_transformed_template(transformed, tmp_path):
+    from cfnlint.api import ManualArgs, lint_file
+
+    path = tmp_path / "transformed.json"
+    path.write_text(json.dumps(transformed))
+    matches = lint_file(path, config=ManualArgs(regions=[REGION]))
+    assert [str(m) for m in matches] == []
+
+
+# ------------------------------------------------------------------ one source of truth
+
+
+def test_template_declares_exactly_the_tables_of_the_code(template):
+    declared = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
+    assert declared == set(TABLE_RESOURCES.values())
+    assert set(table_definitions(Settings())) == set(TABLE_RESOURCES)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_RESOURCES))
+def test_template_table_matches_table_definitions(template, name):
+    # GIVEN the code's CreateTable arguments for the dev stage
+    expected = normalized_table(table_definitions(Settings())[name])
+    # WHEN the template's table is resolved for the same stage
+    properties = template["Resources"][TABLE_RESOURCES[name]]["Properties"]
+    actual = normalized_table({**properties, "TableName": resolve(properties["TableName"], {"Stage": STAGE})})
+    # THEN keys, attributes, indexes, stream and billing are the same
+    assert actual == expected
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_RESOURCES))
+def test_template_table_expires_items_on_the_code_ttl_attribute(template, name):
+    ttl = template["Resources"][TABLE_RESOURCES[name]]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_moto_cloudformation_creates_the_tables_the_code_expects(transformed):
+    # GIVEN only the DynamoDB tables of the transformed template (moto cannot run the rest)
+    import boto3
+    from moto import mock_aws
+
+    stack = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"Stage": transformed["Parameters"]["Stage"]},
+        "Resources": {k: v for k, v in transformed["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"},
+    }
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # WHEN the stack is created for the dev stage
+        cloudformation.create_stack(
+            StackName="liveinsight-tables", TemplateBody=json.dumps(stack),
+            Parameters=[{"ParameterKey": "Stage", "ParameterValue": STAGE}],
+        )
+        # THEN every table describes as the code would have created it
+        for name, definition in table_definitions(Settings()).items():
+            table = dynamodb.describe_table(TableName=definition["TableName"])["Table"]
+            described = normalized_table({
+                **table,
+                "BillingMode": table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+                "GlobalSecondaryIndexes": table.get("GlobalSecondaryIndexes", []),
+            })
+            assert described == normalized_table(definition), name
+            if name == "events":
+                assert table["LatestStreamArn"]
+        # moto's CloudFormation ignores TimeToLiveSpecification; the template test covers it.
+
+
+# ------------------------------------------------------------------ functions and API
+
+
+def test_every_function_runs_the_one_zip_handler(transformed):
+    resources = transformed["Resources"]
+    for logical_id, name in FUNCTIONS.items():
+        properties = resources[logical_id]["Properties"]
+        assert resolve(properties["FunctionName"], {"Stage": STAGE}) == name
+        assert properties["Handler"] == "lambda_function.lambda_handler"
+        assert properties["Runtime"] == "python3.11"
+        assert properties["Architectures"] == ["x86_64"]  # the zip holds x86_64 wheels
+        env = properties["Environment"]["Variables"]
+        assert {"EVENTS_TABLE", "SESSIONS_TABLE", "STATS_TABLE", "LIVEINSIGHT_ALLOWED_ORIGINS",
+                "LIVEINSIGHT_RAW_RETENTION_HOURS"} <= set(env)
+        assert env["LIVEINSIGHT_ROLLUP_COMMIT"] == "transact"
+        assert "AWS_REGION" not in env  # reserved: the runtime sets it
+
+
+def test_api_functions_keep_the_deployed_memory_and_timeout(transformed):
+    for logical_id in ("EventCollectorFunction", "RealtimeApiFunction", "StatsApiFunction"):
+        properties = transformed["Resources"][logical_id]["Properties"]
+        assert (properties["MemorySize"], properties["Timeout"]) == (256, 30)
+
+
+def test_get_routes_need_the_api_key_and_options_and_post_do_not(transformed):
+    paths = transformed["Resources"]["Api"]["Properties"]["Body"]["paths"]
+    assert set(paths) == {"/api/events", "/api/realtime", "/api/stats"}
+    assert paths["/api/realtime"]["get"]["security"] == [{"api_key": []}]
+    assert paths["/api/stats"]["get"]["security"] == [{"api_key": []}]
+    assert "security" not in paths["/api/events"]["post"]
+    for path in paths.values():
+        assert "security" not in path["options"]
+
+
+def test_usage_plan_throttles_both_get_routes_for_the_key(transformed):
+    resources = transformed["Resources"]
+    plan = resources["UsagePlan"]["Properties"]
+    (stage,) = plan["ApiStages"]
+    assert set(stage["Throttle"]) == {"/api/realtime/GET", "/api/stats/GET"}
+    assert plan["Throttle"]["RateLimit"] and plan["Throttle"]["BurstLimit"]
+    key = resources["UsagePlanKey"]["Properties"]
+    assert key["KeyId"] == {"Ref": "ApiKey"} and key["UsagePlanId"] == {"Ref": "UsagePlan"}
+
+
+def test_gateway_refusals_use_the_error_envelope(transformed):
+    responses = transformed["Resources"]["Api"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert responses["API_KEY_INVALID"]["statusCode"] == "401"
+    for response in responses.values():
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" in response["responseParameters"]
+        assert '"status": "error"' in response["responseTemplates"]["application/json"]
+
+
+def test_stage_and_names_follow_the_stage_parameter(template):
+    parameters = template["Parameters"]
+    assert {"Stage", "AllowedOrigins", "RawRetentionHours"} <= set(parameters)
+    assert parameters["Stage"]["Default"] == STAGE
+    assert template["Resources"]["Api"]["Properties"]["StageName"] == {"Ref": "Stage"}
+
+
+# ------------------------------------------------------------------ stream aggregator
+
+
+def test_stream_aggregator_mapping(transformed):
+    mapping = transformed["Resources"]["StreamAggregatorEventSource"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["EventsTable", "StreamArn"]}
+    assert mapping["FunctionName"] == {"Ref": "StreamAggregatorFunction"}
+    assert mapping["StartingPosition"] == "LATEST"
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert {"BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
+            "MaximumRecordAgeInSeconds", "DestinationConfig"} <= set(mapping)
+
+
+# ------------------------------------------------------------------ least privilege
+
+
+def test_no_role_gets_wildcard_dynamodb_access(transformed):
+    for function in FUNCTIONS:
+        for statement in policy_statements(transformed, function):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any(a in ("*", "dynamodb:*") for a in actions), function
+            assert statement["Resource"] != "*", function
+        managed = transformed["Resources"][f"{function}Role"]["Properties"]["ManagedPolicyArns"]
+        assert all(arn.endswith("/AWSLambdaBasicExecutionRole") for arn in managed), function
+
+
+def test_collector_writes_events_and_only_the_salt_item_of_stats(transformed):
+    statements = policy_statements(transformed, "EventCollectorFunction")
+    assert actions_on(statements, "EventsTable") == {"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}
+    assert actions_on(statements, "SessionsTable") == set()
+    (salt,) = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
+    assert set(salt["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert salt["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["salt#*"]
+
+
+@pytest.mark.parametrize("function", ["RealtimeApiFunction", "StatsApiFunction"])
+def test_readers_only_read(transformed, function):
+    statements = policy_statements(transformed, function)
+    for table in ("StatsTable", "SessionsTable"):
+        assert actions_on(statements, table) == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert actions_on(statements, "EventsTable") == set()
+
+
+def test_aggregator_reads_the_stream_and_writes_sessions_and_rollups(transformed):
+    statements = policy_statements(transformed, "StreamAggregatorFunction")
+    assert actions_on(statements, "EventsTable") == {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    }
+    for table in ("StatsTable", "SessionsTable"):
+        assert DYNAMODB_WRITE_ACTIONS & actions_on(statements, table)
+        assert "dynamodb:BatchGetItem" in actions_on(statements, table)
+
+
+# ------------------------------------------------------------------ logs and alarms
+
+
+def test_every_function_logs_to_a_group_with_retention(transformed):
+    resources = transformed["Resources"]
+    for logical_id, name in FUNCTIONS.items():
+        group = resources[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]
+        group_properties = resources[group["Ref"]]["Properties"]
+        assert resolve(group_properties["LogGroupName"], {"Stage": STAGE}) == f"/aws/lambda/{name}"
+        assert group_properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def _alarm_metrics(transformed) -> list[tuple[str, str, str]]:
+    """(namespace, metric, dimension value or logical id) for every alarm metric."""
+    found = []
+    for resource in transformed["Resources"].values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        metrics = [m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m]
+        if "MetricName" in properties:
+            metrics.append(properties)
+        for metric in metrics:
+            target = json.dumps(metric.get("Dimensions", []))
+            found.append((metric["Namespace"], metric["MetricName"], target))
+    return found
+
+
+def test_alarms_cover_errors_api_throttling_duration_and_iterator_age(transformed):
+    metrics = _alarm_metrics(transformed)
+
+    def has(namespace, metric, target=""):
+        return any(n == namespace and m == metric and target in t for n, m, t in metrics)
+
+    for function in FUNCTIONS:
+        assert has("AWS/Lambda", "Errors", function), function
+    assert has("AWS/ApiGateway", "4XXError") and has("AWS/ApiGateway", "5XXError")
+    for table in TABLE_RESOURCES.values():
+        assert has("AWS/DynamoDB", "WriteThrottleEvents", table) and has("AWS/DynamoDB", "ReadThrottleEvents", table)
+    assert has("AWS/DynamoDB", "WriteThrottleEvents", "ActivityIndex")
+    assert has("AWS/Lambda", "Duration")
+    assert has("AWS/Lambda", "IteratorAge", "StreamAggregatorFunction")
+
+
+# ------------------------------------------------------------------ never commit identifiers
+
+ACCOUNT_SPECIFIC = [
+    pytest.param(re.compile(r"(?<![\d.])\d{12}(?!\d)"), id="account-number"),
+    pytest.param(re.compile(r"\b(?!example)[a-z0-9]{10}\.execute-api\."), id="api-id"),
+    pytest.param(re.compile(r"\bE[A-Z0-9]{12,13}\b"), id="cloudfront-distribution-id"),
+    pytest.param(re.compile(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:\d{12}:"), id="arn-with-account"),
+]
+
+
+@pytest.mark.parametrize("pattern", ACCOUNT_SPECIFIC)
+def test_no_account_specific_identifiers(pattern):
+    for path in (TEMPLATE, DEPLOY_DOC):
+        if path.exists():
+            assert not pattern.findall(path.read_text(encoding="utf-8")), path.name
