@@ -1,0 +1,467 @@
+"""The dashboard as its users see it: every page rendered by AppTest against a fake client."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest, app_test
+
+from liveinsight import ui
+from liveinsight.charts import PALETTE
+from liveinsight.client import ApiAuthError, ApiRequestError, ApiServerError, ApiUnreachable
+from tests import fakes
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = str(ROOT / "dashboard.py")
+PAGES = {
+    "overview": "pages/overview.py",
+    "realtime": "pages/realtime.py",
+    "sources": "pages/sources.py",
+    "pages": "pages/top_pages.py",
+    "events": "pages/events.py",
+    "devices": "pages/devices.py",
+}
+ALL_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items()]
+STATS_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items() if name != "realtime"]
+
+
+class _NavigationPagesManager(PagesManager):
+    """A PagesManager that, like a running server after its first st.navigation call, ignores `pages/`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+
+@pytest.fixture(autouse=True)
+def navigation_routing(monkeypatch):
+    # AppTest resets PagesManager.uses_pages_directory before every run, so the `pages/` folder
+    # would switch on Streamlit's legacy folder routing and rerun page files without dashboard.py.
+    # A server does that at most on its very first run: st.navigation turns it off for good.
+    monkeypatch.setattr(app_test, "PagesManager", _NavigationPagesManager)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """GIVEN a fake API client behind the dashboard, fresh caches and no configured settings."""
+    monkeypatch.delenv("LIVEINSIGHT_API_URL", raising=False)
+    monkeypatch.delenv("LIVEINSIGHT_API_KEY", raising=False)
+    client = fakes.FakeClient()
+    monkeypatch.setattr(ui, "client_factory", lambda url, key: client)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield client
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
+    """Open the dashboard (optionally with a query string) and go to `page`."""
+    at = AppTest.from_file(DASHBOARD, default_timeout=30)
+    at.query_params.update(query or {})
+    at.run()
+    if page != PAGES["overview"]:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything written as markdown, captions, alerts and titles, as one string."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "title", "subheader")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has `column`."""
+    for frame in (d.value for d in at.dataframe):
+        if column in frame.columns:
+            return frame
+    raise AssertionError(f"no table with a {column!r} column; tables: {[list(d.value.columns) for d in at.dataframe]}")
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def chart_spec(chart) -> dict:
+    return json.loads(chart.proto.spec)
+
+
+def values(array) -> list:
+    """A plotly JSON array, which plotly 7 may pack as base64 typed data."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+# --- every page ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_every_page_renders_with_a_title_chart_and_downloadable_tables(fake, page):
+    at = open_page(page)
+
+    assert at.title, "page has no title"
+    assert charts(at), "page has no chart"
+    assert at.dataframe, "page has no table"
+    downloads = at.get("download_button")
+    assert len(downloads) >= len(at.dataframe)
+    assert not at.error
+
+
+def test_navigation_lists_six_pages_with_icons(fake):
+    at = open_page(PAGES["overview"])
+    # The router is the entry file; its pages are the six files, each with an icon.
+    source = Path(DASHBOARD).read_text()
+    for path in PAGES.values():
+        assert f'st.Page("{path}"' in source
+    assert source.count("icon=") >= len(PAGES) + 1
+    assert at.title[0].value.endswith("Overview")
+
+
+# --- Overview -----------------------------------------------------------------------
+
+
+def test_overview_kpis_show_the_clients_numbers_and_change_against_previous_period(fake):
+    at = open_page(PAGES["overview"])
+
+    tiles = {m.label: (m.value, m.delta) for m in at.metric}
+    assert tiles == {
+        "Sessions": ("1,234", "+23.4%"),
+        "Page views": ("3,210", "+7.0%"),
+        "Events": ("4,321", "+8.0%"),
+        "Bounce rate": ("42.1%", "+2.1 pp"),
+        "Avg. session duration": ("2m 05s", "+25.0%"),
+        "Views per session": ("2.60", "+30.0%"),
+    }
+    assert any(call.get("compare") is True for call in fake.stats_calls())
+
+
+def test_overview_tables_hold_top_pages_and_sources(fake):
+    at = open_page(PAGES["overview"])
+
+    pages = table_with(at, "page")
+    assert pages["page"].tolist() == ["/", "/pricing", "/docs"]
+    assert pages["page_views"].tolist() == [1800, 987, 423]
+    sources = table_with(at, "source")
+    assert sources["source"].tolist() == ["Google", "Direct", "news.ycombinator.com"]
+    assert sources["sessions"].tolist() == [600, 400, 234]
+
+
+def test_overview_traffic_chart_plots_the_time_series_in_metric_colours(fake):
+    at = open_page(PAGES["overview"])
+
+    figure = chart_spec(charts(at)[0])
+    series = {trace["name"]: values(trace["y"]) for trace in figure["data"]}
+    assert series["Sessions"][:3] == [30, 31, 32]
+    assert series["Page views"][-1] == 103
+    assert {trace["name"]: trace["line"]["color"] for trace in figure["data"]} == {
+        "Sessions": PALETTE["sessions"], "Page views": PALETTE["page_views"], "Events": PALETTE["events"]}
+    assert figure["layout"]["xaxis"]["title"]["text"] == "Time (UTC)"
+
+
+# --- Realtime -----------------------------------------------------------------------
+
+
+def test_realtime_shows_active_sessions_feed_and_breakdowns(fake):
+    at = open_page(PAGES["realtime"])
+
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Active now"] == "17"
+    assert tiles["Last 30 min"] == "58"
+    feed = table_with(at, "session_id")
+    assert feed["session_id"].tolist() == ["sess-newest", "sess-older"]  # newest first
+    assert feed["ago"].tolist() == ["3s ago", "40s ago"]
+    assert table_with(at, "page")["page"].tolist() == ["/live", "/"]
+    assert table_with(at, "event_type")["count"].tolist() == [61, 13]
+    assert fake.calls[-1] == ("realtime", {"page": None, "window": 30})
+
+
+def test_realtime_refresh_defaults_to_five_seconds_and_can_pause(fake):
+    at = open_page(PAGES["realtime"])
+    control = at.button_group(key="refresh")
+    assert control.value == "5 s"
+
+    control.set_value("Paused").run()
+
+    assert not at.exception
+    assert at.button_group(key="refresh").value == "Paused"
+    assert {m.label: m.value for m in at.metric}["Active now"] == "17"
+
+
+def test_realtime_uses_the_page_filter(fake):
+    at = open_page(PAGES["realtime"], {"page": "/pricing"})
+
+    assert fake.calls[-1] == ("realtime", {"page": "/pricing", "window": 30})
+    assert "page /pricing" in texts(at)
+
+
+def test_realtime_empty_state(fake):
+    fake.realtime_data = fakes.realtime_payload(
+        active_sessions=0, active_sessions_30m=0, top_pages=[], top_referrers=[], event_types=[], recent_events=[],
+        per_minute=[{"minute": fakes.NOW - 60 * i, "events": 0, "page_views": 0, "sessions": 0} for i in range(30)])
+
+    at = open_page(PAGES["realtime"])
+
+    assert {m.label: m.value for m in at.metric}["Active now"] == "0"
+    assert "No events in the last 30 minutes yet." in [i.value for i in at.info]
+    assert not charts(at)
+
+
+# --- Sources, Pages, Events, Devices ------------------------------------------------
+
+
+def test_sources_page_shows_sources_referrers_and_per_source_series(fake):
+    at = open_page(PAGES["sources"])
+
+    assert table_with(at, "source")["sessions"].tolist() == [600, 400, 234]
+    assert table_with(at, "referrer")["referrer"].tolist() == ["www.google.com", "news.ycombinator.com"]
+    per_source = {call.get("source") for call in fake.stats_calls() if call.get("limit") == 1}
+    assert per_source == {"Google", "Direct", "news.ycombinator.com"}
+    assert "No UTM campaigns in this range" in texts(at)
+
+
+def test_sources_page_shows_utm_campaigns_when_the_api_sends_them(fake):
+    fake.stats_data["campaigns"] = [{"campaign": "spring_sale", "sessions": 55, "page_views": 70}]
+
+    at = open_page(PAGES["sources"])
+
+    assert table_with(at, "campaign")["campaign"].tolist() == ["spring_sale"]
+
+
+def test_pages_page_lists_top_and_entry_pages(fake):
+    at = open_page(PAGES["pages"])
+
+    assert table_with(at, "page_views")["page"].tolist() == ["/", "/pricing", "/docs"]
+    entry = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["page", "sessions"]][0]
+    assert entry["sessions"].tolist() == [800, 300]
+
+
+def test_choosing_a_page_filters_every_chart_to_it(fake):
+    at = open_page(PAGES["pages"])
+    fake.calls.clear()
+
+    at.selectbox(key="page").set_value("/pricing").run()
+
+    page_calls = [call for call in fake.stats_calls() if call.get("limit") != 100]
+    assert page_calls and all(call["page"] == "/pricing" for call in page_calls)
+    assert "Every chart shows **/pricing** only." in [i.value for i in at.info]
+    assert at.query_params["page"] == ["/pricing"] or at.query_params["page"] == "/pricing"
+
+    at.button[[b.label for b in at.button].index("Show all pages")].click().run()
+    assert at.selectbox(key="page").value is None
+    assert "page" not in at.query_params
+
+
+def test_events_page_shows_types_custom_events_and_a_series_per_type(fake):
+    at = open_page(PAGES["events"])
+
+    assert table_with(at, "share")["event_type"].tolist() == ["page_view", "signup", "download"]
+    custom = [d.value for d in at.dataframe if "share" not in d.value.columns][0]
+    assert custom["event_type"].tolist() == ["signup", "download"]
+    assert custom["count"].tolist() == [777, 334]
+    per_type = {call.get("event_type") for call in fake.stats_calls() if call.get("limit") == 1}
+    assert per_type == {"page_view", "signup", "download"}
+
+
+def test_events_page_with_an_event_type_filter_plots_only_that_type(fake):
+    open_page(PAGES["events"], {"event_type": "signup"})
+
+    per_type = [call["event_type"] for call in fake.stats_calls() if call.get("limit") == 1]
+    assert per_type == ["signup"]
+
+
+def test_devices_page_shows_browsers_systems_and_device_classes(fake):
+    at = open_page(PAGES["devices"])
+
+    tables = [d.value for d in at.dataframe]
+    assert [t["name"].tolist() for t in tables] == [
+        ["Chrome", "Firefox", "Safari"], ["Windows", "macOS", "Android"], ["desktop", "mobile", "tablet"]]
+    assert tables[0]["sessions"].tolist() == [700, 321, 213]
+    assert len(charts(at)) == 3
+
+
+# --- filters and the URL ------------------------------------------------------------
+
+
+def test_default_filters_ask_for_the_last_24_hours_and_keep_the_url_clean(fake):
+    at = open_page(PAGES["overview"])
+
+    assert fake.stats_calls()[-1] == {"period": "24h", "page": None, "source": None, "event_type": None,
+                                      "compare": True}
+    assert dict(at.query_params) == {}
+
+
+def test_sidebar_filters_flow_into_client_calls_and_the_url(fake):
+    at = open_page(PAGES["overview"])
+
+    at.selectbox(key="period").set_value("7d").run()
+    at.selectbox(key="source").set_value("Google").run()
+    at.selectbox(key="event_type").set_value("signup").run()
+
+    assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": "signup",
+                                      "compare": True}
+    assert {k: at.query_params[k] for k in at.query_params} in (
+        {"period": "7d", "source": "Google", "event_type": "signup"},
+        {"period": ["7d"], "source": ["Google"], "event_type": ["signup"]})
+    assert "Last 7 days · source Google · event type signup" in texts(at)
+
+
+def test_a_link_reproduces_the_view(fake):
+    at = open_page(PAGES["overview"], {"period": "30d", "page": "/pricing", "source": "Google"})
+
+    assert at.selectbox(key="period").value == "30d"
+    assert at.selectbox(key="page").value == "/pricing"
+    assert fake.stats_calls()[-1] == {"period": "30d", "page": "/pricing", "source": "Google", "event_type": None,
+                                      "compare": True}
+
+
+def test_filters_persist_across_pages(fake):
+    at = open_page(PAGES["overview"])
+    at.selectbox(key="period").set_value("1h").run()
+    at.selectbox(key="page").set_value("/docs").run()
+
+    at.switch_page(PAGES["devices"]).run()
+
+    assert fake.stats_calls()[-1] == {"period": "1h", "page": "/docs", "source": None, "event_type": None}
+    assert at.selectbox(key="period").value == "1h"
+    assert "Last hour · page /docs" in texts(at)
+
+
+def test_custom_range_asks_for_whole_utc_days_and_goes_into_the_url(fake):
+    at = open_page(PAGES["overview"])
+    at.selectbox(key="period").set_value("custom").run()
+    start, end = date.today() - timedelta(days=3), date.today() - timedelta(days=1)
+
+    at.date_input(key="range").set_value((start, end)).run()
+
+    call = fake.stats_calls()[-1]
+    assert (call["from_"], call["to"]) == (start, end + timedelta(days=1))
+    assert "period" not in call
+    assert at.query_params["from"] in (start.isoformat(), [start.isoformat()])
+    assert at.query_params["to"] in (end.isoformat(), [end.isoformat()])
+
+
+def test_clear_filters_resets_everything(fake):
+    at = open_page(PAGES["overview"], {"period": "7d", "source": "Google"})
+
+    at.button[[b.label for b in at.button].index("Clear filters")].click().run()
+
+    assert fake.stats_calls()[-1]["period"] == "24h"
+    assert fake.stats_calls()[-1]["source"] is None
+    assert dict(at.query_params) == {}
+
+
+def test_a_bad_period_in_the_url_falls_back_to_the_default(fake):
+    at = open_page(PAGES["overview"], {"period": "forever"})
+
+    assert at.selectbox(key="period").value == "24h"
+
+
+# --- empty and error states ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", STATS_PAGES)
+def test_empty_range_says_so(fake, page):
+    fake.stats_data = fakes.empty_stats_payload()
+
+    at = open_page(page)
+
+    assert "No events in this range yet." in [i.value for i in at.info]
+    assert not charts(at)
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_unreachable_api_names_the_url_setting(fake, page):
+    fake.error = ApiUnreachable("Cannot reach the LiveInsight API at http://127.0.0.1:8000.")
+
+    at = open_page(page)
+
+    assert "Cannot reach the LiveInsight API" in at.error[0].value
+    assert "LIVEINSIGHT_API_URL" in texts(at)
+    assert "http://127.0.0.1:8000" in texts(at)
+    assert not at.exception
+    assert not charts(at)
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_missing_api_key_names_the_key_setting(fake, page):
+    fake.error = ApiAuthError("The API requires a key and none was sent; set LIVEINSIGHT_API_KEY.", 401)
+
+    at = open_page(page)
+
+    assert "The API needs an API key." in at.error[0].value
+    assert "LIVEINSIGHT_API_KEY" in texts(at)
+    assert not charts(at)
+
+
+def test_wrong_api_key_says_it_was_rejected(fake, monkeypatch):
+    monkeypatch.setenv("LIVEINSIGHT_API_KEY", "not-the-key")
+    fake.error = ApiAuthError("The API rejected the key in LIVEINSIGHT_API_KEY.", 401)
+
+    at = open_page(PAGES["overview"])
+
+    assert "The API key was rejected." in at.error[0].value
+
+
+def test_bad_request_shows_the_servers_message(fake):
+    fake.error = ApiRequestError("Please provide limit as a number between 1 and 100.", 400)
+
+    at = open_page(PAGES["sources"])
+
+    assert "Please provide limit as a number between 1 and 100." in at.warning[0].value
+
+
+def test_server_error_is_a_panel_not_a_traceback(fake):
+    fake.error = ApiServerError("The LiveInsight API failed (HTTP 500): boom.", 500)
+
+    at = open_page(PAGES["devices"])
+
+    assert "The API failed." in at.error[0].value
+    assert not at.exception
+
+
+# --- configuration ------------------------------------------------------------------
+
+
+def test_settings_come_from_the_environment(fake, monkeypatch):
+    seen = []
+    monkeypatch.setattr(ui, "client_factory", lambda url, key: seen.append((url, key)) or fake)
+    monkeypatch.setenv("LIVEINSIGHT_API_URL", "http://api.example:9000")
+    monkeypatch.setenv("LIVEINSIGHT_API_KEY", "s3cret")
+
+    at = open_page(PAGES["overview"])
+
+    assert seen == [("http://api.example:9000", "s3cret")]
+    assert "http://api.example:9000" in texts(at)
+
+
+def test_settings_come_from_streamlit_secrets(fake, monkeypatch):
+    seen = []
+    monkeypatch.setattr(ui, "client_factory", lambda url, key: seen.append((url, key)) or fake)
+    at = AppTest.from_file(DASHBOARD, default_timeout=30)
+    at.secrets["LIVEINSIGHT_API_URL"] = "http://from-secrets:8000"
+    at.secrets["LIVEINSIGHT_API_KEY"] = "secret-key"
+
+    at.run()
+
+    assert not at.exception
+    assert seen == [("http://from-secrets:8000", "secret-key")]
+
+
+def test_default_url_without_env_or_secrets_file(fake, monkeypatch):
+    seen = []
+    monkeypatch.setattr(ui, "client_factory", lambda url, key: seen.append((url, key)) or fake)
+
+    open_page(PAGES["overview"])
+
+    assert seen == [("http://127.0.0.1:8000", None)]
