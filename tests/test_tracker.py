@@ -207,13 +207,18 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -432,6 +437,32 @@ def test_falls_back_to_fetch_with_keepalive(context, tracked_site, capture):
     assert [r["method"] for r in capture.records] == ["POST"]
 
 
+@needs_chromium
+def test_tracks_a_real_hostname_without_opt_in(playwright, capture, site):
+    # GIVEN the test site reached as http://shop.test (a plain, insecure public-looking
+    # origin: no localhost opt-in needed, and no crypto.randomUUID there)
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP shop.test 127.0.0.1"],
+    )
+    try:
+        site.use(data_api=capture.origin)
+        page = browser.new_page()
+        port = site.server.server_address[1]
+        # WHEN a visitor loads a page and fires an event
+        page.goto(f"http://shop.test:{port}/app.html")
+        assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+        page.click("#signup")
+        # THEN both are sent, with fallback ids that are still unique
+        view, signup = capture.wait_for_events(2)
+    finally:
+        browser.close()
+    assert view["page_url"] == f"http://shop.test:{port}/app.html"
+    assert signup["event_type"] == "signup"
+    ids = {view["event_id"], signup["event_id"], view["session_id"]}
+    assert len(ids) == 3 and all(0 < len(i) <= 64 for i in ids)
+
+
 # --- when the tracker stays silent ---------------------------------------------------
 
 
@@ -507,7 +538,9 @@ def get_json(url: str, timeout: float = 5.0) -> dict:
 def liveinsight_server(tmp_path):
     """`python -m liveinsight serve` on a free port, once GET /api/stats answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "LIVEINSIGHT_API_KEY"}
+    # Its own embedded store and no API key, whatever this shell points at.
+    isolate = {"LIVEINSIGHT_API_KEY", "AWS_ENDPOINT_URL_DYNAMODB", "EVENTS_TABLE", "SESSIONS_TABLE", "STATS_TABLE"}
+    env = {k: v for k, v in os.environ.items() if k not in isolate}
     log = open(tmp_path / "serve.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "liveinsight", "serve", "--port", str(port)],
