@@ -207,11 +207,47 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = app().resolve(event, context)
     finally:
         _flush_metrics()
+    _add_cors(response, event, services().settings)
     status = response.get("statusCode", 0)
     log = logger.error if status >= 500 else logger.info
     log("request", extra={"method": event.get("httpMethod"), "path": event.get("path"), "status": status,
                           "ms": round((time.perf_counter() - started) * 1000, 1)})
     return response
+
+
+CORS_METHODS = "GET,POST,OPTIONS"
+CORS_HEADERS = "Content-Type,X-API-Key,Authorization"
+
+
+def cors_headers(settings: Settings, origin: str | None) -> dict[str, str]:
+    """CORS headers for a response to `origin`: `*`, or the origin itself when it is allowed."""
+    allowed = settings.allowed_origins
+    headers = {"Access-Control-Allow-Methods": CORS_METHODS, "Access-Control-Allow-Headers": CORS_HEADERS}
+    if "*" in allowed:
+        headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in allowed:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Vary"] = "Origin"
+    return headers
+
+
+def _add_cors(response: dict[str, Any], event: dict[str, Any], settings: Settings) -> None:
+    request_headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    extra = cors_headers(settings, request_headers.get("origin"))
+    extra.setdefault("Content-Type", "application/json")
+    multi = response.get("multiValueHeaders")
+    if multi is not None:
+        present = {k.lower() for k in multi}
+        for key, value in extra.items():
+            if key.lower() == "content-type" and "content-type" in present:
+                continue
+            multi[key] = [value]
+    else:
+        headers = response.setdefault("headers", {})
+        for key, value in extra.items():
+            if key.lower() == "content-type" and any(k.lower() == "content-type" for k in headers):
+                continue
+            headers[key] = value
 
 
 def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +266,7 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
 
 def _flush_metrics() -> None:
     try:
-        metrics.flush_metrics()
+        if metrics.metric_set:
+            metrics.flush_metrics()
     except Exception:  # metrics must never fail a request
         logger.debug("metrics flush failed", exc_info=True)

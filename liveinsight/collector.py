@@ -103,7 +103,7 @@ class Collector:
                 check.append({"session_id": key[0], "timestamp": key[1]})
         if check:
             for found in self.store.batch_get(self.settings.events_table, check,
-                                              projection="session_id, #ts", names={"#ts": "timestamp"}):
+                                              projection="session_id, #ts, #ttl", names={"#ts": "timestamp", "#ttl": "ttl"}):
                 if items.pop((found["session_id"], found["timestamp"]), None) is not None:
                     result.duplicates += 1
         result.write_requests = self.store.batch_put((self.settings.events_table, i) for i in items.values())

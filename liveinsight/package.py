@@ -81,6 +81,12 @@ EXCLUDED_PACKAGE_ENTRIES = frozenset(DASHBOARD_MODULES + LOCAL_STACK_MODULES + (
 JUNK_DIRECTORIES = frozenset({"__pycache__", "bin"})
 JUNK_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 JUNK_SUFFIXES = (".pyc", ".pyo", ".pyi")
+# Powertools bundles the Swagger UI (0.4 MB zipped) for `app.enable_swagger()`, which the
+# API never calls; the test suite checks that it still does not.
+JUNK_FILES = frozenset({
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+})
 
 # Lambda's direct-upload limit and this project's own target.
 TARGET_ZIP_BYTES = 5 * 1024 * 1024
@@ -194,6 +200,7 @@ def prune_site_dir(site_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_file() and (
             path.suffix in JUNK_SUFFIXES
+            or path.relative_to(site_dir).as_posix() in JUNK_FILES
             or (path.parent.name.endswith(".dist-info") and path.name in JUNK_DIST_INFO_FILES)
         ):
             path.unlink()

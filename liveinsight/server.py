@@ -143,39 +143,50 @@ class StreamPoller(threading.Thread):
         self.idle = threading.Event()
         self.batches = 0
         self.errors = 0
+        self._streams: Any = None
+        self._arn = ""
+        self._iterators: dict[str, str | None] = {}
 
     def run(self) -> None:
-        client = make_client(self.settings)
-        streams = make_client(self.settings, service="dynamodbstreams")
-        arn = client.describe_table(TableName=self.settings.events_table)["Table"]["LatestStreamArn"]
-        iterators = {}
         while not self.stopping.is_set():
             try:
-                shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-                for shard in shards:
-                    if shard["ShardId"] not in iterators:
-                        iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                        )["ShardIterator"]
-                got_any = False
-                for shard_id, iterator in list(iterators.items()):
-                    if iterator is None:
-                        continue
-                    response = streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_LIMIT)
-                    iterators[shard_id] = response.get("NextShardIterator")
-                    records = response.get("Records", [])
-                    if records:
-                        got_any = True
-                        self._deliver(arn, records)
-                if not got_any:
-                    self.idle.set()
-                    self.stopping.wait(self.interval)
-                else:
-                    self.idle.clear()
+                delivered = self.poll_once()
             except Exception as exc:  # keep aggregating; the cause is printed once per failure
                 self.errors += 1
                 print(f"liveinsight: stream polling failed: {exc!r}", file=sys.stderr)
                 self.stopping.wait(1.0)
+                continue
+            if delivered:
+                self.idle.clear()
+            else:
+                self.idle.set()
+                self.stopping.wait(self.interval)
+
+    def poll_once(self) -> int:
+        """Read every shard once and deliver what arrived; returns the number of records."""
+        if self._streams is None:
+            client = make_client(self.settings)
+            self._arn = client.describe_table(TableName=self.settings.events_table)["Table"]["LatestStreamArn"]
+            self._streams = make_client(self.settings, service="dynamodbstreams")
+        streams, arn = self._streams, self._arn
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        delivered = 0
+        for shard_id, iterator in list(self._iterators.items()):
+            while iterator is not None:
+                response = streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_LIMIT)
+                records = response.get("Records", [])
+                if records:
+                    self._deliver(arn, records)
+                    delivered += len(records)
+                iterator = response.get("NextShardIterator")
+                self._iterators[shard_id] = iterator
+                if len(records) < STREAM_BATCH_LIMIT:
+                    break
+        return delivered
 
     def _deliver(self, arn: str, records: list[dict]) -> None:
         event = {"Records": [dict(record, eventSource="aws:dynamodb", eventSourceARN=arn) for record in records]}

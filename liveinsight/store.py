@@ -72,6 +72,9 @@ def make_client(settings: Settings, service: str = "dynamodb", max_attempts: int
     }
     if settings.dynamodb_endpoint:
         kwargs["endpoint_url"] = settings.dynamodb_endpoint
+    elif service == "dynamodbstreams":
+        # The explicit regional endpoint; moto's in-process mock does not route the resolved default.
+        kwargs["endpoint_url"] = f"https://streams.dynamodb.{settings.region}.amazonaws.com"
     return boto3.client(service, **kwargs)
 
 
@@ -155,7 +158,12 @@ class Store:
 
     def batch_get(self, table: str, keys: list[dict[str, Any]], projection: str | None = None,
                   names: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """Get items by key with BatchGetItem (retrying unprocessed keys); missing keys are skipped."""
+        """Get items by key with BatchGetItem (retrying unprocessed keys).
+
+        Missing keys are skipped, and so are items whose `ttl` has passed: DynamoDB deletes
+        expired items up to days late (moto never does), so reads must not trust them.
+        """
+        alive_at = time.time()
         found: list[dict[str, Any]] = []
         unique = list({tuple(sorted((k, str(v)) for k, v in key.items())): key for key in keys}.values())
         for start in range(0, len(unique), BATCH_GET_LIMIT):
@@ -167,7 +175,11 @@ class Store:
             pending = {table: request}
             for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
                 response = self._call("batch_get_item", RequestItems=pending)
-                found.extend(deserialize(i) for i in response.get("Responses", {}).get(table, []))
+                for raw in response.get("Responses", {}).get(table, []):
+                    item = deserialize(raw)
+                    if "ttl" in item and item["ttl"] < alive_at:
+                        continue
+                    found.append(item)
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
@@ -178,8 +190,10 @@ class Store:
 
     def get_item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         response = self._call("get_item", TableName=table, Key=serialize(key))
-        item = response.get("Item")
-        return deserialize(item) if item else None
+        item = deserialize(response["Item"]) if response.get("Item") else None
+        if item is not None and "ttl" in item and item["ttl"] < time.time():
+            return None
+        return item
 
     def daily_salt(self, day: str) -> bytes:
         """The random salt of a UTC day, shared by every collector through the stats table."""

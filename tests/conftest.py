@@ -1,0 +1,145 @@
+"""Fixtures chained aws_credentials → moto → tables → services, and helpers to call the handler."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "lambdas"))
+
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    """Fake credentials so nothing can reach real AWS."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", "us-east-1"),
+                        ("AWS_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.delenv("LIVEINSIGHT_API_KEY", raising=False)
+
+
+@pytest.fixture
+def moto_aws(aws_credentials):
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def settings(moto_aws):
+    from liveinsight.config import ROLLUP_COMMIT_BATCH, Settings
+
+    suffix = uuid.uuid4().hex[:8]
+    return replace(Settings.from_env(), events_table=f"events-{suffix}", sessions_table=f"sessions-{suffix}",
+                   stats_table=f"stats-{suffix}", rollup_commit=ROLLUP_COMMIT_BATCH)
+
+
+@pytest.fixture
+def store(settings):
+    from liveinsight.store import Store, make_client
+    from liveinsight.tables import create_tables
+
+    client = make_client(settings, max_attempts=2)
+    create_tables(client, settings)
+    return Store(settings, client, backoff_base=0.001)
+
+
+@pytest.fixture
+def backend(store):
+    """The Lambda handler wired to moto, with helpers to post, aggregate and read."""
+    from liveinsight import api
+
+    api.configure(store.settings, store)
+    yield Backend(store)
+    api.configure(store.settings, store)
+
+
+class Backend:
+    """Calls `lambda_function.lambda_handler` the way API Gateway and the stream would."""
+
+    def __init__(self, store):
+        from liveinsight.server import StreamPoller, load_handler
+
+        self.store = store
+        self.handler = load_handler()
+        self.poller = StreamPoller(store.settings, self.handler)
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict | None = None,
+                ip: str = "203.0.113.7") -> tuple[int, dict, dict]:
+        from liveinsight.server import lambda_context, proxy_event
+
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        headers = {"User-Agent": CHROME, **(headers or {})}
+        response = self.handler(proxy_event(method, path, headers, raw, ip), lambda_context("test"))
+        headers_out = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+        headers_out.update(response.get("headers") or {})
+        payload = json.loads(response["body"]) if response.get("body") else {}
+        return response["statusCode"], payload, headers_out
+
+    def post(self, body: Any, **kwargs) -> tuple[int, dict]:
+        status, payload, _ = self.request("POST", "/api/events", body, **kwargs)
+        return status, payload
+
+    def aggregate(self) -> int:
+        """Deliver everything on the events stream to the aggregator; returns records delivered."""
+        return self.poller.poll_once()
+
+    def get(self, path: str, **kwargs) -> tuple[int, dict]:
+        status, payload, _ = self.request("GET", path, **kwargs)
+        return status, payload
+
+    def stats(self, query: str = "period=1h") -> dict:
+        self.aggregate()
+        status, payload = self.get(f"/api/stats?{query}")
+        assert status == 200, payload
+        return payload["data"]
+
+    def realtime(self, query: str = "") -> dict:
+        self.aggregate()
+        status, payload = self.get(f"/api/realtime?{query}")
+        assert status == 200, payload
+        return payload["data"]
+
+    def raw_events(self) -> list[dict]:
+        client = self.store.client
+        items = client.scan(TableName=self.store.settings.events_table)["Items"]
+        from liveinsight.store import deserialize
+
+        return [deserialize(i) for i in items]
+
+
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/120.0.0.0 Safari/537.36")
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.0 Mobile/15E148 Safari/604.1")
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def page_view(session: str, path: str, ts: float | None = None, **extra) -> dict:
+    event = {"event_type": "page_view", "session_id": session, "page_url": f"https://shop.example.com{path}"}
+    if ts is not None:
+        event["timestamp"] = ts
+    event.update(extra)
+    return event
+
+
+def now_minute_start() -> float:
+    """A time safely inside the current minute's first half, for tests that must not straddle buckets."""
+    now = time.time()
+    return now

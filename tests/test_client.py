@@ -1,0 +1,326 @@
+"""liveinsight.client against a real HTTP server in a thread that answers like API.md.
+
+The server here is a stand-in for `python -m liveinsight serve`: it checks the key, records
+every request and replies with canned API.md-shaped bodies, so these tests cover the
+client's URLs, headers, parsing and error mapping.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import date, datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+from liveinsight import client as client_module
+from liveinsight.client import (
+    ApiAuthError,
+    ApiError,
+    ApiRequestError,
+    ApiServerError,
+    ApiUnreachable,
+    Client,
+    Realtime,
+    Stats,
+)
+from tests import fakes
+
+API_KEY = "test-key"
+
+
+class FakeApi:
+    """What the server answers and what it was asked."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
+        self.api_key: str | None = API_KEY
+        self.stats = fakes.stats_payload()
+        self.realtime = fakes.realtime_payload()
+        self.reply: tuple[int, bytes, str] | None = None  # forced status, body, content type
+
+
+def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            api.requests.append((url.path, query, dict(self.headers)))
+            if api.reply:
+                return self._send(*api.reply)
+            if api.api_key and self.headers.get("X-API-Key") != api.api_key:
+                return self._json(401, {"status": "error", "message": "Missing or invalid API key."})
+            if url.path == "/api/stats":
+                if "limit" in query and not 1 <= int(query["limit"][0]) <= 100:
+                    return self._json(400, {"status": "error",
+                                            "message": "Please provide limit as a number between 1 and 100."})
+                data = dict(api.stats)
+                if query.get("compare") == ["previous"]:
+                    data["previous_totals"] = fakes.PREVIOUS_TOTALS
+                return self._json(200, {"status": "success", "data": data})
+            if url.path == "/api/realtime":
+                return self._json(200, {"status": "success", "data": api.realtime})
+            return self._json(404, {"status": "error", "message": f"No route for GET {url.path}."})
+
+        def _json(self, status: int, body: dict) -> None:
+            self._send(status, json.dumps(body).encode(), "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def api():
+    """GIVEN an API server on a free local port."""
+    state = FakeApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def client(api):
+    with Client(api.url, api_key=API_KEY, timeout=5) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- stats --------------------------------------------------------------------------
+
+
+def test_stats_parses_totals_and_tables(client):
+    stats = client.stats()
+
+    assert isinstance(stats, Stats)
+    assert (stats.totals.sessions, stats.totals.page_views, stats.totals.events) == (1234, 3210, 4321)
+    assert stats.totals.bounce_rate == pytest.approx(0.4213)
+    assert stats.totals.avg_session_duration == 125.0
+    assert stats.previous_totals is None
+    assert stats.interval == "hour"
+    assert stats.start == datetime.fromtimestamp(fakes.NOW - 24 * 3600, tz=timezone.utc)
+    assert stats.pages["page"].tolist() == ["/", "/pricing", "/docs"]
+    assert stats.sources["sessions"].tolist() == [600, 400, 234]
+    assert stats.devices["name"].tolist() == ["desktop", "mobile", "tablet"]
+    assert stats.entry_pages["sessions"].tolist() == [800, 300]
+    assert stats.bots_filtered == 42
+
+
+def test_stats_timeseries_has_utc_datetimes(client):
+    series = client.stats().timeseries
+
+    assert list(series.columns) == ["t", "events", "page_views", "sessions"]
+    assert isinstance(series["t"].dtype, pd.DatetimeTZDtype) and str(series["t"].dt.tz) == "UTC"
+    assert series["t"].iloc[0] == pd.Timestamp(fakes.NOW - 24 * 3600, unit="s", tz="UTC")
+    assert series["sessions"].iloc[:3].tolist() == [30, 31, 32]
+
+
+def test_stats_sends_filters_and_the_api_key(api, client):
+    client.stats(period="7d", page="/pricing", source="Google", event_type="signup", limit=25, interval="day")
+
+    path, query, headers = api.requests[-1]
+    assert path == "/api/stats"
+    assert query == {"period": ["7d"], "page": ["/pricing"], "source": ["Google"], "event_type": ["signup"],
+                     "limit": ["25"], "interval": ["day"]}
+    assert headers["X-API-Key"] == API_KEY
+
+
+def test_stats_compare_asks_for_the_previous_period(api, client):
+    stats = client.stats(compare=True)
+
+    assert api.requests[-1][1]["compare"] == ["previous"]
+    assert stats.previous_totals.sessions == 1000
+    assert stats.previous_totals.bounce_rate == pytest.approx(0.40)
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    pytest.param(date(2026, 1, 1), date(2026, 1, 2), ("1767225600.0", "1767312000.0"), id="dates-are-utc-midnight"),
+    pytest.param(datetime(2026, 1, 1, 12), datetime(2026, 1, 1, 13), ("1767268800.0", "1767272400.0"),
+                 id="naive-datetimes-are-utc"),
+    pytest.param(1767225600, 1767229200, ("1767225600", "1767229200"), id="epoch-seconds"),
+    pytest.param("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"),
+                 id="iso-strings-pass-through"),
+])
+def test_stats_custom_range(api, client, start, end, expected):
+    client.stats(from_=start, to=end)
+
+    query = api.requests[-1][1]
+    assert (query["from"][0], query["to"][0]) == expected
+    assert "period" not in query
+
+
+def test_empty_breakdowns_still_have_their_columns(api, client):
+    api.stats = fakes.empty_stats_payload()
+
+    stats = client.stats()
+
+    assert stats.pages.empty and list(stats.pages.columns) == ["page", "page_views", "sessions"]
+    assert list(stats.browsers.columns) == ["name", "sessions"]
+    assert stats.totals.sessions == 0
+    assert stats.timeseries["events"].sum() == 0
+
+
+def test_iso_times_are_parsed_too(api, client):
+    api.stats = fakes.stats_payload(range={"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z",
+                                           "interval": "hour"},
+                                    timeseries=[{"t": "2026-01-01T05:00:00Z", "events": 1, "page_views": 1,
+                                                 "sessions": 1}])
+
+    stats = client.stats()
+
+    assert stats.start == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert stats.timeseries["t"].iloc[0] == pd.Timestamp("2026-01-01T05:00:00Z")
+
+
+# --- realtime -----------------------------------------------------------------------
+
+
+def test_realtime_parses_numbers_and_tables(api, client):
+    now = client.realtime(page="/live", window=15)
+
+    assert isinstance(now, Realtime)
+    assert (now.active_sessions, now.active_sessions_30m) == (17, 58)
+    assert now.generated_at == datetime.fromtimestamp(fakes.NOW, tz=timezone.utc)
+    assert len(now.per_minute) == 30 and str(now.per_minute["minute"].dt.tz) == "UTC"
+    assert now.top_pages["page"].tolist() == ["/live", "/"]
+    assert now.top_referrers["source"].tolist() == ["Twitter"]
+    assert now.recent_events["session_id"].tolist() == ["sess-newest", "sess-older"]
+    assert now.recent_events["timestamp"].iloc[0] == pd.Timestamp(fakes.NOW - 3, unit="s", tz="UTC")
+    assert api.requests[-1][:2] == ("/api/realtime", {"page": ["/live"], "window": ["15"]})
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def test_unreachable_api_names_the_url_setting():
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    with pytest.raises(ApiUnreachable) as caught:
+        Client(dead, timeout=2).stats()
+
+    assert "LIVEINSIGHT_API_URL" in str(caught.value)
+    assert dead in str(caught.value)
+
+
+def test_timeout_is_unreachable(api):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # Accepts the connection, never answers.
+    try:
+        with pytest.raises(ApiUnreachable, match="did not answer within 0.3 s"):
+            Client(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.3).realtime()
+    finally:
+        silent.close()
+
+
+def test_missing_key_is_an_auth_error_naming_the_key_setting(api):
+    with pytest.raises(ApiAuthError) as caught:
+        Client(api.url).stats()
+
+    assert caught.value.status == 401
+    assert "none was sent" in str(caught.value) and "LIVEINSIGHT_API_KEY" in str(caught.value)
+    assert "X-API-Key" not in api.requests[-1][2]
+
+
+def test_wrong_key_is_an_auth_error_saying_it_was_rejected(api):
+    with pytest.raises(ApiAuthError, match="rejected the key in LIVEINSIGHT_API_KEY"):
+        Client(api.url, api_key="wrong").realtime()
+
+
+def test_other_4xx_carries_the_servers_message(client):
+    with pytest.raises(ApiRequestError) as caught:
+        client.stats(limit=500)
+
+    assert caught.value.status == 400
+    assert str(caught.value) == "Please provide limit as a number between 1 and 100."
+
+
+def test_a_wrong_base_path_says_to_check_the_url(api):
+    api.reply = (404, b"<html>Not Found</html>", "text/html")
+
+    with pytest.raises(ApiRequestError, match="LIVEINSIGHT_API_URL"):
+        Client(api.url + "/nope", api_key=API_KEY).stats()
+
+
+def test_5xx_is_a_server_error(api, client):
+    api.reply = (500, json.dumps({"status": "error", "message": "Internal server error"}).encode(), "application/json")
+
+    with pytest.raises(ApiServerError) as caught:
+        client.stats()
+
+    assert caught.value.status == 500
+    assert "Internal server error" in str(caught.value)
+
+
+def test_a_non_api_answer_is_a_server_error_naming_the_url_setting(api, client):
+    api.reply = (200, b"<html>some other app</html>", "text/html")
+
+    with pytest.raises(ApiServerError, match="LIVEINSIGHT_API_URL"):
+        client.stats()
+
+
+def test_every_error_is_an_api_error():
+    for error in (ApiUnreachable, ApiAuthError, ApiRequestError, ApiServerError):
+        assert issubclass(error, ApiError)
+
+
+# --- configuration ------------------------------------------------------------------
+
+
+def test_from_env_reads_url_and_key(api, monkeypatch):
+    monkeypatch.setenv("LIVEINSIGHT_API_URL", api.url + "/")
+    monkeypatch.setenv("LIVEINSIGHT_API_KEY", API_KEY)
+
+    env_client = Client.from_env()
+
+    assert env_client.base_url == api.url
+    assert env_client.stats().totals.sessions == 1234
+    assert api.requests[-1][2]["X-API-Key"] == API_KEY
+
+
+def test_from_env_defaults_to_the_local_stack(monkeypatch):
+    monkeypatch.delenv("LIVEINSIGHT_API_URL", raising=False)
+    monkeypatch.delenv("LIVEINSIGHT_API_KEY", raising=False)
+
+    env_client = Client.from_env()
+
+    assert (env_client.base_url, env_client.api_key) == ("http://127.0.0.1:8000", None)
+
+
+def test_repr_hides_the_key():
+    assert "s3cret" not in repr(Client("http://x", api_key="s3cret"))
+
+
+def test_one_session_is_reused(api, client):
+    session = client._session
+    client.stats()
+    client.realtime()
+    assert client._session is session
+
+
+def test_public_names():
+    assert set(client_module.__all__) == {
+        "ApiAuthError", "ApiError", "ApiRequestError", "ApiServerError", "ApiUnreachable",
+        "Client", "Realtime", "Stats", "Totals"}
+    for name in client_module.__all__:
+        assert hasattr(client_module, name)
