@@ -81,7 +81,7 @@ EXCLUDED_PACKAGE_ENTRIES = frozenset(DASHBOARD_MODULES + LOCAL_STACK_MODULES + (
 JUNK_DIRECTORIES = frozenset({"__pycache__", "bin"})
 JUNK_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 JUNK_SUFFIXES = (".pyc", ".pyo", ".pyi")
-# Powertools bundles the Swagger UI (0.4 MB zipped) for `app.enable_swagger()`, which the
+# Powertools bundles the Swagger UI (0.4 MB zipped) for its enable_swagger(), which the
 # API never calls; the test suite checks that it still does not.
 JUNK_FILES = frozenset({
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
