@@ -1,0 +1,102 @@
+"""The HTTP layer: CORS, preflight, API key, routing errors and the stream entry."""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from conftest import page_view
+
+
+@pytest.mark.parametrize("path", ["/api/events", "/api/stats", "/api/realtime", "/anything/else"])
+def test_options_answers_204_with_cors_headers_on_every_path(backend, path):
+    code, _, headers = backend.request("OPTIONS", path, headers={"Origin": "https://site.example",
+                                                                 "Access-Control-Request-Method": "POST"})
+    assert code == 204
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert "X-API-Key" in headers["Access-Control-Allow-Headers"]
+
+
+def test_every_response_is_json_with_cors_headers(backend):
+    for method, path in (("GET", "/api/stats"), ("GET", "/api/stats?limit=0"), ("POST", "/api/events")):
+        _, payload, headers = backend.request(method, path, body=b"{}" if method == "POST" else None)
+        assert headers["Content-Type"] == "application/json"
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert payload["status"] in ("success", "error")
+
+
+def test_unknown_paths_are_404_and_wrong_methods_405(backend):
+    code, payload = backend.get("/api/nope")
+    assert code == 404 and "POST /api/events" in payload["message"]
+    code, payload, _ = backend.request("DELETE", "/api/events")
+    assert code == 405 and "use POST" in payload["message"]
+
+
+@pytest.fixture
+def keyed(backend):
+    from liveinsight import api
+
+    api.configure(replace(backend.store.settings, api_key="s3cret-key"), backend.store)
+    return backend
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"},
+                                     {"Authorization": "s3cret-key"}])
+def test_get_routes_need_the_key_when_configured(keyed, headers):
+    for path in ("/api/stats", "/api/realtime"):
+        code, payload, cors = keyed.request("GET", path, headers=headers)
+        assert code == 401
+        assert "X-API-Key" in payload["message"]
+        assert cors["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("headers", [{"X-API-Key": "s3cret-key"}, {"Authorization": "Bearer s3cret-key"}])
+def test_the_right_key_opens_the_get_routes(keyed, headers):
+    assert keyed.request("GET", "/api/stats", headers=headers)[0] == 200
+    assert keyed.request("GET", "/api/realtime", headers=headers)[0] == 200
+
+
+def test_post_and_options_never_need_the_key(keyed):
+    assert keyed.post(page_view("s", "/", time.time()))[0] == 200
+    assert keyed.request("OPTIONS", "/api/stats")[0] == 204
+
+
+def test_allowed_origins_are_configurable(backend):
+    from liveinsight import api
+
+    api.configure(replace(backend.store.settings, allowed_origins=("https://a.example", "https://b.example")),
+                  backend.store)
+    _, _, headers = backend.request("GET", "/api/stats", headers={"Origin": "https://b.example"})
+    assert headers["Access-Control-Allow-Origin"] == "https://b.example"
+    _, _, headers = backend.request("GET", "/api/stats", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_stream_records_other_than_insert_are_not_counted(backend):
+    # GIVEN an event stored, then overwritten (MODIFY) and deleted by TTL (REMOVE)
+    event = page_view("s", "/", time.time(), event_id="e1")
+    backend.post(event)
+    item = backend.raw_events()[0]
+    client, table = backend.store.client, backend.store.settings.events_table
+    from liveinsight.store import serialize
+
+    client.put_item(TableName=table, Item=serialize(dict(item, page="/changed")))
+    client.delete_item(TableName=table, Key=serialize({"session_id": item["session_id"],
+                                                       "timestamp": item["timestamp"]}))
+    # THEN only the INSERT counts
+    assert backend.aggregate() == 3
+    data = backend.stats("period=1h")
+    assert data["totals"]["page_views"] == 1 and data["pages"][0]["page"] == "/"
+
+
+def test_a_failing_aggregation_reports_the_batch_for_retry(backend, monkeypatch):
+    from liveinsight import api
+
+    def boom(*_, **__):
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(api.services().aggregator, "apply_stream_records", boom)
+    record = {"eventSource": "aws:dynamodb", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "42"}}
+    assert backend.handler({"Records": [record]}, None) == {"batchItemFailures": [{"itemIdentifier": "42"}]}

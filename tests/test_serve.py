@@ -1,0 +1,116 @@
+"""`python -m liveinsight serve` end to end over real HTTP: the way users and the dashboard see it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(*extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "liveinsight", "serve", "--port", str(port), *extra],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "ready at" in line:
+            return process, f"http://127.0.0.1:{port}"
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    pytest.fail(f"serve did not start: {process.stdout.read()}")
+
+
+@pytest.fixture(scope="module")
+def serve():
+    process, url = start_serve("--api-key", "k-123")
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def wait_for(check, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_events_posted_over_http_show_up_in_stats(serve):
+    url, _ = serve
+    now = time.time()
+    events = [{"event_type": "page_view", "session_id": "http-1", "timestamp": now - 5,
+               "page_url": "https://shop.example.com/", "referrer": "https://github.com/acme/shop"},
+              {"event_type": "page_view", "session_id": "http-1", "timestamp": now - 4,
+               "page_url": "https://shop.example.com/pricing"},
+              {"event_type": "purchase", "session_id": "http-1", "timestamp": now - 3, "props": {"value": 49}}]
+    response = requests.post(f"{url}/api/events", data=json.dumps({"events": events}),
+                             headers={"Content-Type": "text/plain", "User-Agent": FIREFOX}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["data"]["accepted"] == 3
+
+    def stats():
+        r = requests.get(f"{url}/api/stats?period=1h", headers={"X-API-Key": "k-123"}, timeout=10)
+        data = r.json()["data"]
+        return data if data["totals"]["events"] == 3 else None
+
+    data = wait_for(stats)
+    assert data, "rollups never reflected the events"
+    assert data["totals"]["sessions"] == 1 and data["totals"]["page_views"] == 2
+    assert data["sources"][0]["source"] == "GitHub"
+    realtime = requests.get(f"{url}/api/realtime", headers={"Authorization": "Bearer k-123"}, timeout=10).json()
+    assert realtime["data"]["active_sessions"] == 1
+
+
+def test_the_key_is_required_and_preflight_is_open(serve):
+    url, _ = serve
+    assert requests.get(f"{url}/api/stats", timeout=10).status_code == 401
+    response = requests.options(f"{url}/api/stats", headers={"Origin": "https://x.example"}, timeout=10)
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_serve_stops_cleanly_on_ctrl_c(serve):
+    url, process = serve
+    os.kill(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "stopped" in output
+    assert "Traceback" not in output
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/api/stats", timeout=2)
+
+
+def test_a_busy_port_gets_a_clear_message():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "liveinsight", "serve", "--port", str(port)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60,
+                                env=dict(os.environ, AWS_ACCESS_KEY_ID="l", AWS_SECRET_ACCESS_KEY="l"))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
