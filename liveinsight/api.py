@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import time
 from decimal import Decimal
 from typing import Any
@@ -126,10 +127,8 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
         )
         body = event.decoded_body if event.body is not None else None
         result = services().collector.ingest(body, context)
-        metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(result.rejected))
-        metrics.add_metric(name="EventsFiltered", unit=MetricUnit.Count, value=result.filtered)
-        metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=result.duplicates)
+        _count(EventsAccepted=result.accepted, EventsRejected=len(result.rejected),
+               EventsFiltered=result.filtered, EventsDuplicate=result.duplicates)
         return success(result.as_dict())
 
     @app.get("/api/realtime")
@@ -144,6 +143,8 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestError)
     def request_error(exc: RequestError) -> Response:
+        if exc.errors:
+            _count(EventsRejected=len(exc.errors))
         return failure(exc.status, exc.message, exc.errors)
 
     @app.exception_handler(StoreUnavailable)
@@ -262,6 +263,17 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
     logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
                                       "bots": result.bots, "write_requests": result.write_requests})
     return {"batchItemFailures": []}
+
+
+def _metrics_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() not in ("true", "1", "yes")
+
+
+def _count(**counts: int) -> None:
+    """Record counts as CloudWatch metrics (EMF), flushed at the end of the request."""
+    if _metrics_enabled():
+        for name, value in counts.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _flush_metrics() -> None:

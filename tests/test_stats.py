@@ -1,0 +1,225 @@
+"""GET /api/stats: exact numbers for a known stream, filters, comparison, validation, read cost."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import CHROME, GOOGLEBOT, IPHONE, page_view
+
+NOW = time.time()
+T = NOW - 50 * 60  # 50 minutes ago: inside period=1h
+
+
+def known_stream() -> dict:
+    return {"events": [
+        # A: Google, desktop, / → /pricing → signup: 3 events, 2 views, 120 s, not a bounce
+        page_view("A", "/", T, referrer="https://www.google.com/search?q=shop", user_agent=CHROME),
+        page_view("A", "/pricing", T + 60, user_agent=CHROME, referrer="https://shop.example.com/"),
+        {"event_type": "signup", "session_id": "A", "timestamp": T + 120, "user_agent": CHROME,
+         "page_url": "https://shop.example.com/pricing", "props": {"plan": "pro"}},
+        # B: Hacker News, iPhone, one view of /pricing: a bounce
+        page_view("B", "/pricing", T + 10, referrer="https://news.ycombinator.com/item?id=1", user_agent=IPHONE),
+        # C: newsletter campaign, / → /docs: 30 s
+        page_view("C", "/?utm_source=newsletter&utm_campaign=nov", T + 20, user_agent=CHROME),
+        page_view("C", "/docs/", T + 50, user_agent=CHROME),
+        # D: direct, a custom event only: a session, not a bounce
+        {"event_type": "add_to_cart", "session_id": "D", "timestamp": T + 30, "user_agent": CHROME},
+        # a crawler
+        page_view("bot", "/", T + 5, user_agent=GOOGLEBOT),
+    ]}
+
+
+@pytest.fixture
+def loaded(backend):
+    code, payload = backend.post(known_stream())
+    assert code == 200 and payload["data"]["accepted"] == 7 and payload["data"]["filtered"] == 1
+    return backend
+
+
+def test_totals_for_a_known_stream(loaded):
+    data = loaded.stats("period=1h")
+    assert data["totals"] == {"events": 7, "page_views": 5, "sessions": 4, "bounce_rate": 0.25,
+                              "avg_session_duration": 37.5, "views_per_session": 1.25}
+    assert data["bots_filtered"] == 1
+
+
+def test_breakdowns_for_a_known_stream(loaded):
+    data = loaded.stats("period=1h")
+    assert data["event_types"] == [{"event_type": "page_view", "count": 5},
+                                   {"event_type": "add_to_cart", "count": 1}, {"event_type": "signup", "count": 1}]
+    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 2},
+                               {"source": "Newsletter", "sessions": 1, "page_views": 2},
+                               {"source": "Hacker News", "sessions": 1, "page_views": 1},
+                               {"source": "Direct", "sessions": 1, "page_views": 0}]
+    assert data["referrers"] == [{"referrer": "google.com", "sessions": 1},
+                                 {"referrer": "news.ycombinator.com", "sessions": 1}]
+    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2},
+                             {"page": "/pricing", "page_views": 2, "sessions": 2},
+                             {"page": "/docs", "page_views": 1, "sessions": 1}]
+    assert data["entry_pages"] == [{"page": "/", "sessions": 2}, {"page": "/pricing", "sessions": 1}]
+    assert data["campaigns"] == [{"campaign": "nov", "sessions": 1}]
+    assert data["browsers"] == [{"name": "Chrome", "sessions": 3}, {"name": "Mobile Safari", "sessions": 1}]
+    assert data["operating_systems"] == [{"name": "Windows", "sessions": 3}, {"name": "iOS", "sessions": 1}]
+    assert data["devices"] == [{"name": "Desktop", "sessions": 3}, {"name": "Mobile", "sessions": 1}]
+
+
+def test_page_filter(loaded):
+    data = loaded.stats("period=1h&page=/pricing")
+    assert data["totals"] == {"events": 3, "page_views": 2, "sessions": 2, "bounce_rate": 0.5,
+                              "avg_session_duration": 60.0, "views_per_session": 1.0}
+    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 1},
+                               {"source": "Hacker News", "sessions": 1, "page_views": 1}]
+    assert data["entry_pages"] == [{"page": "/", "sessions": 1}, {"page": "/pricing", "sessions": 1}]
+    assert data["event_types"] == [{"event_type": "page_view", "count": 2}, {"event_type": "signup", "count": 1}]
+
+
+def test_source_filter(loaded):
+    data = loaded.stats("period=1h&source=Google")
+    assert data["totals"] == {"events": 3, "page_views": 2, "sessions": 1, "bounce_rate": 0.0,
+                              "avg_session_duration": 120.0, "views_per_session": 2.0}
+    assert [p["page"] for p in data["pages"]] == ["/", "/pricing"]
+
+
+def test_event_type_filter(loaded):
+    data = loaded.stats("period=1h&event_type=signup")
+    assert data["totals"]["events"] == 1
+    assert data["totals"]["sessions"] == 1
+    assert data["totals"]["page_views"] == 0
+    assert data["pages"] == [{"page": "/pricing", "page_views": 0, "sessions": 1}]
+
+
+def test_filters_combine_with_and(loaded):
+    data = loaded.stats("period=1h&page=/pricing&source=Hacker%20News")
+    assert data["totals"]["events"] == 1 and data["totals"]["sessions"] == 1
+    assert data["totals"]["bounce_rate"] == 1.0
+    assert loaded.stats("period=1h&page=/docs&source=Google")["totals"]["events"] == 0
+
+
+def test_limit_cuts_every_breakdown(loaded):
+    data = loaded.stats("period=1h&limit=1")
+    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2}]
+    assert len(data["sources"]) == 1 and len(data["event_types"]) == 1
+
+
+def test_timeseries_has_every_bucket_with_zeros(loaded):
+    start = int(T // 3600) * 3600 - 3600
+    data = loaded.stats(f"from={start}&to={start + 4 * 3600}&interval=hour")
+    assert [row["t"] for row in data["timeseries"]] == [start + i * 3600 for i in range(4)]
+    assert sum(row["events"] for row in data["timeseries"]) == 7
+    assert data["timeseries"][0] == {"t": start, "events": 0, "page_views": 0, "sessions": 0}
+    assert data["range"] == {"from": start, "to": start + 4 * 3600, "interval": "hour"}
+
+
+def test_sessions_are_counted_in_the_bucket_where_they_start(backend):
+    start = int((NOW - 3 * 3600) // 60) * 60  # a minute boundary, well inside the accepted past
+    backend.post({"events": [page_view("S", "/", start + 30), page_view("S", "/b", start + 90)]})
+    data = backend.stats(f"from={start}&to={start + 180}&interval=minute")
+    assert [row["sessions"] for row in data["timeseries"]] == [1, 0, 0]
+    assert [row["page_views"] for row in data["timeseries"]] == [1, 1, 0]
+
+
+def test_a_session_ends_after_30_minutes_without_events(backend):
+    base = NOW - 3 * 3600
+    backend.post({"events": [page_view("S", "/", base), page_view("S", "/", base + 1799),
+                             page_view("S", "/", base + 1799 + 1801)]})
+    totals = backend.stats("period=24h")["totals"]
+    assert totals["sessions"] == 2
+    assert totals["bounce_rate"] == 0.5
+    assert totals["avg_session_duration"] == pytest.approx(1799 / 2, abs=0.1)
+
+
+def test_compare_previous_adds_the_previous_equal_period(backend):
+    backend.post({"events": [page_view("old", "/", NOW - 90 * 60), page_view("new", "/", NOW - 10 * 60),
+                             page_view("new2", "/", NOW - 5 * 60)]})
+    data = backend.stats("period=1h&compare=previous")
+    assert data["totals"]["sessions"] == 2
+    assert data["previous_totals"]["sessions"] == 1
+    assert "previous_totals" not in backend.stats("period=1h")
+
+
+def test_iso_8601_ranges_are_accepted(loaded):
+    from datetime import datetime, timezone
+
+    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = loaded.stats(f"from={iso(T - 60)}&to={iso(T + 600)}")
+    assert data["totals"]["events"] == 7
+    assert data["range"]["interval"] == "minute"
+
+
+@pytest.mark.parametrize("seconds, interval", [(3600, "minute"), (7200, "minute"), (86400, "hour"),
+                                               (3 * 86400, "hour"), (7 * 86400, "day")])
+def test_default_interval_follows_the_range(backend, seconds, interval):
+    data = backend.stats(f"from={int(NOW) - seconds}&to={int(NOW)}")
+    assert data["range"]["interval"] == interval
+
+
+def test_seven_and_thirty_day_ranges_survive_the_raw_events_expiring(loaded):
+    loaded.aggregate()
+    # GIVEN every raw event is gone (TTL)
+    client, table = loaded.store.client, loaded.store.settings.events_table
+    for item in client.scan(TableName=table)["Items"]:
+        client.delete_item(TableName=table, Key={"session_id": item["session_id"], "timestamp": item["timestamp"]})
+    assert loaded.raw_events() == []
+    # THEN 7- and 30-day stats still answer from hour/day rollups
+    for period in ("7d", "30d"):
+        data = loaded.stats(f"period={period}")
+        assert data["totals"]["sessions"] == 4 and data["totals"]["page_views"] == 5
+        assert data["range"]["interval"] == "day"
+
+
+BAD_QUERIES = [
+    pytest.param("period=2h", "`period` must be one of 1h, 24h, 7d, 30d", id="bad-period"),
+    pytest.param("interval=week", "`interval` must be one of minute, hour, day", id="bad-interval"),
+    pytest.param("limit=0", "`limit` as a number between 1 and 100", id="limit-0"),
+    pytest.param("limit=101", "`limit` as a number between 1 and 100", id="limit-101"),
+    pytest.param("limit=ten", "`limit` as a number between 1 and 100", id="limit-text"),
+    pytest.param("from=200&to=100", "`from` is after `to`", id="from-after-to"),
+    pytest.param("from=100", "`from` and `to` go together", id="from-alone"),
+    pytest.param("from=yesterday&to=100", "`from` must be epoch seconds or an ISO 8601", id="bad-from"),
+    pytest.param("from=0&to=40000000", "longer than 400 days", id="over-400-days"),
+    pytest.param("period=1h&from=1&to=2", "either `period` or `from`", id="period-and-range"),
+    pytest.param("pgae=/x", "unknown parameter `pgae`", id="unknown-param"),
+    pytest.param("compare=last_year", "`compare` accepts only 'previous'", id="bad-compare"),
+    pytest.param("period=30d&interval=minute", "at most 1440 are accepted", id="too-many-buckets"),
+    pytest.param("page=", "`page` is empty", id="empty-page"),
+]
+
+
+@pytest.mark.parametrize("query, message", BAD_QUERIES)
+def test_bad_parameters_get_400_naming_the_parameter(backend, query, message):
+    code, payload = backend.get(f"/api/stats?{query}")
+    assert code == 400
+    assert message in payload["message"]
+
+
+def _count_operations(store):
+    calls = []
+
+    def hook(model, params, **_):
+        calls.append((model.name, params.get("TableName") or ",".join(params.get("RequestItems", {}))))
+
+    store.client.meta.events.register("provide-client-params.dynamodb.*", hook)
+    return calls, lambda: store.client.meta.events.unregister("provide-client-params.dynamodb.*", hook)
+
+
+def test_read_cost_does_not_grow_with_the_events_stored(backend):
+    table = backend.store.settings.events_table
+
+    def stats_calls():
+        backend.aggregate()
+        calls, stop = _count_operations(backend.store)
+        try:
+            code, _ = backend.get("/api/stats?period=24h&compare=previous")
+            code2, _ = backend.get("/api/realtime")
+        finally:
+            stop()
+        assert code == code2 == 200
+        return calls
+
+    backend.post({"events": [page_view(f"s{i}", f"/p{i % 3}", NOW - 600) for i in range(10)]})
+    small = stats_calls()
+    backend.post({"events": [page_view(f"t{i}", f"/q{i % 50}", NOW - 300) for i in range(400)]})
+    large = stats_calls()
+    assert len(small) == len(large) <= 4
+    assert not [c for c in large if c[0] in ("Scan", "Query") or table in c[1]]
