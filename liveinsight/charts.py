@@ -34,7 +34,7 @@ def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
     figure.update_layout(
         height=height,
         margin=dict(l=8, r=8, t=36, b=8),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1, title_text=""),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="center", x=0.5, title_text=""),
         hovermode="x unified",
     )
     return figure

@@ -73,8 +73,8 @@ def kpis(totals: Totals, previous: Totals | None = None) -> list[Kpi]:
             help="Page views plus custom events."),
         Kpi("bounce_rate", "Bounce rate", format_percent(totals.bounce_rate), bounce_delta, "inverse",
             help="Sessions with one page view and no other event. Change in percentage points."),
-        Kpi("avg_session_duration", "Avg. session duration", format_duration(totals.avg_session_duration),
-            change("avg_session_duration"), help="Last event minus first event, averaged over sessions."),
+        Kpi("avg_session_duration", "Avg. duration", format_duration(totals.avg_session_duration),
+            change("avg_session_duration"), help="Average session duration: last event minus first event."),
         Kpi("views_per_session", "Views per session", f"{totals.views_per_session:.2f}",
             change("views_per_session")),
     ]

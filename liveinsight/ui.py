@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from liveinsight.client import (
     DEFAULT_API_URL,
@@ -207,8 +208,21 @@ def sidebar_filters() -> Filters:
     return filters
 
 
+def _ensure_router() -> None:
+    """Rerun through dashboard.py if Streamlit ran a page file on its own.
+
+    A `pages/` folder next to the entry file makes a fresh server use Streamlit's legacy
+    folder routing until the first st.navigation call; a first request for /realtime would
+    then run only pages/realtime.py, without the sidebar, forever after.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current_filters() -> Filters:
-    """The filters the sidebar set on this run."""
+    """The filters the sidebar set on this run (every page starts here)."""
+    _ensure_router()
     return _current_filters()
 
 

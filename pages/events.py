@@ -25,6 +25,11 @@ with right:
     else:
         ui.table(custom, "custom-events.csv")
 
-types = [filters.event_type] if filters.event_type else stats.event_types["event_type"].head(TYPES_OVER_TIME).tolist()
+if filters.event_type:
+    types, title = [filters.event_type], f"{filters.event_type} over time"
+elif not custom.empty:  # Page views would dwarf them; the Overview charts page views already.
+    types, title = custom["event_type"].head(TYPES_OVER_TIME).tolist(), "Custom events over time"
+else:
+    types, title = stats.event_types["event_type"].head(TYPES_OVER_TIME).tolist(), "Events over time by type"
 series = frames.stack_series(ui.load_series(filters, "event_type", types), "event_type", "events")
-st.plotly_chart(charts.series_by(series, "event_type", "events", title="Events over time by type"))
+st.plotly_chart(charts.series_by(series, "event_type", "events", title=title))

@@ -9,7 +9,7 @@ stats = ui.load_stats(filters, compare=True)
 
 for column, kpi in zip(st.columns(6), frames.kpis(stats.totals, stats.previous_totals)):
     column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True,
-                  delta_description="vs previous period")
+                  delta_description="vs previous period" if kpi.delta else None)
 
 if not frames.has_traffic(stats.timeseries):
     ui.empty_state()

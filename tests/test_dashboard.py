@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest, app_test
+from streamlit.testing.v1 import AppTest
 
 from liveinsight import ui
 from liveinsight.charts import PALETTE
@@ -30,22 +29,6 @@ PAGES = {
 }
 ALL_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items()]
 STATS_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items() if name != "realtime"]
-
-
-class _NavigationPagesManager(PagesManager):
-    """A PagesManager that, like a running server after its first st.navigation call, ignores `pages/`."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def navigation_routing(monkeypatch):
-    # AppTest resets PagesManager.uses_pages_directory before every run, so the `pages/` folder
-    # would switch on Streamlit's legacy folder routing and rerun page files without dashboard.py.
-    # A server does that at most on its very first run: st.navigation turns it off for good.
-    monkeypatch.setattr(app_test, "PagesManager", _NavigationPagesManager)
 
 
 @pytest.fixture
@@ -140,7 +123,7 @@ def test_overview_kpis_show_the_clients_numbers_and_change_against_previous_peri
         "Page views": ("3,210", "+7.0%"),
         "Events": ("4,321", "+8.0%"),
         "Bounce rate": ("42.1%", "+2.1 pp"),
-        "Avg. session duration": ("2m 05s", "+25.0%"),
+        "Avg. duration": ("2m 05s", "+25.0%"),
         "Views per session": ("2.60", "+30.0%"),
     }
     assert any(call.get("compare") is True for call in fake.stats_calls())
@@ -270,7 +253,8 @@ def test_events_page_shows_types_custom_events_and_a_series_per_type(fake):
     assert custom["event_type"].tolist() == ["signup", "download"]
     assert custom["count"].tolist() == [777, 334]
     per_type = {call.get("event_type") for call in fake.stats_calls() if call.get("limit") == 1}
-    assert per_type == {"page_view", "signup", "download"}
+    assert per_type == {"signup", "download"}  # custom events only; page views would dwarf them
+    assert chart_spec(charts(at)[-1])["layout"]["title"]["text"] == "Custom events over time"
 
 
 def test_events_page_with_an_event_type_filter_plots_only_that_type(fake):
@@ -465,3 +449,13 @@ def test_default_url_without_env_or_secrets_file(fake, monkeypatch):
     open_page(PAGES["overview"])
 
     assert seen == [("http://127.0.0.1:8000", None)]
+
+
+def test_events_page_without_custom_events_plots_every_type(fake):
+    fake.stats_data["event_types"] = [{"event_type": "page_view", "count": 3210}]
+
+    at = open_page(PAGES["events"])
+
+    assert "No custom events in this range" in texts(at)
+    assert chart_spec(charts(at)[-1])["layout"]["title"]["text"] == "Events over time by type"
+    assert [call["event_type"] for call in fake.stats_calls() if call.get("limit") == 1] == ["page_view"]

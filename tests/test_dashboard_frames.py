@@ -28,7 +28,7 @@ def test_kpis_without_a_previous_period_have_no_delta():
 
     assert [(t.label, t.value, t.delta) for t in tiles] == [
         ("Sessions", "4", None), ("Page views", "8", None), ("Events", "10", None),
-        ("Bounce rate", "50.0%", None), ("Avg. session duration", "1m 01s", None), ("Views per session", "2.00", None)]
+        ("Bounce rate", "50.0%", None), ("Avg. duration", "1m 01s", None), ("Views per session", "2.00", None)]
 
 
 def test_kpis_against_an_empty_previous_period_show_no_change():
