@@ -41,7 +41,7 @@ PAGE_COLUMNS = ("page", "page_views", "sessions")
 REALTIME_PAGE_COLUMNS = ("page", "sessions", "page_views")
 ENTRY_PAGE_COLUMNS = ("page", "sessions")
 NAMED_COLUMNS = ("name", "sessions")
-CAMPAIGN_COLUMNS = ("campaign", "sessions", "page_views")
+CAMPAIGN_COLUMNS = ("campaign", "sessions")
 RECENT_EVENT_COLUMNS = ("event_type", "timestamp", "page", "source", "session_id")
 
 
@@ -145,7 +145,7 @@ class Stats:
     operating_systems: pd.DataFrame
     devices: pd.DataFrame
     bots_filtered: int = 0
-    # UTM campaigns are not in API.md yet; shown when a server sends them.
+    # utm_campaign breakdown: `[{"campaign": …, "sessions": n}]`; served by `serve`, not yet in API.md.
     campaigns: pd.DataFrame = field(default_factory=lambda: _table(None, CAMPAIGN_COLUMNS))
 
     @classmethod

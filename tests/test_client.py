@@ -180,6 +180,15 @@ def test_empty_breakdowns_still_have_their_columns(api, client):
     assert stats.timeseries["events"].sum() == 0
 
 
+def test_campaigns_when_the_server_sends_them(api, client):
+    assert list(client.stats().campaigns.columns) == ["campaign", "sessions"]  # absent: empty, same shape
+    api.stats = fakes.stats_payload(campaigns=[{"campaign": "spring", "sessions": 23}])
+
+    campaigns = client.stats().campaigns
+
+    assert campaigns.to_dict("records") == [{"campaign": "spring", "sessions": 23}]
+
+
 def test_iso_times_are_parsed_too(api, client):
     api.stats = fakes.stats_payload(range={"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z",
                                            "interval": "hour"},
