@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--endpoint-url", metavar="URL",
                         help=f"DynamoDB endpoint (default: ${config.ENV_DYNAMODB_ENDPOINT} or AWS)")
     tables.set_defaults(run=_create_tables)
+
+    from . import package
+
+    pkg = commands.add_parser("package", help="build the Lambda zip for the deployed functions (dist/function.zip)")
+    package.add_arguments(pkg)
+    pkg.set_defaults(run=package.run)
     return parser
 
 

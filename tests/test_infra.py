@@ -61,29 +61,8 @@ def template() -> dict[str, Any]:
     return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
 
 
-@pytest.fixture(scope="session")
-def samtranslator_importable(tmp_path_factory) -> None:
-    """aws-sam-translator, installed beside the suite when the environment lacks it.
-
-    Its latest release pins pydantic~=2.13 while requirements.txt pins 2.14, so it cannot
-    share one `pip install -r`; infra/requirements-sam.txt is installed --no-deps instead.
-    """
-    try:
-        import samtranslator  # noqa: F401
-        return
-    except ImportError:
-        pass
-    target = tmp_path_factory.mktemp("samtranslator")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--target", str(target), "-r", str(REPO / "infra" / "requirements-sam.txt")],
-        check=True,
-    )
-    sys.path.insert(0, str(target))
-
-
 @pytest.fixture(scope="module")
-def transformed(template, samtranslator_importable) -> dict[str, Any]:
+def transformed(template) -> dict[str, Any]:
     """The template after the SAM transform, done offline by aws-sam-translator."""
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
