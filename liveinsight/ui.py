@@ -290,9 +290,8 @@ def error_panel(exc: ApiError) -> None:
     api_url, api_key = api_settings()
     where = "environment variable or `.streamlit/secrets.toml`"
     if isinstance(exc, ApiUnreachable):
-        st.error(f"**Cannot reach the LiveInsight API.** {exc.message}", icon=":material/cloud_off:")
-        st.markdown(f"Set `{ENV_API_URL}` ({where}); it is now `{api_url}`. "
-                    "For a local stack run `python -m liveinsight up --demo`.")
+        st.error(f"**API unreachable.** {exc.message}", icon=":material/cloud_off:")
+        st.markdown(f"Set `{ENV_API_URL}` ({where}); it is now `{api_url}`.")
     elif isinstance(exc, ApiAuthError):
         title = "The API key was rejected." if api_key else "The API needs an API key."
         st.error(f"**{title}** {exc.message}", icon=":material/key_off:")

@@ -371,7 +371,7 @@ def test_unreachable_api_names_the_url_setting(fake, page):
 
     at = open_page(page)
 
-    assert "Cannot reach the LiveInsight API" in at.error[0].value
+    assert at.error[0].value.startswith("**API unreachable.** Cannot reach the LiveInsight API")
     assert "LIVEINSIGHT_API_URL" in texts(at)
     assert "http://127.0.0.1:8000" in texts(at)
     assert not at.exception
