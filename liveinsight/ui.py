@@ -146,7 +146,8 @@ def _seed_filters_from_url() -> None:
     filters = Filters.from_query({key: st.query_params.get(key, "") for key in FILTER_KEYS})
     st.session_state["period"] = filters.period
     today = date.today()
-    st.session_state["range"] = (filters.start or today - timedelta(days=DEFAULT_CUSTOM_DAYS - 1), filters.end or today)
+    end = min(filters.end or today, today)  # The date picker refuses days after today.
+    st.session_state["range"] = (min(filters.start or today - timedelta(days=DEFAULT_CUSTOM_DAYS - 1), end), end)
     for name in ("page", "source", "event_type"):
         st.session_state[name] = getattr(filters, name)
     st.session_state["_filters_seeded"] = True

@@ -346,6 +346,21 @@ def test_clear_filters_resets_everything(fake):
     assert dict(at.query_params) == {}
 
 
+def test_a_custom_range_link_reproduces_the_range(fake):
+    start, end = date.today() - timedelta(days=10), date.today() - timedelta(days=4)
+
+    at = open_page(PAGES["overview"], {"period": "custom", "from": start.isoformat(), "to": end.isoformat()})
+
+    assert at.date_input(key="range").value == (start, end)
+    assert (fake.stats_calls()[-1]["from_"], fake.stats_calls()[-1]["to"]) == (start, end + timedelta(days=1))
+
+
+def test_a_future_end_day_in_the_link_is_clamped_to_today(fake):
+    at = open_page(PAGES["overview"], {"period": "custom", "from": "2020-01-01", "to": "2999-01-01"})
+
+    assert at.date_input(key="range").value == (date(2020, 1, 1), date.today())
+
+
 def test_a_bad_period_in_the_url_falls_back_to_the_default(fake):
     at = open_page(PAGES["overview"], {"period": "forever"})
 
