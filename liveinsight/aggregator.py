@@ -10,6 +10,7 @@ overwrites of a retried `event_id` arrive as REMOVE / MODIFY and are ignored.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +27,11 @@ MAX_SESSION_SEEN = 600
 MAX_SESSION_IDS = 200
 MAX_CONFLICT_RETRIES = 8
 BOT_DIMSETS = ("*", "p", "e", "pe")
+
+
+def event_time(range_key: Any) -> float:
+    """The event time (ms precision) of an events-table range key (ms + an event-id fraction)."""
+    return math.floor(float(range_key) * 1000) / 1000
 
 
 def short_hash(value: str, length: int = 10) -> str:
@@ -89,7 +95,7 @@ class SessionState:
             "initial_referrer": self.initial_referrer,
             "page_views": self.page_views,
             "event_count": self.events,
-            "ttl": int(self.last + config.SESSION_ITEM_TTL_SECONDS),
+            "ttl": int(max(self.last, time.time()) + config.SESSION_ITEM_TTL_SECONDS),
             "st": r.encode(state),
         }
 
@@ -117,36 +123,68 @@ class AggregateResult:
     write_requests: int = 0
 
 
-class Fold:
-    """In-memory deltas of one batch: rollup counters, realtime state and sessions."""
+@dataclass
+class _Touched:
+    """A session touched by the batch, with what it had contributed before the batch."""
 
-    def __init__(self) -> None:
+    state: SessionState
+    bounce: bool
+    duration: float
+    known: set[str]
+
+
+class Fold:
+    """In-memory deltas of one batch: rollup counters, realtime state and sessions.
+
+    Event-level counters are added per event; session-level ones (sessions, bounces,
+    durations, sources, entry pages, browsers…) once per session when the batch is
+    finished, as the difference between what the session contributes now and what it
+    had contributed before the batch.
+    """
+
+    def __init__(self, now: float) -> None:
+        self.minute_horizon = now - config.MINUTE_ROLLUP_TTL_SECONDS
         self.counters: dict[str, dict[str, dict]] = {}
         self.realtime: dict[str, dict] = {}
         self.sessions: dict[str, SessionState] = {}
+        self.touched: dict[str, _Touched] = {}
         self.result = AggregateResult()
 
-    def _c(self, granularity: str, bucket_ts: float, dimset: str, key: str) -> dict:
-        pk = r.rollup_pk(granularity, r.bucket_start(bucket_ts, granularity), dimset)
-        return self.counters.setdefault(pk, {}).setdefault(key, {})
+    def _prefixes(self, ts: float) -> list[str]:
+        """The rollup key prefix of each granularity for a time (minute skipped when it would expire)."""
+        prefixes = []
+        for g in GRANULARITIES:
+            if g == r.MINUTE and ts < self.minute_horizon:
+                continue  # minute rollups of old (imported) events would expire at once
+            prefixes.append(f"{r.GRANULARITY_CODE[g]}#{r.bucket_start(ts, g)}#")
+        return prefixes
+
+    def _c(self, prefix: str, dimset: str, key: str) -> dict:
+        return self.counters.setdefault(prefix + dimset, {}).setdefault(key, {})
 
     def add_event(self, event: dict[str, Any], state: SessionState | None) -> SessionState | None:
-        ts = float(event["timestamp"])
+        ts = event_time(event["timestamp"])
         if event.get("bot"):
             self.result.bots += 1
-            for dimset, key in r.event_filter_keys(event.get("page"), DIRECT, event["event_type"]):
-                if dimset in BOT_DIMSETS:
-                    for g in GRANULARITIES:
-                        _bump(self._c(g, ts, dimset, key), r.BOTS)
+            for prefix in self._prefixes(ts):
+                for dimset, key in r.event_filter_keys(event.get("page"), DIRECT, event["event_type"]):
+                    if dimset in BOT_DIMSETS:
+                        _bump(self._c(prefix, dimset, key), r.BOTS)
             return state
-        event_hash = short_hash(event.get("event_id") or f"{event['session_id']}{ts}")
+        sid = event["session_id"]
+        event_hash = short_hash(event.get("event_id") or f"{sid}{ts}")
         if state is not None and event_hash in state.ids:
             self.result.duplicates += 1
             return state
         if state is None or ts - state.last > config.SESSION_TIMEOUT_SECONDS:
+            if sid in self.touched:
+                self._settle(sid)
             state = SessionState.begin(event, ts, ids=state.ids if state else None)
+            self.touched[sid] = _Touched(state, False, 0.0, set())
+        elif sid not in self.touched:
+            self.touched[sid] = _Touched(state, state.bounce, state.duration, set(state.keys))
+        self.sessions[sid] = state
         self.result.counted += 1
-        before_bounce, before_duration = (state.bounce, state.duration) if state.events else (False, 0.0)
         is_view = event["event_type"] == "page_view"
         page = event.get("page")
         state.events += 1
@@ -155,52 +193,64 @@ class Fold:
         state.ids.append(event_hash)
         if len(state.ids) > MAX_SESSION_IDS:
             del state.ids[: len(state.ids) - MAX_SESSION_IDS]
-        bounce_delta = int(state.bounce) - int(before_bounce)
-        duration_delta = state.duration - before_duration
 
         keys = r.event_filter_keys(page, state.source, event["event_type"])
-        new_keys = [(d, k) for d, k in keys if f"{d}|{k}" not in state.keys]
-        for g in GRANULARITIES:
+        for prefix in self._prefixes(ts):
             for dimset, key in keys:
-                c = self._c(g, ts, dimset, key)
-                _bump(c, r.EVENTS)
+                c = self._c(prefix, dimset, key)
+                c[r.EVENTS] = c.get(r.EVENTS, 0) + 1
                 _bump(c, r.EVENT_TYPES, event["event_type"])
-                _pair(c, r.SOURCES, state.source, 1, int(is_view))
                 if is_view:
-                    _bump(c, r.PAGE_VIEWS)
+                    c[r.PAGE_VIEWS] = c.get(r.PAGE_VIEWS, 0) + 1
+                    _pair(c, r.SOURCES, state.source, 1, 1)
                     if page is not None:
                         _pair(c, r.PAGES, page, 0, 1)
-            if bounce_delta or duration_delta:
-                for stored in state.keys:
-                    dimset, key = stored.split("|", 1)
-                    c = self._c(g, state.start, dimset, key)
+        if page is not None:
+            unseen = [(d, k) for d, k in keys if f"{d}|{k}|{page}" not in state.seen]
+            if unseen:
+                for prefix in self._prefixes(state.start):
+                    for dimset, key in unseen:
+                        _pair(self._c(prefix, dimset, key), r.PAGES, page, 1, 1)
+                if len(state.seen) < MAX_SESSION_SEEN:
+                    state.seen.update(f"{d}|{k}|{page}" for d, k in unseen)
+        if len(state.keys) < MAX_SESSION_KEYS:
+            state.keys.update(f"{d}|{k}" for d, k in keys)
+        self._add_realtime(event, state, ts, page)
+        return state
+
+    def _settle(self, sid: str) -> None:
+        """Add a touched session's session-level contribution (or its change) to the counters."""
+        touched = self.touched.pop(sid)
+        state = touched.state
+        bounce, duration = state.bounce, state.duration
+        bounce_delta = int(bounce) - int(touched.bounce)
+        duration_delta = duration - touched.duration
+        attributes = [(counter, value) for counter, value in (
+            (r.REFERRERS, state.referrer), (r.ENTRY_PAGES, state.entry), (r.BROWSERS, state.browser),
+            (r.OPERATING_SYSTEMS, state.os), (r.DEVICES, state.device), (r.CAMPAIGNS, state.campaign)) if value]
+        for prefix in self._prefixes(state.start):
+            for stored in state.keys:
+                dimset, key = stored.split("|", 1)
+                c = self._c(prefix, dimset, key)
+                if stored in touched.known:
                     if bounce_delta:
                         _bump(c, r.BOUNCES, by=bounce_delta)
                     if duration_delta:
                         _bump(c, r.DURATION, by=duration_delta)
-            for dimset, key in new_keys:
-                c = self._c(g, state.start, dimset, key)
-                _bump(c, r.SESSIONS)
-                if state.bounce:
+                    continue
+                c[r.SESSIONS] = c.get(r.SESSIONS, 0) + 1
+                if bounce:
                     _bump(c, r.BOUNCES)
-                if state.duration:
-                    _bump(c, r.DURATION, by=state.duration)
+                if duration:
+                    _bump(c, r.DURATION, by=duration)
                 _pair(c, r.SOURCES, state.source, 0, 1)
-                for counter, value in ((r.REFERRERS, state.referrer), (r.ENTRY_PAGES, state.entry),
-                                       (r.BROWSERS, state.browser), (r.OPERATING_SYSTEMS, state.os),
-                                       (r.DEVICES, state.device), (r.CAMPAIGNS, state.campaign)):
-                    if value:
-                        _bump(c, counter, value)
-            if page is not None:
-                for dimset, key in keys:
-                    if f"{dimset}|{key}|{page}" not in state.seen:
-                        _pair(self._c(g, state.start, dimset, key), r.PAGES, page, 1, 1)
-        if len(state.keys) < MAX_SESSION_KEYS:
-            state.keys.update(f"{d}|{k}" for d, k in new_keys)
-        if page is not None and len(state.seen) < MAX_SESSION_SEEN:
-            state.seen.update(f"{d}|{k}|{page}" for d, k in keys)
-        self._add_realtime(event, state, ts, page)
-        return state
+                for counter, value in attributes:
+                    _bump(c, counter, value)
+
+    def finish(self) -> None:
+        """Settle every session the batch touched."""
+        for sid in list(self.touched):
+            self._settle(sid)
 
     def _add_realtime(self, event: dict[str, Any], state: SessionState, ts: float, page: str | None) -> None:
         sid = short_hash(state.session_id)
@@ -261,27 +311,39 @@ class Aggregator:
         result.ignored += ignored
         return result
 
-    def apply(self, events: list[dict[str, Any]], now: float | None = None,
-              realtime: bool = True) -> AggregateResult:
-        """Fold raw event items (as stored in the events table) and commit the result."""
+    def apply(self, events: list[dict[str, Any]], now: float | None = None, realtime: bool = True,
+              sessions: dict[str, SessionState] | None = None, save_sessions: bool = True) -> AggregateResult:
+        """Fold raw event items (as stored in the events table) and commit the result.
+
+        `sessions` is a cache of session states kept by the caller across batches (history
+        import); with `save_sessions=False` the caller writes them itself (`save_sessions()`).
+        """
         now = time.time() if now is None else now
         if not events:
             return AggregateResult()
         events = sorted(events, key=lambda e: (e["session_id"], float(e["timestamp"])))
-        session_ids = sorted({e["session_id"] for e in events if not e.get("bot")})
-        stored = self.store.batch_get(self.settings.sessions_table, [{"session_id": s} for s in session_ids])
-        states: dict[str, SessionState] = {i["session_id"]: SessionState.from_item(i) for i in stored if "st" in i}
-        fold = Fold()
+        states: dict[str, SessionState] = sessions if sessions is not None else {}
+        missing = sorted({e["session_id"] for e in events if not e.get("bot")} - set(states))
+        if missing:
+            stored = self.store.batch_get(self.settings.sessions_table, [{"session_id": s} for s in missing])
+            states.update({i["session_id"]: SessionState.from_item(i) for i in stored if "st" in i})
+        fold = Fold(now)
         for event in events:
             sid = event["session_id"]
             state = fold.add_event(event, states.get(sid))
             if state is not None:
                 states[sid] = state
-                fold.sessions[sid] = state
+        fold.finish()
+        if not save_sessions:
+            fold.sessions.clear()
         if not realtime:
             fold.realtime.clear()
         fold.result.write_requests = self._commit(fold, now)
         return fold.result
+
+    def save_sessions(self, states: Iterable[SessionState]) -> int:
+        """Write session states (BatchWriteItem); returns the request count."""
+        return self.store.batch_put((self.settings.sessions_table, s.to_item()) for s in states)
 
     def _commit(self, fold: Fold, now: float) -> int:
         session_items = [(self.settings.sessions_table, s.to_item()) for s in fold.sessions.values()]

@@ -2,12 +2,30 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from . import config
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_STACK_FILE = Path(tempfile.gettempdir()) / "liveinsight-local-stack.json"
+
+
+def local_store_endpoint() -> str | None:
+    """The embedded store of a running local stack (`serve` / `up` record it), if any."""
+    try:
+        return json.loads(LOCAL_STACK_FILE.read_text())["dynamodb_endpoint"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
               "choose another port with --port", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    _record_stack(stack)
     print(f"LiveInsight API ready at {stack.url}  (store: {stack.settings.dynamodb_endpoint}; "
           f"tracker: {stack.url}/tracker.js)  Ctrl-C stops it.", flush=True)
     try:
@@ -30,8 +49,147 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     finally:
         stack.stop()
+        _forget_stack(stack)
         print("LiveInsight stopped.", flush=True)
     return 0
+
+
+def _record_stack(stack) -> None:
+    if stack.store is not None:
+        LOCAL_STACK_FILE.write_text(json.dumps({"api": stack.url, "dynamodb_endpoint": stack.store.endpoint}))
+
+
+def _forget_stack(stack) -> None:
+    if stack.store is not None and local_store_endpoint() == stack.store.endpoint:
+        LOCAL_STACK_FILE.unlink(missing_ok=True)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _up(args: argparse.Namespace) -> int:
+    from .server import LocalStack
+
+    for name, port in (("--port", args.port), ("--dashboard-port", args.dashboard_port)):
+        if port and not _port_free(args.host, port):
+            print(f"liveinsight: port {port} on {args.host} is already in use; choose another with {name} "
+                  f"(or stop whatever is listening there)", file=sys.stderr)
+            return 2
+    stack = LocalStack(host=args.host, port=args.port, api_key=args.api_key)
+    stack.start()
+    stack.start_in_thread()
+    _record_stack(stack)
+    children: list[subprocess.Popen] = []
+    simulator = None
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        env = dict(os.environ, **{config.ENV_API_URL: stack.url})
+        if args.api_key:
+            env[config.ENV_API_KEY] = args.api_key
+        dashboard = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+             "--server.port", str(args.dashboard_port), "--server.address", args.host,
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        children.append(dashboard)
+        dashboard_url = f"http://{args.host}:{args.dashboard_port}"
+        print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
+        if args.demo:
+            from .demo import Simulator, history
+            from .importer import import_events
+
+            started = time.monotonic()
+            print(f"backfilling {args.history_days} days of demo history…", flush=True)
+            report = import_events(enumerate(history(args.history_days, args.visits_per_day, time.time(),
+                                                     seed=args.seed), start=1), stack.services.store)
+            print(f"  {report.accepted} events in {time.monotonic() - started:.0f} s", flush=True)
+            simulator = Simulator(stack.url, rate=args.rate, scenario=args.scenario, seed=args.seed)
+            threading.Thread(target=simulator.run, name="liveinsight-demo", daemon=True).start()
+            print(f"demo traffic: {args.rate:g} events/s, scenario {args.scenario}", flush=True)
+        print(f"Dashboard        {dashboard_url}   Ctrl-C stops everything.", flush=True)
+        while dashboard.poll() is None:
+            time.sleep(0.5)
+        print("liveinsight: the dashboard process exited; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if simulator:
+            simulator.stop()
+        for child in children:
+            _stop_child(child)
+        stack.stop()
+        _forget_stack(stack)
+        print("LiveInsight stopped.", flush=True)
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.wait()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import Simulator
+
+    try:
+        simulator = Simulator(args.api, rate=args.rate, scenario=args.scenario, seed=args.seed,
+                              duration=args.duration)
+    except ValueError as exc:
+        print(f"liveinsight demo: {exc}", file=sys.stderr)
+        return 2
+    thread = threading.Thread(target=simulator.run, daemon=True)
+    thread.start()
+    print(f"sending {args.scenario} traffic to {args.api} at ~{args.rate:g} events/s; Ctrl-C stops", flush=True)
+    try:
+        while thread.is_alive():
+            thread.join(timeout=10)
+            print(f"  {simulator.sent} events in {simulator.requests} requests, {simulator.errors} errors",
+                  flush=True)
+    except KeyboardInterrupt:
+        simulator.stop()
+        thread.join(timeout=5)
+    if simulator.requests and simulator.errors == simulator.requests:
+        print(f"liveinsight demo: every request failed; is the API at {args.api} running?", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .importer import import_file
+    from .store import Store
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"liveinsight import: no such file: {path}", file=sys.stderr)
+        return 2
+    settings = config.Settings.from_env()
+    endpoint = args.dynamodb_endpoint or settings.dynamodb_endpoint or local_store_endpoint()
+    if endpoint:
+        settings = replace(settings, dynamodb_endpoint=endpoint)
+    try:
+        report = import_file(path, Store(settings), fmt=args.format)
+    except ValueError as exc:
+        print(f"liveinsight import: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.accepted or not report.rows else 1
 
 
 def _create_tables(args: argparse.Namespace) -> int:
@@ -66,6 +224,38 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--endpoint-url", metavar="URL",
                         help=f"DynamoDB endpoint (default: ${config.ENV_DYNAMODB_ENDPOINT} or AWS)")
     tables.set_defaults(run=_create_tables)
+
+    up = commands.add_parser("up", help="run the API, aggregation and the dashboard (with --demo: history and "
+                                        "live demo traffic)")
+    up.add_argument("--demo", action="store_true", help="backfill demo history and send live demo traffic")
+    up.add_argument("--host", default="127.0.0.1", help="address for the API and dashboard (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
+    up.add_argument("--dashboard-port", type=int, default=8501, help="dashboard port (default 8501)")
+    up.add_argument("--api-key", metavar="KEY", default=os.environ.get(config.ENV_API_KEY),
+                    help=f"require this key on the GET routes (default: ${config.ENV_API_KEY})")
+    up.add_argument("--rate", type=float, default=3.0, help="demo events per second (default 3)")
+    up.add_argument("--scenario", choices=("steady", "launch", "campaign"), default="steady",
+                    help="demo traffic scenario (default steady)")
+    up.add_argument("--history-days", type=float, default=7, help="days of demo history to backfill (default 7)")
+    up.add_argument("--visits-per-day", type=int, default=1200, help="demo history visits per day (default 1200)")
+    up.add_argument("--seed", type=int, default=7, help="seed of the demo traffic (default 7)")
+    up.set_defaults(run=_up)
+
+    demo = commands.add_parser("demo", help="send realistic demo traffic to an API")
+    demo.add_argument("--api", required=True, metavar="URL", help="the LiveInsight API base URL")
+    demo.add_argument("--rate", type=float, default=3.0, metavar="EVENTS_PER_S", help="events per second (default 3)")
+    demo.add_argument("--scenario", choices=("steady", "launch", "campaign"), default="steady",
+                      help="steady traffic, a Hacker News launch spike, or a newsletter campaign burst")
+    demo.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds (default: never)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed: the same seed sends the same traffic")
+    demo.set_defaults(run=_demo)
+
+    imp = commands.add_parser("import", help="import historical events (JSON lines or CSV, up to 400 days old)")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--format", choices=("jsonl", "csv"), help="file format (default: from the extension)")
+    imp.add_argument("--dynamodb-endpoint", metavar="URL",
+                     help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
+    imp.set_defaults(run=_import)
 
     from . import package
 

@@ -89,7 +89,7 @@ class Gateway(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if self.command == "GET" and urlsplit(self.path).path == "/tracker.js":
+        if self.command in ("GET", "HEAD") and urlsplit(self.path).path == "/tracker.js":
             return self._static("tracker.js", "application/javascript; charset=utf-8")
         headers = {k: v for k, v in self.headers.items()}
         event = proxy_event(self.command, self.path, headers, body, self.client_address[0])
@@ -125,7 +125,8 @@ class Gateway(BaseHTTPRequestHandler):
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
 
@@ -215,6 +216,7 @@ class LocalStack:
         self.http: ThreadingHTTPServer | None = None
         self.poller: StreamPoller | None = None
         self.settings: Settings | None = None
+        self.services: Any = None
         self._serving = False
 
     @property
@@ -240,7 +242,7 @@ class LocalStack:
             create_tables(make_client(settings), settings)
             from . import api
 
-            api.configure(settings)
+            self.services = api.configure(settings)
             handler = load_handler()
             Gateway.handler = staticmethod(handler)
             self.http = ThreadingHTTPServer((self.host, self.port), Gateway)
