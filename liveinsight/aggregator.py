@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from . import config, rollups as r
+from .collector import unpack
 from .config import Settings
 from .referrers import DIRECT
 from .store import ANY_VERSION, Store, VersionConflict, deserialize
@@ -306,14 +307,14 @@ class Aggregator:
             if record.get("eventName") != "INSERT" or not image:
                 ignored += 1
                 continue
-            events.append(deserialize(image))
+            events.append(unpack(deserialize(image)))
         result = self.apply(events, now=now)
         result.ignored += ignored
         return result
 
     def apply(self, events: list[dict[str, Any]], now: float | None = None, realtime: bool = True,
               sessions: dict[str, SessionState] | None = None, save_sessions: bool = True) -> AggregateResult:
-        """Fold raw event items (as stored in the events table) and commit the result.
+        """Fold raw event items (unpacked events-table items) and commit the result.
 
         `sessions` is a cache of session states kept by the caller across batches (history
         import); with `save_sessions=False` the caller writes them itself (`save_sessions()`).

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import config
 from .aggregator import Aggregator
-from .collector import Collector, RequestContext
+from .collector import Collector, RequestContext, unpack
 from .events import validate_event
 from .store import Store
 
@@ -109,7 +109,8 @@ def import_events(rows: Iterable[tuple[int, Any]], store: Store, now: float | No
             report.rejected.append((number, str(exc)))
             continue
         if event.timestamp < raw_cutoff:
-            old_items.append(collector.to_item(event, context, ttl_seconds=settings.raw_retention_hours * 3600))
+            old_items.append(unpack(collector.to_item(event, context,
+                                                      ttl_seconds=settings.raw_retention_hours * 3600)))
         else:
             recent.append(event)
     old_items.sort(key=lambda item: item["timestamp"])

@@ -119,9 +119,10 @@ class Backend:
     def raw_events(self) -> list[dict]:
         client = self.store.client
         items = client.scan(TableName=self.store.settings.events_table)["Items"]
+        from liveinsight.collector import unpack
         from liveinsight.store import deserialize
 
-        return [deserialize(i) for i in items]
+        return [unpack(deserialize(i)) for i in items]
 
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
