@@ -94,8 +94,6 @@ class SessionState:
             "start_time": Decimal(str(round(self.start, 3))),
             "user_agent": self.user_agent,
             "initial_referrer": self.initial_referrer,
-            "page_views": self.page_views,
-            "event_count": self.events,
             "ttl": int(max(self.last, time.time()) + config.SESSION_ITEM_TTL_SECONDS),
             "st": r.encode(state),
         }

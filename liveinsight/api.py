@@ -17,7 +17,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .collector import Collector, RequestContext
 from .config import Settings
 from .errors import RequestError, StoreUnavailable, Unauthorized
 from .store import Store
@@ -33,9 +32,18 @@ class Services:
     def __init__(self, settings: Settings | None = None, store: Store | None = None):
         self.settings = settings or (store.settings if store else Settings.from_env())
         self.store = store or Store(self.settings)
-        self.collector = Collector(self.store, self.settings)
+        self._collector = None
         self._aggregator = None
         self._stats = None
+
+    @property
+    def collector(self):
+        # Imported on first use: the read functions never need the event model (pydantic).
+        if self._collector is None:
+            from .collector import Collector
+
+            self._collector = Collector(self.store, self.settings)
+        return self._collector
 
     @property
     def aggregator(self):
@@ -121,6 +129,8 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     def post_events() -> Response:
         event = app.current_event
         headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+        from .collector import RequestContext
+
         context = RequestContext(
             client_ip=event.request_context.identity.source_ip or "",
             user_agent=headers.get("user-agent", ""),

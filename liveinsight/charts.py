@@ -91,7 +91,9 @@ def share_donut(frame: pd.DataFrame, label: str, value: str = "sessions", title:
     noun = METRIC_LABELS.get(value, value).lower()
     figure.update_traces(textinfo="percent+label", textposition="inside", sort=False,
                          hovertemplate=f"%{{label}}: %{{value:,}} {noun} (%{{percent}})<extra></extra>")
-    return _finish(figure).update_layout(showlegend=False, hovermode="closest")
+    # Slices too thin for a readable label go without one; hover and the table name them.
+    return _finish(figure).update_layout(showlegend=False, hovermode="closest",
+                                         uniformtext=dict(minsize=10, mode="hide"))
 
 
 def series_by(long: pd.DataFrame, dimension: str, metric: str, title: str = "") -> go.Figure:

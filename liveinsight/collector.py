@@ -95,10 +95,15 @@ class Collector:
 
     def store_events(self, events: list[Event], context: RequestContext, now: float,
                      rejected: list[Rejection] | None = None, ttl_seconds: float | None = None) -> IngestResult:
-        """Enrich and write validated events; bots are stored flagged so they are counted as filtered."""
+        """Enrich and write validated events; bots are stored flagged so they are counted as filtered.
+
+        `duplicates` counts repeats of an event id within the request. A retry of an earlier
+        request is acknowledged like the original (idempotent): it lands on the same key
+        (same id and time) or is recognised by the aggregator, so it is stored and counted
+        once. Looking it up first would cost a read per request that grows with the table.
+        """
         result = IngestResult(rejected=list(rejected or []))
         items: dict[tuple[str, Decimal], dict[str, Any]] = {}
-        check: list[dict[str, Any]] = []
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.raw_retention_hours * 3600
         for event in events:
             item = self.to_item(event, context, ttl)
@@ -107,13 +112,6 @@ class Collector:
                 result.duplicates += 1
                 continue
             items[key] = item
-            if event.client_event_id and event.client_timestamp:
-                check.append({"session_id": key[0], "timestamp": key[1]})
-        if check:
-            for found in self.store.batch_get(self.settings.events_table, check,
-                                              projection="session_id, #ts, #ttl", names={"#ts": "timestamp", "#ttl": "ttl"}):
-                if items.pop((found["session_id"], found["timestamp"]), None) is not None:
-                    result.duplicates += 1
         result.write_requests = self.store.batch_put((self.settings.events_table, i) for i in items.values())
         for item in items.values():
             if '"bot":true' in item[ENRICHMENT]:

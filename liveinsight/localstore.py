@@ -6,20 +6,47 @@ served under one lock. It runs in a child process so that it has a CPU core of i
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 READY_PREFIX = "LIVEINSIGHT_STORE_READY "
+
+
+def _fast_stream_reads() -> None:
+    """Serve GetRecords by dumping the records' JSON directly.
+
+    moto builds GetRecords through its generic shape serializer (~0.7 ms a record, more
+    than writing the event did); the records are already DynamoDB JSON, so one json.dumps
+    gives the same wire format at a fraction of the cost.
+    """
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode()
+        return str(value)
+
+    def get_records(self: Any) -> str:
+        limit = self._get_param("Limit") or 1000
+        return json.dumps(self.backend.get_records(self._get_param("ShardIterator"), limit), default=default)
+
+    DynamoDBStreamsHandler.get_records = get_records
 
 
 def locked_app() -> Any:
     """moto's WSGI app with every request (body included) served under one lock."""
     from moto.server import DomainDispatcherApplication, create_backend_app
 
+    _fast_stream_reads()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 

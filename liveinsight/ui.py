@@ -186,6 +186,14 @@ def _with_current(options: list[str], current: str | None) -> list[str]:
     return options + [current] if current and current not in options else options
 
 
+def navigation_menu(pages: list[Any]) -> None:
+    """The sidebar menu: one link per st.Page, with its icon; the current page is highlighted."""
+    with st.sidebar:
+        for page in pages:
+            st.page_link(page, width="stretch")
+        st.divider()
+
+
 def sidebar_filters() -> Filters:
     """Render the sidebar filters (shared by every page), mirror them into the URL, return them."""
     _seed_filters_from_url()
@@ -214,7 +222,8 @@ def _ensure_router() -> None:
 
     A `pages/` folder next to the entry file makes a fresh server use Streamlit's legacy
     folder routing until the first st.navigation call; a first request for /realtime would
-    then run only pages/realtime.py, without the sidebar, forever after.
+    then run only pages/realtime.py, without the menu and filters. The flag is process-wide,
+    so this happens at most once per server.
     """
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
@@ -308,13 +317,17 @@ def empty_state(message: str = EMPTY_RANGE_MESSAGE) -> None:
     st.info(message, icon=":material/hourglass_empty:")
 
 
+# Narrow enough that a three-column row of tables (Devices) fits without scrolling sideways.
+SHARE_COLUMN_PIXELS = 100
+
+
 def _count(label: str) -> Any:
     return st.column_config.NumberColumn(label, format="localized")
 
 
 # How every API column reads in a table; the CSV keeps the API's names.
 COLUMN_CONFIG: dict[str, Any] = {
-    "page": "Page",
+    "page": st.column_config.TextColumn("Page", width="medium"),  # Paths are long; keep them readable.
     "source": "Source",
     "referrer": "Referrer",
     "campaign": "Campaign",
@@ -326,7 +339,8 @@ COLUMN_CONFIG: dict[str, Any] = {
     "page_views": _count("Page views"),
     "events": _count("Events"),
     "count": _count("Events"),
-    "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0),
+    "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0,
+                                             width=SHARE_COLUMN_PIXELS),
     "t": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm"),
     "minute": st.column_config.DatetimeColumn("Minute (UTC)", format="HH:mm"),
     "timestamp": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -355,9 +369,9 @@ def page_chooser(pages: pd.DataFrame, file_name: str) -> Any:
     return table(pages, file_name, key=key, on_select=choose, selection_mode="single-row")
 
 
-def page_header(title: str, filters: Filters | None = None) -> None:
-    """The page's title and, under it, what it is filtered to."""
+def page_header(title: str, filters: Filters | None = None, note: str | None = None) -> None:
+    """The page's title and, under it, what it is filtered to (and an optional note)."""
     st.title(title)
     if filters is not None:
-        st.caption(filters.description)
+        st.caption(" · ".join(part for part in (filters.description, note) if part))
 
