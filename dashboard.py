@@ -5,13 +5,17 @@ from liveinsight import ui
 
 st.set_page_config(page_title="LiveInsight", page_icon=":material/insights:", layout="wide")
 
-navigation = st.navigation([
+PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/realtime.py", title="Realtime", icon=":material/bolt:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/call_split:"),
-    st.Page("pages/top_pages.py", title="Pages", icon=":material/description:", url_path="pages"),
+    st.Page("pages/top_pages.py", title="Pages", icon=":material/description:"),
     st.Page("pages/events.py", title="Events", icon=":material/ads_click:"),
     st.Page("pages/devices.py", title="Devices", icon=":material/devices:"),
-])
+]
+# Streamlit's own menu is off (.streamlit/config.toml): it would list the pages/ folder
+# on a fresh server's first run. ui.navigation_menu draws the same menu from PAGES.
+navigation = st.navigation(PAGES, position="hidden")
+ui.navigation_menu(PAGES)
 ui.sidebar_filters()
 navigation.run()

@@ -4,12 +4,11 @@ import streamlit as st
 from liveinsight import charts, frames, ui
 
 filters = ui.current_filters()
-ui.page_header(":material/dashboard: Overview", filters)
+ui.page_header(":material/dashboard: Overview", filters, note="changes against the period before")
 stats = ui.load_stats(filters, compare=True)
 
 for column, kpi in zip(st.columns(6), frames.kpis(stats.totals, stats.previous_totals)):
-    column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True,
-                  delta_description="vs previous period" if kpi.delta else None)
+    column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True)
 
 if not frames.has_traffic(stats.timeseries):
     ui.empty_state()

@@ -29,7 +29,7 @@ def live_view() -> None:
         return
     st.plotly_chart(charts.events_per_minute(now.per_minute))
 
-    pages, sources, types = st.columns(3)
+    pages, sources, types = st.columns([3, 2, 2])  # Paths need the room.
     with pages:
         st.subheader("Top pages now")
         ui.table(now.top_pages, "realtime-pages.csv")
@@ -37,7 +37,7 @@ def live_view() -> None:
         st.subheader("Top sources now")
         ui.table(now.top_referrers, "realtime-sources.csv")
     with types:
-        st.subheader("Event types (30 min)")
+        st.subheader("Event types", help="Over the last 30 minutes.")
         ui.table(now.event_types, "realtime-event-types.csv")
     st.subheader("Live feed")
     ui.table(frames.recent_feed(now.recent_events, now.generated_at), "live-feed.csv")
