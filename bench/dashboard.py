@@ -131,10 +131,8 @@ def wait_for_aggregation(api: str, api_key: str | None, expected_events: int, ti
 def time_pages(runs: int, period: str) -> dict[str, dict[str, list[float]]]:
     """Render times per page over `period`: cold (cache cleared before the page's run) and warm (cached)."""
     import streamlit as st
-    from streamlit import logger
     from streamlit.testing.v1 import AppTest
 
-    logger.set_log_level("error")  # Clearing the cache outside a script run warns once per call.
     results: dict[str, dict[str, list[float]]] = {}
     for page in PAGES:
         cold, warm = [], []
