@@ -110,6 +110,7 @@ def _up(args: argparse.Namespace) -> int:
             print(f"backfilling {args.history_days} days of demo history…", flush=True)
             report = import_events(enumerate(history(args.history_days, args.visits_per_day, time.time(),
                                                      seed=args.seed), start=1), stack.services.store)
+            stack.wait_until_aggregated()
             print(f"  {report.accepted} events in {time.monotonic() - started:.0f} s", flush=True)
             simulator = Simulator(stack.url, rate=args.rate, scenario=args.scenario, seed=args.seed)
             threading.Thread(target=simulator.run, name="liveinsight-demo", daemon=True).start()
@@ -233,11 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dashboard-port", type=int, default=8501, help="dashboard port (default 8501)")
     up.add_argument("--api-key", metavar="KEY", default=os.environ.get(config.ENV_API_KEY),
                     help=f"require this key on the GET routes (default: ${config.ENV_API_KEY})")
-    up.add_argument("--rate", type=float, default=3.0, help="demo events per second (default 3)")
+    up.add_argument("--rate", type=float, default=1.0, help="demo events per second (default 1)")
     up.add_argument("--scenario", choices=("steady", "launch", "campaign"), default="steady",
                     help="demo traffic scenario (default steady)")
     up.add_argument("--history-days", type=float, default=7, help="days of demo history to backfill (default 7)")
-    up.add_argument("--visits-per-day", type=int, default=1200, help="demo history visits per day (default 1200)")
+    up.add_argument("--visits-per-day", type=int, default=2400, help="demo history visits per day (default 2400)")
     up.add_argument("--seed", type=int, default=7, help="seed of the demo traffic (default 7)")
     up.set_defaults(run=_up)
 

@@ -120,7 +120,11 @@ class TrafficModel:
         for name, probability, props in CUSTOM_EVENTS:
             if r.random() < probability * 2.2:  # per engaged visit, so the per-visit rate matches
                 t += 2 + r.expovariate(1 / 20)
-                page = "/signup" if name == "signup" else events[-1]["page_url"][len(SITE):]
+                page = events[-1]["page_url"][len(SITE):]
+                if name == "signup" and page != "/signup":  # people sign up on the sign-up page
+                    page = "/signup"
+                    events.append(self._event("page_view", session_id, t, page, agent, ""))
+                    t += 5 + r.expovariate(1 / 30)
                 event = self._event(name, session_id, t, page, agent, "")
                 event["props"] = props(r)
                 events.append(event)

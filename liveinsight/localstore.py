@@ -9,6 +9,7 @@ import argparse
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -73,6 +74,16 @@ def serve(host: str, port: int) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, even by SIGKILL (Linux), so no store is orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class EmbeddedStore:
     """A child process running the locked moto server on a free loopback port."""
 
@@ -90,6 +101,7 @@ class EmbeddedStore:
             [sys.executable, "-m", "liveinsight.localstore", "--host", self.host, "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

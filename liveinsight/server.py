@@ -264,6 +264,12 @@ class LocalStack:
         finally:
             self._serving = False
 
+    def wait_until_aggregated(self, timeout: float = 120.0) -> bool:
+        """Block until the stream poller has found nothing new once (everything written is aggregated)."""
+        assert self.poller is not None
+        self.poller.idle.clear()
+        return self.poller.idle.wait(timeout)
+
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="liveinsight-gateway", daemon=True)
         thread.start()

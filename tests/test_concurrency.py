@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from test_serve import FIREFOX, start_serve, wait_for
+from test_serve import FIREFOX, start_serve, stop, wait_for
 
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 15
@@ -47,5 +47,4 @@ def test_twenty_concurrent_clients_add_up_exactly():
         time.sleep(1.5)  # nothing is counted twice once the stream is drained
         assert requests.get(f"{url}/api/stats?period=1h", timeout=30).json()["data"]["totals"]["events"] == total
     finally:
-        process.kill()
-        process.wait()
+        stop(process)

@@ -44,9 +44,18 @@ def start_serve(*extra: str) -> tuple[subprocess.Popen, str]:
 def serve():
     process, url = start_serve("--api-key", "k-123")
     yield url, process
+    stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop serve the way Ctrl-C does, so it stops its embedded store too."""
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_for(check, timeout=15.0):
