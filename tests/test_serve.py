@@ -123,3 +123,34 @@ def test_a_busy_port_gets_a_clear_message():
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_can_use_an_existing_dynamodb_endpoint(tmp_path):
+    from liveinsight.localstore import EmbeddedStore
+
+    store = EmbeddedStore().start()
+    try:
+        created = subprocess.run([sys.executable, "-m", "liveinsight", "create-tables", "--endpoint-url",
+                                  store.endpoint], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                                 env=dict(os.environ, AWS_ACCESS_KEY_ID="l", AWS_SECRET_ACCESS_KEY="l"))
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.count(": created") == 3
+        again = subprocess.run([sys.executable, "-m", "liveinsight", "create-tables", "--endpoint-url",
+                                store.endpoint], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ, AWS_ACCESS_KEY_ID="l", AWS_SECRET_ACCESS_KEY="l"))
+        assert again.stdout.count(": already exists") == 3  # idempotent
+        process, url = start_serve("--dynamodb-endpoint", store.endpoint)
+        try:
+            event = {"event_type": "page_view", "session_id": "ext", "page_url": "https://a.example/"}
+            response = requests.post(f"{url}/api/events", json=event, headers={"User-Agent": FIREFOX}, timeout=10)
+            assert response.json()["data"]["accepted"] == 1
+            import boto3
+
+            client = boto3.client("dynamodb", endpoint_url=store.endpoint, region_name="us-east-1",
+                                  aws_access_key_id="l", aws_secret_access_key="l")
+            items = client.scan(TableName="liveinsight-events-dev")["Items"]
+            assert [i["session_id"]["S"] for i in items] == ["ext"]
+        finally:
+            stop(process)
+    finally:
+        store.stop()
