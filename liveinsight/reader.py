@@ -59,6 +59,20 @@ def _check_known(params: dict[str, list[str]], accepted: tuple[str, ...]) -> Non
         raise InvalidRequest(f"unknown parameter `{unknown[0]}`; accepted parameters: {', '.join(accepted)}")
 
 
+def _whole_number(params: dict[str, list[str]], name: str, default: int, low: int, high: int, message: str) -> int:
+    """An integer parameter within [low, high]; `message` (plus the value given) when it is not."""
+    text = _single(params, name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise InvalidRequest(f"{message}, not {text!r}")
+    return value
+
+
 def parse_time(name: str, value: str) -> float:
     """Epoch seconds (or milliseconds above 10^11) or ISO 8601 (UTC unless an offset is given)."""
     text = value.strip()
@@ -117,15 +131,8 @@ def parse_stats_query(params: dict[str, list[str]], now: float) -> StatsQuery:
     if buckets > MAX_BUCKETS[interval]:
         raise InvalidRequest(f"interval={interval} gives {buckets} buckets for this range; at most "
                              f"{MAX_BUCKETS[interval]} are accepted: choose a longer interval or a shorter range")
-    limit_text = _single(params, "limit")
-    limit = DEFAULT_LIMIT
-    if limit_text is not None:
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidRequest(f"please provide `limit` as a number between 1 and {MAX_LIMIT}, not {limit_text!r}")
+    limit = _whole_number(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT,
+                          f"please provide `limit` as a number between 1 and {MAX_LIMIT}")
     compare = _single(params, "compare")
     if compare not in (None, "previous"):
         raise InvalidRequest(f"`compare` accepts only 'previous', not {compare!r}")
@@ -232,16 +239,8 @@ class Reader:
         page = _single(params, "page")
         if page is not None and not page.strip():
             raise InvalidRequest("`page` is empty; leave it out or give a path such as /pricing")
-        window_text = _single(params, "window")
-        window = DEFAULT_WINDOW
-        if window_text is not None:
-            try:
-                window = int(window_text)
-            except ValueError:
-                window = 0
-            if not MIN_WINDOW <= window <= MAX_WINDOW:
-                raise InvalidRequest(f"`window` must be a whole number of minutes from {MIN_WINDOW} to "
-                                     f"{MAX_WINDOW}, not {window_text!r}")
+        window = _whole_number(params, "window", DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW,
+                               f"`window` must be a whole number of minutes from {MIN_WINDOW} to {MAX_WINDOW}")
         dimset, key = r.filter_dimset(page, None, None)
         minutes = [r.bucket_start(now, r.MINUTE) - 60 * i for i in range(max(window, 30) - 1, -1, -1)]
         minute_keys = [r.rollup_pk(r.MINUTE, m, dimset) for m in minutes]

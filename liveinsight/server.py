@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import json
 import os
 import sys
 import threading

@@ -21,19 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CHROMIUM, CHROMIUM_ARGS
+
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("LIVEINSIGHT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 UP_READY_SECONDS = 90
 RENDER_TIMEOUT_MS = 60_000

@@ -23,21 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CHROMIUM, CHROMIUM_ARGS
+
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_DIR = Path(__file__).resolve().parent / "site"
 TRACKER_BUILD = ROOT / "liveinsight" / "static" / "tracker.js"
 TRACKER_SOURCE = ROOT / "tracker" / "tracker.js"
-CHROMIUM = os.environ.get("LIVEINSIGHT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MAX_GZIP_BYTES = 1536
 HACKER_NEWS = "https://news.ycombinator.com/"
 ACCEPTED = {"status": "success", "data": {"accepted": 1, "duplicates": 0, "filtered": 0, "rejected": []}}
