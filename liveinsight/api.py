@@ -6,6 +6,7 @@ through the same `handle` so one zip serves every function.
 """
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import os
@@ -135,7 +136,10 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
             client_ip=event.request_context.identity.source_ip or "",
             user_agent=headers.get("user-agent", ""),
         )
-        body = event.decoded_body if event.body is not None else None
+        body = None
+        if event.body is not None:
+            # Bytes, not text: a body that is not UTF-8 is a 400 from decode_body, not a 500 here.
+            body = base64.b64decode(event.body) if event.is_base64_encoded else event.body
         result = services().collector.ingest(body, context)
         _count(EventsAccepted=result.accepted, EventsRejected=len(result.rejected),
                EventsFiltered=result.filtered, EventsDuplicate=result.duplicates)

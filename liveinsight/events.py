@@ -93,12 +93,21 @@ def _is_absolute_url(value: str, schemes: tuple[str, ...] | None) -> bool:
     return schemes is None or parts.scheme.lower() in schemes
 
 
+def _to_seconds(value: float | int) -> float:
+    """Epoch seconds of a client timestamp (seconds, or milliseconds above 10^11); ValueError if not finite."""
+    try:
+        number = float(value)  # an int beyond float range raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(_field_error("timestamp", "is not a finite number"))
+    return number / 1000.0 if number > config.MILLISECONDS_THRESHOLD else number
+
+
 def _normalise_timestamp(value: float | int | None, now: float) -> tuple[float, bool]:
     if value is None:
         return now, False
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(_field_error("timestamp", "is not a finite number"))
-    seconds = value / 1000.0 if value > config.MILLISECONDS_THRESHOLD else float(value)
+    seconds = _to_seconds(value)
     if seconds < now - config.MAX_EVENT_AGE_SECONDS:
         raise ValueError(_field_error("timestamp", f"is more than 24 h in the past ({value})"))
     if seconds > now + config.MAX_FUTURE_SKEW_SECONDS:
@@ -146,14 +155,17 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         model = EventIn.model_validate(raw)
     except ValidationError as exc:
         raise ValueError(_pydantic_message(exc)) from None
-    if not EVENT_TYPE_PATTERN.match(model.event_type):
+    if not EVENT_TYPE_PATTERN.fullmatch(model.event_type):  # match's `$` lets a trailing newline through
         raise ValueError(_field_error("event_type", f"is {model.event_type[:80]!r}"))
     if model.session_id is not None and not (
         1 <= len(model.session_id) <= config.MAX_SESSION_ID_CHARS and model.session_id.isprintable()
     ):
         raise ValueError(_field_error("session_id", f"has {len(model.session_id)} characters or unprintable ones"))
     if max_age_seconds is not None and model.timestamp is not None:
-        seconds = model.timestamp / 1000.0 if model.timestamp > config.MILLISECONDS_THRESHOLD else float(model.timestamp)
+        try:
+            seconds = _to_seconds(model.timestamp)
+        except ValueError:
+            seconds = math.nan
         if not math.isfinite(seconds) or seconds < now - max_age_seconds or seconds > now + config.MAX_FUTURE_SKEW_SECONDS:
             raise ValueError(f"`timestamp` is outside the accepted range ({model.timestamp}); accepted: "
                              f"epoch seconds or milliseconds within the last {int(max_age_seconds // 86400)} days")
@@ -205,7 +217,7 @@ def decode_body(body: bytes | str | None) -> Any:
         )
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer beyond Python's 4300-digit limit
         raise InvalidRequest(f"the request body is not valid JSON ({exc}); send one event object or "
                              "{\"events\": [...]}") from None
 

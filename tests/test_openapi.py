@@ -1,0 +1,470 @@
+"""openapi.yaml: a valid OpenAPI document that agrees with what the handler really answers.
+
+Real requests and hypothesis-generated ones (valid and invalid queries and bodies) go
+through the Lambda handler against moto; every answer must be a documented status for
+its route, never a 5xx, and match the document's schema for that route and status.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import jsonschema
+import yaml
+from hypothesis import HealthCheck, event, example, given, settings, strategies as st
+from hypothesis.control import currently_in_test_context
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conftest import GOOGLEBOT, IPHONE, page_view
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+SPEC_URI = "urn:liveinsight:openapi"
+REGISTRY = Registry().with_resource(SPEC_URI, Resource.from_contents(SPEC, default_specification=DRAFT202012))
+ROUTES = {("POST", "/api/events"), ("GET", "/api/realtime"), ("GET", "/api/stats")}
+CORS_METHODS = "GET,POST,OPTIONS"
+CORS_HEADERS = "Content-Type,X-API-Key,Authorization"
+
+
+def _ecma_pattern(validator, pattern: str, instance, schema):
+    """`pattern` as OpenAPI (ECMA-262) means it: a final `$` does not match before a trailing newline."""
+    if validator.is_type(instance, "string") and not re.search(re.sub(r"\$$", r"\\Z", pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def _deref(node: dict) -> dict:
+    while "$ref" in node:
+        pointer = node["$ref"].lstrip("#/").split("/")
+        node = SPEC
+        for part in pointer:
+            node = node[part]
+    return node
+
+
+def documented_statuses(method: str, path: str) -> set[int]:
+    return {int(code) for code in SPEC["paths"][path][method.lower()]["responses"]}
+
+
+def response_schema(method: str, path: str, status: int) -> dict | None:
+    """A schema that `$ref`s the documented response body (None when it has no body)."""
+    response = SPEC["paths"][path][method.lower()]["responses"][str(status)]
+    pointer = response.get("$ref", "#" + f"/paths/{path.replace('/', '~1')}/{method.lower()}/responses/{status}")
+    if not _deref(response).get("content"):
+        return None
+    return {"$ref": f"{SPEC_URI}{pointer}/content/application~1json/schema"}
+
+
+def assert_matches(method: str, path: str, status: int, payload: dict, headers: dict,
+                   server_error: bool = False) -> None:
+    """The answer is a documented status of the route, not a 5xx (unless forced), and matches its schema."""
+    assert (status >= 500) == server_error, (method, path, status, payload)
+    assert status in documented_statuses(method, path), (method, path, status, payload)
+    schema = response_schema(method, path, status)
+    if schema is None:
+        assert payload == {}, payload
+    else:
+        Validator(schema, registry=REGISTRY).validate(payload)
+        assert headers["Content-Type"] == "application/json"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Allow-Methods"] == CORS_METHODS
+    assert headers["Access-Control-Allow-Headers"] == CORS_HEADERS
+    if status == 503:
+        assert int(headers["Retry-After"]) >= 1
+
+
+EVENT_VALIDATOR = Validator({"$ref": f"{SPEC_URI}#/components/schemas/Event"}, registry=REGISTRY)
+
+
+def call(backend, method: str, path: str, body=None, headers: dict | None = None,
+         server_error: bool = False) -> tuple[int, dict, dict]:
+    status, payload, out = backend.request(method, path, body, headers)
+    if currently_in_test_context():  # label the status in --hypothesis-show-statistics
+        event(f"{method} {path.split('?')[0]} -> {status}")
+    assert_matches(method, path.split("?")[0], status, payload, out, server_error)
+    return status, payload, out
+
+
+# --- the document itself --------------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi():
+    from openapi_spec_validator import validate
+
+    validate(SPEC)
+    assert SPEC["openapi"].startswith("3.")
+
+
+def test_the_document_describes_exactly_the_three_routes_and_their_auth():
+    documented = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item if m != "options"}
+    assert documented == ROUTES
+    for path, item in SPEC["paths"].items():
+        assert item["options"]["security"] == [] and "204" in item["options"]["responses"]
+    assert SPEC["paths"]["/api/events"]["post"]["security"] == []
+    for path in ("/api/realtime", "/api/stats"):
+        assert SPEC["paths"][path]["get"]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+        assert "401" in SPEC["paths"][path]["get"]["responses"]
+    schemes = SPEC["components"]["securitySchemes"]
+    assert schemes["ApiKeyHeader"] == {**schemes["ApiKeyHeader"], "type": "apiKey", "in": "header",
+                                       "name": "X-API-Key"}
+    assert schemes["BearerAuth"]["scheme"] == "bearer"
+    retry = _deref(SPEC["paths"]["/api/events"]["post"]["responses"]["503"])
+    assert "Retry-After" in retry["headers"]
+
+
+def test_servers_are_placeholders_only():
+    urls = [s["url"] for s in SPEC["servers"]]
+    assert urls == ["http://127.0.0.1:8000", "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"]
+    assert SPEC["servers"][1]["variables"]["api_id"]["default"] == "your-api-id"
+
+
+def test_documented_parameters_and_limits_match_the_code():
+    from liveinsight import config, events, reader
+
+    def params(path):
+        return {p["name"]: p["schema"] for p in SPEC["paths"][path]["get"]["parameters"]}
+
+    stats, realtime = params("/api/stats"), params("/api/realtime")
+    assert set(stats) == set(reader.STATS_PARAMS)
+    assert set(realtime) == set(reader.REALTIME_PARAMS)
+    assert stats["period"]["enum"] == list(reader.PERIODS)
+    assert (stats["limit"]["minimum"], stats["limit"]["maximum"], stats["limit"]["default"]) == (
+        1, reader.MAX_LIMIT, reader.DEFAULT_LIMIT)
+    assert (realtime["window"]["minimum"], realtime["window"]["maximum"], realtime["window"]["default"]) == (
+        reader.MIN_WINDOW, reader.MAX_WINDOW, reader.DEFAULT_WINDOW)
+    fields = SPEC["components"]["schemas"]["Event"]["properties"]
+    assert fields["page_url"]["maxLength"] == config.MAX_URL_CHARS
+    assert fields["session_id"]["maxLength"] == config.MAX_SESSION_ID_CHARS
+    assert fields["event_id"]["maxLength"] == config.MAX_EVENT_ID_CHARS
+    assert fields["user_agent"]["maxLength"] == config.MAX_USER_AGENT_CHARS
+    assert fields["props"]["maxProperties"] == config.MAX_PROPS
+    assert SPEC["components"]["schemas"]["EventBatch"]["properties"]["events"]["maxItems"] == config.MAX_BATCH_EVENTS
+    assert set(fields) == set(events.ACCEPTED)
+
+
+def test_request_examples_validate_against_the_request_schema():
+    validator = Validator({"$ref": f"{SPEC_URI}#/components/schemas/EventsRequest"}, registry=REGISTRY)
+    body = SPEC["paths"]["/api/events"]["post"]["requestBody"]["content"]
+    for example_ in body["application/json"]["examples"].values():
+        validator.validate(example_["value"])
+    assert not validator.is_valid({"event_type": "page_view"})  # page_url is required for page views
+    assert not validator.is_valid({"events": []})
+
+
+# --- real requests ----------------------------------------------------------------------
+
+
+def test_real_responses_match_the_document(backend):
+    now = time.time()
+    # POST: one event, a batch with a duplicate and an invalid event, a bot, text/plain, errors.
+    call(backend, "POST", "/api/events", page_view("s-1", "/?utm_campaign=spring", now - 60, event_id="e-0",
+                                                   referrer="https://www.google.com/"))
+    _, payload, _ = call(backend, "POST", "/api/events", {"events": [
+        page_view("s-1", "/pricing", now - 30, event_id="e-1"), page_view("s-1", "/pricing", now - 30, event_id="e-1"),
+        {"event_type": "signup", "session_id": "s-1", "timestamp": now - 10, "props": {"plan": "pro", "seats": 3}},
+        {"event_type": "page_view"}]})
+    assert payload["data"] == {"accepted": 2, "duplicates": 1, "filtered": 0, "rejected": [
+        {"index": 3, "message": payload["data"]["rejected"][0]["message"]}]}
+    assert call(backend, "POST", "/api/events", page_view("b", "/", now), {"User-Agent": GOOGLEBOT})[1]["data"][
+        "filtered"] == 1
+    call(backend, "POST", "/api/events", json.dumps(page_view("s-2", "/", now)),
+         {"Content-Type": "text/plain", "User-Agent": IPHONE})
+    for body, status in ((b"", 400), (b"{nope", 400), (b"[1]", 400), ({"events": []}, 400),
+                         ({"events": [{"x": 1}, 2]}, 400), (b'{"a": "' + b"x" * 300_000 + b'"}', 413)):
+        assert call(backend, "POST", "/api/events", body)[0] == status
+    # GET: stats with every kind of parameter, realtime, and their 400s.
+    backend.aggregate()
+    for query in ("", "period=1h", "period=7d&compare=previous&limit=3", "period=30d", "interval=hour",
+                  f"from={int(now) - 7200}&to={int(now)}", "from=2026-01-01&to=2026-01-08T00:00:00Z",
+                  "page=/pricing&source=Google&event_type=page_view", "source=Direct&compare=previous"):
+        status, payload, _ = call(backend, "GET", f"/api/stats?{query}")
+        assert status == 200, payload
+        assert ("previous_totals" in payload["data"]) == ("compare=previous" in query)
+    data = call(backend, "GET", "/api/stats?period=1h")[1]["data"]
+    assert data["totals"]["events"] == 4 and data["campaigns"] == [{"campaign": "spring", "sessions": 1}]
+    for query in ("limit=0", "limit=101", "period=2d", "interval=week", "from=1", "from=9&to=1", "foo=1",
+                  "compare=next", "page=", "period=1h&from=1&to=2", "from=0&to=99999999999"):
+        assert call(backend, "GET", f"/api/stats?{query}")[0] == 400, query
+    for query in ("", "window=5", "window=60&page=/pricing", "page=/nowhere"):
+        status, payload, _ = call(backend, "GET", f"/api/realtime?{query}")
+        assert status == 200
+    assert len(payload["data"]["per_minute"]) == 30
+    for query in ("window=4", "window=61", "window=x", "page=", "limit=1"):
+        assert call(backend, "GET", f"/api/realtime?{query}")[0] == 400, query
+    # OPTIONS on every path: 204, CORS headers, no body, no key.
+    for path in SPEC["paths"]:
+        _, _, headers = call(backend, "OPTIONS", path, headers={"Origin": "https://site.example",
+                                                                  "Access-Control-Request-Method": "POST"})
+        assert headers["Access-Control-Max-Age"] == "600"
+
+
+def test_with_an_api_key_the_get_routes_answer_401_as_documented(backend):
+    from liveinsight import api
+
+    api.configure(replace(backend.store.settings, api_key="k-1"), backend.store)
+    for path in ("/api/stats", "/api/realtime"):
+        assert call(backend, "GET", path)[0] == 401
+        assert call(backend, "GET", path, headers={"X-API-Key": "nope"})[0] == 401
+        assert call(backend, "GET", path, headers={"X-API-Key": "k-1"})[0] == 200
+        assert call(backend, "GET", path, headers={"Authorization": "Bearer k-1"})[0] == 200
+        assert call(backend, "OPTIONS", path)[0] == 204
+    assert call(backend, "POST", "/api/events", page_view("s", "/", time.time()))[0] == 200
+
+
+def test_a_store_that_stays_busy_answers_503_with_retry_after(backend, monkeypatch):
+    from liveinsight.errors import StoreUnavailable
+
+    def busy(*_, **__):
+        raise StoreUnavailable("throttled", retry_after=7)
+
+    monkeypatch.setattr(backend.store, "batch_put", busy)
+    monkeypatch.setattr(backend.store, "batch_get", busy)
+    status, _, headers = call(backend, "POST", "/api/events", page_view("s", "/", time.time()), server_error=True)
+    assert status == 503 and headers["Retry-After"] == "7"
+    for path in ("/api/stats", "/api/realtime"):
+        assert call(backend, "GET", path, server_error=True)[0] == 503
+
+
+# --- property-based ------------------------------------------------------------------------
+
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None,
+                             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+json_scalars = (st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
+                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+huge_numbers = st.sampled_from(["1e400", "-1", "9" * 40, "1e308", "nan", "inf", "-0", "0x10", "1_0", " 7 "])
+offsets = st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23, minutes=-59),
+                                            max_value=timedelta(hours=23, minutes=59)))
+iso_dates = st.datetimes(timezones=st.none() | offsets).map(lambda d: d.isoformat()) | st.sampled_from([
+    "2026-11-28T09:00:00Z", "2026-11-28T09:00:00+01:00", "2026-11-28T09:00:00 01:00", "2026-11-28",
+    "2026-02-30", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59", "9999-12-31T23:59:59.999999",
+    "2026-W48", "20261128T090000Z", "T", "2026-11-28T25:00:00Z", "1970-01-01T00:00:00Z"])
+times = (iso_dates | huge_numbers | st.integers(min_value=-10**12, max_value=10**15).map(str)
+         | st.floats(allow_nan=False, allow_infinity=False).map(repr) | st.text(max_size=12)
+         | st.builds(lambda d: str(int(time.time()) - d), st.integers(min_value=-3600, max_value=500 * 86400)))
+odd_text = st.text(max_size=30) | st.just("") | st.just(" ") | st.text(min_size=500, max_size=3000)
+
+STATS_VALUES = {
+    "period": st.sampled_from(["1h", "24h", "7d", "30d", "2d", "1H", ""]) | odd_text,
+    "from": times,
+    "to": times,
+    "interval": st.sampled_from(["minute", "hour", "day", "week", "", "Minute"]) | odd_text,
+    "page": st.sampled_from(["/", "/pricing", "/nowhere"]) | odd_text,
+    "source": st.sampled_from(["Direct", "Google", "GitHub"]) | odd_text,
+    "event_type": st.sampled_from(["page_view", "signup"]) | odd_text,
+    "limit": st.integers(min_value=-5, max_value=120).map(str) | huge_numbers | odd_text,
+    "compare": st.sampled_from(["previous", "next", "", "PREVIOUS"]) | odd_text,
+}
+STATS_VALID = {
+    "period": st.sampled_from(["1h", "24h", "7d", "30d"]),
+    "interval": st.sampled_from(["hour", "day"]),
+    "page": st.sampled_from(["/", "/pricing", "/nowhere"]),
+    "source": st.sampled_from(["Direct", "Google"]),
+    "event_type": st.sampled_from(["page_view", "signup"]),
+    "limit": st.integers(min_value=1, max_value=100).map(str),
+    "compare": st.just("previous"),
+}
+REALTIME_VALID = {
+    "page": st.sampled_from(["/", "/pricing", "/nowhere"]) | st.text(min_size=1, max_size=20).filter(str.strip),
+    "window": st.integers(min_value=5, max_value=60).map(str),
+}
+REALTIME_VALUES = {
+    "page": st.sampled_from(["/", "/pricing", "/nowhere"]) | odd_text,
+    "window": st.integers(min_value=-5, max_value=100).map(str) | huge_numbers | odd_text,
+}
+
+
+def query_strings(values: dict[str, st.SearchStrategy[str]],
+                  valid: dict[str, st.SearchStrategy[str]]) -> st.SearchStrategy[str]:
+    """Query strings of known and unknown parameters, valid and invalid values, some repeated.
+
+    Half are built from valid values only, so the 200 path is exercised as much as the 400s.
+    """
+    known = st.sampled_from(sorted(values)).flatmap(lambda name: st.tuples(st.just(name), values[name]))
+    unknown = st.tuples(st.text(min_size=1, max_size=10), st.text(max_size=10))
+    noisy = st.lists(known | known | known | unknown, max_size=6)
+    clean = st.dictionaries(st.sampled_from(sorted(valid)), st.just(None), max_size=4).flatmap(
+        lambda names: st.tuples(*(st.tuples(st.just(n), valid[n]) for n in names)).map(list))
+    return (noisy | clean).map(lambda items: urlencode(items, quote_via=quote))
+
+
+def _recent_range() -> st.SearchStrategy[str]:
+    """`from` and `to` as epoch seconds or ISO 8601, from <= to, within the last 30 days."""
+    def build(ago: int, length: int, iso: bool) -> str:
+        start = int(time.time()) - ago
+        end = start + length
+        if iso:
+            fmt = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return f"from={fmt(start)}&to={fmt(end)}"
+        return f"from={start}&to={end}"
+
+    return st.builds(build, st.integers(0, 30 * 86400), st.integers(0, 30 * 86400), st.booleans())
+
+
+def seed(backend) -> None:
+    """A little traffic so the read paths have rollups to answer from (once per backend)."""
+    if getattr(backend, "seeded", False):
+        return
+    now = time.time()
+    backend.request("POST", "/api/events", {"events": [
+        page_view("p-1", "/", now - 120, referrer="https://www.google.com/"),
+        page_view("p-1", "/pricing", now - 60),
+        {"event_type": "signup", "session_id": "p-1", "timestamp": now - 30},
+        page_view("p-2", "/pricing?utm_source=newsletter&utm_campaign=x", now - 20)]})
+    backend.aggregate()
+    backend.seeded = True
+
+
+def _names_a_parameter(message: str, names: tuple[str, ...]) -> bool:
+    return any(name in message for name in names) or "parameter" in message
+
+
+@PROPERTY_SETTINGS
+@given(query=query_strings(STATS_VALUES, STATS_VALID) | st.builds("{}&{}".format, _recent_range(),
+                                                                   query_strings(STATS_VALID, STATS_VALID)))
+@example(query="from=1e308&to=1e308")
+@example(query="from=0001-01-01T00:00:00%2B01:00&to=0001-01-02")
+@example(query="from=9999-12-31T23:59:59-23:59&to=9999-12-31T23:59:59-23:59&interval=minute")
+@example(query="limit=10&limit=10&compare=previous")
+def test_any_stats_query_gets_a_documented_answer(backend, query):
+    from liveinsight import reader
+
+    seed(backend)
+    status, payload, _ = call(backend, "GET", f"/api/stats?{query}")
+    if status == 400:
+        assert _names_a_parameter(payload["message"], reader.STATS_PARAMS), payload
+    else:
+        assert ("previous_totals" in payload["data"]) == ("compare=previous" in query)
+
+
+def _realtime_ok(query: str) -> bool:
+    """The oracle: API.md's rules for GET /api/realtime parameters."""
+    from urllib.parse import parse_qs
+
+    params = parse_qs(query, keep_blank_values=True)
+    if set(params) - {"page", "window"} or any(len(set(v)) > 1 for v in params.values()):
+        return False
+    if "page" in params and not params["page"][0].strip():
+        return False
+    if "window" in params:
+        try:
+            return 5 <= int(params["window"][0]) <= 60
+        except ValueError:
+            return False
+    return True
+
+
+@PROPERTY_SETTINGS
+@given(query=query_strings(REALTIME_VALUES, REALTIME_VALID))
+@example(query="window=5&window=5")
+@example(query="window=60&page=%2Fpricing")
+def test_any_realtime_query_gets_a_documented_answer(backend, query):
+    seed(backend)
+    status, payload, _ = call(backend, "GET", f"/api/realtime?{query}")
+    assert (status == 200) == _realtime_ok(query), (query, payload)
+    if status == 200:
+        from urllib.parse import parse_qs
+
+        rows = payload["data"]["per_minute"]
+        window = int(parse_qs(query).get("window", ["30"])[0])
+        assert [row["minute"] for row in rows] == [rows[-1]["minute"] - 60 * i for i in range(window - 1, -1, -1)]
+
+
+# POST bodies: valid events, events with one field broken, random JSON, batches, raw bytes.
+now_offsets = st.floats(min_value=-23 * 3600, max_value=4 * 60)
+event_types = st.from_regex(r"\A[A-Za-z0-9_\-.:]{1,64}\Z") | st.just("page_view")
+odd_event_types = st.from_regex(r"^[A-Za-z0-9_\-.:]{1,64}$") | st.text(max_size=70)
+paths = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789/-_.%?=&", max_size=40).map(lambda p: "/" + p)
+
+
+@st.composite
+def valid_events(draw) -> dict:
+    raw = {"event_type": draw(event_types), "page_url": "https://shop.example.com" + draw(paths)}
+    if draw(st.booleans()):
+        raw["session_id"] = draw(st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1,
+                                         max_size=128))
+    if draw(st.booleans()):
+        seconds = time.time() + draw(now_offsets)
+        raw["timestamp"] = draw(st.sampled_from([seconds, int(seconds), int(seconds * 1000)]))
+    if draw(st.booleans()):
+        raw["referrer"] = draw(st.sampled_from(["", "https://www.google.com/search?q=x", "https://github.com/a",
+                                                "android-app://com.slack", "https://shop.example.com/"]))
+    if draw(st.booleans()):
+        raw["user_agent"] = draw(st.sampled_from([GOOGLEBOT, IPHONE, "", "curl/8.0", "x" * 1024]))
+    if draw(st.booleans()):
+        raw["event_id"] = draw(st.text(min_size=1, max_size=64))
+    if draw(st.booleans()):
+        raw["props"] = draw(st.dictionaries(st.text(min_size=1, max_size=64),
+                                            st.text(max_size=256) | st.booleans() | st.integers()
+                                            | st.floats(allow_nan=False, allow_infinity=False), max_size=30))
+    return raw
+
+
+broken_values = json_values | st.text(min_size=2049, max_size=2100) | st.integers(min_value=10**20, max_value=10**400)
+
+
+@st.composite
+def broken_events(draw) -> dict:
+    raw = draw(valid_events())
+    name = draw(st.sampled_from(["event_type", "session_id", "timestamp", "page_url", "referrer", "user_agent",
+                                 "event_id", "props", "unknown_field"]))
+    if draw(st.booleans()) and name in raw:
+        del raw[name]
+    elif name == "event_type":
+        raw[name] = draw(odd_event_types | broken_values)
+    else:
+        raw[name] = draw(broken_values)
+    return raw
+
+
+any_event = valid_events() | broken_events() | json_values
+bodies = (
+    valid_events() | broken_events() | json_values
+    | st.builds(lambda events: {"events": events}, st.lists(any_event, max_size=8))
+    | st.builds(lambda events, extra: {"events": events, **extra}, st.lists(valid_events(), max_size=2),
+                st.dictionaries(st.text(max_size=5), json_values, max_size=2))
+    | st.binary(max_size=64)
+    | st.text(max_size=64)
+    | st.just(b'{"event_type": "x", "props": {"a": "' + b"x" * (256 * 1024) + b'"}}')  # over 256 KiB: 413
+)
+
+
+@PROPERTY_SETTINGS
+@given(body=bodies, content_type=st.sampled_from(["application/json", "text/plain", "text/plain;charset=UTF-8"]))
+@example(body=b"\xff\xfe\x00", content_type="application/json")  # not UTF-8: was a 500
+@example(body={"event_type": "signup\n"}, content_type="application/json")  # was accepted
+@example(body={"event_type": "0", "session_id": None, "page_url": None, "props": None}, content_type="text/plain")
+@example(body={"event_type": "x", "timestamp": 10**400}, content_type="application/json")  # was a 500
+@example(body=b'{"event_type": "x", "timestamp": ' + b"9" * 5000 + b"}", content_type="text/plain")  # was a 500
+@example(body={"events": [page_view("s", "/", None)] * 501}, content_type="application/json")
+@example(body=b'{"event_type": "x", "timestamp": NaN}', content_type="text/plain")
+@example(body={"event_type": "x", "props": {"k": float("inf")}}, content_type="application/json")
+def test_any_post_body_gets_a_documented_answer(backend, body, content_type):
+    status, payload, _ = call(backend, "POST", "/api/events", body, {"Content-Type": content_type})
+    if status == 200:
+        data = payload["data"]
+        events = body["events"] if isinstance(body, dict) and "events" in body else [body]
+        assert data["accepted"] + data["duplicates"] + data["filtered"] + len(data["rejected"]) == len(events)
+        assert sorted(r["index"] for r in data["rejected"]) == [r["index"] for r in data["rejected"]]
+        # Every event the server kept is one the document calls valid.
+        rejected = {r["index"] for r in data["rejected"]}
+        for index, kept in enumerate(events):
+            if index not in rejected:
+                EVENT_VALIDATOR.validate(kept)
+        # What was stored can be aggregated and read back.
+        backend.aggregate()
+        call(backend, "GET", "/api/stats?period=24h")
+        call(backend, "GET", "/api/realtime")
+    elif "errors" in payload:
+        assert len({e["index"] for e in payload["errors"]}) == len(payload["errors"])
+
