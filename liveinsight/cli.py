@@ -234,11 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dashboard-port", type=int, default=8501, help="dashboard port (default 8501)")
     up.add_argument("--api-key", metavar="KEY", default=os.environ.get(config.ENV_API_KEY),
                     help=f"require this key on the GET routes (default: ${config.ENV_API_KEY})")
-    up.add_argument("--rate", type=float, default=1.0, help="demo events per second (default 1)")
+    up.add_argument("--rate", type=float, default=0.5, help="demo events per second (default 0.5)")
     up.add_argument("--scenario", choices=("steady", "launch", "campaign"), default="steady",
                     help="demo traffic scenario (default steady)")
     up.add_argument("--history-days", type=float, default=7, help="days of demo history to backfill (default 7)")
-    up.add_argument("--visits-per-day", type=int, default=2400, help="demo history visits per day (default 2400)")
+    up.add_argument("--visits-per-day", type=int, default=3000, help="demo history visits per day (default 3000)")
     up.add_argument("--seed", type=int, default=7, help="seed of the demo traffic (default 7)")
     up.set_defaults(run=_up)
 
