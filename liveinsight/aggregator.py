@@ -284,6 +284,10 @@ def _pair(c: dict, counter: str, name: str, index: int, by: int) -> None:
     pair[index] += by
 
 
+def _expired(item: dict[str, Any], now: float) -> bool:
+    return "ttl" in item and item["ttl"] < now
+
+
 def _ttl(pk: str, now: float) -> int:
     if pk.startswith("m#"):
         return int(now + config.MINUTE_ROLLUP_TTL_SECONDS)
@@ -363,17 +367,17 @@ class Aggregator:
     def _merged_items(self, fold: Fold, now: float, horizon: float) -> list[tuple[str, dict, Any]]:
         table = self.settings.stats_table
         pks = list(fold.counters) + list(fold.realtime)
-        current = {i["pk"]: i for i in self.store.batch_get(table, [{"pk": pk} for pk in pks])}
+        current = {i["pk"]: i for i in self.store.batch_get(table, [{"pk": pk} for pk in pks], include_expired=True)}
         items = []
         for pk, delta in fold.counters.items():
             old = current.get(pk)
-            merged = r.decode(old.get("c")) if old else {}
+            merged = r.decode(old.get("c")) if old and not _expired(old, now) else {}
             for key, counters in delta.items():
                 merged[key] = r.merge_into(merged.get(key, {}), counters)
             items.append(self._item(table, pk, merged, old, now))
         for pk, delta in fold.realtime.items():
             old = current.get(pk)
-            merged = r.merge_realtime(r.decode(old.get("c")) if old else {}, delta, horizon)
+            merged = r.merge_realtime(r.decode(old.get("c")) if old and not _expired(old, now) else {}, delta, horizon)
             items.append(self._item(table, pk, merged, old, now))
         return items
 

@@ -167,7 +167,8 @@ def _demo(args: argparse.Namespace) -> int:
         simulator.stop()
         thread.join(timeout=5)
     if simulator.requests and simulator.errors == simulator.requests:
-        print(f"liveinsight demo: every request failed; is the API at {args.api} running?", file=sys.stderr)
+        print(f"liveinsight demo: every request failed ({simulator.last_error}); is the API at {args.api} "
+              "running? Start one with: python -m liveinsight serve", file=sys.stderr)
         return 1
     return 0
 
@@ -184,11 +185,24 @@ def _import(args: argparse.Namespace) -> int:
     endpoint = args.dynamodb_endpoint or settings.dynamodb_endpoint or local_store_endpoint()
     if endpoint:
         settings = replace(settings, dynamodb_endpoint=endpoint)
+        # A local DynamoDB-compatible store accepts any credentials.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .errors import StoreUnavailable
+
     try:
         report = import_file(path, Store(settings), fmt=args.format)
     except ValueError as exc:
         print(f"liveinsight import: {exc}", file=sys.stderr)
         return 2
+    except (StoreUnavailable, BotoCoreError, ClientError) as exc:
+        where = endpoint or "AWS DynamoDB"
+        print(f"liveinsight import: cannot write to {where} ({exc}). Start the local stack "
+              "(python -m liveinsight serve), pass --dynamodb-endpoint URL, or configure AWS credentials.",
+              file=sys.stderr)
+        return 1
     print(report.summary())
     return 0 if report.accepted or not report.rows else 1
 

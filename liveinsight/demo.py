@@ -174,6 +174,7 @@ class Simulator:
         self.sent = 0
         self.requests = 0
         self.errors = 0
+        self.last_error = ""
 
     def _new_visit(self, now: float, elapsed: float) -> list[dict]:
         r = self.rng
@@ -227,16 +228,25 @@ class Simulator:
             for e in visit[1:]:
                 e.pop("user_agent", None)
             body = visit[0] if len(visit) == 1 else {"events": visit}
+            self.requests += 1
             try:
                 response = session.post(f"{self.api}/api/events", data=json.dumps(body),
                                          headers={"User-Agent": agent}, timeout=10)
-                self.requests += 1
-                if response.status_code == 200:
-                    self.sent += len(visit)
-                else:
-                    self.errors += 1
-            except Exception:
+            except requests_error() as exc:
                 self.errors += 1
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                continue
+            if response.status_code == 200:
+                self.sent += len(visit)
+            else:
+                self.errors += 1
+                self.last_error = f"HTTP {response.status_code}: {response.text[:200]}"
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def requests_error() -> type[Exception]:
+    import requests
+
+    return requests.RequestException

@@ -158,13 +158,15 @@ class Store:
     # -- reads ------------------------------------------------------------------------
 
     def batch_get(self, table: str, keys: list[dict[str, Any]], projection: str | None = None,
-                  names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                  names: dict[str, str] | None = None, include_expired: bool = False) -> list[dict[str, Any]]:
         """Get items by key with BatchGetItem (retrying unprocessed keys).
 
         Missing keys are skipped, and so are items whose `ttl` has passed: DynamoDB deletes
         expired items up to days late (moto never does), so reads must not trust them.
+        Writers that condition on a version pass `include_expired=True` and treat such
+        items as empty themselves.
         """
-        alive_at = time.time()
+        alive_at = 0.0 if include_expired else time.time()
         found: list[dict[str, Any]] = []
         unique = list({tuple(sorted((k, str(v)) for k, v in key.items())): key for key in keys}.values())
         for start in range(0, len(unique), BATCH_GET_LIMIT):

@@ -92,3 +92,17 @@ def test_sessions_spanning_batches_keep_one_start_and_their_duration(backend):
                               "avg_session_duration": 200.0, "views_per_session": 2.0}
     assert data["sources"] == [{"source": "Bing", "sessions": 1, "page_views": 2}]
     assert data["entry_pages"] == [{"page": "/", "sessions": 1}]
+
+
+def test_an_expired_rollup_item_is_replaced_in_transact_mode(transact_store):
+    from liveinsight import rollups as r
+    from liveinsight.aggregator import Aggregator
+    from liveinsight.store import serialize
+
+    minute = r.bucket_start(NOW - 30, r.MINUTE)
+    for dimset in ("*",):
+        stale = {"pk": r.rollup_pk(r.MINUTE, minute, dimset), "v": 7, "ttl": int(NOW - 60),
+                 "c": r.encode({"": {"ev": 999}})}
+        transact_store.client.put_item(TableName=transact_store.settings.stats_table, Item=serialize(stale))
+    Aggregator(transact_store).apply(items_for(transact_store, [page_view("a", "/", minute + 1)]), now=NOW)
+    assert totals(transact_store, f"from={minute}&to={minute + 60}")["events"] == 1
