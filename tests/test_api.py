@@ -1,6 +1,7 @@
 """The HTTP layer: CORS, preflight, API key, routing errors and the stream entry."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -100,3 +101,30 @@ def test_a_failing_aggregation_reports_the_batch_for_retry(backend, monkeypatch)
     monkeypatch.setattr(api.services().aggregator, "apply_stream_records", boom)
     record = {"eventSource": "aws:dynamodb", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "42"}}
     assert backend.handler({"Records": [record]}, None) == {"batchItemFailures": [{"itemIdentifier": "42"}]}
+
+
+def test_counts_are_published_as_cloudwatch_emf_metrics(backend, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    backend.post({"events": [page_view("s", "/", time.time()), {"event_type": ""},
+                             page_view("b", "/", time.time(), user_agent="Googlebot/2.1")]})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert len(lines) == 1
+    emf = lines[0]
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "LiveInsight"
+    assert (emf["EventsAccepted"], emf["EventsRejected"], emf["EventsFiltered"]) == ([1.0], [1.0], [1.0])
+
+
+def test_a_5xx_is_logged_with_its_cause_and_the_request_id(backend, monkeypatch, caplog):
+    from liveinsight import api
+
+    def broken(*_, **__):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(api.services().reader, "stats", broken)
+    with caplog.at_level("ERROR", logger="liveinsight"):
+        code, payload = backend.get("/api/stats")
+    assert code == 500 and "logged" in payload["message"] and "fire" not in payload["message"]
+    causes = [getattr(record, "cause", "") for record in caplog.records if record.levelname == "ERROR"]
+    assert any("disk on fire" in cause for cause in causes)
+    assert api.logger.get_correlation_id()  # every log line of the request carries the Lambda request id
