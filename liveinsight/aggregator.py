@@ -10,10 +10,9 @@ overwrites of a retried `event_id` arrive as REMOVE / MODIFY and are ignored.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Iterable
 
 from . import config, rollups as r
@@ -23,6 +22,7 @@ from .referrers import DIRECT
 from .store import ANY_VERSION, Store, VersionConflict, deserialize
 
 GRANULARITIES = (r.MINUTE, r.HOUR, r.DAY)
+MILLISECOND = Decimal("0.001")
 MAX_SESSION_KEYS = 400
 MAX_SESSION_SEEN = 600
 MAX_SESSION_IDS = 200
@@ -31,8 +31,8 @@ BOT_DIMSETS = ("*", "p", "e", "pe")
 
 
 def event_time(range_key: Any) -> float:
-    """The event time (ms precision) of an events-table range key (ms + an event-id fraction)."""
-    return math.floor(float(range_key) * 1000) / 1000
+    """The event time (ms precision) of an events-table range key (ms + event-id digits)."""
+    return float(Decimal(str(range_key)).quantize(MILLISECOND, rounding=ROUND_FLOOR))
 
 
 def short_hash(value: str, length: int = 10) -> str:

@@ -136,3 +136,14 @@ def test_throttling_that_passes_is_retried_and_the_events_are_kept(backend):
         events.unregister("before-send.dynamodb.BatchWriteItem", flaky)
     assert code == 200 and payload["data"]["accepted"] == 2
     assert len(backend.raw_events()) == 2
+
+
+def test_range_keys_of_one_millisecond_do_not_collide():
+    from liveinsight.aggregator import event_time
+    from liveinsight.collector import range_key
+
+    keys = {range_key(1795929302.123, f"event-{i}") for i in range(200_000)}
+    assert len(keys) == 200_000
+    assert {event_time(k) for k in list(keys)[:1000]} == {1795929302.123}
+    assert range_key(1795929302.123, "same") == range_key(1795929302.123, "same")
+    assert event_time(range_key(1795929302.999, "x")) == 1795929302.999
