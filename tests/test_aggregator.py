@@ -11,6 +11,13 @@ from conftest import page_view
 NOW = time.time()
 
 
+@pytest.fixture(autouse=True)
+def fresh_clock():
+    """Times relative to when each test runs, not to when the module was collected."""
+    global NOW
+    NOW = time.time()
+
+
 def items_for(store, events):
     from liveinsight.collector import Collector, RequestContext, unpack
     from liveinsight.events import validate_event

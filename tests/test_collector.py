@@ -12,6 +12,13 @@ from conftest import GOOGLEBOT, IPHONE, page_view
 NOW = time.time()
 
 
+@pytest.fixture(autouse=True)
+def fresh_clock():
+    """Times relative to when each test runs, not to when the module was collected."""
+    global NOW
+    NOW = time.time()
+
+
 def test_two_events_of_one_session_in_the_same_second_are_both_stored(backend):
     # GIVEN two events of one session with the same whole-second timestamp (sent separately)
     backend.post(page_view("s-1", "/a", int(NOW)))

@@ -12,6 +12,13 @@ NOW = time.time()
 DAY = 86400
 
 
+@pytest.fixture(autouse=True)
+def fresh_clock():
+    """Times relative to when each test runs, not to when the module was collected."""
+    global NOW
+    NOW = time.time()
+
+
 @pytest.fixture
 def importer(backend):
     from liveinsight.importer import import_events, read_rows

@@ -10,6 +10,13 @@ from conftest import page_view
 NOW = time.time()
 
 
+@pytest.fixture(autouse=True)
+def fresh_clock():
+    """Times relative to when each test runs, not to when the module was collected."""
+    global NOW
+    NOW = time.time()
+
+
 @pytest.fixture
 def reader(backend):
     from liveinsight.reader import Reader

@@ -11,6 +11,14 @@ NOW = time.time()
 T = NOW - 50 * 60  # 50 minutes ago: inside period=1h
 
 
+@pytest.fixture(autouse=True)
+def fresh_clock():
+    """Times relative to when each test runs, not to when the module was collected."""
+    global NOW, T
+    NOW = time.time()
+    T = NOW - 50 * 60
+
+
 def known_stream() -> dict:
     return {"events": [
         # A: Google, desktop, / → /pricing → signup: 3 events, 2 views, 120 s, not a bounce
