@@ -235,7 +235,7 @@ def test_a_store_that_stays_busy_answers_503_with_retry_after(backend, monkeypat
 
 # --- property-based ------------------------------------------------------------------------
 
-# Derandomized so CI runs the same 150 examples each time; explore further with
+# Derandomized so CI runs the same 150 examples each time; explore further
 # with derandomize=False and a larger max_examples locally.
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
