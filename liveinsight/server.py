@@ -134,6 +134,13 @@ class Gateway(BaseHTTPRequestHandler):
         pass
 
 
+class GatewayServer(ThreadingHTTPServer):
+    """The local gateway's HTTP server: a thread per connection and room for bursts of clients."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the default of 5 resets connections when 20 clients connect at once
+
+
 class StreamPoller(threading.Thread):
     """Reads the events table's stream and hands each batch to the Lambda handler."""
 
@@ -245,8 +252,7 @@ class LocalStack:
             self.services = api.configure(settings)
             handler = load_handler()
             Gateway.handler = staticmethod(handler)
-            self.http = ThreadingHTTPServer((self.host, self.port), Gateway)
-            self.http.daemon_threads = True
+            self.http = GatewayServer((self.host, self.port), Gateway)
             self.port = self.http.server_address[1]
             self.poller = StreamPoller(settings, handler)
             self.poller.start()
