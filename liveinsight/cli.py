@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", choices=("steady", "launch", "campaign"), default="steady",
                     help="demo traffic scenario (default steady)")
     up.add_argument("--history-days", type=float, default=7, help="days of demo history to backfill (default 7)")
-    up.add_argument("--visits-per-day", type=int, default=3000, help="demo history visits per day (default 3000)")
+    up.add_argument("--visits-per-day", type=int, default=2400, help="demo history visits per day (default 2400)")
     up.add_argument("--seed", type=int, default=7, help="seed of the demo traffic (default 7)")
     up.set_defaults(run=_up)
 
