@@ -28,6 +28,14 @@ def local_store_endpoint() -> str | None:
         return None
 
 
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so `kill` stops every child as cleanly."""
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .server import LocalStack
 
@@ -39,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"liveinsight: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
               "choose another port with --port", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    _stop_on_sigterm()
     _record_stack(stack)
     print(f"LiveInsight API ready at {stack.url}  (store: {stack.settings.dynamodb_endpoint}; "
           f"tracker: {stack.url}/tracker.js)  Ctrl-C stops it.", flush=True)
@@ -88,7 +96,7 @@ def _up(args: argparse.Namespace) -> int:
     _record_stack(stack)
     children: list[subprocess.Popen] = []
     simulator = None
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    _stop_on_sigterm()
     try:
         env = dict(os.environ, **{config.ENV_API_URL: stack.url})
         if args.api_key:

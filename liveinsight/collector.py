@@ -106,23 +106,26 @@ class Collector:
         result = IngestResult(rejected=list(rejected or []))
         items: dict[tuple[str, Decimal], dict[str, Any]] = {}
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.raw_retention_hours * 3600
+        bots: set[tuple[str, Decimal]] = set()
         for event in events:
-            item = self.to_item(event, context, ttl)
+            item, is_bot = self._item(event, context, ttl)
             key = (item["session_id"], item["timestamp"])
             if key in items:
                 result.duplicates += 1
                 continue
             items[key] = item
+            if is_bot:
+                bots.add(key)
         result.write_requests = self.store.batch_put((self.settings.events_table, i) for i in items.values())
-        for item in items.values():
-            if '"bot":true' in item[ENRICHMENT]:
-                result.filtered += 1
-            else:
-                result.accepted += 1
+        result.filtered = len(bots)
+        result.accepted = len(items) - len(bots)
         return result
 
     def to_item(self, event: Event, context: RequestContext, ttl_seconds: float) -> dict[str, Any]:
         """The events-table item of an event: the deployed schema plus enrichment attributes."""
+        return self._item(event, context, ttl_seconds)[0]
+
+    def _item(self, event: Event, context: RequestContext, ttl_seconds: float) -> tuple[dict[str, Any], bool]:
         user_agent = event.user_agent if event.user_agent is not None else context.user_agent
         client = client_info(user_agent)
         page = page_info(event.page_url)
@@ -158,4 +161,4 @@ class Collector:
             "ttl": int(event.timestamp + ttl_seconds),
             ENRICHMENT: json.dumps({k: v for k, v in enrichment.items() if v is not None}, separators=(",", ":")),
         }
-        return item
+        return item, client.is_bot

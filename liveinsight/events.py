@@ -104,12 +104,16 @@ def _to_seconds(value: float | int) -> float:
     return number / 1000.0 if number > config.MILLISECONDS_THRESHOLD else number
 
 
-def _normalise_timestamp(value: float | int | None, now: float) -> tuple[float, bool]:
+def _normalise_timestamp(value: float | int | None, now: float,
+                         max_age_seconds: float = config.MAX_EVENT_AGE_SECONDS) -> tuple[float, bool]:
+    """(epoch seconds to the ms, given by the client?) of a timestamp; server time when absent."""
     if value is None:
         return now, False
     seconds = _to_seconds(value)
-    if seconds < now - config.MAX_EVENT_AGE_SECONDS:
-        raise ValueError(_field_error("timestamp", f"is more than 24 h in the past ({value})"))
+    if seconds < now - max_age_seconds:
+        age = "24 h" if max_age_seconds == config.MAX_EVENT_AGE_SECONDS else f"{int(max_age_seconds // 86400)} days"
+        raise ValueError(f"`timestamp` is more than {age} in the past ({value}); accepted: epoch seconds or "
+                         f"milliseconds from {age} in the past to 5 min in the future")
     if seconds > now + config.MAX_FUTURE_SKEW_SECONDS:
         raise ValueError(_field_error("timestamp", f"is more than 5 min in the future ({value})"))
     return round(seconds, 3), True
@@ -161,17 +165,8 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         1 <= len(model.session_id) <= config.MAX_SESSION_ID_CHARS and model.session_id.isprintable()
     ):
         raise ValueError(_field_error("session_id", f"has {len(model.session_id)} characters or unprintable ones"))
-    if max_age_seconds is not None and model.timestamp is not None:
-        try:
-            seconds = _to_seconds(model.timestamp)
-        except ValueError:
-            seconds = math.nan
-        if not math.isfinite(seconds) or seconds < now - max_age_seconds or seconds > now + config.MAX_FUTURE_SKEW_SECONDS:
-            raise ValueError(f"`timestamp` is outside the accepted range ({model.timestamp}); accepted: "
-                             f"epoch seconds or milliseconds within the last {int(max_age_seconds // 86400)} days")
-        timestamp, client_ts = round(seconds, 3), True
-    else:
-        timestamp, client_ts = _normalise_timestamp(model.timestamp, now)
+    timestamp, client_ts = _normalise_timestamp(model.timestamp, now,
+                                                max_age_seconds or config.MAX_EVENT_AGE_SECONDS)
     if model.page_url is not None and (
         len(model.page_url) > config.MAX_URL_CHARS or not _is_absolute_url(model.page_url, ("http", "https"))
     ):

@@ -204,7 +204,8 @@ class Reader:
             length = q.end - q.start
             previous_keys = [r.rollup_pk(q.interval, b, dimset)
                              for b in bucket_starts(q.start - length, q.start, q.interval)]
-            previous_keys = [k for k in previous_keys if k not in set(keys)]
+            current = set(keys)
+            previous_keys = [k for k in previous_keys if k not in current]
         found = self._counters(keys + previous_keys, key)
         series = [found.get(k, {}) for k in keys]
         total = r.merge_all(series)
