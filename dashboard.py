@@ -1,7 +1,7 @@
 """LiveInsight's dashboard: the router. Run with `streamlit run dashboard.py`."""
 import streamlit as st
 
-from liveinsight import ui
+from liveinsight.dashboard import ui
 
 st.set_page_config(page_title="LiveInsight", page_icon=":material/insights:", layout="wide")
 

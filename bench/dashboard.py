@@ -116,7 +116,7 @@ def backfill(api: str, visits_per_day: int) -> int:
 def wait_for_aggregation(api: str, api_key: str | None, expected_events: int, timeout: float = 120,
                          period: str = "24h") -> int:
     """Wait until the stats API counts (nearly) every backfilled event over `period`."""
-    from liveinsight.client import Client
+    from liveinsight.dashboard.client import Client
 
     client = Client(api, api_key)
     deadline, counted = time.time() + timeout, 0
@@ -157,8 +157,8 @@ def time_pages(runs: int, period: str) -> dict[str, dict[str, list[float]]]:
 
 def time_realtime_refresh(api: str, api_key: str, runs: int) -> list[float]:
     """The realtime fragment's work per refresh: the API call, the feed and the figure."""
-    from liveinsight import charts, frames
-    from liveinsight.client import Client
+    from liveinsight.dashboard import charts, frames
+    from liveinsight.dashboard.client import Client
 
     client, times = Client(api, api_key), []
     for _ in range(runs):

@@ -23,7 +23,7 @@ _EXPORTS = {
     "Unauthorized": "errors",
     "StoreUnavailable": "errors",
     "LocalStack": "server",
-    "Client": "client",
+    "Client": "dashboard.client",
 }
 __all__ = sorted(_EXPORTS)
 

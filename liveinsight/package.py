@@ -1,8 +1,8 @@
 """Build the one Lambda zip that serves every deployed function.
 
 `python -m liveinsight package [--out dist/function.zip]` writes a zip with
-`lambda_function.py` at its root, the `liveinsight` library without its dashboard and
-local-stack modules, and the third-party packages the Lambda Python 3.11 runtime lacks,
+`lambda_function.py` at its root, the `liveinsight` library without its dashboard package
+and local-stack modules, and the third-party packages the Lambda Python 3.11 runtime lacks,
 installed as Linux x86_64 CPython 3.11 wheels whatever machine builds it.
 
 boto3 and botocore are deliberately left out: the runtime provides them, and botocore
@@ -61,9 +61,10 @@ FORBIDDEN_DISTRIBUTIONS = (
     "pyarrow",
 )
 
-# liveinsight modules the Lambda never imports: dashboard (pandas, plotly, Streamlit,
-# requests) and local stack (moto server, HTTP gateway, CLI, this builder).
-DASHBOARD_MODULES = ("client.py", "frames.py", "charts.py", "ui.py")
+# Entries of the liveinsight package the Lambda never imports: the dashboard package
+# (pandas, plotly, Streamlit, requests) and the local stack's modules (moto server, HTTP
+# gateway, CLI, this builder).
+DASHBOARD_PACKAGE = "dashboard"
 LOCAL_STACK_MODULES = (
     "server.py",
     "localstore.py",
@@ -73,7 +74,7 @@ LOCAL_STACK_MODULES = (
     "__main__.py",
     "package.py",
 )
-EXCLUDED_PACKAGE_ENTRIES = frozenset(DASHBOARD_MODULES + LOCAL_STACK_MODULES + ("static", "__pycache__"))
+EXCLUDED_PACKAGE_ENTRIES = frozenset((DASHBOARD_PACKAGE, *LOCAL_STACK_MODULES, "static"))
 
 # Installed files that only cost space in the function: bytecode caches (Lambda's
 # /var/task is read-only, so they are never written there either), console scripts,
@@ -207,11 +208,11 @@ def prune_site_dir(site_dir: Path) -> None:
 
 
 def library_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
-    """The liveinsight files the Lambda needs: everything but EXCLUDED_PACKAGE_ENTRIES."""
+    """The liveinsight files the Lambda needs: everything but EXCLUDED_PACKAGE_ENTRIES and caches."""
     files = []
     for path in sorted(package_dir.rglob("*")):
         relative = path.relative_to(package_dir)
-        if any(part in EXCLUDED_PACKAGE_ENTRIES for part in relative.parts):
+        if relative.parts[0] in EXCLUDED_PACKAGE_ENTRIES or "__pycache__" in relative.parts:
             continue
         if path.is_file() and path.suffix not in JUNK_SUFFIXES:
             files.append(path)

@@ -1,7 +1,7 @@
 """Devices: which browsers, operating systems and device classes visitors use."""
 import streamlit as st
 
-from liveinsight import charts, frames, ui
+from liveinsight.dashboard import charts, frames, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/devices: Devices", filters)

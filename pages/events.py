@@ -1,7 +1,7 @@
 """Events: which event types happen, custom events, and each type over time."""
 import streamlit as st
 
-from liveinsight import charts, frames, ui
+from liveinsight.dashboard import charts, frames, ui
 
 TYPES_OVER_TIME = 5
 

@@ -1,7 +1,7 @@
 """Overview: the period's KPIs against the previous period, traffic over time, top pages and sources."""
 import streamlit as st
 
-from liveinsight import charts, frames, ui
+from liveinsight.dashboard import charts, frames, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/dashboard: Overview", filters, note="changes against the period before")

@@ -1,22 +1,23 @@
 """Realtime: who is on the site now; refreshes itself without rerunning the rest of the app."""
 import streamlit as st
 
-from liveinsight import charts, frames, ui
+from liveinsight.dashboard import charts, frames, ui
 
 REFRESH_CHOICES = {"Paused": None, "2 s": 2, "5 s": 5, "10 s": 10, "30 s": 30}
 DEFAULT_REFRESH = "5 s"
 
 filters = ui.current_filters()
 st.title(":material/bolt: Realtime")
-st.caption("Last 5 and 30 minutes" + (f" · page {filters.page}" if filters.page else "") +
-           " · the period, source and event type filters do not apply here.")
+scope = [f"{name} {value}" for name, value in (("site", filters.site), ("page", filters.page)) if value]
+st.caption(" · ".join(["Last 5 and 30 minutes", *scope,
+                        "the period, source and event type filters do not apply here."]))
 refresh = st.segmented_control("Refresh every", list(REFRESH_CHOICES), default=DEFAULT_REFRESH, required=True,
                                key="refresh")
 
 
 @st.fragment(run_every=REFRESH_CHOICES.get(refresh))
 def live_view() -> None:
-    now = ui.load_realtime(filters.page)
+    now = ui.load_realtime(filters)
     active, recent, updated = st.columns(3)
     active.metric("Active now", f"{now.active_sessions:,}", help="Sessions with an event in the last 5 minutes.",
                   border=True)

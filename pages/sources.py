@@ -1,7 +1,7 @@
 """Sources: where visits come from — sources, referrers, campaigns — and how that changes over time."""
 import streamlit as st
 
-from liveinsight import charts, frames, ui
+from liveinsight.dashboard import charts, frames, ui
 
 TOP_SOURCES_OVER_TIME = 5
 

@@ -1,7 +1,7 @@
 """Pages: top pages and entry pages; choosing a page filters every chart to it."""
 import streamlit as st
 
-from liveinsight import charts, frames, ui
+from liveinsight.dashboard import charts, frames, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/description: Pages", filters)

@@ -1,10 +1,10 @@
-"""API.md-shaped answers and a fake Client that records its calls, for dashboard and client tests."""
+"""openapi.yaml-shaped answers and a fake Client that records its calls, for dashboard and client tests."""
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from liveinsight.client import ApiError, Realtime, Stats
+from liveinsight.dashboard.client import ApiError, Realtime, Stats
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 HOUR = 3600
@@ -33,6 +33,7 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
                               {"name": "Android", "sessions": 334}],
         "devices": [{"name": "desktop", "sessions": 900}, {"name": "mobile", "sessions": 300}, {"name": "tablet", "sessions": 34}],
         "bots_filtered": 42,
+        "sites": ["shop.example.com"],
     }
     data.update(overrides)
     return data
@@ -47,7 +48,8 @@ def empty_stats_payload() -> dict[str, Any]:
     data = stats_payload(totals={key: 0 for key in PREVIOUS_TOTALS},
                          timeseries=[{"t": NOW - (24 - i) * HOUR, "events": 0, "page_views": 0, "sessions": 0}
                                      for i in range(24)])
-    for key in ("event_types", "sources", "referrers", "pages", "entry_pages", "browsers", "operating_systems", "devices"):
+    for key in ("event_types", "sources", "referrers", "pages", "entry_pages", "browsers", "operating_systems",
+                "devices", "sites"):
         data[key] = []
     return data
 
@@ -62,10 +64,8 @@ def realtime_payload(**overrides: Any) -> dict[str, Any]:
         "top_pages": [{"page": "/live", "sessions": 9, "page_views": 14}, {"page": "/", "sessions": 5, "page_views": 6}],
         "top_referrers": [{"source": "Twitter", "sessions": 8, "page_views": 11}],
         "event_types": [{"event_type": "page_view", "count": 61}, {"event_type": "play_video", "count": 13}],
-        "recent_events": [{"event_type": "play_video", "timestamp": NOW - 3, "page": "/live", "source": "Twitter",
-                           "session_id": "sess-newest"},
-                          {"event_type": "page_view", "timestamp": NOW - 40, "page": "/", "source": "Direct",
-                           "session_id": "sess-older"}],
+        "recent_events": [{"event_type": "play_video", "timestamp": NOW - 3, "page": "/live", "source": "Twitter"},
+                          {"event_type": "page_view", "timestamp": NOW - 40, "page": "/", "source": "Direct"}],
         "generated_at": NOW,
     }
     data.update(overrides)
@@ -73,7 +73,7 @@ def realtime_payload(**overrides: Any) -> dict[str, Any]:
 
 
 class FakeClient:
-    """Stands in for liveinsight.client.Client: canned payloads in, recorded calls out."""
+    """Stands in for liveinsight.dashboard.client.Client: canned payloads in, recorded calls out."""
 
     def __init__(self, stats: dict[str, Any] | None = None, realtime: dict[str, Any] | None = None,
                  error: ApiError | None = None) -> None:

@@ -1,7 +1,7 @@
-"""liveinsight.client against a real HTTP server in a thread that answers like API.md.
+"""liveinsight.dashboard.client against a real HTTP server in a thread that answers like openapi.yaml.
 
 The server here is a stand-in for `python -m liveinsight serve`: it checks the key, records
-every request and replies with canned API.md-shaped bodies, so these tests cover the
+every request and replies with canned openapi.yaml-shaped bodies, so these tests cover the
 client's URLs, headers, parsing and error mapping.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from liveinsight import client as client_module
-from liveinsight.client import (
+from liveinsight.dashboard import client as client_module
+from liveinsight.dashboard.client import (
     ApiAuthError,
     ApiError,
     ApiRequestError,
@@ -124,6 +124,7 @@ def test_stats_parses_totals_and_tables(client):
     assert stats.devices["name"].tolist() == ["desktop", "mobile", "tablet"]
     assert stats.entry_pages["sessions"].tolist() == [800, 300]
     assert stats.bots_filtered == 42
+    assert stats.sites == ["shop.example.com"]
 
 
 def test_stats_timeseries_has_utc_datetimes(client):
@@ -143,6 +144,20 @@ def test_stats_sends_filters_and_the_api_key(api, client):
     assert query == {"period": ["7d"], "page": ["/pricing"], "source": ["Google"], "event_type": ["signup"],
                      "limit": ["25"], "interval": ["day"]}
     assert headers["X-API-Key"] == API_KEY
+
+
+def test_stats_asks_for_one_site_only_when_given(api, client):
+    client.stats(site="shop.example.com")
+    assert api.requests[-1][1]["site"] == ["shop.example.com"]
+
+    client.stats()
+    assert "site" not in api.requests[-1][1]  # all sites together
+
+
+def test_sites_default_to_none_when_an_older_server_leaves_them_out(api, client):
+    del api.stats["sites"]
+
+    assert client.stats().sites == []
 
 
 def test_stats_compare_asks_for_the_previous_period(api, client):
@@ -213,9 +228,18 @@ def test_realtime_parses_numbers_and_tables(api, client):
     assert len(now.per_minute) == 30 and str(now.per_minute["minute"].dt.tz) == "UTC"
     assert now.top_pages["page"].tolist() == ["/live", "/"]
     assert now.top_referrers["source"].tolist() == ["Twitter"]
-    assert now.recent_events["session_id"].tolist() == ["sess-newest", "sess-older"]
+    assert list(now.recent_events.columns) == ["event_type", "timestamp", "page", "source"]
+    assert now.recent_events["page"].tolist() == ["/live", "/"]
     assert now.recent_events["timestamp"].iloc[0] == pd.Timestamp(fakes.NOW - 3, unit="s", tz="UTC")
     assert api.requests[-1][:2] == ("/api/realtime", {"page": ["/live"], "window": ["15"]})
+
+
+def test_realtime_asks_for_one_site_only_when_given(api, client):
+    client.realtime(site="shop.example.com")
+    assert api.requests[-1][1] == {"window": ["30"], "site": ["shop.example.com"]}
+
+    client.realtime()
+    assert api.requests[-1][1] == {"window": ["30"]}
 
 
 # --- errors -------------------------------------------------------------------------

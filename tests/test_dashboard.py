@@ -12,9 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from liveinsight import ui
-from liveinsight.charts import PALETTE
-from liveinsight.client import ApiAuthError, ApiRequestError, ApiServerError, ApiUnreachable
+from liveinsight.dashboard import ui
+from liveinsight.dashboard.charts import PALETTE
+from liveinsight.dashboard.client import ApiAuthError, ApiRequestError, ApiServerError, ApiUnreachable
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,12 +161,13 @@ def test_realtime_shows_active_sessions_feed_and_breakdowns(fake):
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Active now"] == "17"
     assert tiles["Last 30 min"] == "58"
-    feed = table_with(at, "session_id")
-    assert feed["session_id"].tolist() == ["sess-newest", "sess-older"]  # newest first
+    feed = table_with(at, "ago")
+    assert feed["page"].tolist() == ["/live", "/"]  # newest first
     assert feed["ago"].tolist() == ["3s ago", "40s ago"]
+    assert "session_id" not in feed.columns
     assert table_with(at, "page")["page"].tolist() == ["/live", "/"]
     assert table_with(at, "event_type")["count"].tolist() == [61, 13]
-    assert fake.calls[-1] == ("realtime", {"page": None, "window": 30})
+    assert fake.calls[-1] == ("realtime", {"page": None, "site": None, "window": 30})
 
 
 def test_realtime_refresh_defaults_to_five_seconds_and_can_pause(fake):
@@ -184,7 +185,7 @@ def test_realtime_refresh_defaults_to_five_seconds_and_can_pause(fake):
 def test_realtime_uses_the_page_filter(fake):
     at = open_page(PAGES["realtime"], {"page": "/pricing"})
 
-    assert fake.calls[-1] == ("realtime", {"page": "/pricing", "window": 30})
+    assert fake.calls[-1] == ("realtime", {"page": "/pricing", "site": None, "window": 30})
     assert "page /pricing" in texts(at)
 
 
@@ -282,7 +283,7 @@ def test_default_filters_ask_for_the_last_24_hours_and_keep_the_url_clean(fake):
     at = open_page(PAGES["overview"])
 
     assert fake.stats_calls()[-1] == {"period": "24h", "page": None, "source": None, "event_type": None,
-                                      "compare": True}
+                                      "site": None, "compare": True}
     assert dict(at.query_params) == {}
 
 
@@ -294,7 +295,7 @@ def test_sidebar_filters_flow_into_client_calls_and_the_url(fake):
     at.selectbox(key="event_type").set_value("signup").run()
 
     assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": "signup",
-                                      "compare": True}
+                                      "site": None, "compare": True}
     assert {k: at.query_params[k] for k in at.query_params} in (
         {"period": "7d", "source": "Google", "event_type": "signup"},
         {"period": ["7d"], "source": ["Google"], "event_type": ["signup"]})
@@ -307,7 +308,7 @@ def test_a_link_reproduces_the_view(fake):
     assert at.selectbox(key="period").value == "30d"
     assert at.selectbox(key="page").value == "/pricing"
     assert fake.stats_calls()[-1] == {"period": "30d", "page": "/pricing", "source": "Google", "event_type": None,
-                                      "compare": True}
+                                      "site": None, "compare": True}
 
 
 def test_filters_persist_across_pages(fake):
@@ -317,9 +318,57 @@ def test_filters_persist_across_pages(fake):
 
     at.switch_page(PAGES["devices"]).run()
 
-    assert fake.stats_calls()[-1] == {"period": "1h", "page": "/docs", "source": None, "event_type": None}
+    assert fake.stats_calls()[-1] == {"period": "1h", "page": "/docs", "source": None, "event_type": None,
+                                      "site": None}
     assert at.selectbox(key="period").value == "1h"
     assert "Last hour · page /docs" in texts(at)
+
+
+def test_the_site_selector_is_hidden_with_one_site(fake):
+    at = open_page(PAGES["overview"])
+
+    assert "site" not in [box.key for box in at.selectbox]
+    assert fake.stats_calls()[-1]["site"] is None
+
+
+def test_the_site_selector_offers_all_sites_first_when_there_are_two(fake):
+    fake.stats_data["sites"] = ["blog.example.com", "shop.example.com"]
+
+    at = open_page(PAGES["overview"])
+
+    selector = at.selectbox(key="site")
+    assert selector.options == ["All sites", "blog.example.com", "shop.example.com"]
+    assert selector.value is None
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_a_chosen_site_goes_into_the_url_and_every_client_call(fake, page):
+    fake.stats_data["sites"] = ["blog.example.com", "shop.example.com"]
+    at = open_page(page)
+    fake.calls.clear()
+
+    at.selectbox(key="site").set_value("shop.example.com").run()
+
+    assert at.query_params["site"] in ("shop.example.com", ["shop.example.com"])
+    # Only the sidebar's list of sites asks for every site; everything the page shows is the chosen one's.
+    site_list = {"period": "24h", "page": None, "source": None, "event_type": None, "site": None,
+                 "limit": ui.FILTER_OPTIONS_LIMIT}
+    page_calls = [params for _, params in fake.calls if params != site_list]
+    assert page_calls and all(params["site"] == "shop.example.com" for params in page_calls)
+    assert "site shop.example.com" in texts(at)
+
+
+def test_a_site_link_keeps_its_site_and_all_sites_brings_every_site_back(fake):
+    fake.stats_data["sites"] = ["blog.example.com", "shop.example.com"]
+    at = open_page(PAGES["realtime"], {"site": "blog.example.com"})
+
+    assert at.selectbox(key="site").value == "blog.example.com"
+    assert fake.calls[-1] == ("realtime", {"page": None, "site": "blog.example.com", "window": 30})
+
+    at.selectbox(key="site").set_value(None).run()
+
+    assert fake.calls[-1] == ("realtime", {"page": None, "site": None, "window": 30})
+    assert "site" not in at.query_params
 
 
 def test_custom_range_asks_for_whole_utc_days_and_goes_into_the_url(fake):

@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from liveinsight import charts, frames
-from liveinsight.client import Realtime, Stats, Totals
-from liveinsight.ui import Filters
+from liveinsight.dashboard import charts, frames
+from liveinsight.dashboard.client import Realtime, Stats, Totals
+from liveinsight.dashboard.ui import Filters
 from tests import fakes
 
 
@@ -81,6 +81,7 @@ def test_recent_feed_is_newest_first_with_age():
 
     assert feed["ago"].tolist() == ["1m 03s ago", "1m 40s ago"]
     assert feed["event_type"].tolist() == ["play_video", "page_view"]
+    assert list(feed.columns) == ["ago", "event_type", "page", "source", "timestamp"]  # no session ids
 
 
 def test_has_traffic():
@@ -129,7 +130,8 @@ def test_share_donut_and_series_by():
 
 @pytest.mark.parametrize("filters", [
     pytest.param(Filters(), id="defaults"),
-    pytest.param(Filters(period="7d", page="/pricing", source="Google", event_type="signup"), id="everything"),
+    pytest.param(Filters(period="7d", page="/pricing", source="Google", event_type="signup", site="shop.example.com"),
+                 id="everything"),
     pytest.param(Filters(period="custom", start=date(2026, 1, 1), end=date(2026, 1, 7)), id="custom-range"),
 ])
 def test_filters_round_trip_through_the_query_string(filters):
@@ -142,6 +144,7 @@ def test_filters_round_trip_through_the_query_string(filters):
     pytest.param({"period": "custom", "from": "2026-01-07", "to": "2026-01-01"},
                  Filters("custom", date(2026, 1, 1), date(2026, 1, 7)), id="reversed-range"),
     pytest.param({"page": ""}, Filters(), id="empty-page"),
+    pytest.param({"site": ""}, Filters(), id="empty-site"),
 ])
 def test_filters_from_a_bad_query_fall_back(query, expected):
     assert Filters.from_query(query) == expected
@@ -149,6 +152,14 @@ def test_filters_from_a_bad_query_fall_back(query, expected):
 
 def test_default_filters_leave_the_url_clean():
     assert Filters().to_query() == {}
+
+
+def test_a_site_goes_into_the_url_the_stats_call_and_the_caption():
+    filters = Filters(period="7d", site="shop.example.com", page="/pricing")
+
+    assert filters.to_query() == {"period": "7d", "site": "shop.example.com", "page": "/pricing"}
+    assert filters.stats_args()["site"] == "shop.example.com"
+    assert filters.description == "Last 7 days · site shop.example.com · page /pricing"
 
 
 def test_custom_range_covers_whole_days():

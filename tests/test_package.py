@@ -26,7 +26,8 @@ from liveinsight import package
 REPO = Path(__file__).resolve().parent.parent
 FORBIDDEN_TOP_LEVEL = {"pandas", "numpy", "plotly", "streamlit", "moto", "werkzeug", "flask", "requests",
                        "tqdm", "pyarrow", "boto3", "botocore", "s3transfer"}
-FORBIDDEN_IMPORT = re.compile(r"^\s*(?:import|from)\s+(pandas|plotly|streamlit|moto|requests|werkzeug)\b", re.M)
+FORBIDDEN_IMPORT = re.compile(
+    r"^\s*(?:import|from)\s+(pandas|plotly|streamlit|moto|requests|werkzeug|liveinsight\.dashboard)\b", re.M)
 # What the Lambda Python 3.11 runtime puts beside our code: boto3 and its dependencies.
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 API_KEY = "test-read-key-0123456789"
@@ -118,9 +119,28 @@ def test_handler_is_at_the_zip_root_beside_the_library(zip_names):
         assert f"liveinsight/{module}" in zip_names, module
 
 
-@pytest.mark.parametrize("module", package.DASHBOARD_MODULES + package.LOCAL_STACK_MODULES)
-def test_dashboard_and_local_stack_modules_are_left_out(zip_names, module):
+def test_the_dashboard_package_is_left_out_whole(zip_names):
+    # GIVEN the dashboard package as it is in the repository
+    assert (REPO / "liveinsight" / package.DASHBOARD_PACKAGE / "client.py").is_file()
+    # THEN no entry of it ships, whatever files it holds
+    assert not [n for n in zip_names if n.startswith(f"liveinsight/{package.DASHBOARD_PACKAGE}/")]
+
+
+@pytest.mark.parametrize("module", package.LOCAL_STACK_MODULES)
+def test_local_stack_modules_are_left_out(zip_names, module):
     assert f"liveinsight/{module}" not in zip_names
+
+
+def test_library_files_skip_only_the_top_level_dashboard_folder(tmp_path):
+    # GIVEN a package with a dashboard folder and a deeper folder that happens to share its name
+    for relative in ("__init__.py", "dashboard/__init__.py", "dashboard/ui.py", "reports/dashboard/summary.py",
+                     "__pycache__/store.cpython-311.pyc"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("")
+    # WHEN the Lambda's share of it is listed
+    files = {path.relative_to(tmp_path).as_posix() for path in package.library_files(tmp_path)}
+    # THEN only the top-level dashboard folder (and caches) are left out
+    assert files == {"__init__.py", "reports/dashboard/summary.py"}
 
 
 def test_no_dashboard_local_stack_or_runtime_distributions_inside(zip_names):

@@ -1,10 +1,10 @@
 """A small client for LiveInsight's two read APIs, for the dashboard and for notebooks.
 
     client = Client.from_env()
-    stats = client.stats(period="7d", page="/pricing", compare=True)
+    stats = client.stats(period="7d", page="/pricing", site="shop.example.com", compare=True)
     stats.totals.sessions, stats.timeseries.plot(x="t", y="page_views")
 
-Tables come back as pandas DataFrames whose columns keep API.md's names; time columns
+Tables come back as pandas DataFrames whose columns keep openapi.yaml's names; time columns
 are timezone-aware UTC datetimes. Errors form one small tree:
 
     ApiError                   anything the dashboard can explain to its user
@@ -42,7 +42,7 @@ REALTIME_PAGE_COLUMNS = ("page", "sessions", "page_views")
 ENTRY_PAGE_COLUMNS = ("page", "sessions")
 NAMED_COLUMNS = ("name", "sessions")
 CAMPAIGN_COLUMNS = ("campaign", "sessions")
-RECENT_EVENT_COLUMNS = ("event_type", "timestamp", "page", "source", "session_id")
+RECENT_EVENT_COLUMNS = ("event_type", "timestamp", "page", "source")
 
 
 # --- errors -------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class ApiServerError(ApiError):
 
 @dataclass(frozen=True)
 class Totals:
-    """Headline numbers of a period (API.md `totals`)."""
+    """Headline numbers of a period (openapi.yaml `totals`)."""
 
     events: int = 0
     page_views: int = 0
@@ -145,8 +145,10 @@ class Stats:
     operating_systems: pd.DataFrame
     devices: pd.DataFrame
     bots_filtered: int = 0
-    # utm_campaign breakdown: `[{"campaign": …, "sessions": n}]`; served by `serve`, not yet in API.md.
+    # utm_campaign breakdown: `[{"campaign": …, "sessions": n}]`; empty when an older server leaves it out.
     campaigns: pd.DataFrame = field(default_factory=lambda: _table(None, CAMPAIGN_COLUMNS))
+    # Hosts that have data, sorted; what the dashboard's site selector offers.
+    sites: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -169,6 +171,7 @@ class Stats:
             devices=_table(data.get("devices"), NAMED_COLUMNS),
             bots_filtered=int(data.get("bots_filtered") or 0),
             campaigns=_table(data.get("campaigns"), CAMPAIGN_COLUMNS),
+            sites=[str(site) for site in data.get("sites") or []],
         )
 
 
@@ -256,9 +259,9 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def realtime(self, page: str | None = None, window: int = 30) -> Realtime:
-        """Active sessions, the per-minute series and the newest events."""
-        return Realtime.from_json(self._get(REALTIME_PATH, {"page": page, "window": window}))
+    def realtime(self, page: str | None = None, window: int = 30, site: str | None = None) -> Realtime:
+        """Active sessions, the per-minute series and the newest events (of one site when `site` is given)."""
+        return Realtime.from_json(self._get(REALTIME_PATH, {"page": page, "window": window, "site": site}))
 
     def stats(
         self,
@@ -271,6 +274,7 @@ class Client:
         event_type: str | None = None,
         limit: int = 10,
         compare: bool = False,
+        site: str | None = None,
     ) -> Stats:
         """Totals, time series and breakdowns of a period.
 
@@ -289,6 +293,8 @@ class Client:
             Rows per breakdown, 1–100.
         compare:
             Also fetch ``previous_totals`` for the previous period of equal length.
+        site:
+            One site's host, e.g. ``shop.example.com``; by default all sites together.
         """
         params = {
             "period": period,
@@ -300,6 +306,7 @@ class Client:
             "event_type": event_type,
             "limit": limit,
             "compare": "previous" if compare else None,
+            "site": site,
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 

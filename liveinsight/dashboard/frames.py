@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from liveinsight.client import Totals
+from liveinsight.dashboard.client import Totals
 
 CUSTOM_EVENT_EXCLUDES = ("page_view",)
 
@@ -121,5 +121,5 @@ def recent_feed(recent_events: pd.DataFrame, now: datetime | None = None) -> pd.
     feed = recent_events.sort_values("timestamp", ascending=False).reset_index(drop=True)
     seconds = (pd.Timestamp(now) - feed["timestamp"]).dt.total_seconds().clip(lower=0)
     return feed.assign(ago=seconds.map(lambda s: f"{format_duration(s)} ago"))[
-        ["ago", "event_type", "page", "source", "session_id", "timestamp"]
+        ["ago", "event_type", "page", "source", "timestamp"]
     ]

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from liveinsight.client import (
+from liveinsight.dashboard.client import (
     DEFAULT_API_URL,
     ApiAuthError,
     ApiError,
@@ -41,7 +41,10 @@ PERIODS = {
 }
 DEFAULT_PERIOD = "24h"
 DEFAULT_CUSTOM_DAYS = 7
-FILTER_KEYS = ("period", "from", "to", "page", "source", "event_type")
+FILTER_KEYS = ("period", "from", "to", "site", "page", "source", "event_type")
+# The filters that pick one value of a dimension; None means all of them.
+VALUE_FILTERS = ("site", "page", "source", "event_type")
+ALL_SITES = "All sites"
 
 client_factory: Callable[[str, str | None], Client] = Client
 
@@ -89,6 +92,7 @@ class Filters:
     page: str | None = None
     source: str | None = None
     event_type: str | None = None
+    site: str | None = None
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> "Filters":
@@ -104,22 +108,21 @@ class Filters:
                 period = DEFAULT_PERIOD
             else:
                 start, end = min(start, end), max(start, end)
-        return cls(period, start, end, params.get("page") or None, params.get("source") or None,
-                   params.get("event_type") or None)
+        return cls(period, start, end, **{name: params.get(name) or None for name in VALUE_FILTERS})
 
     def to_query(self) -> dict[str, str]:
         """The non-default filters as query parameters."""
         query = {"period": self.period} if self.period != DEFAULT_PERIOD else {}
         if self.period == "custom" and self.start and self.end:
             query.update({"from": self.start.isoformat(), "to": self.end.isoformat()})
-        for name in ("page", "source", "event_type"):
+        for name in VALUE_FILTERS:
             if getattr(self, name):
                 query[name] = getattr(self, name)
         return query
 
     def stats_args(self) -> dict[str, Any]:
         """Keyword arguments for Client.stats."""
-        args: dict[str, Any] = {"page": self.page, "source": self.source, "event_type": self.event_type}
+        args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS}
         if self.period == "custom" and self.start and self.end:
             # Whole UTC days: from the start day's midnight to the midnight after the end day.
             args.update(from_=self.start, to=self.end + timedelta(days=1))
@@ -129,13 +132,12 @@ class Filters:
 
     @property
     def description(self) -> str:
-        """"Last 7 days · page /pricing" for captions."""
+        """"Last 7 days · site shop.example.com · page /pricing" for captions."""
         if self.period == "custom" and self.start and self.end:
             parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y} (UTC)"]
         else:
             parts = [PERIODS[self.period]]
-        parts += [f"{label} {value}" for label, value in
-                  (("page", self.page), ("source", self.source), ("event type", self.event_type)) if value]
+        parts += [f"{name.replace('_', ' ')} {getattr(self, name)}" for name in VALUE_FILTERS if getattr(self, name)]
         return " · ".join(parts)
 
 
@@ -148,7 +150,7 @@ def _seed_filters_from_url() -> None:
     today = date.today()
     end = min(filters.end or today, today)  # The date picker refuses days after today.
     st.session_state["range"] = (min(filters.start or today - timedelta(days=DEFAULT_CUSTOM_DAYS - 1), end), end)
-    for name in ("page", "source", "event_type"):
+    for name in VALUE_FILTERS:
         st.session_state[name] = getattr(filters, name)
     st.session_state["_filters_seeded"] = True
 
@@ -162,8 +164,7 @@ def _current_filters() -> Filters:
             start, end = chosen
         else:  # Half-picked range: keep showing the default until the end day is chosen.
             period = DEFAULT_PERIOD
-    return Filters(period, start, end, st.session_state.get("page"), st.session_state.get("source"),
-                   st.session_state.get("event_type"))
+    return Filters(period, start, end, **{name: st.session_state.get(name) for name in VALUE_FILTERS})
 
 
 def _write_filters_to_url(filters: Filters) -> None:
@@ -178,7 +179,7 @@ def _write_filters_to_url(filters: Filters) -> None:
 
 def _clear_filters() -> None:
     st.session_state["period"] = DEFAULT_PERIOD
-    for name in ("page", "source", "event_type"):
+    for name in VALUE_FILTERS:
         st.session_state[name] = None
 
 
@@ -202,7 +203,9 @@ def sidebar_filters() -> Filters:
         st.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="period")
         if st.session_state["period"] == "custom":
             st.date_input("Date range (UTC)", key="range", max_value=date.today())
-        catalog = filter_options(replace(_current_filters(), page=None, source=None, event_type=None))
+        unfiltered = replace(_current_filters(), **dict.fromkeys(VALUE_FILTERS))
+        _site_selector(filter_options(unfiltered)["site"])
+        catalog = filter_options(replace(unfiltered, site=st.session_state.get("site")))
         st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
                      key="page", placeholder="All pages")
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
@@ -215,6 +218,16 @@ def sidebar_filters() -> Filters:
     filters = _current_filters()
     _write_filters_to_url(filters)
     return filters
+
+
+def _site_selector(sites: list[str]) -> None:
+    """The site filter, "All sites" first; hidden while there is nothing to choose between."""
+    current = st.session_state.get("site")
+    if len(sites) < 2 and not current:
+        return
+    # Streamlit shows a None value as no choice at all, so the placeholder names it too.
+    st.selectbox("Site", [None, *_with_current(sites, current)], format_func=lambda site: site or ALL_SITES,
+                 key="site", placeholder=ALL_SITES)
 
 
 def _ensure_router() -> None:
@@ -251,18 +264,19 @@ def fetch_stats(api_url: str, api_key: str | None, **params: Any) -> Stats:
 
 
 @st.cache_data(ttl=REALTIME_TTL_SECONDS, show_spinner=False)
-def fetch_realtime(api_url: str, api_key: str | None, page: str | None, window: int) -> Realtime:
+def fetch_realtime(api_url: str, api_key: str | None, **params: Any) -> Realtime:
     """Client.realtime, cached for less than the fastest refresh."""
-    return _client(api_url, api_key).realtime(page=page, window=window)
+    return _client(api_url, api_key).realtime(**params)
 
 
 def filter_options(filters: Filters) -> dict[str, list[str]]:
-    """Pages, sources and event types seen in the period, for the sidebar's choices."""
+    """Sites, pages, sources and event types seen in the period, for the sidebar's choices."""
     try:
         stats = fetch_stats(*api_settings(), limit=FILTER_OPTIONS_LIMIT, **filters.stats_args())
     except ApiError:  # The page itself shows the error panel.
-        return {"page": [], "source": [], "event_type": []}
+        return {name: [] for name in VALUE_FILTERS}
     return {
+        "site": stats.sites,
         "page": stats.pages["page"].dropna().astype(str).tolist(),
         "source": stats.sources["source"].dropna().astype(str).tolist(),
         "event_type": stats.event_types["event_type"].dropna().astype(str).tolist(),
@@ -283,10 +297,10 @@ def load_series(filters: Filters, dimension: str, values: list[str]) -> dict[str
     return {value: load_stats(filters, **{dimension: value}, limit=1).timeseries for value in values}
 
 
-def load_realtime(page: str | None, window: int = 30) -> Realtime:
-    """Realtime data; on an API error, show the panel and stop."""
+def load_realtime(filters: Filters, window: int = 30) -> Realtime:
+    """Realtime data for the filters' site and page; on an API error, show the panel and stop."""
     try:
-        return fetch_realtime(*api_settings(), page=page, window=window)
+        return fetch_realtime(*api_settings(), page=filters.page, site=filters.site, window=window)
     except ApiError as exc:
         error_panel(exc)
         st.stop()
@@ -333,7 +347,6 @@ COLUMN_CONFIG: dict[str, Any] = {
     "campaign": "Campaign",
     "name": "Name",
     "event_type": "Event type",
-    "session_id": "Session",
     "ago": "When",
     "sessions": _count("Sessions"),
     "page_views": _count("Page views"),
