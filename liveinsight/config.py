@@ -18,6 +18,7 @@ ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_ROLLUP_COMMIT = "LIVEINSIGHT_ROLLUP_COMMIT"
 ENV_API_URL = "LIVEINSIGHT_API_URL"
+ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"
@@ -41,6 +42,11 @@ MAX_USER_AGENT_CHARS = 1024
 MAX_EVENT_AGE_SECONDS = 24 * 3600
 MAX_FUTURE_SKEW_SECONDS = 5 * 60
 MILLISECONDS_THRESHOLD = 10**11
+MAX_PROP_NUMBER = 10**38  # DynamoDB numbers hold 38 significant digits
+
+# Privacy: a stored page URL keeps scheme, host, path, `utm_*` and these query parameters
+# (LIVEINSIGHT_KEEP_QUERY, comma-separated; empty keeps only `utm_*`). `ref` is read as a source.
+DEFAULT_KEEP_QUERY = ("ref",)
 
 # Sessions and rollups.
 SESSION_TIMEOUT_SECONDS = 30 * 60
@@ -60,6 +66,14 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def keep_query_from_env() -> tuple[str, ...]:
+    """The query parameters kept in stored page URLs besides `utm_*` (set but empty: none)."""
+    value = os.environ.get(ENV_KEEP_QUERY)
+    if value is None:
+        return DEFAULT_KEEP_QUERY
+    return tuple(dict.fromkeys(name.strip().lower() for name in value.split(",") if name.strip()))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend needs to know about where it runs."""
@@ -73,6 +87,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = field(default=(DEFAULT_ALLOWED_ORIGINS,))
     raw_retention_hours: int = DEFAULT_RAW_RETENTION_HOURS
     rollup_commit: str = ROLLUP_COMMIT_TRANSACT
+    keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -91,4 +106,5 @@ class Settings:
             allowed_origins=origins or (DEFAULT_ALLOWED_ORIGINS,),
             raw_retention_hours=int(_env(ENV_RAW_RETENTION_HOURS, str(DEFAULT_RAW_RETENTION_HOURS))),
             rollup_commit=commit,
+            keep_query=keep_query_from_env(),
         )

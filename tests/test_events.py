@@ -133,3 +133,145 @@ def test_500_events_is_the_largest_accepted_batch(backend):
     assert code == 200
     assert payload["data"]["accepted"] == 500
     assert len(backend.raw_events()) == 500
+
+
+# --- hostile input: a 4xx naming the field, never a 5xx; valid neighbours are kept ---------
+
+def stored_text(backend) -> str:
+    """Everything stored, as UTF-8 (raises if anything stored could not be written as UTF-8)."""
+    text = json.dumps(backend.raw_events(), default=str, ensure_ascii=False)
+    text.encode("utf-8")
+    return text
+
+
+HOSTILE_BODIES = [
+    pytest.param(b"[" * 100_000, "nested too deeply", id="100k-brackets"),
+    pytest.param(b'{"events": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply", id="deep-batch"),
+    pytest.param(b'{"events": [' + b"[" * 500 + b"]" * 500 + b"]}", "must be a JSON object", id="deep-event"),
+    pytest.param(b'{"event_type": "x", "timestamp": NaN}', "not valid JSON", id="nan"),
+    pytest.param(b'{"event_type": "x", "timestamp": -Infinity}', "not valid JSON", id="infinity"),
+    pytest.param(b'{"event_type": "x", "timestamp": ' + b"9" * 5000 + b"}", "`timestamp`", id="5000-digit-int"),
+    pytest.param(b'{"event_type": "x", "timestamp": 1e400}', "`timestamp` is not a finite number", id="1e400"),
+    pytest.param(b'{"event_type": "x", "props": {"n": ' + b"9" * 50 + b"}}", "`props`", id="50-digit-prop"),
+    pytest.param(b'{"event_type": "x", "props": {"n": 1e300}}', "beyond", id="huge-float-prop"),
+    pytest.param(b'{"event_type": "x", "sent_at": 1e400, "timestamp": 1}', "`sent_at`", id="sent-at-infinite"),
+    pytest.param(b'{"event_type": "x", "sent_at": "now"}', "`sent_at`", id="sent-at-string"),
+    pytest.param(b'{"event_type": "x\\u0000"}', "`event_type`", id="nul-in-type"),
+    pytest.param(b'\xef\xbb\xbf{"event_type": "page_view"}', "`page_url`", id="bom-then-json"),
+    pytest.param(b'{"event_type": "x", "\xff\xfe": 1}', "field name is not valid UTF-8", id="invalid-utf8-key"),
+    pytest.param(b'{"event_type": "x", "\\udc00": 1}', "field name is not valid UTF-8", id="surrogate-key"),
+    pytest.param(b'{"events": [{"event_type": "x"}], "\\ud800": 1}', r"unknown top-level field '\ud800' next to",
+                 id="surrogate-top-level-key"),
+]
+
+
+@pytest.mark.parametrize("body, message", HOSTILE_BODIES)
+def test_hostile_bodies_get_a_4xx_naming_what_is_wrong(backend, body, message):
+    code, payload = backend.post(body)
+    assert code == 400, payload
+    assert message in payload["message"] or message in json.dumps(payload.get("errors")), payload
+    assert backend.raw_events() == []
+
+
+# Raw bytes that are not UTF-8 are written as surrogate escapes (\udcXX), which
+# encode("utf-8", "surrogateescape") turns back into exactly those bytes.
+UNSTORABLE_FIELDS = [
+    pytest.param("event_id", '"e-\\ud800"', "not valid UTF-8", id="surrogate-event-id"),
+    pytest.param("page_url", '"https://shop.example.com/\\udfff"', "not valid UTF-8", id="surrogate-page-url"),
+    pytest.param("user_agent", '"Mozilla/5.0 \\ud83d"', "not valid UTF-8", id="surrogate-user-agent"),
+    pytest.param("referrer", '"https://a.example/\\ud800"', "not valid UTF-8", id="surrogate-referrer"),
+    pytest.param("session_id", '"s\\udc80"', "not valid UTF-8", id="surrogate-session"),
+    pytest.param("props", '{"plan": "\\ud800"}', "not valid UTF-8", id="surrogate-prop-value"),
+    pytest.param("props", '{"\\ud800": "x"}', "not valid UTF-8", id="surrogate-prop-key"),
+    pytest.param("event_id", '"e-\udcff\udcfe"', "not valid UTF-8", id="invalid-utf8-event-id"),
+    pytest.param("page_url", '"https://shop.example.com/\udcc3"', "not valid UTF-8", id="invalid-utf8-page-url"),
+    pytest.param("props", '{"plan": "\udced\udca0\udc80"}', "not valid UTF-8", id="encoded-surrogate-prop"),
+    pytest.param("page_url", '"https://shop.example.com/\\u0000"', "NUL", id="nul-page-url"),
+    pytest.param("props", '{"plan": "a\\u0000b"}', "NUL", id="nul-prop-value"),
+    pytest.param("page_url", '"https://shop.example.com/a\\nb"', "http(s) URL", id="newline-page-url"),
+    pytest.param("user_agent", '"Mozilla/5.0\\r\\nX-Evil: 1"', "control characters", id="crlf-user-agent"),
+    pytest.param("event_id", '"e\\t1"', "control characters", id="tab-event-id"),
+    pytest.param("props", '{"a\\nb": 1}', "control characters", id="newline-prop-key"),
+]
+
+
+@pytest.mark.parametrize("name, value, problem", UNSTORABLE_FIELDS)
+def test_an_unstorable_string_rejects_its_event_and_keeps_the_neighbours(backend, name, value, problem):
+    # GIVEN a batch whose middle event holds a string no UTF-8 encoder can write (or a NUL)
+    bad = json.dumps(good(event_id="bad"))[:-1] + f', "{name}": {value}' + "}"
+    bad = bad.replace('"event_id": "bad", ', "") if name == "event_id" else bad
+    body = ('{"events": [' + json.dumps(page_view("s-1", "/a", NOW)) + ", " + bad + ", "
+            + json.dumps(page_view("s-1", "/b", NOW + 1)) + "]}").encode("utf-8", "surrogateescape")
+    # WHEN posted
+    code, payload = backend.post(body)
+    # THEN 200: both neighbours are stored, the bad one is listed naming its field
+    assert code == 200, payload
+    data = payload["data"]
+    assert data["accepted"] == 2
+    [rejection] = data["rejected"]
+    assert rejection["index"] == 1
+    assert f"`{name}`" in rejection["message"] and problem in rejection["message"], rejection
+    assert sorted(e["page"] for e in backend.raw_events()) == ["/a", "/b"]
+    stored_text(backend)
+
+
+def test_a_lone_invalid_event_is_a_400_naming_the_field(backend):
+    code, payload = backend.post(b'{"event_type": "page_view", "page_url": "https://a.example/\xff"}')
+    assert code == 400
+    assert "`page_url` is not valid UTF-8" in payload["message"]
+    assert payload["errors"][0]["index"] == 0
+
+
+# --- privacy: what is stored of the URLs -------------------------------------------------
+
+def test_stored_page_url_keeps_scheme_host_path_utm_and_ref_only(backend):
+    url = ("HTTPS://user:secret@Shop.Example.com:8443/checkout/step-2?email=a%40b.c&utm_source=news&token=abc"
+           "&ref=hn&UTM_Campaign=nov&q=shoes#access_token=xyz")
+    backend.post(good(page_url=url, referrer="https://www.google.com/search?q=private+words#frag"))
+    [event] = backend.raw_events()
+    assert event["page_url"] == "https://shop.example.com:8443/checkout/step-2?utm_source=news&ref=hn&UTM_Campaign=nov"
+    assert event["referrer"] == "https://www.google.com/search"
+    text = stored_text(backend)
+    for secret in ("secret", "a%40b.c", "token", "abc", "shoes", "access_token", "xyz", "private"):
+        assert secret not in text, secret
+
+
+def test_keep_query_lists_the_parameters_an_owner_allows(backend, monkeypatch):
+    monkeypatch.setenv("LIVEINSIGHT_KEEP_QUERY", "Page, tab")
+    backend.post(good(page_url="https://shop.example.com/docs?page=2&tab=api&ref=x&session=1&utm_medium=email#top"))
+    [event] = backend.raw_events()
+    assert event["page_url"] == "https://shop.example.com/docs?page=2&tab=api&utm_medium=email"
+
+
+def test_an_empty_keep_query_keeps_only_utm(backend, monkeypatch):
+    monkeypatch.setenv("LIVEINSIGHT_KEEP_QUERY", "")
+    backend.post(good(page_url="https://shop.example.com/?ref=x&utm_source=y"))
+    assert backend.raw_events()[0]["page_url"] == "https://shop.example.com/?utm_source=y"
+
+
+def test_sources_still_come_from_utm_and_ref_after_cleaning(backend):
+    backend.post({"events": [good(session_id="a", page_url="https://shop.example.com/?ref=producthunt"),
+                             good(session_id="b", page_url="https://shop.example.com/?utm_source=newsletter")]})
+    assert sorted(e["source"] for e in backend.raw_events()) == ["Newsletter", "producthunt"]
+
+
+# --- time: the visitor's clock does not matter -----------------------------------------
+
+def test_a_clock_10_minutes_fast_is_corrected_by_sent_at(backend):
+    # GIVEN a phone whose clock is 10 minutes fast, sending an event 30 s after it happened
+    fast = (time.time() + 600) * 1000
+    code, payload = backend.post(good(timestamp=fast - 30_000, sent_at=fast))
+    # THEN it is stored 30 s before the server received it
+    assert code == 200 and payload["data"]["accepted"] == 1, payload
+    [event] = backend.raw_events()
+    assert float(event["timestamp"]) == pytest.approx(time.time() - 30, abs=5)
+
+
+def test_sent_at_before_the_timestamp_means_now(backend):
+    backend.post(good(timestamp=NOW - 3600, sent_at=NOW - 7200))
+    assert float(backend.raw_events()[0]["timestamp"]) == pytest.approx(time.time(), abs=5)
+
+
+def test_an_event_held_more_than_24_h_on_the_senders_clock_is_too_old(backend):
+    code, payload = backend.post(good(timestamp=0, sent_at=25 * 3600))
+    assert code == 400 and "`timestamp` is more than 24 h in the past" in payload["message"]
