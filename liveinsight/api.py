@@ -36,6 +36,7 @@ class Services:
         self._collector = None
         self._aggregator = None
         self._stats = None
+        self._realtime = None
 
     @property
     def collector(self):
@@ -55,12 +56,20 @@ class Services:
         return self._aggregator
 
     @property
-    def reader(self):
+    def stats(self):
         if self._stats is None:
-            from .reader import Reader
+            from .stats import StatsReader
 
-            self._stats = Reader(self.store, self.settings)
+            self._stats = StatsReader(self.store, self.settings)
         return self._stats
+
+    @property
+    def realtime(self):
+        if self._realtime is None:
+            from .realtime import RealtimeReader
+
+            self._realtime = RealtimeReader(self.store, self.settings)
+        return self._realtime
 
 
 _services: Services | None = None
@@ -148,12 +157,12 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     @app.get("/api/realtime")
     def get_realtime() -> Response:
         require_key()
-        return success(services().reader.realtime(_query(app)))
+        return success(services().realtime.answer(_query(app)))
 
     @app.get("/api/stats")
     def get_stats() -> Response:
         require_key()
-        return success(services().reader.stats(_query(app)))
+        return success(services().stats.answer(_query(app)))
 
     @app.exception_handler(RequestError)
     def request_error(exc: RequestError) -> Response:
@@ -207,8 +216,11 @@ def app() -> APIGatewayRestResolver:
 
 
 def is_stream_event(event: dict[str, Any]) -> bool:
-    records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and records[0].get("eventSource") == "aws:dynamodb"
+    """A DynamoDB stream batch (tumbling-window invocations may carry no records, only `shardId`)."""
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        return False
+    records = event["Records"]
+    return (records[0].get("eventSource") == "aws:dynamodb") if records else "shardId" in event
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -266,17 +278,27 @@ def _add_cors(response: dict[str, Any], event: dict[str, Any], settings: Setting
 
 
 def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
-    """Fold a DynamoDB stream batch; on failure report the batch for retry (partial batch response)."""
+    """Fold a DynamoDB stream batch of one shard; on failure the whole batch is delivered again.
+
+    The shard (`shardId`, present in tumbling-window invocations and sent by the local
+    poller) is the ledger lane of every item the batch writes. A failure reports the first
+    record, so the event source mapping redelivers the same records and every item that
+    already applied them skips them (the mapping must not bisect batches).
+    """
     records = event["Records"]
+    answer: dict[str, Any] = {"state": {}} if "window" in event else {}  # tumbling windows want a state back
+    if not records:
+        return {**answer, "batchItemFailures": []}
     try:
-        result = services().aggregator.apply_stream_records(records)
-    except Exception as exc:  # the whole batch is retried (and bisected) by the event source mapping
+        result = services().aggregator.apply_stream_records(records, lane=str(event.get("shardId") or "0"))
+    except Exception as exc:
         logger.exception("aggregation failed", extra={"cause": repr(exc), "records": len(records)})
         first = records[0].get("dynamodb", {}).get("SequenceNumber")
-        return {"batchItemFailures": [{"itemIdentifier": first}] if first else []}
+        return {**answer, "batchItemFailures": [{"itemIdentifier": first}] if first else []}
     logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
-                                      "bots": result.bots, "write_requests": result.write_requests})
-    return {"batchItemFailures": []}
+                                      "bots": result.bots, "write_requests": result.write_requests,
+                                      "skipped_items": result.skipped_items})
+    return {**answer, "batchItemFailures": []}
 
 
 def _metrics_enabled() -> bool:

@@ -5,8 +5,7 @@ turns them into sessions and rollups.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import fnmatch
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,10 +13,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from .config import Settings
+from .config import Settings, site_of
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
 from .errors import InvalidRequest
 from .events import Event, Rejection, decode_body, parse_events, split_batch
+from .items.events import event_item
 from .store import Store
 
 
@@ -46,30 +46,6 @@ class RequestContext:
 
     client_ip: str = ""
     user_agent: str = ""
-
-
-def range_key(timestamp: float, event_id: str) -> Decimal:
-    """The events table's range key: the time in ms followed by 15 digits derived from `event_id`.
-
-    Two events of one session in the same millisecond get different keys (a collision needs
-    the same ms and a 1-in-10^15 hash match); a retry of the same event (same id and time)
-    gets the same key, so it overwrites instead of adding.
-    """
-    digest = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
-    return Decimal(f"{timestamp:.3f}{digest % 10**15:015d}")
-
-
-# The attribute holding enrichment (page, source, browser, props, …) as one JSON string:
-# moto's cost per item grows with the attribute count, and nothing queries these fields.
-ENRICHMENT = "x"
-
-
-def unpack(item: dict[str, Any]) -> dict[str, Any]:
-    """An events-table item with its enrichment attributes spread out."""
-    extra = item.get(ENRICHMENT)
-    if not extra:
-        return item
-    return {**json.loads(extra), **{k: v for k, v in item.items() if k != ENRICHMENT}}
 
 
 class Collector:
@@ -108,6 +84,9 @@ class Collector:
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.raw_retention_hours * 3600
         bots: set[tuple[str, Decimal]] = set()
         for event in events:
+            if self._excluded(event):
+                result.filtered += 1
+                continue
             item, is_bot = self._item(event, context, ttl)
             key = (item["session_id"], item["timestamp"])
             if key in items:
@@ -117,9 +96,19 @@ class Collector:
             if is_bot:
                 bots.add(key)
         result.write_requests = self.store.batch_put((self.settings.events_table, i) for i in items.values())
-        result.filtered = len(bots)
+        result.filtered += len(bots)
         result.accepted = len(items) - len(bots)
         return result
+
+    def _excluded(self, event: Event) -> bool:
+        """Events of a site not in LIVEINSIGHT_SITES, or on a LIVEINSIGHT_EXCLUDE_PATHS page, are never stored."""
+        if not (self.settings.sites or self.settings.exclude_paths):
+            return False
+        page = page_info(event.page_url)
+        if self.settings.sites and site_of(page.host) not in self.settings.sites:
+            return True
+        return page.path is not None and any(fnmatch.fnmatchcase(page.path, pattern)
+                                             for pattern in self.settings.exclude_paths)
 
     def to_item(self, event: Event, context: RequestContext, ttl_seconds: float) -> dict[str, Any]:
         """The events-table item of an event: the deployed schema plus enrichment attributes."""
@@ -136,7 +125,7 @@ class Collector:
             session_id = cookieless_session_id(self.store.daily_salt(day), context.client_ip, user_agent, page.host)
         event_id = event.event_id or uuid.uuid4().hex
         enrichment: dict[str, Any] = {
-            "event_id": event_id,
+            "site": site_of(page.host),
             "page": page.path,
             "host": page.host,
             "source": source,
@@ -151,14 +140,7 @@ class Collector:
             enrichment["props"] = event.props
         if client.is_bot:
             enrichment["bot"] = True
-        item: dict[str, Any] = {
-            "session_id": session_id,
-            "timestamp": range_key(event.timestamp, event_id),
-            "event_type": event.event_type,
-            "page_url": event.page_url,
-            "user_agent": user_agent or None,
-            "referrer": event.referrer,
-            "ttl": int(event.timestamp + ttl_seconds),
-            ENRICHMENT: json.dumps({k: v for k, v in enrichment.items() if v is not None}, separators=(",", ":")),
-        }
+        item = event_item(session_id=session_id, timestamp=event.timestamp, event_id=event_id,
+                          event_type=event.event_type, page_url=event.page_url, user_agent=user_agent,
+                          referrer=event.referrer, ttl=int(event.timestamp + ttl_seconds), enrichment=enrichment)
         return item, client.is_bot

@@ -16,14 +16,15 @@ ENV_DYNAMODB_ENDPOINT = "AWS_ENDPOINT_URL_DYNAMODB"  # boto3's own standard name
 ENV_API_KEY = "LIVEINSIGHT_API_KEY"
 ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
-ENV_ROLLUP_COMMIT = "LIVEINSIGHT_ROLLUP_COMMIT"
+ENV_SITES = "LIVEINSIGHT_SITES"
+ENV_EXCLUDE_PATHS = "LIVEINSIGHT_EXCLUDE_PATHS"
 ENV_API_URL = "LIVEINSIGHT_API_URL"
 ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"
 DEFAULT_SESSIONS_TABLE = "liveinsight-sessions-dev"
-DEFAULT_STATS_TABLE = "liveinsight-stats-dev"
+DEFAULT_STATS_TABLE = "liveinsight-stats-v2-dev"  # schema v2 (pk + sk); v1 tables are not reused
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ALLOWED_ORIGINS = "*"
 DEFAULT_RAW_RETENTION_HOURS = 24
@@ -55,10 +56,10 @@ MINUTE_ROLLUP_TTL_SECONDS = 2 * 24 * 3600
 LONG_ROLLUP_TTL_SECONDS = 400 * 24 * 3600 + 7 * 24 * 3600
 SESSION_ITEM_TTL_SECONDS = 2 * 24 * 3600
 
-# Rollup commit strategies: "transact" is safe with concurrent aggregators (AWS, one
-# Lambda per stream shard); "batch" is for exactly one aggregator (the local stack).
-ROLLUP_COMMIT_TRANSACT = "transact"
-ROLLUP_COMMIT_BATCH = "batch"
+def site_of(host: str | None) -> str:
+    """The site an event belongs to: its page's host, lower-cased, `www.` folded ("" without a page)."""
+    host = (host or "").strip().lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
 
 
 def _env(name: str, default: str) -> str:
@@ -86,16 +87,14 @@ class Settings:
     api_key: str | None = None
     allowed_origins: tuple[str, ...] = field(default=(DEFAULT_ALLOWED_ORIGINS,))
     raw_retention_hours: int = DEFAULT_RAW_RETENTION_HOURS
-    rollup_commit: str = ROLLUP_COMMIT_TRANSACT
+    sites: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
 
     @classmethod
     def from_env(cls) -> "Settings":
         """Read settings from the environment, falling back to the defaults."""
         origins = tuple(o.strip() for o in _env(ENV_ALLOWED_ORIGINS, DEFAULT_ALLOWED_ORIGINS).split(",") if o.strip())
-        commit = _env(ENV_ROLLUP_COMMIT, ROLLUP_COMMIT_TRANSACT)
-        if commit not in (ROLLUP_COMMIT_TRANSACT, ROLLUP_COMMIT_BATCH):
-            raise ValueError(f"{ENV_ROLLUP_COMMIT} must be 'transact' or 'batch', not {commit!r}")
         return cls(
             events_table=_env(ENV_EVENTS_TABLE, DEFAULT_EVENTS_TABLE),
             sessions_table=_env(ENV_SESSIONS_TABLE, DEFAULT_SESSIONS_TABLE),
@@ -105,6 +104,7 @@ class Settings:
             api_key=os.environ.get(ENV_API_KEY) or None,
             allowed_origins=origins or (DEFAULT_ALLOWED_ORIGINS,),
             raw_retention_hours=int(_env(ENV_RAW_RETENTION_HOURS, str(DEFAULT_RAW_RETENTION_HOURS))),
-            rollup_commit=commit,
+            sites=tuple(sorted({site_of(h) for h in _env(ENV_SITES, "").split(",") if h.strip()})),
+            exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
             keep_query=keep_query_from_env(),
         )

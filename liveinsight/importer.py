@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import config
 from .aggregator import Aggregator
-from .collector import Collector, RequestContext, unpack
+from .collector import Collector, RequestContext
+from .items.events import unpack
 from .events import validate_event
 from .store import Store
 

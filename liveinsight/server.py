@@ -32,6 +32,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 TRACKER_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
 STREAM_POLL_SECONDS = 1.0  # like the deployed event source mapping's batching window
 STREAM_BATCH_LIMIT = 1000
+DELIVERY_ATTEMPTS = 10
+CHECKPOINT_PREFIX = "checkpoint#"
 
 
 def load_handler() -> Callable[[dict, Any], dict]:
@@ -142,7 +144,15 @@ class GatewayServer(ThreadingHTTPServer):
 
 
 class StreamPoller(threading.Thread):
-    """Reads the events table's stream and hands each batch to the Lambda handler."""
+    """Reads the events table's stream and hands each shard's batch to the Lambda handler, as AWS does.
+
+    Like the event source mapping, it delivers one shard's records in order, redelivers a
+    failed batch whole, and remembers how far it got: a checkpoint item per shard in the
+    stats table records the batch in flight before delivery and the last position after
+    it, so a killed `serve` restarted on the same store first redelivers exactly the batch
+    it was in (items that applied it skip it) and then goes on — nothing lost, nothing
+    counted twice.
+    """
 
     def __init__(self, settings: Settings, handler: Callable[[dict, Any], dict], interval: float = STREAM_POLL_SECONDS):
         super().__init__(name="liveinsight-stream", daemon=True)
@@ -151,9 +161,12 @@ class StreamPoller(threading.Thread):
         self.idle = threading.Event()
         self.batches = 0
         self.errors = 0
+        self._client: Any = None
         self._streams: Any = None
         self._arn = ""
         self._iterators: dict[str, str | None] = {}
+        self._replay: dict[str, int] = {}
+        self._last_done: dict[str, str] = {}
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -168,25 +181,54 @@ class StreamPoller(threading.Thread):
             (self.idle.clear if delivered else self.idle.set)()
             self.stopping.wait(self.interval)
 
+    def _checkpoint_key(self, shard_id: str) -> dict[str, str]:
+        return {"pk": f"{CHECKPOINT_PREFIX}{self._arn}", "sk": shard_id}
+
+    def _start_shard(self, shard_id: str) -> str:
+        """An iterator after the shard's checkpoint (TRIM_HORIZON without one); notes a batch left in flight."""
+        item = self._client.get_item(TableName=self.settings.stats_table, ConsistentRead=True,
+                                     Key={k: {"S": v} for k, v in self._checkpoint_key(shard_id).items()}).get("Item")
+        kwargs: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard_id, "ShardIteratorType": "TRIM_HORIZON"}
+        if item and "done" in item:
+            self._last_done[shard_id] = item["done"]["S"]
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=item["done"]["S"])
+        if item and "flight" in item:
+            self._replay[shard_id] = int(item["flight"]["S"])
+        return self._streams.get_shard_iterator(**kwargs)["ShardIterator"]
+
+    def _save_checkpoint(self, shard_id: str, done: str | None, flight: str | None) -> None:
+        item = {k: {"S": v} for k, v in self._checkpoint_key(shard_id).items()}
+        if done:
+            item["done"] = {"S": done}
+        if flight:
+            item["flight"] = {"S": flight}
+        self._client.put_item(TableName=self.settings.stats_table, Item=item)
+
     def poll_once(self) -> int:
         """Read every shard once and deliver what arrived; returns the number of records."""
         if self._streams is None:
-            client = make_client(self.settings)
-            self._arn = client.describe_table(TableName=self.settings.events_table)["Table"]["LatestStreamArn"]
+            self._client = make_client(self.settings)
+            self._arn = self._client.describe_table(TableName=self.settings.events_table)["Table"]["LatestStreamArn"]
             self._streams = make_client(self.settings, service="dynamodbstreams")
-        streams, arn = self._streams, self._arn
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        for shard in self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
             if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+                self._iterators[shard["ShardId"]] = self._start_shard(shard["ShardId"])
         delivered = 0
         for shard_id, iterator in list(self._iterators.items()):
             while iterator is not None:
-                response = streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_LIMIT)
+                response = self._streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_LIMIT)
                 records = response.get("Records", [])
+                replay = self._replay.pop(shard_id, None)
+                if replay is not None:  # the batch a killed poller was delivering: exactly those records again
+                    kept = [rec for rec in records if int(rec["dynamodb"]["SequenceNumber"]) <= replay]
+                    if len(kept) < len(records):
+                        records = kept
+                        last = records[-1]["dynamodb"]["SequenceNumber"] if records else None
+                        response = {"NextShardIterator": self._streams.get_shard_iterator(
+                            StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                            SequenceNumber=last)["ShardIterator"] if last else iterator}
                 if records:
-                    self._deliver(arn, records)
+                    self._deliver(shard_id, records)
                     delivered += len(records)
                 iterator = response.get("NextShardIterator")
                 self._iterators[shard_id] = iterator
@@ -194,16 +236,23 @@ class StreamPoller(threading.Thread):
                     break
         return delivered
 
-    def _deliver(self, arn: str, records: list[dict]) -> None:
-        event = {"Records": [dict(record, eventSource="aws:dynamodb", eventSourceARN=arn) for record in records]}
-        for _ in range(5):
+    def _deliver(self, shard_id: str, records: list[dict]) -> None:
+        last = records[-1]["dynamodb"]["SequenceNumber"]
+        self._save_checkpoint(shard_id, self._last_done.get(shard_id), last)
+        event = {"Records": [dict(record, eventSource="aws:dynamodb", eventSourceARN=self._arn) for record in records],
+                 "shardId": shard_id}
+        for attempt in range(DELIVERY_ATTEMPTS):
             response = self.handler(event, lambda_context("liveinsight-aggregator-local"))
             if not response.get("batchItemFailures"):
                 self.batches += 1
-                return
-            time.sleep(0.5)
-        self.errors += 1
-        print(f"liveinsight: a stream batch of {len(records)} records failed 5 times; skipped", file=sys.stderr)
+                break
+            self.stopping.wait(min(5.0, 0.2 * 2 ** attempt))
+        else:
+            self.errors += 1
+            print(f"liveinsight: a stream batch of {len(records)} records failed {DELIVERY_ATTEMPTS} times; "
+                  "skipped", file=sys.stderr)
+        self._last_done[shard_id] = last
+        self._save_checkpoint(shard_id, last, None)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -240,8 +289,7 @@ class LocalStack:
         if not endpoint:
             self.store = EmbeddedStore(host="127.0.0.1").start()
             endpoint = self.store.endpoint
-        settings = replace(Settings.from_env(), dynamodb_endpoint=endpoint,
-                           rollup_commit=config.ROLLUP_COMMIT_BATCH)
+        settings = replace(Settings.from_env(), dynamodb_endpoint=endpoint)
         if self.api_key:
             settings = replace(settings, api_key=self.api_key)
         self.settings = settings

@@ -16,8 +16,6 @@ from .errors import StoreUnavailable
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
-TRANSACT_LIMIT = 100
-ANY_VERSION = "any"
 MAX_UNPROCESSED_ATTEMPTS = 6
 THROTTLING_CODES = {
     "ProvisionedThroughputExceededException",
@@ -126,39 +124,37 @@ class Store:
         left = sum(len(v) for v in chunk.values())
         raise StoreUnavailable(f"DynamoDB left {left} items unprocessed after {MAX_UNPROCESSED_ATTEMPTS} attempts")
 
-    def transact_put(self, items: list[tuple[str, dict[str, Any], Any]]) -> int:
-        """Put (table, item, expected_version) triples atomically with optimistic concurrency.
+    def put_versioned(self, table: str, item: dict[str, Any], expected_version: int | None) -> None:
+        """Put `item` only if the stored item still has `expected_version` (None: only if absent).
 
-        `expected_version` None means the item must not exist yet; ANY_VERSION skips the check. Raises `VersionConflict`
-        when another writer got there first, so the caller can re-read and re-apply.
+        Raises `VersionConflict` when another writer got there first, so the caller can
+        re-read and re-apply.
         """
-        requests = 0
-        for start in range(0, len(items), TRANSACT_LIMIT):
-            actions = []
-            for table, item, version in items[start:start + TRANSACT_LIMIT]:
-                put: dict[str, Any] = {"TableName": table, "Item": serialize(item)}
-                if version == ANY_VERSION:
-                    pass
-                elif version is None:
-                    put["ConditionExpression"] = "attribute_not_exists(pk)"
-                else:
-                    put["ConditionExpression"] = "#v = :v"
-                    put["ExpressionAttributeNames"] = {"#v": "v"}
-                    put["ExpressionAttributeValues"] = {":v": serialize({"v": version})["v"]}
-                actions.append({"Put": put})
-            try:
-                self._call("transact_write_items", TransactItems=actions)
-            except _client_error() as exc:
-                if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                    raise VersionConflict(str(exc)) from exc
-                raise
-            requests += 1
-        return requests
+        if expected_version is None:
+            condition, values = "attribute_not_exists(pk)", None
+        else:
+            condition, values = "#v = :v", {":v": serialize({"v": expected_version})["v"]}
+        kwargs: dict[str, Any] = {"TableName": table, "Item": serialize(item), "ConditionExpression": condition}
+        if values:
+            kwargs["ExpressionAttributeNames"] = {"#v": "v"}
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._call("put_item", **kwargs)
+        except _client_error() as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise VersionConflict(f"{item.get('pk')} {item.get('sk')} changed since it was read") from exc
+            raise
+
+    def add_to_set(self, table: str, key: dict[str, Any], attribute: str, values: set[str]) -> None:
+        """Add strings to a string-set attribute (idempotent: adding twice changes nothing)."""
+        self._call("update_item", TableName=table, Key=serialize(key), UpdateExpression="ADD #a :s",
+                   ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":s": {"SS": sorted(values)}})
 
     # -- reads ------------------------------------------------------------------------
 
     def batch_get(self, table: str, keys: list[dict[str, Any]], projection: str | None = None,
-                  names: dict[str, str] | None = None, include_expired: bool = False) -> list[dict[str, Any]]:
+                  names: dict[str, str] | None = None, include_expired: bool = False,
+                  consistent: bool = False) -> list[dict[str, Any]]:
         """Get items by key with BatchGetItem (retrying unprocessed keys).
 
         Missing keys are skipped, and so are items whose `ttl` has passed: DynamoDB deletes
@@ -171,6 +167,8 @@ class Store:
         unique = list({tuple(sorted((k, str(v)) for k, v in key.items())): key for key in keys}.values())
         for start in range(0, len(unique), BATCH_GET_LIMIT):
             request: dict[str, Any] = {"Keys": [serialize(k) for k in unique[start:start + BATCH_GET_LIMIT]]}
+            if consistent:
+                request["ConsistentRead"] = True
             if projection:
                 request["ProjectionExpression"] = projection
             if names:
@@ -191,6 +189,29 @@ class Store:
                 raise StoreUnavailable("DynamoDB left keys unprocessed after retries")
         return found
 
+    def query(self, table: str, pk: str, first: str, last: str) -> list[dict[str, Any]]:
+        """Items of partition `pk` with `first <= sk <= last`, oldest first (eventually consistent).
+
+        One Query is billed for the summed size of what it returns (rounded up to 4 KB once),
+        so a range of small items costs far less than getting each by key.
+        """
+        now = time.time()
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": table, "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":a": {"S": first}, ":b": {"S": last}},
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                if "ttl" in item and item["ttl"] < now:
+                    continue
+                found.append(item)
+            if not response.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def get_item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         response = self._call("get_item", TableName=table, Key=serialize(key))
         item = deserialize(response["Item"]) if response.get("Item") else None
@@ -202,10 +223,10 @@ class Store:
         """The random salt of a UTC day, shared by every collector through the stats table."""
         if day in self._salts:
             return self._salts[day]
-        key = {"pk": f"salt#{day}"}
+        key = {"pk": f"salt#{day}", "sk": "-"}
         item = self.get_item(self.settings.stats_table, key)
         if item is None:
-            candidate = {"pk": key["pk"], "salt": secrets.token_bytes(32), "ttl": int(time.time()) + 2 * 86400}
+            candidate = {**key, "salt": secrets.token_bytes(32), "ttl": int(time.time()) + 2 * 86400}
             try:
                 self._call("put_item", TableName=self.settings.stats_table, Item=serialize(candidate),
                            ConditionExpression="attribute_not_exists(pk)")

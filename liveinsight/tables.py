@@ -1,6 +1,7 @@
 """The DynamoDB table definitions: one source of truth for the local stack and infra/template.yaml.
 
-`events` and `sessions` keep the deployed schema (SPEC.md); `stats` holds the rollups.
+`events` and `sessions` keep the deployed schema (SPEC.md); `stats` holds the rollups, realtime items, the sites seen and the daily salt
+(schema v2: hash `pk`, range `sk`, so a time range of one value is one Query).
 """
 from __future__ import annotations
 
@@ -49,8 +50,9 @@ def table_definitions(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "stats": {
             "TableName": settings.stats_table,
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "S"}],
             "BillingMode": "PAY_PER_REQUEST",
         },
     }

@@ -52,11 +52,11 @@ def moto_aws(aws_credentials):
 
 @pytest.fixture
 def settings(moto_aws):
-    from liveinsight.config import ROLLUP_COMMIT_BATCH, Settings
+    from liveinsight.config import Settings
 
     suffix = uuid.uuid4().hex[:8]
     return replace(Settings.from_env(), events_table=f"events-{suffix}", sessions_table=f"sessions-{suffix}",
-                   stats_table=f"stats-{suffix}", rollup_commit=ROLLUP_COMMIT_BATCH)
+                   stats_table=f"stats-{suffix}")
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ class Backend:
     def raw_events(self) -> list[dict]:
         client = self.store.client
         items = client.scan(TableName=self.store.settings.events_table)["Items"]
-        from liveinsight.collector import unpack
+        from liveinsight.items.events import unpack
         from liveinsight.store import deserialize
 
         return [unpack(deserialize(i)) for i in items]

@@ -121,7 +121,7 @@ def test_a_5xx_is_logged_with_its_cause_and_the_request_id(backend, monkeypatch,
     def broken(*_, **__):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(api.services().reader, "stats", broken)
+    monkeypatch.setattr(api.services().stats, "answer", broken)
     with caplog.at_level("ERROR", logger="liveinsight"):
         code, payload = backend.get("/api/stats")
     assert code == 500 and "logged" in payload["message"] and "fire" not in payload["message"]

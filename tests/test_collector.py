@@ -147,7 +147,7 @@ def test_throttling_that_passes_is_retried_and_the_events_are_kept(backend):
 
 def test_range_keys_of_one_millisecond_do_not_collide():
     from liveinsight.aggregator import event_time
-    from liveinsight.collector import range_key
+    from liveinsight.items.events import range_key
 
     keys = {range_key(1795929302.123, f"event-{i}") for i in range(200_000)}
     assert len(keys) == 200_000

@@ -127,19 +127,19 @@ def test_servers_are_placeholders_only():
 
 
 def test_documented_parameters_and_limits_match_the_code():
-    from liveinsight import config, events, reader
+    from liveinsight import config, events, realtime as live, stats as reader
 
     def params(path):
         return {p["name"]: p["schema"] for p in SPEC["paths"][path]["get"]["parameters"]}
 
     stats, realtime = params("/api/stats"), params("/api/realtime")
     assert set(stats) == set(reader.STATS_PARAMS)
-    assert set(realtime) == set(reader.REALTIME_PARAMS)
+    assert set(realtime) == set(live.REALTIME_PARAMS)
     assert stats["period"]["enum"] == list(reader.PERIODS)
     assert (stats["limit"]["minimum"], stats["limit"]["maximum"], stats["limit"]["default"]) == (
         1, reader.MAX_LIMIT, reader.DEFAULT_LIMIT)
     assert (realtime["window"]["minimum"], realtime["window"]["maximum"], realtime["window"]["default"]) == (
-        reader.MIN_WINDOW, reader.MAX_WINDOW, reader.DEFAULT_WINDOW)
+        live.MIN_WINDOW, live.MAX_WINDOW, live.DEFAULT_WINDOW)
     fields = SPEC["components"]["schemas"]["Event"]["properties"]
     assert fields["page_url"]["maxLength"] == config.MAX_URL_CHARS
     assert fields["session_id"]["maxLength"] == config.MAX_SESSION_ID_CHARS
@@ -227,6 +227,8 @@ def test_a_store_that_stays_busy_answers_503_with_retry_after(backend, monkeypat
 
     monkeypatch.setattr(backend.store, "batch_put", busy)
     monkeypatch.setattr(backend.store, "batch_get", busy)
+    monkeypatch.setattr(backend.store, "get_item", busy)
+    monkeypatch.setattr(backend.store, "query", busy)
     status, _, headers = call(backend, "POST", "/api/events", page_view("s", "/", time.time()), server_error=True)
     assert status == 503 and headers["Retry-After"] == "7"
     for path in ("/api/stats", "/api/realtime"):
@@ -339,7 +341,7 @@ def _names_a_parameter(message: str, names: tuple[str, ...]) -> bool:
 @example(query="from=9999-12-31T23:59:59-23:59&to=9999-12-31T23:59:59-23:59&interval=minute")
 @example(query="limit=10&limit=10&compare=previous")
 def test_any_stats_query_gets_a_documented_answer(backend, query):
-    from liveinsight import reader
+    from liveinsight import stats as reader
 
     seed(backend)
     status, payload, _ = call(backend, "GET", f"/api/stats?{query}")

@@ -1,0 +1,52 @@
+"""The raw event item of the events table: the deployed schema plus one enrichment attribute.
+
+Hash key `session_id`, range key `timestamp`: the event time in ms followed by 15 digits
+derived from the event id, so two events of one session in the same second are both kept
+and a retry of the same event (same id and time) overwrites instead of adding.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+# The attribute holding enrichment (page, site, source, browser, props, …) as one JSON
+# string: moto's cost per item grows with the attribute count, and nothing queries these fields.
+ENRICHMENT = "x"
+MILLISECOND = Decimal("0.001")
+
+
+def range_key(timestamp: float, event_id: str) -> Decimal:
+    """The range key: the time in ms followed by 15 digits derived from `event_id`."""
+    digest = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    return Decimal(f"{timestamp:.3f}{digest % 10**15:015d}")
+
+
+def event_time(key: Any) -> float:
+    """The event time (ms precision) of a range key."""
+    return float(Decimal(str(key)).quantize(MILLISECOND, rounding=ROUND_FLOOR))
+
+
+def event_item(*, session_id: str, timestamp: float, event_id: str, event_type: str, page_url: str | None,
+               user_agent: str | None, referrer: str | None, ttl: int, enrichment: dict[str, Any]) -> dict[str, Any]:
+    """An events-table item (attributes that are None are left out when written)."""
+    return {
+        "session_id": session_id,
+        "timestamp": range_key(timestamp, event_id),
+        "event_type": event_type,
+        "page_url": page_url,
+        "user_agent": user_agent or None,
+        "referrer": referrer,
+        "ttl": ttl,
+        ENRICHMENT: json.dumps({k: v for k, v in {"event_id": event_id, **enrichment}.items() if v is not None},
+                               separators=(",", ":")),
+    }
+
+
+def unpack(item: dict[str, Any]) -> dict[str, Any]:
+    """An events-table item with its enrichment attributes spread out."""
+    extra = item.get(ENRICHMENT)
+    if not extra:
+        return item
+    return {**json.loads(extra), **{k: v for k, v in item.items() if k != ENRICHMENT}}

@@ -1,0 +1,46 @@
+"""Exactly-once per item: every item records the last stream position it applied per lane.
+
+A *lane* is one ordered source of records: a stream shard (records of one shard arrive in
+order, and a failed batch is redelivered whole before the shard moves on), or one run of a
+history import. A batch covers positions `first..last` of one lane. An item applies a
+batch's delta only if its recorded position for the lane is below `first`, and records
+`last` in the same conditional write, so a redelivered batch — after a crash between two
+item writes, a timeout, a throttle — changes nothing it already changed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+APPLIED = "ap"  # attribute: {lane: last position applied}
+
+
+class PartialRedelivery(Exception):
+    """A batch overlaps, without containing, what an item already applied (batches must be redelivered whole)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The stream positions a batch covers: `first..last` of `lane`."""
+
+    lane: str
+    first: int
+    last: int
+
+    def applied_to(self, item: dict[str, Any] | None) -> bool:
+        """Whether `item` has already applied this batch; raises PartialRedelivery on a partial overlap."""
+        if not item:
+            return False
+        done = item.get(APPLIED, {}).get(self.lane)
+        if done is None or int(done) < self.first:
+            return False
+        if int(done) >= self.last:
+            return True
+        raise PartialRedelivery(f"{item.get('pk')}/{item.get('sk')} applied lane {self.lane} up to {done}, "
+                                f"inside this batch ({self.first}..{self.last})")
+
+    def stamp(self, item: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        """Record this batch on `item` (keeping the other lanes `previous` had)."""
+        lanes = dict((previous or {}).get(APPLIED, {}))
+        lanes[self.lane] = self.last
+        item[APPLIED] = lanes

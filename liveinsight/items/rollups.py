@@ -1,0 +1,228 @@
+"""Rollup items of the stats table: per-value counters with bounded breakdowns.
+
+One item per (site, dimension value, hour) — and per day for the dimensions whose values
+are few and shared by all traffic (everything, sources, event types). Pages, the long
+tail, have hour items only: a day of one page is the sum of its hours at read time.
+
+    pk = "<site>#<dim>#<value hash>"   dim: * (everything) | p page | s source | e event type
+    sk = "h#<hour start>" | "d#<UTC day start>"     (zero-padded, so a Query reads a range)
+    c  = zlib JSON blob:
+         t  [events, page views, sessions, bounces, duration sum, bot events]
+         m  {minute of the hour: [events, page views, sessions, bounces, duration sum]}  (hour items)
+         b  {breakdown: summary}       event types, sources, referrers, pages, entry pages,
+                                       campaigns, browsers, operating systems, devices
+         x  summary of AND-combination slices: in a page item "s:<source hash>",
+            "e:<type hash>", "se:<source hash>:<type hash>"; in a source item "e:<type hash>";
+            each [events, page views, sessions, bounces, duration sum]
+    v  version (optimistic concurrency), ap ledger (liveinsight.items.ledger), sv schema, ttl
+
+A *summary* is Space-Saving with exact counts since admission and an exact remainder:
+`{"k": {label: vector}, "e": {label: error}, "o": vector}`. It keeps at most K labels; a
+new label when it is full takes the place of the label with the smallest estimate
+(the sum of its counts + error), inherits that estimate as its error, and the evicted label's exact counts
+move to `o`. So every total is exact (labels + `o`), a label's count is exact since it was
+admitted and at most `e` below its true count, and any label whose true count in a bucket
+exceeds 1/K of the bucket is kept. Error bound over a range: see docs/data-model.md.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import zlib
+from typing import Any, Iterable
+
+from .sessions import short_hash
+
+HOUR, DAY = "h", "d"
+SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
+DAY_DIMS = (ALL, SOURCE, EVENT_TYPE)
+
+# Totals vector.
+EV, PV, SS, BO, DU, BOT = range(6)
+TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 6, 5, 5
+
+# Breakdowns and their vectors.
+EVENT_TYPES, SOURCES, REFERRERS, PAGES, ENTRY_PAGES = "et", "src", "ref", "pg", "en"
+CAMPAIGNS, BROWSERS, OPERATING_SYSTEMS, DEVICES = "cp", "br", "os", "dv"
+BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 2, REFERRERS: 1, PAGES: 2, ENTRY_PAGES: 1, CAMPAIGNS: 1,
+                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1}
+# SOURCES = [sessions, page views]; PAGES = [page views, sessions with a view]; others [sessions] or [events].
+
+# Labels kept per summary: the unfiltered view lists up to 100 rows; a filtered one fewer.
+K_ALL = 100
+K_VALUE = 20
+K_SLICES = 50
+MAX_LABEL = 200  # longer labels (2,000-character paths) are shortened with a hash to stay distinct
+
+
+# The sites item: the set `s` of every site with data ("-" stands for events without a page).
+SITES_KEY = {"pk": "sites", "sk": "-"}
+NO_SITE = "-"
+
+
+def pk(site: str, dim: str, value: str | None = None) -> str:
+    return f"{site or NO_SITE}#{dim}#{short_hash(value) if dim != ALL else '-'}"
+
+
+def sk(granularity: str, bucket: int) -> str:
+    return f"{granularity}#{int(bucket):010d}"
+
+
+def bucket_start(ts: float, unit: str) -> int:
+    size = SECONDS[unit]
+    return int(ts // size) * size
+
+
+def capacity(dim: str) -> int:
+    return K_ALL if dim == ALL else K_VALUE
+
+
+def label(value: str) -> str:
+    """A breakdown label: the value itself, or a bounded, still distinct form of a very long one."""
+    if len(value) <= MAX_LABEL:
+        return value
+    return f"{value[:MAX_LABEL - 14]}…#{short_hash(value, 12)}"
+
+
+def slice_key(source: str | None = None, event_type: str | None = None) -> str:
+    if source is not None and event_type is not None:
+        return f"se:{short_hash(source)}:{short_hash(event_type)}"
+    if source is not None:
+        return f"s:{short_hash(source)}"
+    return f"e:{short_hash(event_type or '')}"
+
+
+# -- deltas: what a batch adds to one item -------------------------------------------
+
+def new_delta() -> dict[str, Any]:
+    return {"t": [0] * TOTALS_LEN, "m": {}, "b": {}, "x": {}}
+
+
+def add_total(delta: dict, index: int, by: float = 1) -> None:
+    delta["t"][index] += by
+
+
+def add_minute(delta: dict, minute: int, index: int, by: float = 1) -> None:
+    slot = delta["m"].setdefault(str(minute), [0] * MINUTE_LEN)
+    slot[index] += by
+
+
+def add_breakdown(delta: dict, name: str, value: str | None, index: int = 0, by: float = 1) -> None:
+    if value is None or not by:
+        return
+    row = delta["b"].setdefault(name, {}).setdefault(label(value), [0] * BREAKDOWN_LEN[name])
+    row[index] += by
+
+
+def add_slice(delta: dict, key: str, index: int, by: float = 1) -> None:
+    if by:
+        delta["x"].setdefault(key, [0] * SLICE_LEN)[index] += by
+
+
+def is_empty(delta: dict) -> bool:
+    return not any(delta["t"]) and not any(any(v) for v in delta["m"].values()) and \
+        not any(any(any(r) for r in rows.values()) for rows in delta["b"].values()) and \
+        not any(any(v) for v in delta["x"].values())
+
+
+# -- stored blobs -----------------------------------------------------------------------
+
+def encode(blob: dict) -> bytes:
+    return zlib.compress(json.dumps(blob, separators=(",", ":")).encode(), 6)
+
+
+def decode(data: Any) -> dict:
+    return json.loads(zlib.decompress(bytes(data))) if data else {}
+
+
+def _vadd(a: list | None, b: list) -> list:
+    if not a:
+        return list(b)
+    return [x + y for x, y in zip(a, b)]
+
+
+def _weight(vector: list) -> float:
+    return sum(v for v in vector if v > 0)
+
+
+def summary_add(summary: dict, rows: dict[str, list], k: int) -> dict:
+    """Add `rows` ({label: vector}) into a bounded summary (see the module docstring).
+
+    A label's estimate is the sum of its vector plus its error; a row with nothing positive
+    is a correction (a bounce undone, an entry page moved) of counts already kept.
+    """
+    keep = summary.setdefault("k", {})
+    errors = summary.setdefault("e", {})
+    newcomers = []
+    for name, vector in rows.items():
+        if not any(vector):
+            continue
+        if name in keep:
+            keep[name] = _vadd(keep[name], vector)
+        elif _weight(vector) <= 0 or k <= 0:
+            summary["o"] = _vadd(summary.get("o"), vector)
+        else:
+            newcomers.append((name, vector))
+    newcomers.sort(key=lambda row: (-_weight(row[1]), row[0]))
+    heap: list | None = None
+    for name, vector in newcomers:
+        if len(keep) < k:
+            keep[name] = list(vector)
+            continue
+        if heap is None:
+            heap = [(_weight(v) + errors.get(n, 0), n) for n, v in keep.items()]
+            heapq.heapify(heap)
+        floor, victim = heapq.heappop(heap)
+        errors.pop(victim, None)
+        summary["o"] = _vadd(summary.get("o"), keep.pop(victim))
+        keep[name] = list(vector)
+        errors[name] = floor
+        heapq.heappush(heap, (floor + _weight(vector), name))
+    if not errors:
+        summary.pop("e", None)
+    return summary
+
+
+def merge(blob: dict, delta: dict, k: int) -> dict:
+    """Apply a batch's delta to a stored blob, keeping every summary bounded."""
+    blob["t"] = _vadd(blob.get("t"), delta["t"])
+    if delta["m"]:
+        minutes = blob.setdefault("m", {})
+        for minute, vector in delta["m"].items():
+            minutes[minute] = _vadd(minutes.get(minute), vector)
+    if delta["b"]:
+        breakdowns = blob.setdefault("b", {})
+        for name, rows in delta["b"].items():
+            breakdowns[name] = summary_add(breakdowns.get(name, {}), rows, k)
+    if delta["x"]:
+        blob["x"] = summary_add(blob.get("x", {}), delta["x"], K_SLICES)
+    return blob
+
+
+# -- reading ----------------------------------------------------------------------------
+
+def totals(blob: dict) -> list:
+    return blob.get("t") or [0] * TOTALS_LEN
+
+
+def slice_totals(blob: dict, key: str) -> list:
+    """[events, page views, sessions, bounces, duration] of one slice (zeros when absent)."""
+    return (blob.get("x", {}).get("k", {}).get(key)) or [0] * SLICE_LEN
+
+
+def sum_vectors(vectors: Iterable[list], length: int) -> list:
+    total = [0] * length
+    for vector in vectors:
+        for i, value in enumerate(vector[:length]):
+            total[i] += value
+    return total
+
+
+def merged_breakdown(blobs: Iterable[dict], name: str) -> dict[str, list]:
+    """{label: vector} of a breakdown summed over buckets (labels kept in any bucket)."""
+    rows: dict[str, list] = {}
+    for blob in blobs:
+        for key, vector in blob.get("b", {}).get(name, {}).get("k", {}).items():
+            rows[key] = _vadd(rows.get(key), vector)
+    return rows

@@ -1,0 +1,106 @@
+"""GET /api/realtime: who is on the site now, from the last half hour of realtime items.
+
+A request reads, per site, one Query per realtime shard (the last 30 minutes) and one
+Query of the hour items that hold the per-minute series; what it reads follows the
+visits of the last half hour, never the pages or visits seen before. Visit ids are never
+returned.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import config, params as p
+from .config import Settings
+from .errors import InvalidRequest
+from .items import realtime as rt, rollups as r
+from .stats import _ranked, known_sites
+from .store import Store
+
+REALTIME_PARAMS = ("page", "window", "site")
+DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW = 30, 5, 60
+TOP_LIMIT = 10
+FEED_MINUTES = 30
+
+
+class RealtimeReader:
+    """Answers GET /api/realtime from the stats table."""
+
+    def __init__(self, store: Store, settings: Settings | None = None):
+        self.store = store
+        self.settings = settings or store.settings
+
+    def answer(self, params: dict[str, list[str]], now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        p.check_known(params, REALTIME_PARAMS)
+        page = p.single(params, "page")
+        if page is not None and not page.strip():
+            raise InvalidRequest("`page` is empty; leave it out or give a path such as /pricing")
+        window = p.whole_number(params, "window", DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW,
+                                f"`window` must be a whole number of minutes from {MIN_WINDOW} to {MAX_WINDOW}")
+        site = p.site(params, self.settings)
+        sites = [site] if site else known_sites(self.store, self.settings)
+        page = r.label(page) if page is not None else None
+        this_minute = r.bucket_start(now, "minute")
+        minutes = [this_minute - 60 * i for i in range(window - 1, -1, -1)]
+        table = self.settings.stats_table
+
+        items: list[tuple[int, dict]] = []
+        series = {m: [0] * r.MINUTE_LEN for m in minutes}
+        dim, value = (r.PAGE, page) if page else (r.ALL, None)
+        for s in sites:
+            for shard in range(rt.SHARDS):
+                for item in self.store.query(table, rt.pk(s, shard), rt.sk(this_minute - 60 * FEED_MINUTES),
+                                             rt.sk(this_minute)):
+                    items.append((int(item["sk"]), r.decode(item.get("c"))))
+            for item in self.store.query(table, r.pk(s, dim, value), r.sk(r.HOUR, r.bucket_start(minutes[0], "hour")),
+                                         r.sk(r.HOUR, this_minute)):
+                hour = int(item["sk"].split("#")[1])
+                for minute, vector in r.decode(item.get("c")).get("m", {}).items():
+                    t = hour + 60 * int(minute)
+                    if t in series:
+                        series[t] = [a + b for a, b in zip(series[t], vector)]
+
+        last5 = now - config.ACTIVE_WINDOW_SECONDS
+        recent = [(m, blob) for m, blob in items if m + 60 > last5]
+        scope = ("p", page) if page else (None, None)
+        pages: dict[str, dict[str, int]] = {}
+        for _, blob in recent:
+            for name, visits in blob.get("p", {}).items():
+                if page is None or name == page:
+                    pages.setdefault(name, {}).update(visits)
+        top_pages = [{"page": name, "sessions": len(rt.active(recent, last5, "p", name)),
+                      "page_views": sum(b.get("pv", {}).get(name, 0) for _, b in recent)} for name in pages]
+        sources = {name for _, b in recent for name in b.get("s", {})}
+        if page is not None:
+            on_page = rt.active(recent, last5, "p", page)
+            top_sources = [{"source": name, "sessions": len(rt.active(recent, last5, "s", name) & on_page),
+                            "page_views": 0} for name in sources]
+        else:
+            top_sources = [{"source": name, "sessions": len(rt.active(recent, last5, "s", name)),
+                            "page_views": sum(b.get("sv", {}).get(name, 0) for _, b in recent)} for name in sources]
+        types: dict[str, list] = {}
+        for _, blob in items:
+            counts = blob.get("pe", {}).get(page, {}) if page else blob.get("e", {})
+            for name, n in counts.items():
+                types[name] = [types.get(name, [0])[0] + n]
+        feed = sorted((row for _, blob in items for row in blob.get("r", []) if page is None or row[2] == page),
+                      key=lambda row: row[0], reverse=True)[:rt.RECENT]
+        return {
+            "active_sessions": len(rt.active(items, last5, *scope)),
+            "active_sessions_30m": len(rt.active(items, now - 30 * 60, *scope)),
+            "per_minute": [{"minute": m, "events": int(v[r.EV]), "page_views": int(v[r.PV]),
+                            "sessions": int(v[r.SS])} for m, v in series.items()],
+            "top_pages": _top(top_pages, "page"),
+            "top_referrers": _top(top_sources, "source"),
+            "event_types": _ranked(types, 100, "event_type", ("count",)),
+            "recent_events": [{"event_type": t, "timestamp": ts, "page": pg, "source": src}
+                              for ts, t, pg, src in feed],
+            "generated_at": now,
+        }
+
+
+def _top(rows: list[dict], name: str) -> list[dict]:
+    rows = [row for row in rows if row["sessions"] or row["page_views"]]
+    rows.sort(key=lambda row: (-row["sessions"], -row["page_views"], str(row[name])))
+    return rows[:TOP_LIMIT]
