@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -28,6 +29,7 @@ from .items.sessions import SessionState, short_hash
 from .store import Store, VersionConflict, deserialize
 
 MAX_CONFLICT_RETRIES = 10
+PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
 PAGE_VIEW = "page_view"  # the event model's PAGE_VIEW; the stream function does not import the model
 
@@ -224,9 +226,12 @@ def _copy(state: SessionState) -> SessionState:
 class Aggregator:
     """Applies batches of raw events (stream records or unpacked event items) to the stored items."""
 
-    def __init__(self, store: Store, settings: config.Settings | None = None):
+    def __init__(self, store: Store, settings: config.Settings | None = None, exclusive: bool = False):
+        """`exclusive`: nobody else writes the items meanwhile (a history import of past days), so
+        the merged items go out in BatchWriteItem requests of 25 instead of one conditional put each."""
         self.store = store
         self.settings = settings or store.settings
+        self.exclusive = exclusive
         self._known_sites: set[str] = set()
 
     def apply_stream_records(self, records: list[dict[str, Any]], lane: str = "0",
@@ -305,6 +310,21 @@ class Aggregator:
             items.append((self.settings.sessions_table, item))
         return self.store.batch_put(items)
 
+    def _put_all(self, table: str, writes: list[tuple[tuple[str, str], dict, int | None]]) -> list[tuple[str, str]]:
+        """Conditional puts, several in flight (each is one small request); returns the keys that lost a race."""
+        def put(write: tuple[tuple[str, str], dict, int | None]) -> tuple[str, str] | None:
+            key, item, version = write
+            try:
+                self.store.put_versioned(table, item, version)
+            except VersionConflict:
+                return key
+            return None
+
+        if len(writes) <= 1:
+            return [k for k in map(put, writes) if k is not None]
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_PUTS, len(writes))) as pool:
+            return [k for k in pool.map(put, writes) if k is not None]
+
     def _register_sites(self, sites: set[str]) -> int:
         new = {s or r.NO_SITE for s in sites} - self._known_sites
         if not new:
@@ -324,7 +344,7 @@ class Aggregator:
                 return requests
             current = {(i["pk"], i["sk"]): i for i in self.store.batch_get(
                 table, [{"pk": pk, "sk": sk} for pk, sk in pending], consistent=True, include_expired=True)}
-            conflicts = {}
+            writes = []
             for key, delta in pending.items():
                 old = current.get(key)
                 if batch.applied_to(old):
@@ -342,11 +362,11 @@ class Aggregator:
                 item = {"pk": key[0], "sk": key[1], "c": r.encode(blob), "v": (version or 0) + 1,
                         "sv": SCHEMA_VERSION, "ttl": ttl}
                 batch.stamp(item, old if alive else None)
-                requests += 1
-                try:
-                    self.store.put_versioned(table, item, version)
-                except VersionConflict:
-                    conflicts[key] = delta
+                writes.append((key, item, version))
+            if self.exclusive:
+                return requests + self.store.batch_put((table, item) for _, item, _ in writes)
+            requests += len(writes)
+            conflicts = {key: pending[key] for key in self._put_all(table, writes)}
             pending = conflicts
             if pending:
                 time.sleep(0.01 * (attempt + 1))

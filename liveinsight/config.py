@@ -18,6 +18,8 @@ ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
 ENV_EXCLUDE_PATHS = "LIVEINSIGHT_EXCLUDE_PATHS"
+ENV_STREAM_WINDOW = "LIVEINSIGHT_STREAM_WINDOW_SECONDS"
+DEFAULT_STREAM_WINDOW_SECONDS = 1.0  # the local poller; the template's batching window is 10 s
 ENV_API_URL = "LIVEINSIGHT_API_URL"
 ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 
@@ -89,6 +91,7 @@ class Settings:
     raw_retention_hours: int = DEFAULT_RAW_RETENTION_HOURS
     sites: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
+    stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
 
     @classmethod
@@ -106,5 +109,6 @@ class Settings:
             raw_retention_hours=int(_env(ENV_RAW_RETENTION_HOURS, str(DEFAULT_RAW_RETENTION_HOURS))),
             sites=tuple(sorted({site_of(h) for h in _env(ENV_SITES, "").split(",") if h.strip()})),
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
+            stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
             keep_query=keep_query_from_env(),
         )

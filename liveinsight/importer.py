@@ -2,7 +2,9 @@
 
 Events older than the raw retention go straight into the rollups (the aggregator's own
 code, without realtime state); newer ones are stored as raw events like POST /api/events,
-and the stream aggregates them. Bad rows are reported and never stop the rest.
+and the stream aggregates them. Bad rows are reported and never stop the rest. The old
+events are folded in one pass and each rollup item is written once, with BatchWriteItem
+(`Aggregator(exclusive=True)`): run an import before live traffic reaches the same hours.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from .events import validate_event
 from .store import Store
 
 MAX_IMPORT_AGE_SECONDS = 400 * 86400
-CHUNK = 2000
+CHUNK = 100_000  # events folded per commit: each rollup item is written once per chunk
 FORMATS = ("jsonl", "csv")
 
 
@@ -93,7 +95,7 @@ def import_events(rows: Iterable[tuple[int, Any]], store: Store, now: float | No
     now = time.time() if now is None else now
     settings = store.settings
     raw_cutoff = now - settings.raw_retention_hours * 3600
-    collector, aggregator = Collector(store, settings), Aggregator(store, settings)
+    collector, aggregator = Collector(store, settings), Aggregator(store, settings, exclusive=True)
     report = ImportReport()
     old_items, recent = [], []
     context = RequestContext()

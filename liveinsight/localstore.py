@@ -43,11 +43,37 @@ def _fast_stream_reads() -> None:
     DynamoDBStreamsHandler.get_records = get_records
 
 
+def _fast_queries() -> None:
+    """Answer a table Query from its one partition.
+
+    moto's Query walks and sorts every item of the table (all_items) to find one partition,
+    so the read APIs would slow down as rollups accumulate; DynamoDB reads one partition.
+    The items are stored per hash key already: hand the query just those.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or not self.range_key_attr or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        partition = list(self.items.get(hash_key, {}).values())
+        self.all_items = lambda: partition
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
+
+
 def locked_app() -> Any:
     """moto's WSGI app with every request (body included) served under one lock."""
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     _fast_stream_reads()
+    _fast_queries()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 

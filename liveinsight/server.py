@@ -30,7 +30,6 @@ from .tables import create_tables
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
 TRACKER_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
-STREAM_POLL_SECONDS = 1.0  # like the deployed event source mapping's batching window
 STREAM_BATCH_LIMIT = 1000
 DELIVERY_ATTEMPTS = 10
 CHECKPOINT_PREFIX = "checkpoint#"
@@ -154,9 +153,10 @@ class StreamPoller(threading.Thread):
     counted twice.
     """
 
-    def __init__(self, settings: Settings, handler: Callable[[dict, Any], dict], interval: float = STREAM_POLL_SECONDS):
+    def __init__(self, settings: Settings, handler: Callable[[dict, Any], dict], interval: float | None = None):
         super().__init__(name="liveinsight-stream", daemon=True)
-        self.settings, self.handler, self.interval = settings, handler, interval
+        self.settings, self.handler = settings, handler
+        self.interval = settings.stream_window_seconds if interval is None else interval  # the batching window
         self.stopping = threading.Event()
         self.idle = threading.Event()
         self.batches = 0

@@ -267,7 +267,11 @@ def test_stream_aggregator_mapping(transformed):
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["EventsTable", "StreamArn"]}
     assert mapping["FunctionName"] == {"Ref": "StreamAggregatorFunction"}
     assert mapping["StartingPosition"] == "LATEST"
-    assert mapping["BisectBatchOnFunctionError"] is True
+    # a failed batch comes back whole (items record applied positions per shard, which the
+    # tumbling window's `shardId` names): never bisected
+    assert mapping["BisectBatchOnFunctionError"] is False
+    assert mapping["TumblingWindowInSeconds"] > 0
+    assert mapping["ParallelizationFactor"] == 1
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert {"BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
             "MaximumRecordAgeInSeconds", "DestinationConfig"} <= set(mapping)

@@ -115,7 +115,7 @@ def test_zip_is_within_the_size_target(function_zip):
 def test_handler_is_at_the_zip_root_beside_the_library(zip_names):
     assert "lambda_function.py" in zip_names
     assert "liveinsight/__init__.py" in zip_names
-    for module in ("api.py", "collector.py", "aggregator.py", "reader.py", "store.py", "tables.py", "config.py"):
+    for module in ("api.py", "collector.py", "aggregator.py", "stats.py", "realtime.py", "items/rollups.py", "store.py", "tables.py", "config.py"):
         assert f"liveinsight/{module}" in zip_names, module
 
 
