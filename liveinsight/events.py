@@ -323,13 +323,19 @@ def decode_body(body: bytes | str | None) -> Any:
         )
     text = body if isinstance(body, str) else body.decode("utf-8", "surrogateescape")
     try:
-        return json.loads(text.removeprefix("\ufeff"), parse_int=_parse_int, parse_constant=_no_constant)
+        return json.loads(text.removeprefix("\ufeff"), parse_int=_parse_int, parse_constant=_constant)
     except RecursionError:
-        raise InvalidRequest("the request body is nested too deeply to read; an event is an object of strings, "
-                             "numbers and one `props` object, at most {\"events\": [{\"props\": {...}}]} deep") from None
+        raise InvalidRequest(_TOO_DEEP) from None
     except ValueError as exc:  # not JSON
         raise InvalidRequest(f"the request body is not valid JSON ({exc}); send one event object or "
                              "{\"events\": [...]}") from None
+
+
+# An event is at most 4 levels deep; anything nested deeper inside one event is that
+# event's wrong type (its neighbours are kept). Only nesting the parser itself cannot
+# follow (about 900 levels: a RecursionError) refuses the whole body.
+_TOO_DEEP = ("the request body is nested too deeply to read; an event is an object of strings, numbers and "
+             "one `props` object: at most {\"events\": [{\"props\": {...}}]}")
 
 
 def _parse_int(literal: str) -> int | float:
@@ -339,8 +345,9 @@ def _parse_int(literal: str) -> int | float:
     return int(literal)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+def _constant(name: str) -> float:
+    """NaN and ±Infinity are not JSON, but Python's json.dumps writes them: the field says it wants a finite number."""
+    return float(name)
 
 
 def split_batch(payload: Any) -> list[Any]:
