@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -85,11 +87,103 @@ class Gateway(BaseHTTPRequestHandler):
     server_version = "LiveInsightLocal/1.0"
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+    # A socket timeout for every read: a client that stops sending mid-request (or keeps an
+    # idle connection) is answered 408 or disconnected instead of holding a thread forever.
+    timeout = 10.0
+    max_body_bytes = config.MAX_BODY_BYTES
     handler: Callable[[dict, Any], dict]
 
+    def handle_expect_100(self) -> bool:
+        """Refuse a bad or oversized body before the client sends it (before `100 Continue`)."""
+        if self._length() is None:
+            return False
+        return super().handle_expect_100()
+
+    def _length(self) -> int | None:
+        """The declared body length; None after answering 400/411/413 for one that cannot be read."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._refuse(411, "send the body with a Content-Length (chunked bodies are not accepted)")
+            return None
+        declared = self.headers.get_all("Content-Length") or []
+        if not declared:
+            return 0
+        text = declared[0].strip()
+        if len(set(declared)) > 1 or not (text.isascii() and text.isdigit()):
+            self._refuse(400, f"Content-Length must be one whole number of bytes, not {', '.join(declared)[:40]!r}")
+            return None
+        if int(text) > self.max_body_bytes:
+            self._refuse(413, f"the request body is {text} bytes; at most {self.max_body_bytes} bytes (256 KiB) "
+                              "are accepted")
+            return None
+        return int(text)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering for one that is malformed, too big, slow or cut short."""
+        length = self._length()
+        if not length:
+            return None if length is None else b""
+        try:
+            body = self._read_within(length, time.monotonic() + self.timeout)
+        except TimeoutError:
+            self._refuse(408, f"the request body did not arrive within {self.timeout:g} s")
+            return None
+        if len(body) < length:
+            self.close_connection = True  # the client hung up: nobody is left to answer
+            return None
+        return body
+
+    def _read_within(self, length: int, deadline: float) -> bytes:
+        """Up to `length` bytes by `deadline` (one deadline for the whole body, however slowly it drips)."""
+        chunks: list[bytes] = []
+        while length > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.connection.settimeout(left)
+            chunk = self.rfile.read1(min(length, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            length -= len(chunk)
+        self.connection.settimeout(self.timeout)
+        return b"".join(chunks)
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer in the API's error envelope and close: the unread body must not be taken for a request."""
+        data = json.dumps({"status": "error", "message": message}).encode()
+        self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            self._drain()
+        except OSError:
+            pass
+
+    def _drain(self, seconds: float = 0.5, limit: int = 1 << 20) -> None:
+        """Read and drop what the client is still sending for a moment, so closing does not reset the
+        connection before the client has read the answer (a close with unread data sends a TCP RST)."""
+        self.connection.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + seconds
+        while limit > 0 and (left := deadline - time.monotonic()) > 0:
+            self.connection.settimeout(left)
+            try:
+                chunk = self.connection.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            limit -= len(chunk)
+
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
+        if body is None:
+            return
         if self.command in ("GET", "HEAD") and urlsplit(self.path).path == "/tracker.js":
             return self._static("tracker.js", "application/javascript; charset=utf-8")
         headers = {k: v for k, v in self.headers.items()}
