@@ -1,0 +1,408 @@
+"""Cost benchmark: DynamoDB's on-demand price per event of a long-tail shop, metered at the wire.
+
+Runs the local stack in this process with every DynamoDB client the backend creates metered
+by bench/pricing.py (botocore hooks pricing each request by DynamoDB's billing rules), and
+drives it like a real shop: Zipf page popularity (exponent 1) over a product catalogue of
+~60-character paths plus the hot pages /, /cart and /search; sessions of 1-5 page views
+10-60 s apart; a mix of search, social, email and direct sources; add_to_cart events.
+
+  phase 1  --preload events of today's long tail (at most 23 h old), POSTed in batches of
+           100 and aggregated; then the meter is reset.
+  phase 2  one beacon per request (single-event POSTs, like the tracker) at --rate events/s
+           for --seconds, concurrent sessions interleaved as they arrive; then aggregated.
+
+Prints, for phase 2: events sent and counted (GET /api/stats?period=24h before and after),
+write units, read units and requests per event for every table and index the backend
+touched, the largest item written; then the read units of single API calls. Figures are
+ratios within one run, so a slow machine changes the run time, not the result.
+Targets (issue 10): <= 4 write units per event in total, <= 100 read units per 30-day
+stats call, no item over 64 KB.
+
+Usage: python bench/cost.py [--seconds 120] [--rate 10] [--preload 20000] [--catalogue 30000]
+                            [--seed 1] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import dataclasses
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.pricing import Meter, meter_backend  # noqa: E402
+
+SITE = "https://shop.example.com"
+HOT_PAGES = [("/", 0.15), ("/search", 0.10), ("/cart", 0.05)]  # share of all page views; the rest is the catalogue
+VIEWS_PER_SESSION = (1, 5)
+SECONDS_BETWEEN_VIEWS = (10.0, 60.0)
+ADD_TO_CART_SHARE = 0.10  # of product page views
+PATH_CHARS = 60
+BATCH_EVENTS = 100
+MAX_PRELOAD_AGE = 23 * 3600
+TARGET_WRITE_UNITS_PER_EVENT = 4
+TARGET_STATS_READ_UNITS = 100
+TARGET_ITEM_BYTES = 64 * 1024
+# On-demand prices in us-east-1, dollars per million request units.
+WRITE_UNIT_PRICE = 0.625
+READ_UNIT_PRICE = 0.125
+SINGLE_CALLS = ["/api/stats?period=30d", "/api/stats?period=30d&page=/", "/api/stats?period=24h",
+                "/api/stats?period=1h", "/api/realtime"]
+
+# (referrer, landing-page query, weight)
+SOURCES = [
+    ("https://www.google.com/", "", 38), ("https://www.bing.com/", "", 4), ("https://duckduckgo.com/", "", 2),
+    ("https://www.facebook.com/", "", 5), ("https://l.instagram.com/", "", 5), ("https://www.pinterest.com/", "", 3),
+    ("https://www.reddit.com/r/BuyItForLife/", "", 2),
+    ("", "?utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale", 8),
+    ("", "?utm_source=google&utm_medium=cpc&utm_campaign=shopping", 5),
+    ("", "", 28),
+]
+AGENTS = [
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/18.1 Mobile/15E148 Safari/604.1", 30),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+     "Mobile Safari/537.36", 22),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+     "Safari/537.36", 28),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+     "Safari/605.1.15", 12),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 8),
+]
+WORDS = ("organic cotton merino wool linen canvas leather suede recycled lightweight heavyweight classic slim "
+         "relaxed cropped oversized hooded zip crew neck v-neck long-sleeve short-sleeve ribbed quilted "
+         "waterproof packable travel everyday weekend trail running walking hiking sneaker boot loafer "
+         "sandal jacket parka vest shirt tee sweater cardigan chino jean short skirt dress tote backpack "
+         "wallet belt scarf beanie cap sock black white navy olive sand charcoal rust sage indigo").split()
+
+
+class Shop:
+    """A long-tail shop's traffic: pages by Zipf popularity, sessions, sources and cart events."""
+
+    def __init__(self, catalogue: int, seed: int):
+        self.rng = random.Random(seed)
+        products = [self._product_path(n) for n in range(1, catalogue + 1)]
+        self.rng.shuffle(products)  # popularity rank is unrelated to the product number
+        catalogue_share = 1 - sum(share for _, share in HOT_PAGES)
+        harmonic = sum(1 / rank for rank in range(1, catalogue + 1))
+        self.pages = [path for path, _ in HOT_PAGES] + products
+        weights = [share for _, share in HOT_PAGES] + [catalogue_share / (rank * harmonic)
+                                                       for rank in range(1, catalogue + 1)]
+        self.cumulative, total = [], 0.0
+        for weight in weights:
+            total += weight
+            self.cumulative.append(total)
+
+    def _product_path(self, n: int) -> str:
+        words, length = [], len("/products/") + len(f"-{n}")
+        target = PATH_CHARS + self.rng.randint(-6, 6)
+        while length < target - 4:
+            word = self.rng.choice(WORDS)
+            words.append(word)
+            length += len(word) + 1
+        return f"/products/{'-'.join(words)}-{n}"
+
+    def page(self) -> str:
+        return self.pages[bisect.bisect_left(self.cumulative, self.rng.random() * self.cumulative[-1])]
+
+    def _weighted(self, options: list[tuple]) -> tuple:
+        return self.rng.choices(options, weights=[o[-1] for o in options])[0]
+
+    def session(self, start: float) -> list[dict]:
+        """One session's events from `start` (epoch seconds), oldest first; each carries its user agent."""
+        r = self.rng
+        session_id = uuid.UUID(int=r.getrandbits(128)).hex
+        agent = self._weighted(AGENTS)[0]
+        referrer, query, _ = self._weighted(SOURCES)
+        events, t = [], start
+        for view in range(r.randint(*VIEWS_PER_SESSION)):
+            if view:
+                t += r.uniform(*SECONDS_BETWEEN_VIEWS)
+            path = self.page()
+            event = self._event("page_view", session_id, t, SITE + path + (query if view == 0 else ""), agent)
+            if view == 0 and referrer:
+                event["referrer"] = referrer
+            events.append(event)
+            if path.startswith("/products/") and r.random() < ADD_TO_CART_SHARE:
+                cart = self._event("add_to_cart", session_id, t + r.uniform(2, 8), SITE + path, agent)
+                cart["props"] = {"product": path.rsplit("-", 1)[1], "quantity": r.choice([1, 1, 1, 2])}
+                events.append(cart)
+        return events
+
+    def _event(self, event_type: str, session_id: str, t: float, url: str, agent: str) -> dict:
+        return {"event_type": event_type, "session_id": session_id, "timestamp": t, "page_url": url,
+                "user_agent": agent, "event_id": uuid.UUID(int=self.rng.getrandbits(128)).hex}
+
+
+def preload_window(now: float) -> tuple[float, float]:
+    """(oldest, newest) timestamps for today's events: since midnight UTC, at most 23 h, at least 1 h back."""
+    midnight = dt.datetime.fromtimestamp(now, dt.timezone.utc).replace(hour=0, minute=0, second=0,
+                                                                       microsecond=0).timestamp()
+    oldest = max(midnight, now - MAX_PRELOAD_AGE)
+    newest = now - 10 * 60
+    return min(oldest, newest - 3600), newest
+
+
+def preload_events(shop: Shop, count: int, now: float) -> list[dict]:
+    oldest, newest = preload_window(now)
+    span = newest - oldest - 5 * 60  # the longest session (4 gaps of 60 s + a cart event) still ends by `newest`
+    events: list[dict] = []
+    while len(events) < count:
+        events.extend(shop.session(oldest + shop.rng.random() * span))
+    events = sorted(events[:count], key=lambda e: e["timestamp"])
+    for event in events:
+        event["timestamp"] = int(event["timestamp"] * 1000)  # milliseconds, as the tracker sends them
+    return events
+
+
+def live_events(shop: Shop, count: int, rate: float) -> list[dict]:
+    """`count` events of sessions arriving at random, interleaved in time order; their offsets are replaced by
+    a steady `rate` when sent. Sessions already under way when the window opens contribute their later views."""
+    horizon = count / rate
+    mean_events = (sum(VIEWS_PER_SESSION) / 2) * (1 + ADD_TO_CART_SHARE * 0.7)
+    arrivals = rate / mean_events
+    longest = VIEWS_PER_SESSION[1] * SECONDS_BETWEEN_VIEWS[1]
+    t, events = -longest, []
+    while t < horizon * 1.5:
+        t += shop.rng.expovariate(arrivals)
+        events.extend(e for e in shop.session(t) if e["timestamp"] >= 0)
+    events.sort(key=lambda e: e["timestamp"])
+    return events[:count]
+
+
+def post_batches(http: Any, url: str, events: list[dict]) -> int:
+    accepted = 0
+    for start in range(0, len(events), BATCH_EVENTS):
+        response = http.post(f"{url}/api/events", data=json.dumps({"events": events[start:start + BATCH_EVENTS]}),
+                             headers={"Content-Type": "text/plain"}, timeout=120)
+        if response.status_code != 200:
+            raise SystemExit(f"preload POST failed: {response.status_code} {response.text[:300]}")
+        accepted += response.json()["data"]["accepted"]
+    return accepted
+
+
+def send_beacons(http: Any, url: str, events: list[dict], rate: float) -> tuple[int, float]:
+    """POST each event alone at `rate` per second, user agent in the header like sendBeacon; (accepted, seconds)."""
+    accepted, started = 0, time.perf_counter()
+    for i, event in enumerate(events):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        beacon = {k: v for k, v in event.items() if k != "user_agent"}
+        beacon["timestamp"] = int(time.time() * 1000)
+        response = http.post(f"{url}/api/events", data=json.dumps(beacon), timeout=60,
+                             headers={"Content-Type": "text/plain", "User-Agent": event["user_agent"]})
+        if response.status_code != 200:
+            raise SystemExit(f"beacon POST failed: {response.status_code} {response.text[:300]}")
+        accepted += response.json()["data"]["accepted"]
+    return accepted, time.perf_counter() - started
+
+
+def counted_events(http: Any, url: str) -> int:
+    response = http.get(f"{url}/api/stats?period=24h", timeout=120)
+    response.raise_for_status()
+    return int(response.json()["data"]["totals"]["events"])
+
+
+def wait_aggregated(stack: Any, timeout: float) -> bool:
+    """The poller found nothing new twice in a row: everything written has been aggregated."""
+    return stack.wait_until_aggregated(timeout=timeout) and stack.wait_until_aggregated(timeout=timeout)
+
+
+def table_names(settings: Any) -> dict[str, str]:
+    """Physical table name -> logical name ("events", "sessions", ...) from every `*_table` setting."""
+    return {getattr(settings, f.name): f.name[:-len("_table")] for f in dataclasses.fields(settings)
+            if f.name.endswith("_table") and isinstance(getattr(settings, f.name), str)}
+
+
+def logical(scope: str, names: dict[str, str]) -> str:
+    table, _, index = scope.partition("/")
+    return names.get(table, table) + (f"/{index}" if index else "")
+
+
+def named(largest: dict | None, names: dict[str, str]) -> dict | None:
+    return dict(largest, table=logical(largest["table"], names)) if largest else None
+
+
+def single_call_costs(http: Any, url: str, meter: Meter, names: dict[str, str]) -> list[dict]:
+    rows = []
+    for path in SINGLE_CALLS:
+        meter.reset()
+        response = http.get(f"{url}{path}", timeout=120)
+        report = meter.report()
+        rows.append({"call": f"GET {path}", "status": response.status_code, "read_units": report["read_units"],
+                     "write_units": report["write_units"], "requests": report["requests"],
+                     "items_read": sum(t["items_read"] for t in report["tables"].values()),
+                     "largest_item_read": named(report["largest_read"], names)})
+    return rows
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    import requests
+
+    # Every client of the backend is metered (the census line shows it), so the meter may trust
+    # the items its own writes left behind instead of re-reading them before each write.
+    meter = Meter(trust_own_writes=True)
+    census = meter_backend(meter)  # before the stack creates its clients
+    from liveinsight.server import LocalStack
+
+    shop = Shop(args.catalogue, args.seed)
+    stack = LocalStack(port=0).start()
+    stack.start_in_thread()
+    url, http = stack.url, requests.Session()
+    http.headers["User-Agent"] = AGENTS[0][0]
+    result: dict[str, Any] = {"settings": {k: getattr(args, k) for k in ("seconds", "rate", "preload", "catalogue",
+                                                                       "seed")}}
+    try:
+        names = table_names(stack.settings)
+        log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+
+        started = time.perf_counter()
+        events = preload_events(shop, args.preload, time.time())
+        oldest, _ = preload_window(time.time())
+        log(f"phase 1: {len(events):,} events from {dt.datetime.fromtimestamp(oldest, dt.timezone.utc):%H:%M} UTC, "
+            f"{len({e['page_url'] for e in events}):,} distinct URLs ...")
+        accepted = post_batches(http, url, events)
+        sent_seconds = time.perf_counter() - started
+        aggregated = wait_aggregated(stack, timeout=max(600.0, args.preload / 20))
+        phase1 = meter.report()
+        before = counted_events(http, url)
+        result["phase1"] = {"events": len(events), "accepted": accepted, "distinct_urls": len({e["page_url"]
+                                                                                               for e in events}),
+                            "send_seconds": round(sent_seconds, 1),
+                            "seconds": round(time.perf_counter() - started, 1), "aggregated": aggregated,
+                            "counted_24h": before, "write_units": phase1["write_units"],
+                            "largest_write": named(phase1["largest_write"], names)}
+        log(f"phase 1: sent in {sent_seconds:.1f} s, aggregated after {time.perf_counter() - started:.1f} s; "
+            f"24h events counted: {before:,}")
+
+        beacons = live_events(shop, int(args.seconds * args.rate), args.rate)
+        log(f"phase 2: {len(beacons):,} beacons at {args.rate:g}/s ...")
+        meter.reset()
+        accepted, seconds = send_beacons(http, url, beacons, args.rate)
+        aggregated = wait_aggregated(stack, timeout=600.0)
+        report = meter.report()
+        after = counted_events(http, url)
+        result["clients"] = census.line()
+        result["phase2"] = {"sent": len(beacons), "accepted": accepted, "send_seconds": round(seconds, 1),
+                            "aggregated": aggregated, "counted": after - before, "counted_24h_before": before,
+                            "counted_24h_after": after, "meter": report,
+                            "largest_write": named(report["largest_write"], names),
+                            "tables": {logical(scope, names): usage for scope, usage in report["tables"].items()}}
+        result["single_calls"] = single_call_costs(http, url, meter, names)
+    finally:
+        stack.stop()
+    return result
+
+
+def per_event_rows(phase2: dict) -> list[tuple[str, ...]]:
+    sent = phase2["sent"] or 1
+    rows = []
+    for name, usage in phase2["tables"].items():
+        rows.append((name, f"{usage['write_units']:,.0f}", f"{usage['write_units'] / sent:.2f}",
+                     f"{usage['read_units']:,.1f}", f"{usage['read_units'] / sent:.2f}",
+                     f"{usage['requests']:,}", f"{usage['requests'] / sent:.2f}", f"{usage['items_written']:,}"))
+    meter = phase2["meter"]
+    rows.append(("total", f"{meter['write_units']:,.0f}", f"{meter['write_units'] / sent:.2f}",
+                 f"{meter['read_units']:,.1f}", f"{meter['read_units'] / sent:.2f}",
+                 f"{meter['requests']:,}", f"{meter['requests'] / sent:.2f}",
+                 f"{sum(u['items_written'] for u in phase2['tables'].values()):,}"))
+    return rows
+
+
+def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for n, row in enumerate([header, *rows]):
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def print_report(result: dict) -> bool:
+    p1, p2 = result["phase1"], result["phase2"]
+    meter = p2["meter"]
+    sent = p2["sent"] or 1
+    print(f"phase 1: {p1['events']:,} events of today's long tail ({p1['distinct_urls']:,} distinct URLs) in batches "
+          f"of {BATCH_EVENTS}: sent in {p1['send_seconds']} s, aggregated in {p1['seconds']} s, "
+          f"{p1['write_units'] / max(p1['events'], 1):.1f} write units per event")
+    print(f"phase 2: {p2['sent']:,} single-event beacons at {result['settings']['rate']:g}/s, sent in "
+          f"{p2['send_seconds']} s; accepted {p2['accepted']:,}; counted {p2['counted']:,} "
+          f"(GET /api/stats?period=24h events: {p2['counted_24h_before']:,} -> {p2['counted_24h_after']:,})"
+          + ("" if p2["aggregated"] else "  WARNING: aggregation did not go idle"))
+    print(result["clients"])
+    print()
+    print("phase 2, DynamoDB on-demand units per event sent (tables; `table/index` = a secondary index):")
+    print_table(("table", "write units", "per event", "read units", "per event", "requests", "per event",
+                 "items written"), per_event_rows(p2))
+    print()
+    print("by operation:")
+    print_table(("operation", "requests", "write units", "read units", "items written", "failed writes"),
+                [(op, f"{u['requests']:,}", f"{u['write_units']:,.0f}", f"{u['read_units']:,.1f}",
+                  f"{u['items_written']:,}", f"{u['failed_writes']:,}") for op, u in meter["operations"].items()])
+    print()
+    for phase, largest in (("phase 2", p2["largest_write"]), ("phase 1", p1["largest_write"])):
+        if largest:
+            print(f"largest item written in {phase}: {largest['bytes']:,} bytes in {largest['table']} "
+                  f"({largest['key']})")
+    wu, ru = meter["write_units"] / sent, meter["read_units"] / sent
+    monthly = 30 * 1_000_000 * (wu * WRITE_UNIT_PRICE + ru * READ_UNIT_PRICE) / 1_000_000
+    print(f"at 1M events/day: {wu * 30:,.0f}M write units + {ru * 30:,.1f}M read units a month "
+          f"= ${monthly:,.0f}/month on demand (us-east-1: ${WRITE_UNIT_PRICE}/M writes, ${READ_UNIT_PRICE}/M reads)")
+    if meter["unpriced"] or meter["meter_errors"]:
+        print(f"WARNING: unpriced operations {meter['unpriced']}, meter errors {meter['meter_errors']}")
+    print()
+    print("read cost of single calls (metered one at a time, after phase 2):")
+    rows = []
+    for call in result["single_calls"]:
+        read = call["largest_item_read"]
+        daily = call["read_units"] * 8640 * READ_UNIT_PRICE / 1_000_000
+        rows.append((call["call"] + ("" if call["status"] == 200 else f" [{call['status']}]"),
+                     f"{call['read_units']:,.1f}", f"{call['requests']:,}", f"{call['items_read']:,}",
+                     f"{read['bytes']:,} B in {read['table']}" if read else "-", f"${daily:.3f}"))
+    print_table(("call", "read units", "requests", "items read", "largest item read", "per day every 10 s"), rows)
+
+    stats_30d = max(c["read_units"] for c in result["single_calls"] if "period=30d" in c["call"])
+    biggest = max((x["bytes"] for x in (p2["largest_write"], p1["largest_write"]) if x), default=0)
+    checks = [
+        (f"write units per event {wu:.2f} <= {TARGET_WRITE_UNITS_PER_EVENT}", wu <= TARGET_WRITE_UNITS_PER_EVENT),
+        (f"read units per 30-day stats call {stats_30d:,.1f} <= {TARGET_STATS_READ_UNITS}",
+         stats_30d <= TARGET_STATS_READ_UNITS),
+        (f"largest item written {biggest:,} B <= {TARGET_ITEM_BYTES:,}", biggest <= TARGET_ITEM_BYTES),
+        (f"events counted {p2['counted']:,} == sent {p2['sent']:,}", p2["counted"] == p2["sent"]),
+    ]
+    print()
+    for text, ok in checks:
+        print(f"{'ok  ' if ok else 'MISS'}  {text}")
+    return all(ok for _, ok in checks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120, help="phase 2 duration (default 120)")
+    parser.add_argument("--rate", type=float, default=10, help="phase 2 beacons per second (default 10)")
+    parser.add_argument("--preload", type=int, default=20_000, help="phase 1 events (default 20,000)")
+    parser.add_argument("--catalogue", type=int, default=30_000, help="product URLs (default 30,000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    result = run(args)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+        sys.exit(0)
+    sys.exit(0 if print_report(result) else 1)
+
+
+if __name__ == "__main__":
+    main()
