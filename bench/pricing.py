@@ -187,6 +187,7 @@ class Meter:
 
     def __init__(self, trust_own_writes: bool = False) -> None:
         self.trust_own_writes = trust_own_writes
+        self._context_key = f"{_CONTEXT_KEY}-{id(self)}"  # several meters may share a client
         self._known: dict[tuple[str, str], dict | None] = {}  # item images left by metered writes
         self._lock = threading.Lock()
         self._busy: set[tuple[str, str]] = set()
@@ -280,7 +281,7 @@ class Meter:
                 call.targets = self._write_targets(shadow, model.name, request)
                 call.locked = self._lock_items({t.ident for t in call.targets})
                 call.before = self._before_images(shadow, call.targets)
-            context[_CONTEXT_KEY] = call
+            context[self._context_key] = call
         except Exception as exc:  # a bench must never break the call it measures
             if call is not None:
                 self._unlock(call.locked)
@@ -288,7 +289,7 @@ class Meter:
         return None  # anything else would short-circuit the real request
 
     def _after(self, http_response: Any, parsed: dict, model: Any, context: dict, **_: Any) -> None:
-        call: _Call | None = context.pop(_CONTEXT_KEY, None)
+        call: _Call | None = context.pop(self._context_key, None)
         if call is None:
             return
         try:
@@ -299,7 +300,7 @@ class Meter:
             self._unlock(call.locked)
 
     def _after_error(self, model: Any, context: dict, **_: Any) -> None:
-        call: _Call | None = context.pop(_CONTEXT_KEY, None)
+        call: _Call | None = context.pop(self._context_key, None)
         if call is not None:
             self._forget(call.targets)  # the write may or may not have happened
             self._unlock(call.locked)

@@ -263,10 +263,12 @@ def test_paused_calls_are_not_metered(metered, meter, table):
     assert meter.report()["requests"] == 1
 
 
-def test_an_unseen_write_during_a_pause_is_not_trusted(dynamodb, metered, table):
+def test_an_unseen_write_during_a_pause_is_not_trusted(moto_aws, table):
+    import boto3
+
     # GIVEN a meter that trusts its own writes, and a 100-byte item it wrote
     meter = Meter(trust_own_writes=True)
-    client = meter.attach(metered)
+    client = meter.attach(boto3.client("dynamodb", region_name="us-east-1"))
     client.put_item(TableName=table, Item=item(100))
     # WHEN the item grows to 3,000 bytes while the meter is paused
     with meter.paused():
@@ -275,6 +277,14 @@ def test_an_unseen_write_during_a_pause_is_not_trusted(dynamodb, metered, table)
     meter.reset()
     client.update_item(TableName=table, Key={"pk": {"S": "k"}, "sk": {"N": "1"}}, UpdateExpression="REMOVE d")
     assert units(meter, table) == 3
+
+
+def test_two_meters_on_one_client_each_see_every_call(metered, meter, table):
+    other = Meter()
+    other.attach(metered)
+    metered.put_item(TableName=table, Item=item(1500))
+    metered.put_item(TableName=table, Item=item(1500))
+    assert meter.report()["write_units"] == other.report()["write_units"] == 4
 
 
 def test_totals_per_table_and_operation(dynamodb, metered, meter, table):
