@@ -35,13 +35,15 @@ def main() -> int:
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - started
-    test = None
+    test, phase = None, None
     for line in result.stdout.splitlines():
         if line.startswith("tests/test_fuzz.py::"):
             test = line.split("::")[1].rstrip(":")
+        elif "during " in line and " phase" in line:
+            phase = line.split("during ")[1].split(" phase")[0]
         elif test and re.search(r"\d+ passing, \d+ failing", line):
-            print(f"{test}: {line.strip().lstrip('- ')}")
-        elif test and line.strip().startswith("* ") and "->" in line:
+            print(f"{test} ({phase}): {line.strip().lstrip('- ')}")
+        elif test and phase == "generate" and line.strip().startswith("* ") and "->" in line:
             print(f"    {line.strip()[2:]}")
     print(f"{args.examples} examples per test requested; {elapsed:.0f} s; pytest exit {result.returncode}")
     if result.returncode:
