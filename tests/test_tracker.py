@@ -65,9 +65,13 @@ def origin_of(server: ThreadingHTTPServer) -> str:
 
 
 class CaptureHandler(BaseHTTPRequestHandler):
-    """Plays the collect API: records every POST /api/events and serves /tracker.js."""
+    """Plays the collect API: records every POST /api/events and serves /tracker.js.
+
+    `statuses` lists the answers to give to the next POSTs (503, 429, …); then 200.
+    """
 
     records: list[dict] = []  # replaced per server
+    statuses: list[int] = []
 
     def log_message(self, *args):
         pass
@@ -96,6 +100,7 @@ class CaptureHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status = self.statuses.pop(0) if self.statuses else 200
         self.records.append(
             {
                 "method": "POST",
@@ -103,10 +108,11 @@ class CaptureHandler(BaseHTTPRequestHandler):
                 "content_type": self.headers.get("Content-Type", ""),
                 "cookie": self.headers.get("Cookie"),
                 "body": json.loads(raw),
+                "status": status,
             }
         )
-        payload = json.dumps(ACCEPTED).encode()
-        self.send_response(200)
+        payload = json.dumps(ACCEPTED if status == 200 else {"status": "error", "message": "busy"}).encode()
+        self.send_response(status)
         self._cors()
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -118,24 +124,27 @@ class CaptureServer:
     """A recording stand-in for POST /api/events, with helpers to wait for events."""
 
     def __init__(self):
-        handler = type("Handler", (CaptureHandler,), {"records": []})
+        handler = type("Handler", (CaptureHandler,), {"records": [], "statuses": []})
         self.records = handler.records
+        self.statuses = handler.statuses
         self.server = serve_in_thread(handler)
         self.origin = origin_of(self.server)
 
     @property
     def posts(self) -> list[dict]:
-        return [r for r in self.records if r["method"] == "POST"]
+        """Every POST that was answered 200 (refused attempts are in `records`)."""
+        return [r for r in self.records if r["method"] == "POST" and r["status"] == 200]
 
     @property
     def events(self) -> list[dict]:
-        return [r["body"] for r in self.posts]
+        """The events accepted, in order (a retried batch counts each of its events)."""
+        return [e for r in self.posts for e in (r["body"]["events"] if "events" in r["body"] else [r["body"]])]
 
     def wait_for_events(self, count: int, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout
-        while len(self.posts) < count and time.monotonic() < deadline:
+        while len(self.events) < count and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(self.posts) >= count, f"expected {count} events, got {self.events}"
+        assert len(self.events) >= count, f"expected {count} events, got {self.events}"
         return self.events
 
     def close(self):
@@ -262,7 +271,8 @@ def test_build_is_within_the_gzip_budget():
 
 def test_build_contains_the_public_api():
     code = TRACKER_BUILD.read_text()
-    for needle in ("liveinsight", "/api/events", "sendBeacon", "keepalive", "sessionStorage", "data-api"):
+    for needle in ("liveinsight", "/api/events", "keepalive", "sessionStorage", "data-api", "sent_at",
+                   "liveinsight_ignore", "data-hash", "online"):
         assert needle in code
     assert "document.cookie" not in code
 
@@ -295,11 +305,12 @@ def test_page_view_on_load_has_the_contract_fields(page, context, tracked_site, 
     assert event["page_url"] == tracked_site.url("/index.html")
     assert event["referrer"] == HACKER_NEWS
     assert abs(event["timestamp"] - time.time() * 1000) < 60_000, "timestamp is in milliseconds"
+    assert 0 <= event["sent_at"] - event["timestamp"] < 5_000, "sent_at: this device's clock at sending"
     assert len(event["event_id"]) == 36  # crypto.randomUUID on a secure context
     assert event["session_id"]
     assert "props" not in event
     settle(page)
-    assert [r["method"] for r in capture.records] == ["POST"], "a text/plain beacon needs no preflight"
+    assert [r["method"] for r in capture.records] == ["POST"], "a text/plain body needs no preflight"
     assert post["cookie"] is None
     assert context.cookies() == []
     assert page.evaluate("document.cookie") == ""
@@ -420,9 +431,7 @@ def test_api_defaults_to_the_script_origin(page, site, capture):
 
 
 @needs_chromium
-def test_falls_back_to_fetch_with_keepalive(context, tracked_site, capture):
-    context.add_init_script("navigator.sendBeacon = () => false;")
-    page = context.new_page()
+def test_posts_with_fetch_so_a_refusal_can_be_seen(page, tracked_site, capture):
     fetches = []
     page.on("request", lambda r: fetches.append(r) if r.resource_type == "fetch" else None)
     page.goto(tracked_site.url("/index.html"))
@@ -459,6 +468,131 @@ def test_tracks_a_real_hostname_without_opt_in(playwright, capture, site):
     assert signup["event_type"] == "signup"
     ids = {view["event_id"], signup["event_id"], view["session_id"]}
     assert len(ids) == 3 and all(0 < len(i) <= 64 for i in ids)
+
+
+# --- delivery: refusals, offline, wrong clocks, odd loaders --------------------------
+
+FAST_CLOCK = "(() => { const now = Date.now; Date.now = () => now() + 10 * 60 * 1000; })();"
+
+
+def queued(page) -> list[dict]:
+    return page.evaluate("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]')")
+
+
+@needs_chromium
+def test_a_refused_event_is_retried_until_accepted(page, tracked_site, capture):
+    # GIVEN an API that answers 503, then 429, then accepts
+    capture.statuses.extend([503, 429])
+    # WHEN a page is viewed
+    page.goto(tracked_site.url("/index.html"))
+    # THEN the page view is retried with backoff (1 s, then 2 s) and arrives once, the same event
+    [event] = capture.wait_for_events(1, timeout=10)
+    attempts = [r for r in capture.records if r["method"] == "POST"]
+    assert [r["status"] for r in attempts] == [503, 429, 200]
+    assert len({r["body"]["event_id"] for r in attempts}) == 1
+    assert attempts[-1]["body"]["sent_at"] - attempts[0]["body"]["sent_at"] >= 2500, "it backed off"
+    assert event["timestamp"] == attempts[0]["body"]["timestamp"], "the event keeps the time it happened"
+    settle(page)
+    assert queued(page) == []
+
+
+@needs_chromium
+def test_refused_events_survive_a_page_load_in_the_tab(page, tracked_site, capture):
+    # GIVEN an API that refuses the first two posts
+    capture.statuses.extend([503, 503])
+    page.goto(tracked_site.url("/index.html"))
+    page.wait_for_function("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]').length == 1")
+    # WHEN the visitor goes on to the next page (whose own page view is refused too)
+    page.click("#to-app")
+    page.wait_for_url(tracked_site.url("/app.html"))
+    # THEN both page views arrive, once each
+    events = capture.wait_for_events(2, timeout=10)
+    assert sorted(e["page_url"].removeprefix(tracked_site.origin) for e in events) == ["/app.html", "/index.html"]
+    settle(page, 1.0)
+    assert len(capture.events) == 2 and queued(page) == []
+
+
+@needs_chromium
+def test_events_made_offline_are_sent_when_back_online(context, tracked_site, capture):
+    page = context.new_page()
+    page.goto(tracked_site.url("/app.html"))
+    capture.wait_for_events(1)
+    # GIVEN a visitor who goes offline and signs up
+    context.set_offline(True)
+    page.click("#signup")
+    page.wait_for_function("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]').length == 1")
+    assert len(capture.events) == 1
+    # WHEN the connection comes back
+    context.set_offline(False)
+    # THEN the sign-up is delivered at once (not at the next backoff step)
+    _, signup = capture.wait_for_events(2, timeout=3)
+    assert signup["event_type"] == "signup" and signup["sent_at"] > signup["timestamp"]
+    settle(page)
+    assert queued(page) == []
+
+
+@needs_chromium
+def test_the_retry_queue_is_bounded(context, tracked_site, capture):
+    page = context.new_page()
+    page.goto(tracked_site.url("/app.html"))
+    capture.wait_for_events(1)
+    context.set_offline(True)
+    page.evaluate("for (let i = 0; i < 50; i++) liveinsight('click_' + i)")
+    page.wait_for_function("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]').length == 30")
+    settle(page, 0.5)
+    kept = queued(page)
+    assert [e["event_type"] for e in kept] == [f"click_{i}" for i in range(20, 50)], "the newest 30 are kept"
+    context.set_offline(False)
+    capture.wait_for_events(31, timeout=10)
+    assert sorted(e["event_type"] for e in capture.events[1:]) == sorted(f"click_{i}" for i in range(20, 50))
+
+
+@needs_chromium
+def test_a_fast_clock_is_sent_with_sent_at_so_the_server_can_correct_it(context, tracked_site, capture):
+    context.add_init_script(FAST_CLOCK)
+    page = context.new_page()
+    page.goto(tracked_site.url("/index.html"))
+    [event] = capture.wait_for_events(1)
+    ahead = event["timestamp"] - time.time() * 1000
+    assert 9 * 60_000 < ahead < 11 * 60_000, "the device's clock is 10 minutes fast"
+    assert 0 <= event["sent_at"] - event["timestamp"] < 5_000
+
+
+@needs_chromium
+def test_works_when_document_current_script_is_null(page, site, capture):
+    # A module script (like code run by some tag managers and loaders) has no currentScript.
+    site.use(data_api=capture.origin, data_allow_localhost=True, type="module")
+    page.goto(site.url("/app.html"))
+    assert page.evaluate("document.currentScript") is None
+    [event] = capture.wait_for_events(1)
+    assert event["page_url"] == site.url("/app.html")
+    page.click("#signup")
+    assert capture.wait_for_events(2)[1]["event_type"] == "signup"
+
+
+@needs_chromium
+def test_hash_routes_are_pages_with_data_hash(page, site, capture):
+    site.use(data_api=capture.origin, data_allow_localhost=True, data_hash=True)
+    page.goto(site.url("/app.html#/inbox"))
+    capture.wait_for_events(1)
+    page.evaluate("location.hash = '#/settings'")
+    capture.wait_for_events(2)
+    page.evaluate("location.hash = '#/settings?tab=2'")  # same route
+    settle(page)
+    page.evaluate("location.hash = '#!/profile'")
+    events = capture.wait_for_events(3)
+    settle(page)
+    assert [e["page_url"].removeprefix(site.origin) for e in capture.events] == [
+        "/app.html/inbox", "/app.html/settings", "/app.html/profile"]
+
+
+@needs_chromium
+def test_without_data_hash_the_fragment_is_never_sent(page, tracked_site, capture):
+    page.goto(tracked_site.url("/app.html#access_token=secret"))
+    [event] = capture.wait_for_events(1)
+    page.evaluate("location.hash = '#/settings'")
+    settle(page)
+    assert event["page_url"] == tracked_site.url("/app.html") and len(capture.events) == 1
 
 
 # --- when the tracker stays silent ---------------------------------------------------
@@ -511,6 +645,29 @@ def test_respect_dnt_sends_nothing_when_the_visitor_opts_out(context, site, capt
     page.evaluate("liveinsight('ignored')")
     settle(page, 1.0)
     assert seen == [] and capture.records == []
+
+
+@needs_chromium
+def test_the_owners_own_browser_opts_out_with_local_storage(context, site, capture):
+    # GIVEN the site owner ran `localStorage.liveinsight_ignore = "true"` on their site
+    site.use(data_api=capture.origin, data_allow_localhost=True)
+    context.add_init_script("localStorage.setItem('liveinsight_ignore', 'true')")
+    page = context.new_page()
+    seen = watch_requests(page, capture.origin)
+    # WHEN they browse it and trigger events
+    page.goto(site.url("/queued.html"))
+    page.evaluate("liveinsight('ignored')")
+    settle(page, 1.0)
+    # THEN nothing is sent, and pages still call liveinsight() without errors
+    assert seen == [] and capture.records == []
+
+
+@needs_chromium
+def test_any_other_local_storage_value_still_tracks(context, tracked_site, capture):
+    context.add_init_script("localStorage.setItem('liveinsight_ignore', 'false')")
+    page = context.new_page()
+    page.goto(tracked_site.url("/index.html"))
+    capture.wait_for_events(1)
 
 
 @needs_chromium
@@ -617,3 +774,34 @@ def test_visit_shows_up_in_stats(browser, site, liveinsight_server):
     assert [s["source"] for s in stats["sources"]] == ["Hacker News"], stats["sources"]
     pages = {p["page"]: p["page_views"] for p in stats["pages"]}
     assert pages == {"/index.html": 1, "/app.html": 1, "/app/settings": 1}, stats["pages"]
+
+
+@needs_chromium
+@pytest.mark.skipif(not HAS_SERVE, reason="`python -m liveinsight serve` is not on this branch yet")
+def test_a_phone_10_minutes_fast_is_counted_at_the_right_time(browser, site, liveinsight_server):
+    # GIVEN a visitor whose clock is 10 minutes fast (the API accepts at most 5 min of future)
+    context = browser.new_context(user_agent=DESKTOP_CHROME_UA)
+    context.add_init_script(FAST_CLOCK)
+    page = context.new_page()
+    site.use(src=liveinsight_server + "/tracker.js", data_api=liveinsight_server, data_allow_localhost=True)
+    answers = []
+    page.on("requestfinished",
+            lambda r: answers.append(r.response().status) if r.url == liveinsight_server + "/api/events" else None)
+    # WHEN they view a page
+    page.goto(site.url("/index.html"))
+    deadline = time.monotonic() + 10
+    while not answers and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    context.close()
+    # THEN it is accepted and counted now, not 10 minutes from now
+    assert answers == [200]
+    data = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        data = get_json(liveinsight_server + "/api/realtime")["data"]
+        if data["recent_events"]:
+            break
+        time.sleep(0.5)
+    assert data and data["active_sessions"] == 1, data
+    [recent] = data["recent_events"]
+    assert abs(recent["timestamp"] - time.time()) < 60

@@ -8,14 +8,28 @@
  *   data-api              API base URL; events go to {data-api}/api/events (default: the script's origin)
  *   data-allow-localhost  also track on localhost, 127.x.x.x, [::1] and file: pages
  *   data-respect-dnt      send nothing when Do Not Track or Global Privacy Control is on
+ *   data-hash             hash-based routing: `#/route` is part of the page (a page view per route)
+ *
+ * An owner excludes their own browser with localStorage.liveinsight_ignore = "true".
  */
 (function (win, doc) {
   'use strict';
 
   var SESSION_KEY = 'liveinsight_session';
+  var QUEUE_KEY = 'liveinsight_queue';
   var SESSION_TIMEOUT_MS = 30 * 60 * 1000;
+  var MAX_QUEUED = 30; // refused events kept for retry; the oldest are dropped beyond this
+  var MAX_BATCH = 10; // events per retry request
+  var FIRST_RETRY_MS = 1000;
+  var MAX_RETRY_MS = 60 * 1000;
 
-  var script = doc.currentScript;
+  // currentScript is null in modules and in some loaders (tag managers, rocket loaders):
+  // then find our tag by its attributes or file name.
+  var script =
+    doc.currentScript ||
+    doc.querySelector('script[data-api]') ||
+    doc.querySelector('script[src*="tracker.js"]') ||
+    doc.createElement('script');
   var loc = win.location;
   var nav = win.navigator;
   var history = win.history;
@@ -26,10 +40,19 @@
     return script.hasAttribute(name);
   }
 
-  var endpoint =
-    (script.getAttribute('data-api') || new URL(script.src).origin).replace(/\/+$/, '') + '/api/events';
+  function ignored() {
+    try {
+      return localStorage.getItem('liveinsight_ignore') == 'true';
+    } catch (e) {}
+  }
+
+  var base = script.getAttribute('data-api') || (script.src && new URL(script.src).origin);
+  var endpoint = base && base.replace(/\/+$/, '') + '/api/events';
+  var hashRouting = has('data-hash');
 
   var disabled =
+    !endpoint ||
+    ignored() ||
     (!has('data-allow-localhost') &&
       (/^(localhost|127(\.\d+){3}|\[::1\])$/.test(loc.hostname) || loc.protocol == 'file:')) ||
     (has('data-respect-dnt') &&
@@ -50,21 +73,85 @@
       : Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
+  function load(key) {
+    try {
+      return JSON.parse(sessionStorage.getItem(key));
+    } catch (e) {}
+  }
+
+  function save(key, value) {
+    try {
+      sessionStorage.setItem(key, JSON.stringify(value));
+    } catch (e) {}
+  }
+
   // The session lives in sessionStorage (one tab, no cookies) and rotates after
   // 30 minutes without any event. Returns [id, isNewSession].
   function touchSession() {
     var now = Date.now();
-    var session;
-    try {
-      session = JSON.parse(sessionStorage.getItem(SESSION_KEY));
-    } catch (e) {}
+    var session = load(SESSION_KEY);
     var isNew = !session || !session.id || !(now - session.t < SESSION_TIMEOUT_MS);
     if (isNew) session = { id: uuid() };
     session.t = now;
-    try {
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-    } catch (e) {}
+    save(SESSION_KEY, session);
     return [session.id, isNew];
+  }
+
+  // Delivery. Every event carries `timestamp` (when it happened) and, set at each attempt,
+  // `sent_at`, both on this device's clock: the server stamps the event `sent_at - timestamp`
+  // before it received it, so a clock that is minutes off does not matter.
+  // Each event is posted at once. One that is refused (network error, 408, 429, 5xx) waits
+  // in a small queue in sessionStorage, which outlives page loads in the tab, and is retried
+  // with exponential backoff (1 s, 2 s, … 60 s), and at once when the browser is back online.
+  var retryDelay = FIRST_RETRY_MS;
+  var timer;
+  var retrying;
+
+  function deliver(events) {
+    var now = Date.now();
+    for (var i = 0; i < events.length; i++) events[i].sent_at = now;
+    var body = JSON.stringify(events[1] ? { events: events } : events[0]);
+    // A string body is sent as text/plain: no CORS preflight. keepalive lets it outlive the page.
+    return fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' }).then(
+      function (response) {
+        return !/^(408|429|5..)$/.test(response.status);
+      },
+      noop
+    );
+  }
+
+  function queue(add, remove) {
+    var events = (load(QUEUE_KEY) || []).filter(function (e) {
+      return !remove || remove.indexOf(e.event_id) < 0;
+    });
+    if (add) events.push(add);
+    save(QUEUE_KEY, events.slice(-MAX_QUEUED));
+    return events;
+  }
+
+  function retry() {
+    clearTimeout(timer);
+    timer = 0;
+    var events = queue().slice(0, MAX_BATCH);
+    if (retrying || !events[0]) return;
+    retrying = 1;
+    deliver(events).then(function (done) {
+      retrying = 0;
+      if (done) {
+        queue(0, events.map(function (e) {
+          return e.event_id;
+        }));
+        retryDelay = FIRST_RETRY_MS;
+        retry();
+      } else {
+        schedule();
+      }
+    });
+  }
+
+  function schedule() {
+    timer = setTimeout(retry, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, MAX_RETRY_MS);
   }
 
   function send(eventType, props, isPageView) {
@@ -73,7 +160,7 @@
       event_type: eventType,
       session_id: session[0],
       timestamp: Date.now(),
-      page_url: loc.href,
+      page_url: pageUrl(),
       event_id: uuid()
     };
     // The referrer is sent once, with the first page view of a session, and only
@@ -83,20 +170,33 @@
       event.referrer = referrer;
     }
     if (props && typeof props == 'object') event.props = props;
-    var body = JSON.stringify(event);
-    try {
-      if (nav.sendBeacon(endpoint, new Blob([body], { type: 'text/plain' }))) return;
-    } catch (e) {}
-    // No beacon (or its queue is full): a plain fetch that outlives the page.
-    // A string body is sent as text/plain, so there is no CORS preflight.
-    win.fetch && fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' })['catch'](noop);
+    deliver([event]).then(function (done) {
+      if (!done) {
+        queue(event);
+        timer || retrying || schedule();
+      }
+    });
+  }
+
+  // With data-hash a route after `#` (`#/settings`, `#!/settings`) is a path of its own,
+  // sent as such: the server never stores fragments.
+  function route() {
+    return hashRouting ? loc.hash.replace(/^#!?\/?/, '').split('?')[0] : '';
+  }
+
+  function pageUrl() {
+    var href = loc.href.split('#')[0];
+    if (!route()) return href;
+    var path = loc.pathname.replace(/\/?$/, '/') + route();
+    return loc.origin + path + loc.search;
   }
 
   var lastPath;
 
   function pageView(force) {
-    if (!force && lastPath == loc.pathname) return;
-    lastPath = loc.pathname;
+    var path = loc.pathname + route();
+    if (!force && lastPath == path) return;
+    lastPath = path;
     send('page_view', 0, 1);
   }
 
@@ -114,10 +214,14 @@
   win.addEventListener('popstate', function () {
     pageView();
   });
+  if (hashRouting) win.addEventListener('hashchange', function () {
+    pageView();
+  });
   // A page restored from the back/forward cache does not run scripts again.
   win.addEventListener('pageshow', function (e) {
     if (e.persisted) pageView(1);
   });
+  win.addEventListener('online', retry);
 
   win.liveinsight = function (name, props) {
     send(name, props);
@@ -126,4 +230,6 @@
   pageView();
   // Calls made before this script loaded, through the documented stub.
   for (var i = 0; i < queued.length; i++) win.liveinsight.apply(win, queued[i]);
+  // Events refused on an earlier page of this tab.
+  retry();
 })(window, document);
