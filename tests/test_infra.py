@@ -292,11 +292,75 @@ def test_no_role_gets_wildcard_dynamodb_access(transformed):
 
 def test_collector_writes_events_and_only_the_salt_item_of_stats(transformed):
     statements = policy_statements(transformed, "EventCollectorFunction")
-    assert actions_on(statements, "EventsTable") == {"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}
+    assert actions_on(statements, "EventsTable") == {"dynamodb:BatchWriteItem"}
     assert actions_on(statements, "SessionsTable") == set()
     (salt,) = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
     assert set(salt["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert salt["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["salt#*"]
+
+
+def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backend):
+    # GIVEN every DynamoDB call the collector makes, recorded at the client
+    import time
+
+    from conftest import page_view
+
+    calls: set[tuple[str, str]] = set()
+    stats_keys: list[str] = []
+
+    def record(model, params, **_):
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        calls.update((model.name, table) for table in tables)
+        if params.get("TableName") == backend.store.settings.stats_table:
+            stats_keys.append((params.get("Key") or params.get("Item"))["pk"]["S"])
+
+    backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
+    # WHEN it stores a batch with a tracker event, a cookieless event (the daily salt) and a bot
+    now = time.time()
+    cookieless = {"event_type": "page_view", "page_url": "https://shop.example.com/", "timestamp": now}
+    code, _ = backend.post({"events": [page_view("s", "/", now), cookieless,
+                                       page_view("b", "/", now, user_agent="curl/8.4.0")]})
+    assert code == 200
+    # THEN the template allows exactly those actions on exactly those tables, and nothing else
+    settings = backend.store.settings
+    tables = {settings.events_table: "EventsTable", settings.stats_table: "StatsTable",
+              settings.sessions_table: "SessionsTable"}
+    statements = policy_statements(transformed, "EventCollectorFunction")
+    for table, logical_id in tables.items():
+        assert actions_on(statements, logical_id) == {f"dynamodb:{op}" for op, t in calls if t == table}, logical_id
+    assert stats_keys and all(key.startswith("salt#") for key in stats_keys)
+
+
+# ------------------------------------------------------------------ alarms reach someone; logs keep no IP
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(transformed):
+    resources = transformed["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]}  # not alias/aws/sns
+    key = resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = key["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
+    assert cloudwatch["Effect"] == "Allow"
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch["Action"])
+    assert any("AWS" in s["Principal"] and s["Action"] == "kms:*" for s in statements), "the account keeps control"
+
+
+def test_every_alarm_notifies_the_topic(transformed):
+    alarms = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) >= 8
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmName"]
+
+
+def test_api_access_logs_do_not_record_the_source_ip(template):
+    setting = template["Resources"]["Api"]["Properties"]["AccessLogSetting"]["Fn::If"][1]
+    log_format = setting["Format"]
+    json.loads(log_format.replace("$context.", "context_"))  # still one JSON object per request
+    for leak in ("sourceIp", "identity.", "userAgent", "querystring", "caller", "user"):
+        assert leak not in log_format, leak
+    assert "$context.requestId" in log_format and "$context.status" in log_format
 
 
 @pytest.mark.parametrize("function", ["RealtimeApiFunction", "StatsApiFunction"])
