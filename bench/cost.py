@@ -35,6 +35,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -271,15 +272,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         events = preload_events(shop, args.preload, time.time())
         oldest, _ = preload_window(time.time())
-        log(f"phase 1: {len(events):,} events from {dt.datetime.fromtimestamp(oldest, dt.timezone.utc):%H:%M} UTC, "
-            f"{len({e['page_url'] for e in events}):,} distinct URLs ...")
+        paths = len({urlsplit(e["page_url"]).path for e in events})
+        log(f"phase 1: {len(events):,} events since {dt.datetime.fromtimestamp(oldest, dt.timezone.utc):%H:%M} UTC, "
+            f"{paths:,} distinct pages ...")
         accepted = post_batches(http, url, events)
         sent_seconds = time.perf_counter() - started
         aggregated = wait_aggregated(stack, timeout=max(600.0, args.preload / 20))
         phase1 = meter.report()
         before = counted_events(http, url)
-        result["phase1"] = {"events": len(events), "accepted": accepted, "distinct_urls": len({e["page_url"]
-                                                                                               for e in events}),
+        result["phase1"] = {"events": len(events), "accepted": accepted, "distinct_pages": paths,
                             "send_seconds": round(sent_seconds, 1),
                             "seconds": round(time.perf_counter() - started, 1), "aggregated": aggregated,
                             "counted_24h": before, "write_units": phase1["write_units"],
@@ -317,7 +318,7 @@ def per_event_rows(phase2: dict) -> list[tuple[str, ...]]:
     rows.append(("total", f"{meter['write_units']:,.0f}", f"{meter['write_units'] / sent:.2f}",
                  f"{meter['read_units']:,.1f}", f"{meter['read_units'] / sent:.2f}",
                  f"{meter['requests']:,}", f"{meter['requests'] / sent:.2f}",
-                 f"{sum(u['items_written'] for u in phase2['tables'].values()):,}"))
+                 f"{sum(u['items_written'] for name, u in phase2['tables'].items() if '/' not in name):,}"))
     return rows
 
 
@@ -334,7 +335,7 @@ def print_report(result: dict) -> bool:
     p1, p2 = result["phase1"], result["phase2"]
     meter = p2["meter"]
     sent = p2["sent"] or 1
-    print(f"phase 1: {p1['events']:,} events of today's long tail ({p1['distinct_urls']:,} distinct URLs) in batches "
+    print(f"phase 1: {p1['events']:,} events of today's long tail ({p1['distinct_pages']:,} distinct pages) in batches "
           f"of {BATCH_EVENTS}: sent in {p1['send_seconds']} s, aggregated in {p1['seconds']} s, "
           f"{p1['write_units'] / max(p1['events'], 1):.1f} write units per event")
     print(f"phase 2: {p2['sent']:,} single-event beacons at {result['settings']['rate']:g}/s, sent in "
@@ -342,6 +343,8 @@ def print_report(result: dict) -> bool:
           f"(GET /api/stats?period=24h events: {p2['counted_24h_before']:,} -> {p2['counted_24h_after']:,})"
           + ("" if p2["aggregated"] else "  WARNING: aggregation did not go idle"))
     print(result["clients"])
+    print(f"meter: {meter['meter_lookups']:,} reads of its own to learn item sizes (not priced), "
+          f"{meter['meter_errors']} calls it could not price")
     print()
     print("phase 2, DynamoDB on-demand units per event sent (tables; `table/index` = a secondary index):")
     print_table(("table", "write units", "per event", "read units", "per event", "requests", "per event",

@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cost import AGENTS, SITE, SOURCES, post_batches, wait_aggregated  # noqa: E402
+from bench.cost import AGENTS, SITE, SOURCES, named, post_batches, table_names, wait_aggregated  # noqa: E402
 from bench.pricing import Meter, meter_backend  # noqa: E402
 
 TARGET_RATIO = 1.5
@@ -70,7 +70,7 @@ class Visitors:
         return event
 
 
-def measure(http: Any, url: str, meter: Meter, repeat: int) -> dict[str, Any]:
+def measure(http: Any, url: str, meter: Meter, repeat: int, names: dict[str, str]) -> dict[str, Any]:
     """Median latency of `repeat` unmetered GETs of /api/realtime, then the price of one metered call."""
     times = []
     with meter.paused():
@@ -86,7 +86,7 @@ def measure(http: Any, url: str, meter: Meter, repeat: int) -> dict[str, Any]:
     return {"median_ms": round(statistics.median(times) * 1000, 2), "reported_active": data.get("active_sessions"),
             "read_units": report["read_units"], "requests": report["requests"],
             "items_read": sum(t["items_read"] for t in report["tables"].values()),
-            "largest_item_read": report["largest_read"]}
+            "largest_item_read": named(report["largest_read"], names)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{target:,} active sessions: {len(events):,} events sent and aggregated in "
                 f"{time.perf_counter() - started:.1f} s")
             row = {"sessions": target, "events_sent": len(events), "aggregated": aggregated,
-                   **measure(http, url, meter, args.repeat)}
+                   **measure(http, url, meter, args.repeat, table_names(stack.settings))}
             rows.append(row)
     finally:
         stack.stop()
@@ -143,7 +143,7 @@ def main() -> None:
         largest = row["largest_item_read"]
         table.append((f"{row['sessions']:,}", f"{row['reported_active']}", f"{row['median_ms']:.1f} ms",
                       f"{row['read_units']:,.1f}", f"{row['requests']:,}", f"{row['items_read']:,}",
-                      f"{largest['bytes']:,} B ({largest['key']})" if largest else "-"))
+                      f"{largest['bytes']:,} B in {largest['table']} ({largest['key']})" if largest else "-"))
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for n, row in enumerate(table):
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))

@@ -160,6 +160,18 @@ def test_a_failed_conditional_write_still_costs_the_existing_item(dynamodb, mete
     assert report["largest_write"] is None
 
 
+def test_a_create_only_put_is_not_read_before(metered, meter, table):
+    # GIVEN a put conditioned on the item's absence WHEN it succeeds THEN nothing was there to read
+    metered.put_item(TableName=table, Item=item(1500), ConditionExpression="attribute_not_exists(#k)",
+                     ExpressionAttributeNames={"#k": "pk"})
+    report = meter.report()
+    assert (report["write_units"], report["meter_lookups"]) == (2, 0)
+    # WHEN the same put fails THEN the item it found is read afterwards and billed
+    with pytest.raises(metered.exceptions.ConditionalCheckFailedException):
+        metered.put_item(TableName=table, Item=item(100), ConditionExpression="attribute_not_exists(pk)")
+    assert meter.report()["write_units"] == 2 + 2
+
+
 def test_batch_write_bills_each_item(metered, meter, table):
     metered.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item(1500, sk=i)}} for i in range(3)]})
     report = meter.report()
