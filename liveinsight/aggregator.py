@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from . import config
 from .items import SCHEMA_VERSION, realtime as rt, rollups as r
-from .items.events import event_time, unpack
+from .items.events import PAGE_VIEW, event_time, unpack
 from .items.ledger import Batch
 from .items.sessions import SessionState, short_hash
 from .store import Store, VersionConflict, deserialize
@@ -31,7 +31,6 @@ from .store import Store, VersionConflict, deserialize
 MAX_CONFLICT_RETRIES = 10
 PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
-PAGE_VIEW = "page_view"  # the event model's PAGE_VIEW; the stream function does not import the model
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The HTTP layer: API Gateway REST proxy events in, enveloped JSON responses out.
 
 Routes are thin: parse, call one domain function, format. Only this module maps
-LiveInsight errors to status codes. DynamoDB stream batches (the aggregator) arrive
-through the same `handle` so one zip serves every function.
+LiveInsight errors to status codes. DynamoDB stream batches (the aggregator) and the
+report/alert schedules arrive through the same `handle` so one zip serves every function.
 """
 from __future__ import annotations
 
@@ -227,6 +227,10 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation: a DynamoDB stream batch or an API Gateway request."""
     if is_stream_event(event):
         return handle_stream(event)
+    from .scheduled import is_scheduled_event
+
+    if is_scheduled_event(event):
+        return handle_scheduled(event)
     if getattr(context, "aws_request_id", None):
         logger.set_correlation_id(context.aws_request_id)
     started = time.perf_counter()
@@ -299,6 +303,15 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
                                       "bots": result.bots, "write_requests": result.write_requests,
                                       "skipped_items": result.skipped_items})
     return {**answer, "batchItemFailures": []}
+
+
+def handle_scheduled(event: dict[str, Any]) -> dict[str, Any]:
+    """A report or alert check from an EventBridge schedule; failures raise so the Errors alarm sees them."""
+    from .scheduled import run
+
+    result = run(event, services().stats)
+    logger.info("scheduled job", extra=result)
+    return result
 
 
 def _metrics_enabled() -> bool:

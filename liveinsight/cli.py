@@ -189,13 +189,8 @@ def _import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"liveinsight import: no such file: {path}", file=sys.stderr)
         return 2
-    settings = config.Settings.from_env()
-    endpoint = args.dynamodb_endpoint or settings.dynamodb_endpoint or local_store_endpoint()
-    if endpoint:
-        settings = replace(settings, dynamodb_endpoint=endpoint)
-        # A local DynamoDB-compatible store accepts any credentials.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    settings = _store_settings(args.dynamodb_endpoint)
+    endpoint = settings.dynamodb_endpoint
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .errors import StoreUnavailable
@@ -213,6 +208,94 @@ def _import(args: argparse.Namespace) -> int:
         return 1
     print(report.summary())
     return 0 if report.accepted or not report.rows else 1
+
+
+def _store_settings(endpoint: str | None) -> config.Settings:
+    """Settings whose store is `endpoint`, else $AWS_ENDPOINT_URL_DYNAMODB, else a running local stack, else AWS."""
+    settings = config.Settings.from_env()
+    endpoint = endpoint or settings.dynamodb_endpoint or local_store_endpoint()
+    if endpoint:
+        settings = replace(settings, dynamodb_endpoint=endpoint)
+        # A local DynamoDB-compatible store accepts any credentials.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    return settings
+
+
+def _channels(args: argparse.Namespace):
+    """The notification channels: the environment's, with --to / --sender / --slack-webhook on top."""
+    from .notify import Channels
+
+    channels = Channels.from_env()
+    if args.to:
+        channels = replace(channels, recipients=tuple(args.to))
+    if args.sender:
+        channels = replace(channels, sender=args.sender)
+    if args.slack_webhook:
+        channels = replace(channels, slack_url=args.slack_webhook, slack_secret=None, slack_parameter=None)
+    return channels
+
+
+def _scheduled_job(args: argparse.Namespace) -> int:
+    """`report` and `alerts`: print what the scheduled function would send; with --send, send it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .errors import DeliveryFailed, LiveInsightError
+    from .notify import Notifier
+    from .stats import StatsReader
+    from .store import Store
+
+    settings = _store_settings(args.dynamodb_endpoint)
+    reader = StatsReader(Store(settings), settings)
+    notifier = Notifier(_channels(args)) if args.send else None
+    name = f"liveinsight {args.command}"
+    try:
+        if args.command == "report":
+            from .report import build_reports, render
+            from .scheduled import send_reports
+
+            if notifier:
+                for line in send_reports(reader, notifier, args.period, args.site):
+                    print(f"sent: {line}")
+                return 0
+            reports = build_reports(reader, args.period, args.site)
+            print(("\n" if args.format == "text" else "\n\n").join(render(r, args.format) for r in reports))
+            return 0
+        from .alerts import Thresholds, check_sites
+
+        outcomes = check_sites(reader, notifier, thresholds=Thresholds.from_env(), site=args.site,
+                               dashboard_url=os.environ.get(config.ENV_DASHBOARD_URL) or None)
+        if not outcomes:
+            print("no site has data yet: nothing to check")
+        for outcome in outcomes:
+            sent = f"  -> sent: {', '.join(outcome.delivered)}" if outcome.sent else ""
+            print(outcome.check.describe() + sent + (f"  -> NOT sent: {outcome.error}" if outcome.error else ""))
+        return 1 if any(o.error for o in outcomes) else 0
+    except DeliveryFailed as exc:
+        print(f"{name}: {exc.message}", file=sys.stderr)
+        return 1
+    except (LiveInsightError, ValueError) as exc:
+        print(f"{name}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"{name}: cannot read the stats table at {settings.dynamodb_endpoint or 'AWS DynamoDB'} ({exc}). "
+              "Start the local stack (python -m liveinsight up --demo), pass --dynamodb-endpoint URL, or "
+              "configure AWS credentials.", file=sys.stderr)
+        return 1
+
+
+def _add_channel_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", help="one site (default: one report/check per site with data)")
+    parser.add_argument("--send", action="store_true",
+                        help=f"send to the configured channels (${config.ENV_REPORT_RECIPIENTS}, "
+                             f"${config.ENV_SLACK_WEBHOOK_SECRET} / ${config.ENV_SLACK_WEBHOOK_PARAMETER}) "
+                             "instead of printing")
+    parser.add_argument("--to", action="append", metavar="EMAIL", help="e-mail recipient (repeatable; with --send)")
+    parser.add_argument("--sender", metavar="EMAIL", help=f"SES sender address (default ${config.ENV_REPORT_SENDER})")
+    parser.add_argument("--slack-webhook", metavar="URL", help="a Slack incoming-webhook URL to send to (with --send)")
+    parser.add_argument("--dynamodb-endpoint", metavar="URL",
+                        help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
+    parser.set_defaults(run=_scheduled_job)
 
 
 def _create_tables(args: argparse.Namespace) -> int:
@@ -279,6 +362,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--dynamodb-endpoint", metavar="URL",
                      help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
     imp.set_defaults(run=_import)
+
+    from .report import DEFAULT_REPORT_PERIOD, FORMATS, REPORT_PERIODS
+
+    rep = commands.add_parser("report", help="print (or --send) the scheduled traffic report")
+    rep.add_argument("--period", choices=tuple(REPORT_PERIODS), default=DEFAULT_REPORT_PERIOD,
+                     help=f"whole UTC days up to the last midnight (default {DEFAULT_REPORT_PERIOD})")
+    rep.add_argument("--format", choices=FORMATS, default="text", help="what to print (default text)")
+    _add_channel_arguments(rep)
+
+    alerts = commands.add_parser("alerts", help="check the last hour's traffic against the usual (print, or --send)")
+    _add_channel_arguments(alerts)
 
     from . import package
 

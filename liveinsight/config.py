@@ -23,6 +23,18 @@ DEFAULT_STREAM_WINDOW_SECONDS = 1.0  # the local poller; the template's batching
 ENV_API_URL = "LIVEINSIGHT_API_URL"
 ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 
+# Reports and alerts (the scheduled function; see liveinsight/notify.py and alerts.py).
+ENV_REPORT_RECIPIENTS = "LIVEINSIGHT_REPORT_RECIPIENTS"  # comma-separated e-mail addresses
+ENV_REPORT_SENDER = "LIVEINSIGHT_REPORT_SENDER"  # an SES-verified address or domain's address
+ENV_SLACK_WEBHOOK_SECRET = "LIVEINSIGHT_SLACK_WEBHOOK_SECRET"  # Secrets Manager id/ARN holding the URL
+ENV_SLACK_WEBHOOK_PARAMETER = "LIVEINSIGHT_SLACK_WEBHOOK_PARAMETER"  # or an SSM SecureString's name
+ENV_DASHBOARD_URL = "LIVEINSIGHT_DASHBOARD_URL"  # linked from reports and alerts when set
+ENV_ALERT_HIGH_RATIO = "LIVEINSIGHT_ALERT_HIGH_RATIO"
+ENV_ALERT_LOW_RATIO = "LIVEINSIGHT_ALERT_LOW_RATIO"
+ENV_ALERT_MIN_VISITS = "LIVEINSIGHT_ALERT_MIN_VISITS"
+ENV_ALERT_COOLDOWN_HOURS = "LIVEINSIGHT_ALERT_COOLDOWN_HOURS"
+ENV_ALERT_WEEKS = "LIVEINSIGHT_ALERT_WEEKS"
+
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"
 DEFAULT_SESSIONS_TABLE = "liveinsight-sessions-dev"

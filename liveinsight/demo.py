@@ -158,39 +158,70 @@ def history(days: float, visits_per_day: int, now: float, seed: int = 7) -> Iter
     yield from events
 
 
-class Simulator:
-    """Plays visits in real time against a LiveInsight API."""
+# A launch: a news-site front page brings about 9x the usual visits at once, fading over
+# about half an hour (an hour of it is ~4.5x a usual hour: the alert check sees a spike).
+LAUNCH_BOOST, LAUNCH_FADE_SECONDS = 8.0, 1800
+CAMPAIGN_BOOST, CAMPAIGN_FADE_SECONDS = 1.5, 1200
+EVENTS_PER_VISIT = 3.2
 
-    def __init__(self, api: str, rate: float = 3.0, scenario: str = "steady", seed: int = 7,
-                 duration: float | None = None, api_key: str | None = None):
+
+class Scenario:
+    """When visits start and what they look like: steady traffic, a launch spike or a campaign burst."""
+
+    def __init__(self, scenario: str = "steady", rate: float = 3.0, seed: int = 7):
         if scenario not in SCENARIOS:
             raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, not {scenario!r}")
         if rate <= 0:
             raise ValueError("rate must be a positive number of events per second")
-        self.api, self.rate, self.scenario, self.duration = api.rstrip("/"), rate, scenario, duration
+        self.name, self.rate = scenario, rate
         self.model = TrafficModel(seed=seed)
         self.rng = random.Random(seed + 2)
-        self.stop_event = threading.Event()
-        self.sent = 0
-        self.requests = 0
-        self.errors = 0
-        self.last_error = ""
 
-    def _new_visit(self, now: float, elapsed: float) -> list[dict]:
+    def new_visit(self, now: float, elapsed: float) -> list[dict]:
+        """The events of a visit starting at `now`, `elapsed` seconds into the scenario."""
         r = self.rng
-        if self.scenario == "launch" and r.random() < 0.7 * math.exp(-elapsed / 900):
+        if self.name == "launch" and r.random() < 0.9 * math.exp(-elapsed / LAUNCH_FADE_SECONDS):
             return self.model.visit(now, source=("news", "https://news.ycombinator.com/item?id=42", "", 1),
                                     landing="/blog/launch")
-        if self.scenario == "campaign" and r.random() < 0.6 * math.exp(-elapsed / 1200):
+        if self.name == "campaign" and r.random() < 0.6 * math.exp(-elapsed / CAMPAIGN_FADE_SECONDS):
             return self.model.visit(now, source=(
                 "newsletter", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=black-friday", 1),
                 landing=r.choice(["/pricing", "/blog/launch", "/features"]))
         return self.model.visit(now)
 
-    def _visit_rate(self, elapsed: float) -> float:
-        boost = {"steady": 0.0, "launch": 3.0 * math.exp(-elapsed / 900),
-                 "campaign": 1.5 * math.exp(-elapsed / 1200)}[self.scenario]
-        return self.rate / 3.2 * (1 + boost)  # ~3.2 events per visit
+    def visit_rate(self, elapsed: float) -> float:
+        """Visits per second, `elapsed` seconds into the scenario."""
+        boost = {"steady": 0.0, "launch": LAUNCH_BOOST * math.exp(-elapsed / LAUNCH_FADE_SECONDS),
+                 "campaign": CAMPAIGN_BOOST * math.exp(-elapsed / CAMPAIGN_FADE_SECONDS)}[self.name]
+        return self.rate / EVENTS_PER_VISIT * (1 + boost)
+
+    def next_start(self, t: float, started: float) -> float:
+        """When the visit after one starting at `t` starts."""
+        return t + self.rng.expovariate(self.visit_rate(t - started))
+
+    def play(self, start: float, seconds: float) -> list[dict]:
+        """Every event of the visits starting in [start, start + seconds), oldest first: the same
+        traffic `Simulator` sends live, laid out at once (to backfill it, or in tests)."""
+        events, t = [], self.next_start(start, start)
+        while t < start + seconds:
+            events.extend(self.new_visit(t, t - start))
+            t = self.next_start(t, start)
+        events.sort(key=lambda e: e["timestamp"])
+        return events
+
+
+class Simulator:
+    """Plays a scenario's visits in real time against a LiveInsight API."""
+
+    def __init__(self, api: str, rate: float = 3.0, scenario: str = "steady", seed: int = 7,
+                 duration: float | None = None, api_key: str | None = None):
+        self.traffic = Scenario(scenario, rate, seed)
+        self.api, self.rate, self.scenario, self.duration = api.rstrip("/"), rate, scenario, duration
+        self.stop_event = threading.Event()
+        self.sent = 0
+        self.requests = 0
+        self.errors = 0
+        self.last_error = ""
 
     def run(self) -> None:
         """Send traffic until the duration is over or `stop()` is called."""
@@ -204,14 +235,13 @@ class Simulator:
         next_visit = started
         while not self.stop_event.is_set():
             now = time.time()
-            elapsed = now - started
-            if self.duration is not None and elapsed >= self.duration:
+            if self.duration is not None and now - started >= self.duration:
                 break
             while next_visit <= now:
-                for event in self._new_visit(next_visit, elapsed):
+                for event in self.traffic.new_visit(next_visit, next_visit - started):
                     counter += 1
                     heapq.heappush(queue, (event["timestamp"], counter, event))
-                next_visit += self.rng.expovariate(self._visit_rate(elapsed))
+                next_visit = self.traffic.next_start(next_visit, started)
             due = []
             while queue and queue[0][0] <= now:
                 due.append(heapq.heappop(queue)[2])

@@ -5,7 +5,8 @@
     │   ├── InvalidRequest      400: names the field and what is accepted
     │   ├── PayloadTooLarge     413: body over 256 KiB
     │   └── Unauthorized        401: missing or wrong API key
-    └── StoreUnavailable        503: DynamoDB still refused after retries
+    ├── StoreUnavailable        503: DynamoDB still refused after retries
+    └── DeliveryFailed          a report or alert did not reach a channel (e-mail, Slack)
 
 Only the HTTP layer (`liveinsight.api`) maps these to status codes.
 """
@@ -54,3 +55,11 @@ class StoreUnavailable(LiveInsightError):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+
+
+class DeliveryFailed(LiveInsightError):
+    """A notification channel refused or could not be reached; the message names it and why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, 
 
 from . import config
 from .errors import InvalidRequest, PayloadTooLarge
+from .items.events import PAGE_VIEW
 
 EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
-PAGE_VIEW = "page_view"
 # Lone surrogates (what invalid UTF-8 bytes decode to under surrogateescape, or a JSON
 # "\ud800") cannot be written by any UTF-8 encoder: stored, they break every reader. NUL too.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

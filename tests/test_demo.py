@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from liveinsight.demo import Simulator, TrafficModel, day_night, history
+from liveinsight.demo import Scenario, Simulator, TrafficModel, day_night, history
 from liveinsight.enrich import classify_source, client_info, page_info
 
 
@@ -71,17 +71,24 @@ def test_bad_simulator_settings_are_refused():
 
 
 def test_the_launch_scenario_is_a_hacker_news_spike_on_one_page():
-    simulator = Simulator("http://x", scenario="launch", seed=2)
-    visits = [simulator._new_visit(time.time(), elapsed=0) for _ in range(400)]
+    traffic = Scenario("launch", seed=2)
+    visits = [traffic.new_visit(time.time(), elapsed=0) for _ in range(400)]
     landing = Counter(v[0]["page_url"] for v in visits if v[0].get("referrer", "").startswith(
         "https://news.ycombinator.com"))
     assert sum(landing.values()) > 200
     assert landing.most_common(1)[0][0] == "https://shop.example.com/blog/launch"
-    assert simulator._visit_rate(0) == pytest.approx(4 * Simulator("http://x")._visit_rate(0))
+    assert traffic.visit_rate(0) == pytest.approx(9 * Scenario("steady").visit_rate(0))
+    # Over its first hour a launch brings several times a steady hour's visits.
+    now = 1_767_225_600
+    launch_hour, steady_hour = Scenario("launch", seed=3).play(now, 3600), Scenario("steady", seed=3).play(now, 3600)
+    visits_in = lambda events: len({e["session_id"] for e in events})  # noqa: E731
+    assert 3.5 < visits_in(launch_hour) / visits_in(steady_hour) < 6
+    assert all(now <= e["timestamp"] for e in launch_hour)
+    assert [e["timestamp"] for e in launch_hour] == sorted(e["timestamp"] for e in launch_hour)
 
 
 def test_the_campaign_scenario_tags_the_newsletter_burst():
-    simulator = Simulator("http://x", scenario="campaign", seed=2)
-    visits = [simulator._new_visit(time.time(), elapsed=0) for _ in range(400)]
+    traffic = Scenario("campaign", seed=2)
+    visits = [traffic.new_visit(time.time(), elapsed=0) for _ in range(400)]
     tagged = [v for v in visits if "utm_campaign=black-friday" in v[0]["page_url"]]
     assert 0.5 < len(tagged) / len(visits) < 0.75

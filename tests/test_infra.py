@@ -29,6 +29,7 @@ FUNCTIONS = {
     "RealtimeApiFunction": "liveinsight-realtime-api-dev",
     "StatsApiFunction": "liveinsight-stats-api-dev",
     "StreamAggregatorFunction": "liveinsight-stream-aggregator-dev",
+    "ReportFunction": "liveinsight-reports-dev",
 }
 DYNAMODB_WRITE_ACTIONS = {
     "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
@@ -103,11 +104,16 @@ def normalized_table(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def policy_statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
+def policy_statements(transformed: dict[str, Any], function: str, keep_if: bool = False) -> list[dict[str, Any]]:
+    """A function role's statements; one under a condition (`Fn::If`) counts as granted unless `keep_if`."""
     role = transformed["Resources"][f"{function}Role"]["Properties"]
     statements = []
     for policy in role.get("Policies", []):
-        statements.extend(policy["PolicyDocument"]["Statement"])
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement and not keep_if:
+                statements.extend(s for s in statement["Fn::If"][1:] if "Action" in s)
+            else:
+                statements.append(statement)
     return statements
 
 
@@ -214,7 +220,6 @@ def test_every_function_runs_the_one_zip_handler(transformed):
         env = properties["Environment"]["Variables"]
         assert {"EVENTS_TABLE", "SESSIONS_TABLE", "STATS_TABLE", "LIVEINSIGHT_ALLOWED_ORIGINS",
                 "LIVEINSIGHT_RAW_RETENTION_HOURS"} <= set(env)
-        assert env["LIVEINSIGHT_ROLLUP_COMMIT"] == "transact"
         assert "AWS_REGION" not in env  # reserved: the runtime sets it
 
 
@@ -379,6 +384,59 @@ def test_aggregator_reads_the_stream_and_writes_sessions_and_rollups(transformed
     for table in ("StatsTable", "SessionsTable"):
         assert DYNAMODB_WRITE_ACTIONS & actions_on(statements, table)
         assert "dynamodb:BatchGetItem" in actions_on(statements, table)
+
+
+def _schedules(transformed) -> dict[str, dict]:
+    return {logical_id: r["Properties"] for logical_id, r in transformed["Resources"].items()
+            if r["Type"] == "AWS::Events::Rule" and "ReportFunction" in json.dumps(r["Properties"]["Targets"])}
+
+
+def test_reports_and_alerts_run_on_schedules_the_handler_understands(transformed):
+    from liveinsight.scheduled import is_scheduled_event
+
+    assert len(_schedules(transformed)) == 3
+    by_input = {}
+    for props in _schedules(transformed).values():
+        (target,) = props["Targets"]
+        payload = json.loads(target["Input"])
+        assert is_scheduled_event(payload)
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0  # a retry would mail the report twice
+        by_input[json.dumps(payload, sort_keys=True)] = props
+    weekly = by_input['{"liveinsight": "report", "period": "7d"}']
+    daily = by_input['{"liveinsight": "report", "period": "1d"}']
+    alerts = by_input['{"liveinsight": "alerts"}']
+    assert weekly["ScheduleExpression"] == {"Ref": "ReportSchedule"}
+    assert daily["State"] == {"Fn::If": ["DailyReportEnabled", "ENABLED", "DISABLED"]}
+    assert alerts["ScheduleExpression"] == "rate(15 minutes)"
+
+
+def test_the_slack_webhook_is_a_secret_never_an_environment_variable(template, transformed):
+    assert template["Parameters"]["SlackWebhookUrl"]["NoEcho"] is True
+    secret = template["Resources"]["SlackWebhookSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["SecretString"] == {"Ref": "SlackWebhookUrl"}
+    for logical_id in FUNCTIONS:
+        env = transformed["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert "SlackWebhookUrl" not in json.dumps(env)
+    env = transformed["Resources"]["ReportFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["LIVEINSIGHT_SLACK_WEBHOOK_SECRET"] == {"Fn::If": ["HasSlack", {"Ref": "SlackWebhookSecret"}, ""]}
+
+
+def test_the_report_function_reads_rollups_keeps_alert_state_and_may_mail_only_as_the_sender(transformed):
+    statements = policy_statements(transformed, "ReportFunction", keep_if=True)
+    plain = [s for s in statements if "Fn::If" not in s]
+    conditional = {s["Fn::If"][1]["Sid"]: (s["Fn::If"][0], s["Fn::If"][1]) for s in statements if "Fn::If" in s}
+    assert actions_on(plain, "StatsTable") == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    (put,) = [s for s in plain if s["Action"] == ["dynamodb:PutItem"]]
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["alert#*"]}}
+    for table in ("EventsTable", "SessionsTable"):
+        assert actions_on(plain, table) == set()
+    condition, mail = conditional["SendReportMail"]
+    assert condition == "HasReportEmail" and mail["Action"] == "ses:SendEmail"
+    assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "ReportSender"}}}
+    condition, secret = conditional["ReadSlackWebhook"]
+    assert condition == "HasSlack" and secret["Action"] == "secretsmanager:GetSecretValue"
+    assert secret["Resource"] == {"Ref": "SlackWebhookSecret"}
 
 
 # ------------------------------------------------------------------ logs and alarms

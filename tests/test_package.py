@@ -305,7 +305,6 @@ def served(unpacked, runtime_site, moto_server, tmp_path_factory) -> dict:
         "SESSIONS_TABLE": f"zip-sessions-{suffix}",
         "STATS_TABLE": f"zip-stats-{suffix}",
         "LIVEINSIGHT_API_KEY": API_KEY,
-        "LIVEINSIGHT_ROLLUP_COMMIT": "transact",  # as deployed
         "LIVEINSIGHT_ALLOWED_ORIGINS": "*",
         "POWERTOOLS_METRICS_NAMESPACE": "LiveInsightTest",
         "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -14,6 +14,7 @@ from typing import Any
 # The attribute holding enrichment (page, site, source, browser, props, …) as one JSON
 # string: moto's cost per item grows with the attribute count, and nothing queries these fields.
 ENRICHMENT = "x"
+PAGE_VIEW = "page_view"  # the event type of a page view (the event model and the aggregator import it)
 MILLISECOND = Decimal("0.001")
 
 
