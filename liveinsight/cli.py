@@ -290,7 +290,8 @@ def _share(args: argparse.Namespace) -> int:
     dashboard = (args.dashboard_url or local_stack().get("dashboard") or DEFAULT_DASHBOARD_URL).rstrip("/")
     query = {"share": token, "site": site, **{k: v for k, v in scope.items() if v}}
     print(f"{dashboard}/?{urlencode(query)}")
-    what = " · ".join([f"site {site}"] + [f"{k.replace('_', ' ')} {v}" for k, v in scope.items() if v])
+    fixed = [f"{name.replace('_', ' ')} {value}" for name, value in scope.items() if value and name != "period"]
+    what = " · ".join([f"site {site}", *fixed] + ([f"up to the last {args.period}"] if args.period else []))
     print(f"read-only view of {what}; expires {grant.expires_on} (signed with {source}; "
           "rotating the share secret revokes every link)")
     return 0

@@ -113,6 +113,16 @@ def test_bad_lifetimes_say_what_is_accepted(text):
         share.parse_duration(text)
 
 
+def test_the_token_module_needs_only_the_standard_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, liveinsight.share; heavy = {'boto3', 'botocore', 'pandas', 'plotly', 'streamlit', "
+            "'requests', 'moto', 'pydantic', 'aws_lambda_powertools'}; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
 # --- the secret -----------------------------------------------------------------------
 
 
