@@ -254,9 +254,8 @@ def test_share_secret_is_generated_and_only_the_readers_may_read_it(transformed)
     assert generated["PasswordLength"] >= 32 and "SecretString" not in resources["ShareSecret"]["Properties"]
     for function in FUNCTIONS:
         env = resources[function]["Properties"]["Environment"]["Variables"]
-        grants = [st for st in policy_statements(transformed, function)
-                  if any(str(a).startswith("secretsmanager:") for a in
-                         (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))]
+        # Other functions may hold their own secrets; none may read the share secret.
+        grants = [st for st in policy_statements(transformed, function) if "ShareSecret" in json.dumps(st["Resource"])]
         if function in ("RealtimeApiFunction", "StatsApiFunction"):
             assert env["LIVEINSIGHT_SHARE_SECRET_ARN"] == {"Ref": "ShareSecret"}
             assert grants == [{"Sid": "ReadShareSecret", "Effect": "Allow",
