@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from . import params as p, share
 from .config import Settings
 from .errors import RequestError, StoreUnavailable, Unauthorized
 from .store import Store
@@ -37,6 +38,7 @@ class Services:
         self._aggregator = None
         self._stats = None
         self._realtime = None
+        self._share_secret = None
 
     @property
     def collector(self):
@@ -70,6 +72,17 @@ class Services:
 
             self._realtime = RealtimeReader(self.store, self.settings)
         return self._realtime
+
+
+    @property
+    def share_secret(self):
+        """The deployment's share-link secret (read from Secrets Manager on first use on AWS)."""
+        if self._share_secret is None:
+            from .share import ShareSecret
+
+            self._share_secret = ShareSecret(self.settings.share_secret, self.settings.share_secret_arn,
+                                             region=self.settings.region)
+        return self._share_secret
 
 
 _services: Services | None = None
@@ -154,15 +167,30 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
                EventsFiltered=result.filtered, EventsDuplicate=result.duplicates)
         return success(result.as_dict())
 
+    def read_access(route: str) -> tuple[dict[str, list[str]], Any]:
+        """The request's parameters and, for a share link, its Grant (the scope forced in); else the key check."""
+        params = _query(app)
+        if share.PARAM not in params:
+            require_key()
+            return params, None
+        # A share link is always served within its scope, whatever key comes with it.
+        token = p.single(params, share.PARAM) or ""
+        del params[share.PARAM]
+        now = time.time()
+        grant = share.verify(token, services().share_secret.get(), now)
+        return grant.restrict(params, route, now), grant
+
     @app.get("/api/realtime")
     def get_realtime() -> Response:
-        require_key()
-        return success(services().realtime.answer(_query(app)))
+        params, grant = read_access(share.REALTIME)
+        data = services().realtime.answer(params)
+        return success(grant.annotate(data) if grant else data)
 
     @app.get("/api/stats")
     def get_stats() -> Response:
-        require_key()
-        return success(services().stats.answer(_query(app)))
+        params, grant = read_access(share.STATS)
+        data = services().stats.answer(params)
+        return success(grant.annotate(data) if grant else data)
 
     @app.exception_handler(RequestError)
     def request_error(exc: RequestError) -> Response:

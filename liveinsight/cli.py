@@ -13,19 +13,35 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 from . import config
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STACK_FILE = Path(tempfile.gettempdir()) / "liveinsight-local-stack.json"
+DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
+
+
+def local_stack() -> dict:
+    """What a running local stack (`serve` / `up`) recorded: api, dynamodb_endpoint, share_secret, dashboard."""
+    try:
+        recorded = json.loads(LOCAL_STACK_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def local_store_endpoint() -> str | None:
     """The embedded store of a running local stack (`serve` / `up` record it), if any."""
-    try:
-        return json.loads(LOCAL_STACK_FILE.read_text())["dynamodb_endpoint"]
-    except (OSError, ValueError, KeyError):
-        return None
+    return local_stack().get("dynamodb_endpoint")
+
+
+def _write_stack_file(recorded: dict) -> None:
+    # The file holds the local stack's share secret: readable by its owner only.
+    fd = os.open(LOCAL_STACK_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(recorded, out)
 
 
 def _stop_on_sigterm() -> None:
@@ -62,13 +78,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record_stack(stack) -> None:
-    if stack.store is not None:
-        LOCAL_STACK_FILE.write_text(json.dumps({"api": stack.url, "dynamodb_endpoint": stack.store.endpoint}))
+def _record_stack(stack, dashboard: str | None = None) -> None:
+    recorded = {"api": stack.url, "dynamodb_endpoint": stack.settings.dynamodb_endpoint,
+                "share_secret": stack.settings.share_secret}
+    if dashboard:
+        recorded["dashboard"] = dashboard
+    _write_stack_file(recorded)
 
 
 def _forget_stack(stack) -> None:
-    if stack.store is not None and local_store_endpoint() == stack.store.endpoint:
+    if stack.settings is not None and local_stack().get("api") == stack.url:
         LOCAL_STACK_FILE.unlink(missing_ok=True)
 
 
@@ -93,7 +112,7 @@ def _up(args: argparse.Namespace) -> int:
     stack = LocalStack(host=args.host, port=args.port, api_key=args.api_key)
     stack.start()
     stack.start_in_thread()
-    _record_stack(stack)
+    _record_stack(stack, dashboard=f"http://{args.host}:{args.dashboard_port}")
     children: list[subprocess.Popen] = []
     simulator = None
     _stop_on_sigterm()
@@ -312,6 +331,55 @@ def _create_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share_secret(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The secret to sign with and where it came from: --secret-arn, the environment, or the local stack."""
+    from .share import ShareSecret
+
+    arn = args.secret_arn or os.environ.get(config.ENV_SHARE_SECRET_ARN)
+    if args.secret_arn or (arn and not os.environ.get(config.ENV_SHARE_SECRET)):
+        return ShareSecret(arn=arn, region=config.Settings.from_env().region).get(), f"the secret {arn}"
+    if os.environ.get(config.ENV_SHARE_SECRET):
+        return os.environ[config.ENV_SHARE_SECRET], f"${config.ENV_SHARE_SECRET}"
+    return local_stack().get("share_secret"), "the running local stack"
+
+
+def _share(args: argparse.Namespace) -> int:
+    from . import share
+
+    def refuse(message: str) -> int:
+        print(f"liveinsight share: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        lifetime = share.parse_duration(args.expires)
+    except ValueError as exc:
+        return refuse(str(exc))
+    site = config.site_of(args.site)
+    if not site:
+        return refuse(f"--site must be a host such as shop.example.com, not {args.site!r}")
+    try:
+        secret, source = _share_secret(args)
+    except Exception as exc:  # Secrets Manager refused or is unreachable: say so, not a traceback
+        return refuse(f"cannot read the share secret ({exc}); check --secret-arn and your AWS credentials")
+    if not secret:
+        return refuse(f"no share secret: start the local stack (python -m liveinsight up) or set "
+                      f"{config.ENV_SHARE_SECRET}, or pass --secret-arn (the stack's ShareSecretArn output)")
+    scope = {"page": args.page, "source": args.source, "event_type": args.event_type, "period": args.period}
+    try:
+        token = share.mint(secret, site, time.time() + lifetime, **scope)
+    except ValueError as exc:
+        return refuse(str(exc))
+    grant = share.peek(token)
+    dashboard = (args.dashboard_url or local_stack().get("dashboard") or DEFAULT_DASHBOARD_URL).rstrip("/")
+    query = {"share": token, "site": site, **{k: v for k, v in scope.items() if v}}
+    print(f"{dashboard}/?{urlencode(query)}")
+    fixed = [f"{name.replace('_', ' ')} {value}" for name, value in scope.items() if value and name != "period"]
+    what = " · ".join([f"site {site}", *fixed] + ([f"up to the last {args.period}"] if args.period else []))
+    print(f"read-only view of {what}; expires {grant.expires_on} (signed with {source}; "
+          "rotating the share secret revokes every link)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m liveinsight",
                                      description="LiveInsight: self-hosted real-time web analytics.")
@@ -373,6 +441,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", help="check the last hour's traffic against the usual (print, or --send)")
     _add_channel_arguments(alerts)
+
+    shr = commands.add_parser("share", help="print a read-only dashboard link to one site's view, valid until it "
+                                            "expires (no API key needed to open it)")
+    shr.add_argument("--site", required=True, help="the site the link shows, e.g. shop.example.com")
+    shr.add_argument("--page", help="fix the page filter, e.g. /pricing")
+    shr.add_argument("--source", help="fix the source filter, e.g. Google")
+    shr.add_argument("--event-type", help="fix the event type filter, e.g. signup")
+    shr.add_argument("--period", choices=tuple(config.PERIOD_SECONDS),
+                     help="the longest period the link shows, ending at the moment it is opened (default: any)")
+    shr.add_argument("--expires", required=True, metavar="DURATION",
+                     help="lifetime such as 12h, 7d, 30d or 90d (at most 365d)")
+    shr.add_argument("--dashboard-url", metavar="URL",
+                     help=f"the dashboard the link opens (default: the running local stack's, else "
+                          f"{DEFAULT_DASHBOARD_URL})")
+    shr.add_argument("--secret-arn", metavar="ARN",
+                     help=f"sign with this Secrets Manager secret (default: ${config.ENV_SHARE_SECRET}, "
+                          f"${config.ENV_SHARE_SECRET_ARN}, or the running local stack's secret)")
+    shr.set_defaults(run=_share)
 
     from . import package
 

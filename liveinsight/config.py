@@ -22,6 +22,9 @@ ENV_STREAM_WINDOW = "LIVEINSIGHT_STREAM_WINDOW_SECONDS"
 DEFAULT_STREAM_WINDOW_SECONDS = 1.0  # the local poller; the template's batching window is 10 s
 ENV_API_URL = "LIVEINSIGHT_API_URL"
 ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
+# Share links: the secret itself (local and dev), or the ARN of the Secrets Manager secret holding it (AWS).
+ENV_SHARE_SECRET = "LIVEINSIGHT_SHARE_SECRET"
+ENV_SHARE_SECRET_ARN = "LIVEINSIGHT_SHARE_SECRET_ARN"
 
 # Reports and alerts (the scheduled function; see liveinsight/notify.py and alerts.py).
 ENV_REPORT_RECIPIENTS = "LIVEINSIGHT_REPORT_RECIPIENTS"  # comma-separated e-mail addresses
@@ -62,6 +65,9 @@ MAX_PROP_NUMBER = 10**38  # DynamoDB numbers hold 38 significant digits
 # Privacy: a stored page URL keeps scheme, host, path, `utm_*` and these query parameters
 # (LIVEINSIGHT_KEEP_QUERY, comma-separated; empty keeps only `utm_*`). `ref` is read as a source.
 DEFAULT_KEEP_QUERY = ("ref",)
+
+# The named periods of GET /api/stats (and of share links), in seconds.
+PERIOD_SECONDS = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 
 # Sessions and rollups.
 SESSION_TIMEOUT_SECONDS = 30 * 60
@@ -105,6 +111,8 @@ class Settings:
     exclude_paths: tuple[str, ...] = ()
     stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
+    share_secret: str | None = field(default=None, repr=False)
+    share_secret_arn: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -123,4 +131,6 @@ class Settings:
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
             stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
             keep_query=keep_query_from_env(),
+            share_secret=os.environ.get(ENV_SHARE_SECRET) or None,
+            share_secret_arn=os.environ.get(ENV_SHARE_SECRET_ARN) or None,
         )

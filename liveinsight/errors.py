@@ -4,7 +4,8 @@
     ├── RequestError            the caller sent something we cannot accept (4xx)
     │   ├── InvalidRequest      400: names the field and what is accepted
     │   ├── PayloadTooLarge     413: body over 256 KiB
-    │   └── Unauthorized        401: missing or wrong API key
+    │   ├── Unauthorized        401: missing or wrong API key; invalid or expired share link
+    │   └── Forbidden           403: a share link asked for more than it grants
     ├── StoreUnavailable        503: DynamoDB still refused after retries
     └── DeliveryFailed          a report or alert did not reach a channel (e-mail, Slack)
 
@@ -44,6 +45,12 @@ class Unauthorized(RequestError):
     """The API key is missing or wrong."""
 
     status = 401
+
+
+class Forbidden(RequestError):
+    """A valid share link, asked for data outside its scope; the message names the field."""
+
+    status = 403
 
 
 class StoreUnavailable(LiveInsightError):

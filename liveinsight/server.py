@@ -11,6 +11,7 @@ import base64
 import importlib
 import json
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -386,6 +387,9 @@ class LocalStack:
         settings = replace(Settings.from_env(), dynamodb_endpoint=endpoint)
         if self.api_key:
             settings = replace(settings, api_key=self.api_key)
+        if not settings.share_secret and not settings.share_secret_arn:
+            # One secret per run (`share` reads it from the stack file): a restart revokes local links.
+            settings = replace(settings, share_secret=secrets.token_urlsafe(32))
         self.settings = settings
         try:
             create_tables(make_client(settings), settings)

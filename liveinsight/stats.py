@@ -12,14 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import params as p
+from . import config, params as p
 from .config import Settings
 from .errors import InvalidRequest
 from .items import rollups as r
 from .items.rollups import SECONDS
 from .store import Store
 
-PERIODS = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+PERIODS = config.PERIOD_SECONDS
 DEFAULT_PERIOD = "24h"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100

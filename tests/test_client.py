@@ -22,6 +22,7 @@ from liveinsight.dashboard.client import (
     ApiError,
     ApiRequestError,
     ApiServerError,
+    ApiShareError,
     ApiUnreachable,
     Client,
     Realtime,
@@ -288,6 +289,30 @@ def test_other_4xx_carries_the_servers_message(client):
     assert str(caught.value) == "Please provide limit as a number between 1 and 100."
 
 
+def test_a_share_link_is_sent_as_the_share_parameter_without_a_key(api):
+    api.api_key = None
+
+    Client(api.url).stats(period="7d", site="shop.example.com", share="tok.en")
+    Client(api.url).realtime(share="tok.en")
+
+    for _, query, headers in api.requests:
+        assert query["share"] == ["tok.en"] and "X-API-Key" not in headers
+
+
+@pytest.mark.parametrize("status, message", [
+    (401, "share link expired on 2026-12-30 00:00 UTC; ask whoever sent it for a new link"),
+    (403, "this share link shows only site shop.example.com; `site` cannot be 'blog.example.com'"),
+])
+def test_a_refused_share_link_carries_the_servers_message(api, status, message):
+    api.reply = (status, json.dumps({"status": "error", "message": message}).encode(), "application/json")
+
+    with pytest.raises(ApiShareError) as caught:
+        Client(api.url).stats(share="tok.en")
+
+    assert (caught.value.status, caught.value.message) == (status, message)
+    assert isinstance(caught.value, ApiError) and not isinstance(caught.value, ApiAuthError)
+
+
 def test_a_wrong_base_path_says_to_check_the_url(api):
     api.reply = (404, b"<html>Not Found</html>", "text/html")
 
@@ -353,7 +378,7 @@ def test_one_session_is_reused(api, client):
 
 def test_public_names():
     assert set(client_module.__all__) == {
-        "ApiAuthError", "ApiError", "ApiRequestError", "ApiServerError", "ApiUnreachable",
+        "ApiAuthError", "ApiError", "ApiRequestError", "ApiServerError", "ApiShareError", "ApiUnreachable",
         "Client", "Realtime", "Stats", "Totals"}
     for name in client_module.__all__:
         assert hasattr(client_module, name)

@@ -524,3 +524,108 @@ def test_events_page_without_custom_events_plots_every_type(fake):
     assert "No custom events in this range" in texts(at)
     assert chart_spec(charts(at)[-1])["layout"]["title"]["text"] == "Events over time by type"
     assert [call["event_type"] for call in fake.stats_calls() if call.get("limit") == 1] == ["page_view"]
+
+
+# --- share links ----------------------------------------------------------------------
+
+
+def share_link(expires_in: float = 7 * 86400, **scope) -> str:
+    """A share token as `python -m liveinsight share` mints it (the dashboard never needs the secret)."""
+    import time
+
+    from liveinsight import share
+
+    return share.mint("dashboard-test-secret", "shop.example.com", time.time() + expires_in, **scope)
+
+
+@pytest.fixture
+def keyed_fake(fake, monkeypatch):
+    """GIVEN the fake client behind a dashboard that is configured with an API key; factory calls recorded."""
+    monkeypatch.setenv("LIVEINSIGHT_API_KEY", "the-teams-key")
+    fake.factory_calls = []
+
+    def factory(url, key):
+        fake.factory_calls.append((url, key))
+        return fake
+
+    monkeypatch.setattr(ui, "client_factory", factory)
+    fake.stats_data["sites"] = ["blog.example.com", "shop.example.com"]
+    return fake
+
+
+def test_a_share_link_shows_a_read_only_banner_and_locks_its_scope(keyed_fake):
+    link = share_link(page="/pricing", period="7d")
+
+    at = open_page(PAGES["overview"], {"share": link, "site": "shop.example.com", "page": "/pricing"})
+
+    banner = at.info[0].value
+    assert banner.startswith("Shared view of **shop.example.com** · page /pricing · up to the last 7d · expires ")
+    assert banner.endswith(" · read-only")
+    site = at.selectbox(key="site")
+    assert site.disabled and site.value == "shop.example.com"
+    assert at.selectbox(key="page").disabled and at.selectbox(key="page").value == "/pricing"
+    assert not at.selectbox(key="source").disabled  # not fixed by the link: still a filter within it
+    assert at.selectbox(key="period").options == ["Last hour", "Last 24 hours", "Last 7 days"]
+    # Every call carries the link, the link's site and page, and never the team's key.
+    assert keyed_fake.stats_calls() and all(
+        call["share"] == link and call["site"] == "shop.example.com" and call["page"] == "/pricing"
+        for call in keyed_fake.stats_calls())
+    assert {key for _, key in keyed_fake.factory_calls} == {None}
+
+
+def test_a_share_link_without_a_period_offers_every_period(keyed_fake):
+    at = open_page(PAGES["overview"], {"share": share_link(), "period": "30d"})
+
+    assert at.selectbox(key="period").value == "30d"
+    assert "Custom range" in at.selectbox(key="period").options
+    assert not at.selectbox(key="page").disabled
+
+
+def test_clear_filters_keeps_what_the_link_fixes(keyed_fake):
+    at = open_page(PAGES["overview"], {"share": share_link(page="/pricing", period="24h")})
+    at.selectbox(key="source").set_value("Google").run()
+
+    at.button[0].click().run()
+
+    assert at.selectbox(key="site").value == "shop.example.com" and at.selectbox(key="page").value == "/pricing"
+    assert at.selectbox(key="source").value is None
+    assert keyed_fake.stats_calls()[-1]["period"] == "24h"
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_the_share_link_stays_in_the_url_on_every_page(keyed_fake, page):
+    link = share_link()
+
+    at = open_page(page, {"share": link})
+
+    assert at.query_params["share"] in (link, [link])
+    assert "Shared view of **shop.example.com**" in at.info[0].value
+    name, params = keyed_fake.calls[-1]
+    assert params["share"] == link and params["site"] == "shop.example.com"
+
+
+def test_an_expired_share_link_says_so_not_a_traceback(keyed_fake):
+    at = open_page(PAGES["overview"], {"share": share_link(expires_in=-60)})
+
+    assert "This share link expired on" in at.error[0].value
+    assert not keyed_fake.calls and not charts(at)
+
+
+def test_a_damaged_share_link_says_so(keyed_fake):
+    at = open_page(PAGES["overview"], {"share": "not-a-link"})
+
+    assert "This share link is damaged." in at.error[0].value
+    assert not keyed_fake.calls
+
+
+def test_a_revoked_share_link_shows_the_servers_message(keyed_fake):
+    from liveinsight.dashboard.client import ApiShareError
+
+    keyed_fake.error = ApiShareError("invalid share link: it was altered, or the share secret was rotated; "
+                                     "ask whoever sent it for a new link", 401)
+
+    at = open_page(PAGES["overview"], {"share": share_link()})
+
+    assert "This share link does not open this view." in at.error[0].value
+    assert "share secret was rotated" in at.error[0].value
+    assert "LIVEINSIGHT_API_KEY" not in texts(at)

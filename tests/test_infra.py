@@ -229,24 +229,45 @@ def test_api_functions_keep_the_deployed_memory_and_timeout(transformed):
         assert (properties["MemorySize"], properties["Timeout"]) == (256, 30)
 
 
-def test_get_routes_need_the_api_key_and_options_and_post_do_not(transformed):
+def test_no_route_needs_a_gateway_key_so_share_links_reach_the_functions(transformed):
+    # The read functions check the API key or a share link themselves (tests/test_share.py).
     paths = transformed["Resources"]["Api"]["Properties"]["Body"]["paths"]
     assert set(paths) == {"/api/events", "/api/realtime", "/api/stats"}
-    assert paths["/api/realtime"]["get"]["security"] == [{"api_key": []}]
-    assert paths["/api/stats"]["get"]["security"] == [{"api_key": []}]
-    assert "security" not in paths["/api/events"]["post"]
     for path in paths.values():
-        assert "security" not in path["options"]
+        for method in path.values():
+            assert "security" not in method
+    assert not [k for k, v in transformed["Resources"].items() if v["Type"].startswith("AWS::ApiGateway::UsagePlan")]
+    for function in ("RealtimeApiFunction", "StatsApiFunction"):
+        assert transformed["Resources"][function]["Properties"]["Environment"]["Variables"]["LIVEINSIGHT_API_KEY"]
 
 
-def test_usage_plan_throttles_both_get_routes_for_the_key(transformed):
+def test_read_routes_are_throttled_per_route_at_the_stage(template):
+    settings = template["Resources"]["Api"]["Properties"]["MethodSettings"]
+    by_route = {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
+    for route in ("/~1api~1realtime", "/~1api~1stats"):
+        read = by_route[(route, "GET")]
+        assert read["ThrottlingRateLimit"] == {"Ref": "ReadRateLimit"}
+        assert read["ThrottlingBurstLimit"] == {"Ref": "ReadBurstLimit"}
+    assert by_route[("/*", "*")]["ThrottlingRateLimit"] == {"Ref": "CollectRateLimit"}
+
+
+def test_share_secret_is_generated_and_only_the_readers_may_read_it(transformed):
     resources = transformed["Resources"]
-    plan = resources["UsagePlan"]["Properties"]
-    (stage,) = plan["ApiStages"]
-    assert set(stage["Throttle"]) == {"/api/realtime/GET", "/api/stats/GET"}
-    assert plan["Throttle"]["RateLimit"] and plan["Throttle"]["BurstLimit"]
-    key = resources["UsagePlanKey"]["Properties"]
-    assert key["KeyId"] == {"Ref": "ApiKey"} and key["UsagePlanId"] == {"Ref": "UsagePlan"}
+    secrets = [k for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"]
+    assert sorted(secrets) == ["ShareSecret", "SlackWebhookSecret"]
+    generated = resources["ShareSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 32 and "SecretString" not in resources["ShareSecret"]["Properties"]
+    for function in FUNCTIONS:
+        env = resources[function]["Properties"]["Environment"]["Variables"]
+        # Other functions may hold their own secrets; none may read the share secret.
+        grants = [st for st in policy_statements(transformed, function) if "ShareSecret" in json.dumps(st["Resource"])]
+        if function in ("RealtimeApiFunction", "StatsApiFunction"):
+            assert env["LIVEINSIGHT_SHARE_SECRET_ARN"] == {"Ref": "ShareSecret"}
+            assert grants == [{"Sid": "ReadShareSecret", "Effect": "Allow",
+                               "Action": ["secretsmanager:GetSecretValue"], "Resource": {"Ref": "ShareSecret"}}]
+        else:
+            assert "LIVEINSIGHT_SHARE_SECRET_ARN" not in env and grants == []
+    assert transformed["Outputs"]["ShareSecretArn"]["Value"] == {"Ref": "ShareSecret"}
 
 
 def test_gateway_refusals_use_the_error_envelope(transformed):

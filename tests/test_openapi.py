@@ -110,12 +110,19 @@ def test_the_document_describes_exactly_the_three_routes_and_their_auth():
         assert item["options"]["security"] == [] and "204" in item["options"]["responses"]
     assert SPEC["paths"]["/api/events"]["post"]["security"] == []
     for path in ("/api/realtime", "/api/stats"):
-        assert SPEC["paths"][path]["get"]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
-        assert "401" in SPEC["paths"][path]["get"]["responses"]
+        assert SPEC["paths"][path]["get"]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []},
+                                                          {"ShareLink": []}]
+        assert {"401", "403"} <= set(SPEC["paths"][path]["get"]["responses"])
     schemes = SPEC["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"] == {**schemes["ApiKeyHeader"], "type": "apiKey", "in": "header",
                                        "name": "X-API-Key"}
     assert schemes["BearerAuth"]["scheme"] == "bearer"
+    from liveinsight import config, share
+
+    assert schemes["ShareLink"] == {**schemes["ShareLink"], "type": "apiKey", "in": "query", "name": share.PARAM}
+    scope = SPEC["components"]["schemas"]["ShareScope"]
+    assert set(scope["properties"]) == {"site", "expires", *share.FILTERS, "period"}
+    assert scope["properties"]["period"]["enum"] == list(config.PERIOD_SECONDS)
     retry = _deref(SPEC["paths"]["/api/events"]["post"]["responses"]["503"])
     assert "Retry-After" in retry["headers"]
 
@@ -217,6 +224,24 @@ def test_with_an_api_key_the_get_routes_answer_401_as_documented(backend):
         assert call(backend, "GET", path, headers={"Authorization": "Bearer k-1"})[0] == 200
         assert call(backend, "OPTIONS", path)[0] == 204
     assert call(backend, "POST", "/api/events", page_view("s", "/", time.time()))[0] == 200
+
+
+def test_share_link_answers_match_the_document(backend):
+    from liveinsight import api, share
+
+    api.configure(replace(backend.store.settings, api_key="k-1", share_secret="s-1"), backend.store)
+    seed(backend)
+    link = share.mint("s-1", "shop.example.com", time.time() + 3600, page="/pricing", period="24h")
+    for path in ("/api/stats", "/api/realtime"):
+        status, payload, _ = call(backend, "GET", f"{path}?share={link}")
+        assert status == 200 and payload["data"]["share"]["site"] == "shop.example.com"
+        assert call(backend, "GET", f"{path}?share={link}&site=other.example.com")[0] == 403
+        altered = link[:-1] + ("B" if link[-1] != "B" else "C")
+        assert call(backend, "GET", f"{path}?share={altered}")[0] == 401
+        assert call(backend, "GET", f"{path}?share=x")[0] == 400
+    assert call(backend, "GET", f"/api/stats?share={link}&period=7d")[0] == 403
+    expired = share.mint("s-1", "shop.example.com", time.time() - 1)
+    assert call(backend, "GET", f"/api/stats?share={expired}")[0] == 401
 
 
 def test_a_store_that_stays_busy_answers_503_with_retry_after(backend, monkeypatch):

@@ -23,10 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(*extra: str) -> tuple[subprocess.Popen, str]:
+def start_serve(*extra: str, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", PYTHONUNBUFFERED="1")
+    env.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", PYTHONUNBUFFERED="1", **(env_extra or {}))
     process = subprocess.Popen([sys.executable, "-m", "liveinsight", "serve", "--port", str(port), *extra],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -154,3 +154,30 @@ def test_serve_can_use_an_existing_dynamodb_endpoint(tmp_path):
             stop(process)
     finally:
         store.stop()
+
+
+def test_share_mints_a_link_that_the_running_stack_answers_without_the_key(tmp_path):
+    # GIVEN serve with a key and no configured share secret (its own temp dir: the stack file is per machine)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEINSIGHT_SHARE_SECRET")}
+    env["TMPDIR"] = str(tmp_path)
+    process, url = start_serve("--api-key", "k-share", env_extra={"TMPDIR": str(tmp_path)})
+    try:
+        # WHEN `share` is run next to it
+        minted = subprocess.run([sys.executable, "-m", "liveinsight", "share", "--site", "a.example",
+                                 "--expires", "1d"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+        assert minted.returncode == 0, minted.stderr
+        recorded = json.loads((tmp_path / "liveinsight-local-stack.json").read_text())
+        assert recorded["share_secret"] not in minted.stdout + minted.stderr
+        link = minted.stdout.splitlines()[0]
+        token = link.split("share=")[1].split("&")[0]
+        # THEN the API answers the link without the key, and only for its site
+        response = requests.get(f"{url}/api/stats", params={"share": token}, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["share"]["site"] == "a.example"
+        assert requests.get(f"{url}/api/stats", params={"share": token, "site": "b.example"},
+                            timeout=10).status_code == 403
+        assert requests.get(f"{url}/api/stats", timeout=10).status_code == 401
+    finally:
+        stop(process)
+    # AND a stopped stack forgets its secret: links it signed die with it
+    assert not (tmp_path / "liveinsight-local-stack.json").exists()

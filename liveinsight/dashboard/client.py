@@ -10,6 +10,7 @@ are timezone-aware UTC datetimes. Errors form one small tree:
     ApiError                   anything the dashboard can explain to its user
     ├── ApiUnreachable         connection refused, DNS failure, timeout: fix LIVEINSIGHT_API_URL
     ├── ApiAuthError           401: missing or wrong key, fix LIVEINSIGHT_API_KEY
+    ├── ApiShareError          401/403 to a share link: expired, revoked, or outside its scope
     ├── ApiRequestError        any other 4xx, carrying the server's message
     └── ApiServerError         5xx, or an answer that is not the API's JSON envelope
 """
@@ -63,6 +64,10 @@ class ApiUnreachable(ApiError):
 
 class ApiAuthError(ApiError):
     """401: the API wants a key and got none, or a wrong one."""
+
+
+class ApiShareError(ApiError):
+    """A share link was refused (expired, altered, revoked, or asked outside its scope); `message` is the server's."""
 
 
 class ApiRequestError(ApiError):
@@ -259,9 +264,14 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def realtime(self, page: str | None = None, window: int = 30, site: str | None = None) -> Realtime:
-        """Active sessions, the per-minute series and the newest events (of one site when `site` is given)."""
-        return Realtime.from_json(self._get(REALTIME_PATH, {"page": page, "window": window, "site": site}))
+    def realtime(self, page: str | None = None, window: int = 30, site: str | None = None,
+                 share: str | None = None) -> Realtime:
+        """Active sessions, the per-minute series and the newest events (of one site when `site` is given).
+
+        With `share` (a share link's token) the answer is limited to the link's scope; no key is needed.
+        """
+        return Realtime.from_json(self._get(REALTIME_PATH, {"page": page, "window": window, "site": site,
+                                                            "share": share}))
 
     def stats(
         self,
@@ -275,6 +285,7 @@ class Client:
         limit: int = 10,
         compare: bool = False,
         site: str | None = None,
+        share: str | None = None,
     ) -> Stats:
         """Totals, time series and breakdowns of a period.
 
@@ -295,6 +306,8 @@ class Client:
             Also fetch ``previous_totals`` for the previous period of equal length.
         site:
             One site's host, e.g. ``shop.example.com``; by default all sites together.
+        share:
+            A share link's token: read without a key, only within the link's scope.
         """
         params = {
             "period": period,
@@ -307,6 +320,7 @@ class Client:
             "limit": limit,
             "compare": "previous" if compare else None,
             "site": site,
+            "share": share,
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 
@@ -325,15 +339,17 @@ class Client:
                 f"Cannot reach the LiveInsight API at {self.base_url}. "
                 f"Start it (`python -m liveinsight serve`) or set {ENV_API_URL} to its address."
             ) from exc
-        return self._unwrap(response)
+        return self._unwrap(response, shared="share" in query)
 
-    def _unwrap(self, response: requests.Response) -> dict[str, Any]:
+    def _unwrap(self, response: requests.Response, shared: bool = False) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
             body = None
         server_message = body.get("message") if isinstance(body, dict) else None
         status = response.status_code
+        if shared and status in (401, 403):
+            raise ApiShareError(server_message or f"The API refused the share link (HTTP {status}).", status)
         if status == 401:
             if self.api_key:
                 hint = f"The API rejected the key in {ENV_API_KEY}; set it to the deployment's API key."
@@ -363,6 +379,7 @@ __all__ = [
     "ApiError",
     "ApiRequestError",
     "ApiServerError",
+    "ApiShareError",
     "ApiUnreachable",
     "Client",
     "Realtime",

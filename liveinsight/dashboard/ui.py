@@ -19,12 +19,14 @@ from liveinsight.dashboard.client import (
     ApiAuthError,
     ApiError,
     ApiRequestError,
+    ApiShareError,
     ApiUnreachable,
     Client,
     Realtime,
     Stats,
 )
 from liveinsight.config import ENV_API_KEY, ENV_API_URL
+from liveinsight.dashboard import share
 
 # Short enough that a refresh shows new traffic; long enough that pages and viewers share answers.
 STATS_TTL_SECONDS = 10
@@ -65,8 +67,8 @@ def setting(name: str, default: str | None = None) -> str | None:
 
 
 def api_settings() -> tuple[str, str | None]:
-    """(API base URL, API key) as configured."""
-    return setting(ENV_API_URL, DEFAULT_API_URL), setting(ENV_API_KEY)
+    """(API base URL, API key) as configured; no key in a shared view, whose link is its only credential."""
+    return setting(ENV_API_URL, DEFAULT_API_URL), None if share.token() else setting(ENV_API_KEY)
 
 
 @st.cache_resource(show_spinner=False)
@@ -198,36 +200,44 @@ def navigation_menu(pages: list[Any]) -> None:
 def sidebar_filters() -> Filters:
     """Render the sidebar filters (shared by every page), mirror them into the URL, return them."""
     _seed_filters_from_url()
+    grant = share.scope()  # None unless the dashboard was opened with a share link
+    if grant:
+        share.lock(grant, st.session_state, list(PERIODS))
     with st.sidebar:
         st.subheader(":material/filter_list: Filters")
-        st.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="period")
+        st.selectbox("Period", share.periods(grant, list(PERIODS)), format_func=PERIODS.get, key="period")
         if st.session_state["period"] == "custom":
             st.date_input("Date range (UTC)", key="range", max_value=date.today())
-        unfiltered = replace(_current_filters(), **dict.fromkeys(VALUE_FILTERS))
-        _site_selector(filter_options(unfiltered)["site"])
+        open_filters = [name for name in VALUE_FILTERS if not share.locked(grant, name)]
+        unfiltered = replace(_current_filters(), **dict.fromkeys(open_filters))
+        _site_selector(filter_options(unfiltered)["site"], locked=share.locked(grant, "site"))
         catalog = filter_options(replace(unfiltered, site=st.session_state.get("site")))
         st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
-                     key="page", placeholder="All pages")
+                     key="page", placeholder="All pages", disabled=share.locked(grant, "page"))
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
-                     key="source", placeholder="All sources")
+                     key="source", placeholder="All sources", disabled=share.locked(grant, "source"))
         st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
-                     index=None, key="event_type", placeholder="All event types")
+                     index=None, key="event_type", placeholder="All event types",
+                     disabled=share.locked(grant, "event_type"))
         st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", width="stretch")
         api_url, _ = api_settings()
         st.caption(f"API: `{api_url}`")
+    if grant:
+        share.banner(grant)
     filters = _current_filters()
     _write_filters_to_url(filters)
+    share.keep_in_url()
     return filters
 
 
-def _site_selector(sites: list[str]) -> None:
+def _site_selector(sites: list[str], locked: bool = False) -> None:
     """The site filter, "All sites" first; hidden while there is nothing to choose between."""
     current = st.session_state.get("site")
     if len(sites) < 2 and not current:
         return
     # Streamlit shows a None value as no choice at all, so the placeholder names it too.
     st.selectbox("Site", [None, *_with_current(sites, current)], format_func=lambda site: site or ALL_SITES,
-                 key="site", placeholder=ALL_SITES)
+                 key="site", placeholder=ALL_SITES, disabled=locked)
 
 
 def _ensure_router() -> None:
@@ -272,7 +282,8 @@ def fetch_realtime(api_url: str, api_key: str | None, **params: Any) -> Realtime
 def filter_options(filters: Filters) -> dict[str, list[str]]:
     """Sites, pages, sources and event types seen in the period, for the sidebar's choices."""
     try:
-        stats = fetch_stats(*api_settings(), limit=FILTER_OPTIONS_LIMIT, **filters.stats_args())
+        stats = fetch_stats(*api_settings(), limit=FILTER_OPTIONS_LIMIT, **filters.stats_args(),
+                            **share.request_args())
     except ApiError:  # The page itself shows the error panel.
         return {name: [] for name in VALUE_FILTERS}
     return {
@@ -286,7 +297,7 @@ def filter_options(filters: Filters) -> dict[str, list[str]]:
 def load_stats(filters: Filters, **overrides: Any) -> Stats:
     """Stats for the filters (overrides win); on an API error, show the panel and stop the page."""
     try:
-        return fetch_stats(*api_settings(), **{**filters.stats_args(), **overrides})
+        return fetch_stats(*api_settings(), **{**filters.stats_args(), **overrides}, **share.request_args())
     except ApiError as exc:
         error_panel(exc)
         st.stop()
@@ -300,7 +311,8 @@ def load_series(filters: Filters, dimension: str, values: list[str]) -> dict[str
 def load_realtime(filters: Filters, window: int = 30) -> Realtime:
     """Realtime data for the filters' site and page; on an API error, show the panel and stop."""
     try:
-        return fetch_realtime(*api_settings(), page=filters.page, site=filters.site, window=window)
+        return fetch_realtime(*api_settings(), page=filters.page, site=filters.site, window=window,
+                              **share.request_args())
     except ApiError as exc:
         error_panel(exc)
         st.stop()
@@ -316,6 +328,8 @@ def error_panel(exc: ApiError) -> None:
     if isinstance(exc, ApiUnreachable):
         st.error(f"**API unreachable.** {exc.message}", icon=":material/cloud_off:")
         st.markdown(f"Set `{ENV_API_URL}` ({where}); it is now `{api_url}`.")
+    elif isinstance(exc, ApiShareError):
+        st.error(f"**This share link does not open this view.** {exc.message}", icon=":material/link_off:")
     elif isinstance(exc, ApiAuthError):
         title = "The API key was rejected." if api_key else "The API needs an API key."
         st.error(f"**{title}** {exc.message}", icon=":material/key_off:")

@@ -1,0 +1,267 @@
+"""Read-only share links: a signed token that grants one view (site, filters, period) until it expires.
+
+    token   = B64(payload) "." B64(HMAC-SHA256(secret, "liveinsight-share." + B64(payload)))
+    payload = compact JSON {"v": 1, "site": …, ["page", "source", "event_type", "period"], "exp": epoch s}
+    B64     = base64url without padding
+
+Only this module knows the format: `mint` makes a token, `verify` checks it and returns the
+`Grant`, and `Grant.restrict` narrows a read request to what the link grants. The payload is
+signed, not encrypted: whoever holds a link can read its scope. Every link of a deployment
+is signed with one secret, so rotating the secret revokes them all.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from . import config, params as p
+from .errors import Forbidden, InvalidRequest, Unauthorized
+
+PARAM = "share"
+VERSION = 1
+FILTERS = ("page", "source", "event_type")
+STATS, REALTIME = "stats", "realtime"
+MAX_TOKEN_CHARS = 4096
+MAX_EXPIRES_SECONDS = 365 * 86400
+# Clock slack when a request's own `from` is checked against the window a link grants.
+RANGE_SLACK_SECONDS = 60
+# A warm Lambda re-reads the secret this often, so a rotation revokes links within minutes.
+SECRET_CACHE_SECONDS = 300
+
+_CONTEXT = b"liveinsight-share."
+_B64 = re.compile(r"^[A-Za-z0-9_-]+$")
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([hd])\s*$")
+_UNITS = {"h": 3600, "d": 86400}
+_HOW_TO = "ask whoever sent it for a new link"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a share link lets its holder read: one site, optional fixed filters and period, until `expires`."""
+
+    site: str
+    expires: int
+    page: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    period: str | None = None
+
+    @property
+    def expires_on(self) -> str:
+        """The expiry as UTC text, e.g. "2026-12-30 14:00 UTC"."""
+        return datetime.fromtimestamp(self.expires, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    @property
+    def window_seconds(self) -> int | None:
+        """How far back the link may look (None: as far as the API answers)."""
+        return config.PERIOD_SECONDS[self.period] if self.period else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scope as the read APIs report it in `data.share` (unset filters left out)."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    def restrict(self, params: dict[str, list[str]], route: str, now: float) -> dict[str, list[str]]:
+        """The request's parameters with the link's scope forced in; Forbidden (403) when it asks for more."""
+        out = {name: list(values) for name, values in params.items()}
+        given = p.single(out, "site")
+        if given is not None and config.site_of(given) != self.site:
+            raise Forbidden(f"this share link shows only site {self.site}; `site` cannot be {given!r}")
+        out["site"] = [self.site]
+        for name in FILTERS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if route == REALTIME and name != "page":
+                raise Forbidden(f"this share link shows only {name.replace('_', ' ')} {value!r}, and the realtime "
+                                f"view cannot be filtered by `{name}`; use GET /api/stats")
+            given = p.single(out, name)
+            if given is not None and given != value:
+                raise Forbidden(f"this share link shows only {name.replace('_', ' ')} {value!r}; "
+                                f"`{name}` cannot be {given!r}")
+            out[name] = [value]
+        if route == STATS and self.period:
+            self._restrict_range(out, now)
+        return out
+
+    def _restrict_range(self, out: dict[str, list[str]], now: float) -> None:
+        """A named period up to the link's, or `from`/`to` inside the last `period`; compare only inside it."""
+        window = config.PERIOD_SECONDS[self.period]
+        period = p.single(out, "period")
+        start_text = p.single(out, "from")
+        if period is None and start_text is None and p.single(out, "to") is None:
+            out["period"] = [self.period]
+            period = self.period
+        if period is not None:
+            length = config.PERIOD_SECONDS.get(period)
+            if length is None:
+                return  # the stats parser refuses it (400) with the accepted values
+            if length > window:
+                raise Forbidden(f"this share link shows at most the last {self.period}; `period` cannot be {period!r}")
+            start = now - length
+        elif start_text is not None:
+            start = p.parse_time("from", start_text)
+            end = p.parse_time("to", p.single(out, "to") or str(now))
+            if start < now - window - RANGE_SLACK_SECONDS:
+                raise Forbidden(f"this share link shows only the last {self.period}; `from` cannot be before "
+                                f"{_utc(now - window)}")
+            length = max(end - start, 0)
+        else:
+            return  # `to` without `from`: the stats parser refuses it (400)
+        # The previous period of `compare=previous` must lie inside the window too; else it is left out.
+        if start - length < now - window - RANGE_SLACK_SECONDS:
+            out.pop("compare", None)
+
+    def annotate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A read API's answer for this link: `share` says what it grants, `sites` names only its site."""
+        data["share"] = self.as_dict()
+        if "sites" in data:
+            data["sites"] = [site for site in data["sites"] if site == self.site]
+        return data
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _key(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def _signature(secret: str | bytes, payload: str) -> str:
+    return _b64(hmac.new(_key(secret), _CONTEXT + payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def mint(secret: str | bytes, site: str, expires: float, page: str | None = None, source: str | None = None,
+         event_type: str | None = None, period: str | None = None) -> str:
+    """A share token for `site` (and the given filters and period) valid until `expires` (epoch seconds)."""
+    if not secret:
+        raise ValueError("a share link needs the deployment's share secret")
+    site = config.site_of(site)
+    if not site:
+        raise ValueError("a share link needs a site, e.g. shop.example.com")
+    if period is not None and period not in config.PERIOD_SECONDS:
+        raise ValueError(f"period must be one of {', '.join(config.PERIOD_SECONDS)}, not {period!r}")
+    claims: dict[str, Any] = {"v": VERSION, "site": site}
+    for name, value in (("page", page), ("source", source), ("event_type", event_type), ("period", period)):
+        if value is not None:
+            if not value.strip():
+                raise ValueError(f"{name} is empty; leave it out or give an exact value")
+            claims[name] = value
+    claims["exp"] = int(expires)
+    payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    return f"{payload}.{_signature(secret, payload)}"
+
+
+def _split(token: str) -> tuple[str, str]:
+    parts = token.strip().split(".")
+    if len(token) > MAX_TOKEN_CHARS or len(parts) != 2 or not all(_B64.match(part) for part in parts):
+        raise InvalidRequest(f"`{PARAM}` is not a share link token (two base64url parts joined by a dot); "
+                             "copy the whole link again")
+    return parts[0], parts[1]
+
+
+def _claims(payload: str) -> Grant:
+    """The Grant a payload names (InvalidRequest when it is not one); the signature is not checked here."""
+    try:
+        claims = json.loads(_unb64(payload))
+    except (binascii.Error, ValueError):
+        claims = None
+    fields = ("site", "exp", "page", "source", "event_type", "period")
+    valid = (isinstance(claims, dict) and claims.get("v") == VERSION and isinstance(claims.get("site"), str)
+             and isinstance(claims.get("exp"), int) and set(claims) <= {"v", *fields}
+             and all(isinstance(claims.get(name), (str, type(None))) for name in (*FILTERS, "period"))
+             and claims.get("period") in (None, *config.PERIOD_SECONDS))
+    if not valid:
+        raise InvalidRequest(f"`{PARAM}` is not a share link of this version of LiveInsight; {_HOW_TO}")
+    return Grant(site=claims["site"], expires=claims["exp"], page=claims.get("page"), source=claims.get("source"),
+                 event_type=claims.get("event_type"), period=claims.get("period"))
+
+
+def verify(token: str, secret: str | bytes | None, now: float | None = None) -> Grant:
+    """The Grant of a genuine, unexpired token.
+
+    Raises InvalidRequest (400) for something that is not a token, Unauthorized (401) for a
+    token this deployment did not sign (altered, or signed before the secret was rotated)
+    or one that has expired.
+    """
+    payload, signature = _split(token)
+    if not secret:
+        raise Unauthorized("share links are not enabled on this deployment: set "
+                           f"{config.ENV_SHARE_SECRET} (on AWS the template sets {config.ENV_SHARE_SECRET_ARN})")
+    # Compared as text, not decoded bytes: base64's unused trailing bits must not let a second spelling pass.
+    if not hmac.compare_digest(_signature(secret, payload).encode(), signature.encode()):
+        raise Unauthorized(f"invalid share link: it was altered, or the share secret was rotated; {_HOW_TO}")
+    grant = _claims(payload)
+    now = time.time() if now is None else now
+    if now >= grant.expires:
+        raise Unauthorized(f"share link expired on {grant.expires_on}; {_HOW_TO}")
+    return grant
+
+
+def peek(token: str) -> Grant:
+    """The scope a token names, unverified (for showing it; only `verify` decides what is served)."""
+    return _claims(_split(token)[0])
+
+
+def parse_duration(text: str, limit: int = MAX_EXPIRES_SECONDS) -> int:
+    """Seconds of a lifetime such as 12h, 7d, 30d or 90d (ValueError saying what is accepted)."""
+    match = _DURATION.match(text or "")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)] if match else 0
+    if not 0 < seconds <= limit:
+        raise ValueError(f"--expires must be hours or days such as 12h, 7d, 30d or 90d, at most "
+                         f"{limit // 86400}d, not {text!r}")
+    return seconds
+
+
+class ShareSecret:
+    """The deployment's share secret: a given value, or a Secrets Manager secret read on first use.
+
+    The secret read from Secrets Manager is cached for SECRET_CACHE_SECONDS, so a warm function
+    does not call Secrets Manager per request and a rotation still revokes links within minutes.
+    """
+
+    def __init__(self, value: str | None = None, arn: str | None = None, region: str | None = None,
+                 client: Any = None, cache_seconds: float = SECRET_CACHE_SECONDS):
+        self.value = value
+        self.arn = arn
+        self.region = region
+        self._client = client
+        self.cache_seconds = cache_seconds
+        self._cached: tuple[float, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"ShareSecret(value={'***' if self.value else None}, arn={self.arn!r})"
+
+    def get(self) -> str | None:
+        """The secret, or None when share links are not configured."""
+        if self.value:
+            return self.value
+        if not self.arn:
+            return None
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self.cache_seconds:
+            self._cached = (now, self._fetch())
+        return self._cached[1]
+
+    def _fetch(self) -> str:
+        if self._client is None:
+            import boto3  # only when the secret is first needed: never at import time
+
+            self._client = boto3.client("secretsmanager", region_name=self.region)
+        return self._client.get_secret_value(SecretId=self.arn)["SecretString"]
