@@ -25,7 +25,7 @@ from . import config
 from .errors import DeliveryFailed
 from .items import alerts as a
 from .items.rollups import NO_SITE
-from .notify import Message, Notifier
+from .notify import Message, Notifier, slack_escape
 from .stats import StatsReader, known_sites
 from .store import VersionConflict
 
@@ -189,14 +189,11 @@ def message(c: Check, dashboard_url: str | None = None) -> Message:
             + (f'<p><a href="{html.escape(dashboard_url)}">Open the dashboard</a></p>' if dashboard_url else "")
             + "</div>")
     slack = {"text": headline, "blocks": [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack(headline)}*\n{_slack(detail)}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack(footer) or " "}]},
+        {"type": "section",
+         "text": {"type": "mrkdwn", "text": f"*{slack_escape(headline)}*\n{slack_escape(detail)}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(footer) or " "}]},
     ]}
     return Message(subject=f"LiveInsight alert: {headline}", text=text, html=body, slack=slack)
-
-
-def _slack(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)

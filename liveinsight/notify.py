@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 SLACK_TIMEOUT_SECONDS = 10
 
 
+def slack_escape(text: str) -> str:
+    """Text for Slack mrkdwn: `&`, `<` and `>` escaped, so a page path cannot become a link or mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @dataclass(frozen=True)
 class Message:
     """One notification in every channel's format."""

@@ -17,6 +17,7 @@ from typing import Any
 from .errors import InvalidRequest
 from .items.events import PAGE_VIEW
 from .items.rollups import NO_SITE
+from .notify import slack_escape
 from .stats import StatsReader, known_sites
 
 REPORT_PERIODS = {"1d": 1, "7d": 7, "30d": 30}  # name -> whole days
@@ -279,13 +280,9 @@ def _html_chart(report: Report) -> str:
             f'<tr style="height:{CHART_HEIGHT_PX}px">{"".join(cells)}</tr><tr>{"".join(labels)}</tr></table></td></tr>')
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def render_slack(report: Report) -> dict[str, Any]:
     """The report as a Slack incoming-webhook message (Block Kit, with a plain-text fallback)."""
-    s = _slack_escape
+    s = slack_escape
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{report.title} · {report.scope}"[:150]}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": s(f"{report.dates} (UTC)")}]},
