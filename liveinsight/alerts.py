@@ -112,11 +112,12 @@ def check(reader: StatsReader, site: str | None, now: float, thresholds: Thresho
     end = int(now // 60 * 60)
     start = end - WINDOW_SECONDS
     current = _answer(reader, site, start, end, "minute")["totals"]
-    # Which days had data: one answer of day buckets over the whole look-back.
-    first_day = (start - thresholds.weeks * WEEK) // DAY * DAY
+    # Which days had data: one answer of day buckets over the whole look-back and one day more,
+    # so the first day with data is never a window's day unless the site really began on it.
+    first_day = (start - thresholds.weeks * WEEK) // DAY * DAY - DAY
     days = _answer(reader, site, first_day, end, "day")["timeseries"]
     live = [row["t"] for row in days if row["events"] > 0]
-    settled = set(live[1:])  # the site's first day is partial: it shows when the tracker went on, not traffic
+    settled = set(live[1:])  # a site's first day is partial: it shows when the tracker went on, not traffic
 
     def windows(step: int, count: int) -> list[int]:
         starts = [start - k * step for k in range(1, count + 1)]

@@ -312,7 +312,7 @@ def _exact(backend, check) -> None:
 
 
 def test_a_launch_spike_sends_one_alert(backend, reader, slack):
-    from liveinsight.alerts import Thresholds, check_sites
+    from liveinsight.alerts import Thresholds, check, check_sites
     from liveinsight.demo import Scenario
     from liveinsight.notify import Channels, Notifier
 
@@ -327,6 +327,9 @@ def test_a_launch_spike_sends_one_alert(backend, reader, slack):
     assert c.state == "high" and c.basis == "weeks" and len(c.baseline) == 2
     assert c.visits >= 3 * c.expected
     _exact(backend, c)
+    # (comparing two weeks back only, the site's first day still lies outside the windows)
+    two_weeks = check(reader, SITE, launch + HOUR, Thresholds(weeks=2))
+    assert (two_weeks.basis, two_weeks.baseline) == ("weeks", c.baseline)
     assert outcome.sent and len(slack.posts) == 1
     assert slack.posts[0]["body"]["text"] == f"Traffic spike on {SITE}: {c.visits} visits in the last hour (usually {c.expected:g})"
     # AND the next checks send nothing more, while it lasts and as it fades
