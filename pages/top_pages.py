@@ -16,8 +16,8 @@ if filters.page:
 else:
     st.caption("Select a row in Top pages to focus every chart on that page.")
 
-st.plotly_chart(charts.traffic_over_time(stats.timeseries, ("page_views", "sessions"),
-                                         title=f"Page views of {filters.page}" if filters.page else "Page views"))
+ui.chart(charts.traffic_over_time(stats.timeseries, ("page_views", "sessions"),
+                                   title=f"Page views of {filters.page}" if filters.page else "Page views"))
 
 left, right = st.columns(2)
 with left:
@@ -25,5 +25,5 @@ with left:
     ui.page_chooser(frames.with_share(stats.pages, "page_views"), "top-pages.csv")
 with right:
     st.subheader("Entry pages")
-    st.plotly_chart(charts.breakdown_bars(stats.entry_pages, "page", title="Sessions starting on each page"))
+    ui.chart(charts.breakdown_bars(stats.entry_pages, "page", title="Sessions starting on each page"))
     ui.table(frames.with_share(stats.entry_pages, "sessions"), "entry-pages.csv")

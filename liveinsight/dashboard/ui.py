@@ -11,9 +11,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from liveinsight.dashboard import kiosk
 from liveinsight.dashboard.client import (
     DEFAULT_API_URL,
     ApiAuthError,
@@ -220,6 +222,12 @@ def sidebar_filters() -> Filters:
     return filters
 
 
+def url_filters() -> Filters:
+    """The filters as the URL sets them, without drawing the sidebar (kiosk screens)."""
+    _seed_filters_from_url()
+    return _current_filters()
+
+
 def _site_selector(sites: list[str]) -> None:
     """The site filter, "All sites" first; hidden while there is nothing to choose between."""
     current = st.session_state.get("site")
@@ -364,10 +372,17 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
     """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it."""
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
     shown = st.dataframe(frame, hide_index=True, column_config=config, key=key, **kwargs)
+    if kiosk.active():  # Nobody downloads from a wall screen.
+        return shown
     st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"download-{file_name}", type="tertiary",
                        on_click="ignore")
     return shown
+
+
+def chart(figure: go.Figure, **kwargs: Any) -> Any:
+    """st.plotly_chart, in large type on a kiosk screen."""
+    return st.plotly_chart(kiosk.styled(figure) if kiosk.active() else figure, **kwargs)
 
 
 def page_chooser(pages: pd.DataFrame, file_name: str) -> Any:
