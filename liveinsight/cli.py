@@ -109,6 +109,10 @@ def _up(args: argparse.Namespace) -> int:
         )
         children.append(dashboard)
         dashboard_url = f"http://{args.host}:{args.dashboard_port}"
+        if args.kiosk or args.rotate or args.every is not None:
+            from .dashboard import kiosk
+
+            dashboard_url = kiosk.url(dashboard_url, rotate=args.rotate, every=args.every)
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         if args.demo:
             from .demo import Simulator, history
@@ -262,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--history-days", type=float, default=7, help="days of demo history to backfill (default 7)")
     up.add_argument("--visits-per-day", type=int, default=2400, help="demo history visits per day (default 2400)")
     up.add_argument("--seed", type=int, default=7, help="seed of the demo traffic (default 7)")
+    up.add_argument("--kiosk", action="store_true",
+                    help="print the dashboard's presentation-mode URL (?kiosk=1): no sidebar, large type, live")
+    up.add_argument("--rotate", metavar="PAGES",
+                    help="kiosk pages to rotate through, e.g. overview,realtime (implies --kiosk)")
+    up.add_argument("--every", type=int, metavar="SECONDS",
+                    help="kiosk seconds on each rotated page (default 30; implies --kiosk)")
     up.set_defaults(run=_up)
 
     demo = commands.add_parser("demo", help="send realistic demo traffic to an API")

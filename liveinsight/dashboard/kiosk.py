@@ -31,10 +31,11 @@ REFRESH_SECONDS = 15
 # Fragment timers fire a little before our clock says the time is up (the run itself takes time).
 TIMER_SLACK_SECONDS = 1.0
 
-# Large type, readable across a room on a 1080p screen. Charts scale by KIOSK_FONT_SIZE below.
+# Large type, readable across a room on a 1080p screen.
 CHART_FONT_SIZE = 20
-CHART_TITLE_SIZE = 26
-CHART_HEIGHT = 430
+CHART_TITLE_SIZE = 28
+CHART_HEIGHT = 380  # With the KPI row and five-row tables, the Overview fits 1080 pixels.
+TABLE_ROWS = 5
 LABEL_CLASS = "liveinsight-kiosk-label"
 CSS = f"""
 <style>
@@ -42,18 +43,18 @@ CSS = f"""
 [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
 [data-testid="stStatusWidget"], [data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
 footer {{ display: none !important; }}
-[data-testid="stMainBlockContainer"] {{ padding: 1.5rem 2.5rem 1rem; max-width: 100%; }}
-[data-testid="stMain"] h1 {{ font-size: 3.2rem; padding-top: 0; }}
+[data-testid="stMainBlockContainer"] {{ padding: 0.75rem 2.5rem 0.5rem; max-width: 100%; }}
+[data-testid="stMain"] h1 {{ font-size: 3rem; padding-top: 0; }}
 [data-testid="stMain"] h2, [data-testid="stMain"] h3 {{ font-size: 2rem; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{ font-size: 1.4rem; }}
 [data-testid="stMetricLabel"] p {{ font-size: 1.6rem !important; }}
 [data-testid="stMetricValue"] {{ font-size: 4.5rem !important; line-height: 1.1; }}
 [data-testid="stMetricDelta"] {{ font-size: 1.5rem !important; }}
 [data-testid="stMetricDelta"] svg {{ width: 1.6rem; height: 1.6rem; }}
-[data-testid="stDataFrame"] {{ zoom: 1.35; }}
+[data-testid="stTable"] th, [data-testid="stTable"] td {{ font-size: 1.35rem; padding: 0.25rem 0.75rem; }}
+[data-testid="stTable"] th:not(:first-child), [data-testid="stTable"] td:not(:first-child) {{ text-align: right !important; }}
 .{LABEL_CLASS} {{
-  position: fixed; right: 1rem; bottom: 0.6rem; z-index: 1000; padding: 0.2rem 0.7rem;
-  font-size: 1.1rem; color: #555; background: rgba(255, 255, 255, 0.85); border-radius: 0.4rem;
+  position: fixed; right: 2.5rem; top: 1.2rem; z-index: 1000; font-size: 1.2rem; color: #666;
 }}
 </style>
 """
@@ -142,10 +143,17 @@ def url(dashboard_url: str, rotate: str | None = None, every: int | None = None)
 
 
 def styled(figure: go.Figure) -> go.Figure:
-    """The figure in large type and taller, for a screen across the room."""
-    height = max(CHART_HEIGHT, round((figure.layout.height or 0) * CHART_HEIGHT / 340))
-    return figure.update_layout(font=dict(size=CHART_FONT_SIZE), title_font=dict(size=CHART_TITLE_SIZE),
-                                height=height, margin=dict(l=12, r=12, t=70, b=12))
+    """The figure in large type and taller, for a screen across the room.
+
+    Every size is set where it applies: Streamlit's chart theme sets each of them, so a
+    layout-wide font size alone would not reach the ticks, axis titles or legend.
+    """
+    big = dict(size=CHART_FONT_SIZE)
+    figure.update_layout(font=big, title_font=dict(size=CHART_TITLE_SIZE), legend_font=big, hoverlabel_font=big,
+                         height=max(CHART_HEIGHT, figure.layout.height or 0), margin=dict(l=12, r=12, t=80, b=12))
+    figure.update_xaxes(tickfont=big, title_font=big)
+    figure.update_yaxes(tickfont=big, title_font=big)
+    return figure.update_traces(textfont=big, selector=dict(type="pie"))
 
 
 # --- in the app -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from liveinsight.dashboard import kiosk
+from liveinsight.dashboard import frames, kiosk
 from liveinsight.dashboard.client import (
     DEFAULT_API_URL,
     ApiAuthError,
@@ -369,11 +369,12 @@ COLUMN_CONFIG: dict[str, Any] = {
 
 
 def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs: Any) -> Any:
-    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it."""
+    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it (kiosk: see above)."""
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
+    if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
+        labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
+        return st.table(frames.as_text(frame, labels, kiosk.TABLE_ROWS), hide_index=True)
     shown = st.dataframe(frame, hide_index=True, column_config=config, key=key, **kwargs)
-    if kiosk.active():  # Nobody downloads from a wall screen.
-        return shown
     st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"download-{file_name}", type="tertiary",
                        on_click="ignore")
