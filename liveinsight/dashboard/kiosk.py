@@ -36,6 +36,7 @@ CHART_FONT_SIZE = 20
 CHART_TITLE_SIZE = 28
 CHART_HEIGHT = 380  # With the KPI row and five-row tables, the Overview fits 1080 pixels.
 TABLE_ROWS = 5
+BAR_ROW_PIXELS = 40  # A bar chart's row in CHART_FONT_SIZE type; any less and plotly skips every other label.
 LABEL_CLASS = "liveinsight-kiosk-label"
 CSS = f"""
 <style>
@@ -149,8 +150,9 @@ def styled(figure: go.Figure) -> go.Figure:
     layout-wide font size alone would not reach the ticks, axis titles or legend.
     """
     big = dict(size=CHART_FONT_SIZE)
+    rows = max((len(trace.y) for trace in figure.data if trace.type == "bar" and trace.orientation == "h"), default=0)
     figure.update_layout(font=big, title_font=dict(size=CHART_TITLE_SIZE), legend_font=big, hoverlabel_font=big,
-                         height=max(CHART_HEIGHT, figure.layout.height or 0), margin=dict(l=12, r=12, t=80, b=12))
+                         height=max(CHART_HEIGHT, BAR_ROW_PIXELS * rows + 130), margin=dict(l=12, r=12, t=80, b=12))
     figure.update_xaxes(tickfont=big, title_font=big)
     figure.update_yaxes(tickfont=big, title_font=big)
     return figure.update_traces(textfont=big, selector=dict(type="pie"))
