@@ -17,8 +17,7 @@ PAGES = [
 # on a fresh server's first run. ui.navigation_menu draws the same menu from PAGES.
 navigation = st.navigation(PAGES, position="hidden")
 if kiosk.active():  # ?kiosk=1: a screen for a room, without sidebar or chrome.
-    filters = ui.url_filters()
-    kiosk.show(PAGES, navigation, filters.description)
+    kiosk.show(PAGES, navigation, ui.url_filters().site or ui.ALL_SITES)
 else:
     ui.navigation_menu(PAGES)
     ui.sidebar_filters()

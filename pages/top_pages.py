@@ -1,7 +1,7 @@
 """Pages: top pages and entry pages; choosing a page filters every chart to it."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, ui
+from liveinsight.dashboard import charts, frames, kiosk, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/description: Pages", filters)
@@ -13,7 +13,7 @@ if not frames.has_traffic(stats.timeseries):
 if filters.page:
     st.info(f"Every chart shows **{filters.page}** only.", icon=":material/filter_alt:")
     st.button("Show all pages", on_click=ui.choose_page, args=(None,), icon=":material/close:")
-else:
+elif not kiosk.active():
     st.caption("Select a row in Top pages to focus every chart on that page.")
 
 ui.chart(charts.traffic_over_time(stats.timeseries, ("page_views", "sessions"),

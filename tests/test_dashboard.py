@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -556,13 +557,14 @@ def test_kiosk_mode_draws_no_sidebar_or_chrome_and_plain_tables_without_download
     assert not at.warning
 
 
-def test_kiosk_mode_keeps_the_url_filters(fake, kiosk_clock):
-    at = open_page(PAGES["overview"], {"kiosk": "1", "period": "7d", "source": "Google"})
+def test_kiosk_mode_keeps_the_url_filters_and_labels_the_screen_live(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"kiosk": "1", "period": "7d", "source": "Google", "site": "shop.example.com"})
 
     assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": None,
-                                      "site": None, "compare": True}
+                                      "site": "shop.example.com", "compare": True}
+    assert "Last 7 days · site shop.example.com · source Google" in texts(at)
     label = [h.proto.body for h in at.get("html") if kiosk.LABEL_CLASS in h.proto.body and "<style>" not in h.proto.body]
-    assert label and "Last 7 days · source Google · updated " in label[0]
+    assert len(label) == 1 and re.search(r">shop\.example\.com · updated \d\d:\d\d:\d\d UTC<", label[0])
 
 
 def test_kiosk_charts_are_in_large_type(fake, kiosk_clock):

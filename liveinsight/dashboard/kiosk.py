@@ -155,6 +155,8 @@ def styled(figure: go.Figure) -> go.Figure:
                          height=max(CHART_HEIGHT, BAR_ROW_PIXELS * rows + 130), margin=dict(l=12, r=12, t=80, b=12))
     figure.update_xaxes(tickfont=big, title_font=big)
     figure.update_yaxes(tickfont=big, title_font=big)
+    if any(trace.type == "pie" for trace in figure.data):  # Thin slices lose their label rather than shrink it.
+        figure.update_layout(uniformtext=dict(minsize=CHART_FONT_SIZE - 4, mode="hide"))
     return figure.update_traces(textfont=big, selector=dict(type="pie"))
 
 
@@ -177,7 +179,10 @@ def page_names(pages: Iterable[Any]) -> dict[str, Any]:
 
 
 def show(pages: list[Any], current: Any, caption: str) -> Kiosk:
-    """Set up the kiosk screen around `current` (st.navigation's page): style, problems, corner label, timer."""
+    """Set up the kiosk screen around `current` (st.navigation's page): style, problems, corner label, timer.
+
+    The corner label reads "`caption` · updated 12:34:56 UTC", so the room sees the screen is live.
+    """
     settings = parse(st.query_params, page_names(pages))
     st.html(CSS)
     for problem in settings.problems:
