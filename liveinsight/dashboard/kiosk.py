@@ -35,6 +35,7 @@ TIMER_SLACK_SECONDS = 1.0
 CHART_FONT_SIZE = 20
 CHART_TITLE_SIZE = 28
 CHART_HEIGHT = 380  # With the KPI row and five-row tables, the Overview fits 1080 pixels.
+DONUT_HEIGHT = 500  # Three in a row (Devices) still leave room for their tables.
 TABLE_ROWS = 5
 BAR_ROW_PIXELS = 40  # A bar chart's row in CHART_FONT_SIZE type; any less and plotly skips every other label.
 LABEL_CLASS = "liveinsight-kiosk-label"
@@ -156,7 +157,8 @@ def styled(figure: go.Figure) -> go.Figure:
     figure.update_xaxes(tickfont=big, title_font=big)
     figure.update_yaxes(tickfont=big, title_font=big)
     if any(trace.type == "pie" for trace in figure.data):  # Thin slices lose their label rather than shrink it.
-        figure.update_layout(uniformtext=dict(minsize=CHART_FONT_SIZE - 4, mode="hide"))
+        figure.update_layout(uniformtext=dict(minsize=CHART_FONT_SIZE - 4, mode="hide"), height=DONUT_HEIGHT,
+                             margin_t=12 if not figure.layout.title.text else 80)
     return figure.update_traces(textfont=big, selector=dict(type="pie"))
 
 
