@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 from . import config
 
@@ -110,9 +111,7 @@ def _up(args: argparse.Namespace) -> int:
         children.append(dashboard)
         dashboard_url = f"http://{args.host}:{args.dashboard_port}"
         if args.kiosk or args.rotate or args.every is not None:
-            from .dashboard import kiosk
-
-            dashboard_url = kiosk.url(dashboard_url, rotate=args.rotate, every=args.every)
+            dashboard_url = kiosk_url(dashboard_url, rotate=args.rotate, every=args.every)
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         if args.demo:
             from .demo import Simulator, history
@@ -142,6 +141,16 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         _forget_stack(stack)
         print("LiveInsight stopped.", flush=True)
+
+
+def kiosk_url(dashboard_url: str, rotate: str | None = None, every: int | None = None) -> str:
+    """The dashboard's presentation-mode URL, e.g. http://127.0.0.1:8501/?kiosk=1&rotate=overview,realtime&every=20."""
+    params = {config.KIOSK_PARAM: "1"}
+    if rotate:
+        params[config.ROTATE_PARAM] = rotate
+    if every is not None:
+        params[config.EVERY_PARAM] = str(every)
+    return f"{dashboard_url.rstrip('/')}/?{urlencode(params, safe=',')}"
 
 
 def _stop_child(child: subprocess.Popen) -> None:

@@ -23,6 +23,11 @@ DEFAULT_STREAM_WINDOW_SECONDS = 1.0  # the local poller; the template's batching
 ENV_API_URL = "LIVEINSIGHT_API_URL"
 ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 
+# The dashboard's presentation mode: query parameters of its URL (`up --kiosk` prints one).
+KIOSK_PARAM = "kiosk"
+ROTATE_PARAM = "rotate"
+EVERY_PARAM = "every"
+
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"
 DEFAULT_SESSIONS_TABLE = "liveinsight-sessions-dev"

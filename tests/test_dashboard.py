@@ -563,7 +563,8 @@ def test_kiosk_mode_keeps_the_url_filters_and_labels_the_screen_live(fake, kiosk
     assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": None,
                                       "site": "shop.example.com", "compare": True}
     assert "Last 7 days · site shop.example.com · source Google" in texts(at)
-    label = [h.proto.body for h in at.get("html") if kiosk.LABEL_CLASS in h.proto.body and "<style>" not in h.proto.body]
+    label = [h.proto.body for h in at.get("html")
+             if kiosk.LABEL_CLASS in h.proto.body and "<style>" not in h.proto.body]
     assert len(label) == 1 and re.search(r">shop\.example\.com · updated \d\d:\d\d:\d\d UTC<", label[0])
 
 

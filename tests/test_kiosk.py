@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from liveinsight.cli import build_parser
+from liveinsight.cli import build_parser, kiosk_url
 from liveinsight.dashboard import charts, kiosk
 from liveinsight.dashboard.client import Stats
 from tests import fakes
@@ -89,7 +89,7 @@ def test_the_timer_refreshes_often_and_lands_on_each_rotation(rotate, every, tic
                  "http://127.0.0.1:8501/?kiosk=1&rotate=overview,realtime&every=20", id="rotating"),
 ])
 def test_kiosk_url(args, url):
-    assert kiosk.url("http://127.0.0.1:8501", **args) == url
+    assert kiosk_url("http://127.0.0.1:8501", **args) == url
 
 
 def test_up_takes_kiosk_rotate_and_every():

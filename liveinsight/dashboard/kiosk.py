@@ -14,21 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import streamlit as st
 
-KIOSK_PARAM = "kiosk"
-ROTATE_PARAM = "rotate"
-EVERY_PARAM = "every"
+from liveinsight.config import EVERY_PARAM, KIOSK_PARAM, ROTATE_PARAM
+
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
 DEFAULT_EVERY_SECONDS = 30
 MIN_EVERY_SECONDS = 5  # Less and the room cannot read a page before it goes.
 MAX_EVERY_SECONDS = 3600
 # A screen reruns at least this often to stay live; the stats are cached for 10 s anyway.
 REFRESH_SECONDS = 15
-# Fragment timers fire a little before our clock says the time is up (the run itself takes time).
+# A fragment's timer keeps its own beat, so a tick can come a little less than a tick after
+# the app run it follows (that run started after the tick before).
 TIMER_SLACK_SECONDS = 1.0
 
 # Large type, readable across a room on a 1080p screen.
@@ -54,7 +53,8 @@ footer {{ display: none !important; }}
 [data-testid="stMetricDelta"] {{ font-size: 1.5rem !important; }}
 [data-testid="stMetricDelta"] svg {{ width: 1.6rem; height: 1.6rem; }}
 [data-testid="stTable"] th, [data-testid="stTable"] td {{ font-size: 1.35rem; padding: 0.25rem 0.75rem; }}
-[data-testid="stTable"] th:not(:first-child), [data-testid="stTable"] td:not(:first-child) {{ text-align: right !important; }}
+/* Counts line up on the right; Streamlit writes each cell's alignment inline, hence !important. */
+[data-testid="stTable"] :is(th, td):not(:first-child) {{ text-align: right !important; }}
 .{LABEL_CLASS} {{
   position: fixed; right: 2.5rem; top: 1.2rem; z-index: 1000; font-size: 1.2rem; color: #666;
 }}
@@ -132,16 +132,6 @@ def parse(params: Mapping[str, str], pages: Mapping[str, Any]) -> Kiosk:
                             f"{DEFAULT_EVERY_SECONDS} s.")
             every = DEFAULT_EVERY_SECONDS
     return Kiosk(tuple(rotate), every, tuple(problems))
-
-
-def url(dashboard_url: str, rotate: str | None = None, every: int | None = None) -> str:
-    """The dashboard's kiosk URL, e.g. http://127.0.0.1:8501/?kiosk=1&rotate=overview,realtime&every=20."""
-    params = {KIOSK_PARAM: "1"}
-    if rotate:
-        params[ROTATE_PARAM] = rotate
-    if every is not None:
-        params[EVERY_PARAM] = str(every)
-    return f"{dashboard_url.rstrip('/')}/?{urlencode(params, safe=',')}"
 
 
 def styled(figure: go.Figure) -> go.Figure:
