@@ -369,7 +369,10 @@ COLUMN_CONFIG: dict[str, Any] = {
 
 
 def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs: Any) -> Any:
-    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it (kiosk: see above)."""
+    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it.
+
+    On a kiosk screen: the first kiosk.TABLE_ROWS rows as a plain table in large type, no download.
+    """
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
     if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
