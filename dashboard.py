@@ -1,7 +1,7 @@
 """LiveInsight's dashboard: the router. Run with `streamlit run dashboard.py`."""
 import streamlit as st
 
-from liveinsight.dashboard import ui
+from liveinsight.dashboard import kiosk, ui
 
 st.set_page_config(page_title="LiveInsight", page_icon=":material/insights:", layout="wide")
 
@@ -16,6 +16,9 @@ PAGES = [
 # Streamlit's own menu is off (.streamlit/config.toml): it would list the pages/ folder
 # on a fresh server's first run. ui.navigation_menu draws the same menu from PAGES.
 navigation = st.navigation(PAGES, position="hidden")
-ui.navigation_menu(PAGES)
-ui.sidebar_filters()
+if kiosk.active():  # ?kiosk=1: a screen for a room, without sidebar or chrome.
+    kiosk.show(PAGES, navigation, ui.url_filters().site or ui.ALL_SITES)
+else:
+    ui.navigation_menu(PAGES)
+    ui.sidebar_filters()
 navigation.run()

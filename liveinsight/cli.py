@@ -128,6 +128,8 @@ def _up(args: argparse.Namespace) -> int:
         )
         children.append(dashboard)
         dashboard_url = f"http://{args.host}:{args.dashboard_port}"
+        if args.kiosk or args.rotate or args.every is not None:
+            dashboard_url = kiosk_url(dashboard_url, rotate=args.rotate, every=args.every)
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         if args.demo:
             from .demo import Simulator, history
@@ -157,6 +159,16 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         _forget_stack(stack)
         print("LiveInsight stopped.", flush=True)
+
+
+def kiosk_url(dashboard_url: str, rotate: str | None = None, every: int | None = None) -> str:
+    """The dashboard's presentation-mode URL, e.g. http://127.0.0.1:8501/?kiosk=1&rotate=overview,realtime&every=20."""
+    params = {config.KIOSK_PARAM: "1"}
+    if rotate:
+        params[config.ROTATE_PARAM] = rotate
+    if every is not None:
+        params[config.EVERY_PARAM] = str(every)
+    return f"{dashboard_url.rstrip('/')}/?{urlencode(params, safe=',')}"
 
 
 def _stop_child(child: subprocess.Popen) -> None:
@@ -413,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--history-days", type=float, default=7, help="days of demo history to backfill (default 7)")
     up.add_argument("--visits-per-day", type=int, default=2400, help="demo history visits per day (default 2400)")
     up.add_argument("--seed", type=int, default=7, help="seed of the demo traffic (default 7)")
+    up.add_argument("--kiosk", action="store_true",
+                    help="print the dashboard's presentation-mode URL (?kiosk=1): no sidebar, large type, live")
+    up.add_argument("--rotate", metavar="PAGES",
+                    help="kiosk pages to rotate through, e.g. overview,realtime (implies --kiosk)")
+    up.add_argument("--every", type=int, metavar="SECONDS",
+                    help="kiosk seconds on each rotated page (default 30; implies --kiosk)")
     up.set_defaults(run=_up)
 
     demo = commands.add_parser("demo", help="send realistic demo traffic to an API")

@@ -38,6 +38,11 @@ ENV_ALERT_MIN_VISITS = "LIVEINSIGHT_ALERT_MIN_VISITS"
 ENV_ALERT_COOLDOWN_HOURS = "LIVEINSIGHT_ALERT_COOLDOWN_HOURS"
 ENV_ALERT_WEEKS = "LIVEINSIGHT_ALERT_WEEKS"
 
+# The dashboard's presentation mode: query parameters of its URL (`up --kiosk` prints one).
+KIOSK_PARAM = "kiosk"
+ROTATE_PARAM = "rotate"
+EVERY_PARAM = "every"
+
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"
 DEFAULT_SESSIONS_TABLE = "liveinsight-sessions-dev"

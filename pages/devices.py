@@ -17,5 +17,5 @@ for column, (title, frame, file_name) in zip(st.columns(3), (
 )):
     with column:
         st.subheader(title)
-        st.plotly_chart(charts.share_donut(frames.top_with_other(frame, "name", "sessions"), "name"), key=file_name)
+        ui.chart(charts.share_donut(frames.top_with_other(frame, "name", "sessions"), "name"), key=file_name)
         ui.table(frames.with_share(frame, "sessions"), file_name)

@@ -14,8 +14,8 @@ if stats.event_types.empty:
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.breakdown_bars(stats.event_types, "event_type", ("count",), title="Event types",
-                                          label_title="Event type"))
+    ui.chart(charts.breakdown_bars(stats.event_types, "event_type", ("count",), title="Event types",
+                                    label_title="Event type"))
     ui.table(frames.with_share(stats.event_types, "count"), "event-types.csv")
 with right:
     st.subheader("Custom events")
@@ -32,4 +32,4 @@ elif not custom.empty:  # Page views would dwarf them; the Overview charts page 
 else:
     types, title = stats.event_types["event_type"].head(TYPES_OVER_TIME).tolist(), "Events over time by type"
 series = frames.stack_series(ui.load_series(filters, "event_type", types), "event_type", "events")
-st.plotly_chart(charts.series_by(series, "event_type", "events", title=title))
+ui.chart(charts.series_by(series, "event_type", "events", title=title))

@@ -14,7 +14,7 @@ if not frames.has_traffic(stats.timeseries):
     ui.empty_state()
     st.stop()
 
-st.plotly_chart(charts.traffic_over_time(stats.timeseries))
+ui.chart(charts.traffic_over_time(stats.timeseries))
 
 left, right = st.columns(2)
 with left:

@@ -1,7 +1,7 @@
 """Realtime: who is on the site now; refreshes itself without rerunning the rest of the app."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, ui
+from liveinsight.dashboard import charts, frames, kiosk, ui
 
 REFRESH_CHOICES = {"Paused": None, "2 s": 2, "5 s": 5, "10 s": 10, "30 s": 30}
 DEFAULT_REFRESH = "5 s"
@@ -11,8 +11,11 @@ st.title(":material/bolt: Realtime")
 scope = [f"{name} {value}" for name, value in (("site", filters.site), ("page", filters.page)) if value]
 st.caption(" · ".join(["Last 5 and 30 minutes", *scope,
                         "the period, source and event type filters do not apply here."]))
-refresh = st.segmented_control("Refresh every", list(REFRESH_CHOICES), default=DEFAULT_REFRESH, required=True,
-                               key="refresh")
+if kiosk.active():  # Nobody in the room would press Pause.
+    refresh = DEFAULT_REFRESH
+else:
+    refresh = st.segmented_control("Refresh every", list(REFRESH_CHOICES), default=DEFAULT_REFRESH, required=True,
+                                   key="refresh")
 
 
 @st.fragment(run_every=REFRESH_CHOICES.get(refresh))
@@ -28,7 +31,7 @@ def live_view() -> None:
     if not now.per_minute["events"].sum():
         ui.empty_state("No events in the last 30 minutes yet.")
         return
-    st.plotly_chart(charts.events_per_minute(now.per_minute))
+    ui.chart(charts.events_per_minute(now.per_minute))
 
     pages, sources, types = st.columns([3, 2, 2])  # Paths need the room.
     with pages:

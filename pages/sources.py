@@ -14,10 +14,10 @@ if stats.sources.empty:
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.breakdown_bars(stats.sources, "source", ("sessions", "page_views"), title="Sources"))
+    ui.chart(charts.breakdown_bars(stats.sources, "source", ("sessions", "page_views"), title="Sources"))
     ui.table(frames.with_share(stats.sources, "sessions"), "sources.csv")
 with right:
-    st.plotly_chart(charts.breakdown_bars(stats.referrers, "referrer", title="Referrers"))
+    ui.chart(charts.breakdown_bars(stats.referrers, "referrer", title="Referrers"))
     ui.table(frames.with_share(stats.referrers, "sessions"), "referrers.csv")
 
 st.subheader("UTM campaigns")
@@ -28,9 +28,9 @@ else:
 
 st.subheader("Over time")
 if filters.source:
-    st.plotly_chart(charts.traffic_over_time(stats.timeseries, ("sessions", "page_views"),
-                                             title=f"Sessions and page views from {filters.source}"))
+    ui.chart(charts.traffic_over_time(stats.timeseries, ("sessions", "page_views"),
+                                       title=f"Sessions and page views from {filters.source}"))
 else:
     top = stats.sources.sort_values("sessions", ascending=False)["source"].head(TOP_SOURCES_OVER_TIME).tolist()
     series = frames.stack_series(ui.load_series(filters, "source", top), "source", "sessions")
-    st.plotly_chart(charts.series_by(series, "source", "sessions", title="Sessions by top source"))
+    ui.chart(charts.series_by(series, "source", "sessions", title="Sessions by top source"))

@@ -1,7 +1,7 @@
 """Pages: top pages and entry pages; choosing a page filters every chart to it."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, ui
+from liveinsight.dashboard import charts, frames, kiosk, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/description: Pages", filters)
@@ -13,11 +13,11 @@ if not frames.has_traffic(stats.timeseries):
 if filters.page:
     st.info(f"Every chart shows **{filters.page}** only.", icon=":material/filter_alt:")
     st.button("Show all pages", on_click=ui.choose_page, args=(None,), icon=":material/close:")
-else:
+elif not kiosk.active():
     st.caption("Select a row in Top pages to focus every chart on that page.")
 
-st.plotly_chart(charts.traffic_over_time(stats.timeseries, ("page_views", "sessions"),
-                                         title=f"Page views of {filters.page}" if filters.page else "Page views"))
+ui.chart(charts.traffic_over_time(stats.timeseries, ("page_views", "sessions"),
+                                   title=f"Page views of {filters.page}" if filters.page else "Page views"))
 
 left, right = st.columns(2)
 with left:
@@ -25,5 +25,5 @@ with left:
     ui.page_chooser(frames.with_share(stats.pages, "page_views"), "top-pages.csv")
 with right:
     st.subheader("Entry pages")
-    st.plotly_chart(charts.breakdown_bars(stats.entry_pages, "page", title="Sessions starting on each page"))
+    ui.chart(charts.breakdown_bars(stats.entry_pages, "page", title="Sessions starting on each page"))
     ui.table(frames.with_share(stats.entry_pages, "sessions"), "entry-pages.csv")

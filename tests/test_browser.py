@@ -1,8 +1,9 @@
 """The dashboard in a real headless Chromium, served by `python -m liveinsight up --demo`.
 
-One test walks the whole product the way a person does: start `up`, open the URL, see the
+The first test walks the whole product the way a person does: start `up`, open the URL, see the
 Overview with its KPIs and a chart, visit every page through the sidebar menu (saving a
 screenshot of each to docs/screenshots/), then press Ctrl-C and check nothing is left running.
+The second opens `up --kiosk`'s presentation URL on a 1920×1080 screen (docs/screenshots/kiosk.png).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -93,14 +95,14 @@ def wait_for_backfill(api: str, output: str, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
-@pytest.fixture
-def demo_stack():
-    """GIVEN `liveinsight up --demo` on free ports, with a short history; yields (process, dashboard URL, ports)."""
+@contextmanager
+def running_up(*flags: str):
+    """`liveinsight up --demo` and `flags` on free ports, short history; yields (process, URL, ports, output)."""
     api_port, dashboard_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEINSIGHT_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "liveinsight", "up", "--demo", "--port", str(api_port),
-         "--dashboard-port", str(dashboard_port), "--history-days", "7", "--visits-per-day", "400"],
+         "--dashboard-port", str(dashboard_port), "--history-days", "7", "--visits-per-day", "400", *flags],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         # Ctrl-C must reach up even when pytest runs as a shell's background job, which ignores SIGINT.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -139,6 +141,20 @@ def demo_stack():
                     os.kill(pid, signal.SIGKILL)
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def demo_stack():
+    """GIVEN `liveinsight up --demo`."""
+    with running_up() as stack:
+        yield stack
+
+
+@pytest.fixture
+def kiosk_stack():
+    """GIVEN `liveinsight up --demo --kiosk`."""
+    with running_up("--kiosk") as stack:
+        yield stack
 
 
 def wait_until_rendered(page, title: str) -> None:
@@ -213,3 +229,57 @@ def test_up_demo_dashboard_in_a_real_browser_then_ctrl_c_stops_everything(demo_s
     assert not [pid for pid in children if alive(pid)], f"left running: {children}"
     assert not any(port_in_use(port) for port in ports), "a port is still served after Ctrl-C"
     assert "LiveInsight stopped." in "".join(output)
+
+
+KIOSK_VIEWPORT = {"width": 1920, "height": 1080}
+# Streamlit's own sizes are 36 px for a KPI and 12 px for a chart's ticks: too small across a room.
+KIOSK_MIN_KPI_PIXELS = 60
+KIOSK_MIN_TICK_PIXELS = 18
+KIOSK_ROTATE_SECONDS = 5
+
+
+def css_pixels(page, selector: str, prop: str = "font-size") -> float:
+    value = page.evaluate("([s, p]) => getComputedStyle(document.querySelector(s)).getPropertyValue(p)",
+                          [selector, prop])
+    return float(value.removesuffix("px"))
+
+
+def test_up_kiosk_shows_a_full_screen_in_large_type_that_rotates(kiosk_stack):
+    _, url, _, _ = kiosk_stack
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # `up --kiosk` prints the presentation URL.
+    assert url.endswith("/?kiosk=1"), url
+
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=KIOSK_VIEWPORT)
+            # WHEN the office screen opens the URL
+            page.goto(url)
+            wait_until_rendered(page, "Overview")
+            # THEN no sidebar, header, toolbar, menu or Deploy button shows
+            for chrome in ("stSidebar", "stExpandSidebarButton", "stHeader", "stToolbar", "stMainMenu",
+                           "stAppDeployButton", "stDownloadButton"):
+                assert not page.locator(f'[data-testid="{chrome}"]').first.is_visible(), f"{chrome} is visible"
+            assert not page.get_by_text("Deploy", exact=True).is_visible()
+            # AND the KPIs and the chart's ticks are in large type, the live label in a corner
+            assert page.locator('[data-testid="stMetric"]').count() == 6
+            assert css_pixels(page, '[data-testid="stMetricValue"]') >= KIOSK_MIN_KPI_PIXELS
+            assert css_pixels(page, ".js-plotly-plot .xtick text") >= KIOSK_MIN_TICK_PIXELS
+            assert "updated" in page.locator(".liveinsight-kiosk-label").inner_text()
+            # AND the Overview fits the screen without scrolling
+            height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+            assert height <= KIOSK_VIEWPORT["height"], f"the Overview is {height} px tall"
+            assert_no_error(page, "Overview")
+            page.screenshot(path=str(SCREENSHOTS / "kiosk.png"))
+
+            # WHEN the screen rotates between two pages
+            page.goto(f"{url}&rotate=overview,realtime&every={KIOSK_ROTATE_SECONDS}&period=7d")
+            wait_until_rendered(page, "Overview")
+            # THEN the next page shows by itself, still in kiosk mode and with the same query
+            page.locator("h1", has_text="Realtime").first.wait_for(timeout=4 * KIOSK_ROTATE_SECONDS * 1000)
+            assert "kiosk=1" in page.url and "period=7d" in page.url
+            assert not page.locator('[data-testid="stSidebar"]').first.is_visible()
+            page.locator("h1", has_text="Overview").first.wait_for(timeout=4 * KIOSK_ROTATE_SECONDS * 1000)
+        finally:
+            browser.close()

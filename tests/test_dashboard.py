@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from liveinsight.dashboard import ui
+from liveinsight.dashboard import kiosk, ui
 from liveinsight.dashboard.charts import PALETTE
 from liveinsight.dashboard.client import ApiAuthError, ApiRequestError, ApiServerError, ApiUnreachable
 from tests import fakes
@@ -629,3 +630,123 @@ def test_a_revoked_share_link_shows_the_servers_message(keyed_fake):
     assert "This share link does not open this view." in at.error[0].value
     assert "share secret was rotated" in at.error[0].value
     assert "LIVEINSIGHT_API_KEY" not in texts(at)
+# --- kiosk mode ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def kiosk_clock(monkeypatch):
+    """GIVEN a clock the test moves forward (kiosk rotation counts seconds on it)."""
+    now = [1000.0]
+    monkeypatch.setattr(kiosk, "clock", lambda: now[0])
+    return now
+
+
+def kiosk_css(at: AppTest) -> list[str]:
+    return [h.proto.body for h in at.get("html") if h.proto.body.strip() == kiosk.CSS.strip()]
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_kiosk_mode_draws_no_sidebar_or_chrome_and_plain_tables_without_downloads(fake, kiosk_clock, page):
+    at = open_page(page, {"kiosk": "1"})
+
+    assert kiosk_css(at), "the kiosk style is not on the page"
+    for hidden in ("stSidebar", "stHeader", "stToolbar", "stMainMenu", "stAppDeployButton"):
+        assert f'[data-testid="{hidden}"]' in kiosk.CSS
+    assert len(at.sidebar.children) == 0, "the sidebar has content"
+    assert not at.get("download_button")
+    assert not at.dataframe and at.table, "tables are interactive grids, not large-type tables"
+    assert len(at.table[0].value) <= kiosk.TABLE_ROWS
+    assert at.title and charts(at)
+    assert not at.warning
+
+
+def test_kiosk_mode_keeps_the_url_filters_and_labels_the_screen_live(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"kiosk": "1", "period": "7d", "source": "Google", "site": "shop.example.com"})
+
+    assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": None,
+                                      "site": "shop.example.com", "compare": True}
+    assert "Last 7 days · site shop.example.com · source Google" in texts(at)
+    label = [h.proto.body for h in at.get("html")
+             if kiosk.LABEL_CLASS in h.proto.body and "<style>" not in h.proto.body]
+    assert len(label) == 1 and re.search(r">shop\.example\.com · updated \d\d:\d\d:\d\d UTC<", label[0])
+
+
+def test_kiosk_charts_are_in_large_type(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"kiosk": "1"})
+
+    layout = chart_spec(charts(at)[0])["layout"]
+    assert layout["xaxis"]["tickfont"]["size"] == kiosk.CHART_FONT_SIZE
+    assert layout["height"] >= kiosk.CHART_HEIGHT
+
+
+def test_kiosk_realtime_has_no_refresh_control_and_refreshes_itself(fake, kiosk_clock):
+    at = open_page(PAGES["realtime"], {"kiosk": "1"})
+
+    assert not at.get("button_group")
+    assert {m.label: m.value for m in at.metric}["Active now"] == "17"
+
+
+def test_kiosk_rotates_to_the_next_page_after_every_seconds_and_keeps_the_query(fake, kiosk_clock):
+    query = {"kiosk": "1", "rotate": "Overview,TOP_PAGES,realtime", "every": "20", "site": "shop.example.com"}
+    at = open_page(PAGES["overview"], query)
+    assert at.title[0].value.endswith("Overview")
+
+    kiosk_clock[0] += 15  # WHEN the screen reruns before its time is up
+    at.run()
+    assert at.title[0].value.endswith("Overview")
+
+    kiosk_clock[0] += 5  # WHEN `every` seconds have passed
+    at.run()
+    assert at.title[0].value.endswith("Pages")
+    assert dict(at.query_params) == {key: [value] for key, value in query.items()} or dict(at.query_params) == query
+    assert not at.sidebar.children
+
+    kiosk_clock[0] += 20
+    at.run()
+    assert at.title[0].value.endswith("Realtime")
+    assert fake.calls[-1] == ("realtime", {"page": None, "site": "shop.example.com", "window": 30})
+
+    kiosk_clock[0] += 20  # AND after the last page comes the first again
+    at.run()
+    assert at.title[0].value.endswith("Overview")
+
+
+def test_kiosk_without_rotate_stays_on_its_page(fake, kiosk_clock):
+    at = open_page(PAGES["sources"], {"kiosk": "1"})
+
+    kiosk_clock[0] += 3600
+    at.run()
+
+    assert at.title[0].value.endswith("Sources")
+
+
+def test_bad_kiosk_parameters_are_named_on_screen_and_the_rest_still_works(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"kiosk": "1", "rotate": "overview,traffic,realtime", "every": "1"})
+
+    messages = [w.value for w in at.warning]
+    assert messages == [
+        "`rotate`: no page named 'traffic'; choose from overview, realtime, sources, pages, events, devices.",
+        "`every`: '1' is not a number of seconds between 5 and 3600; showing each page for 30 s.",
+    ]
+    assert not at.exception
+    assert at.title[0].value.endswith("Overview")
+
+    kiosk_clock[0] += kiosk.DEFAULT_EVERY_SECONDS
+    at.run()
+    assert at.title[0].value.endswith("Realtime")
+
+
+def test_a_kiosk_screen_opened_from_a_share_link_keeps_to_its_scope(keyed_fake, kiosk_clock):
+    # GIVEN a share link for the shop's /pricing page, opened full screen with other filters in the URL
+    link = share_link(page="/pricing", period="24h")
+
+    at = open_page(PAGES["overview"], {"kiosk": "1", "share": link, "site": "blog.example.com",
+                                       "page": "/", "period": "30d"})
+
+    # THEN every call still asks for the link's site, page and period, with the link and never the key
+    assert not at.exception
+    calls = keyed_fake.stats_calls()
+    assert calls and all(call["share"] == link and call["site"] == "shop.example.com" and call["page"] == "/pricing"
+                         and call.get("period") == "24h" for call in calls)
+    assert {key for _, key in keyed_fake.factory_calls} == {None}
+    assert at.query_params["share"] in (link, [link])

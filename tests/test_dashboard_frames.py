@@ -167,3 +167,13 @@ def test_custom_range_covers_whole_days():
 
     assert (args["from_"], args["to"]) == (date(2026, 1, 1), date(2026, 1, 7) + timedelta(days=1))
     assert "period" not in args
+
+
+def test_as_text_reads_like_the_dashboards_tables_for_a_screen_across_the_room():
+    frame = frames.with_share(pd.DataFrame({"page": ["/", "/pricing", "/docs"], "page_views": [1800, 987, 423]}),
+                              "page_views")
+
+    shown = frames.as_text(frame, {"page": "Page", "page_views": "Page views"}, rows=2)
+
+    assert shown.to_dict("list") == {"Page": ["/", "/pricing"], "Page views": ["1,800", "987"],
+                                     "share": ["56.1%", "30.7%"]}

@@ -123,3 +123,17 @@ def recent_feed(recent_events: pd.DataFrame, now: datetime | None = None) -> pd.
     return feed.assign(ago=seconds.map(lambda s: f"{format_duration(s)} ago"))[
         ["ago", "event_type", "page", "source", "timestamp"]
     ]
+
+
+def as_text(frame: pd.DataFrame, labels: dict[str, str], rows: int) -> pd.DataFrame:
+    """The first `rows` rows as display text under `labels`: counts with separators, shares in percent, UTC times."""
+    shown = frame.head(rows).copy()
+    for column in shown.columns:
+        values = shown[column]
+        if column == "share":
+            shown[column] = values.map(format_percent)
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            shown[column] = values.dt.strftime("%H:%M:%S" if column == "timestamp" else "%d %b %H:%M")
+        elif pd.api.types.is_numeric_dtype(values):
+            shown[column] = values.map(format_count)
+    return shown.rename(columns=labels)

@@ -11,9 +11,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from liveinsight.dashboard import frames, kiosk
 from liveinsight.dashboard.client import (
     DEFAULT_API_URL,
     ApiAuthError,
@@ -230,6 +232,16 @@ def sidebar_filters() -> Filters:
     return filters
 
 
+def url_filters() -> Filters:
+    """The filters as the URL sets them, without drawing the sidebar (kiosk screens); a share link's scope holds."""
+    _seed_filters_from_url()
+    grant = share.scope()
+    if grant is not None:
+        share.lock(grant, st.session_state, list(PERIODS))
+        share.keep_in_url()
+    return _current_filters()
+
+
 def _site_selector(sites: list[str], locked: bool = False) -> None:
     """The site filter, "All sites" first; hidden while there is nothing to choose between."""
     current = st.session_state.get("site")
@@ -375,13 +387,24 @@ COLUMN_CONFIG: dict[str, Any] = {
 
 
 def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs: Any) -> Any:
-    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it."""
+    """A dataframe labelled by COLUMN_CONFIG, with an explicit CSV download button under it.
+
+    On a kiosk screen: the first kiosk.TABLE_ROWS rows as a plain table in large type, no download.
+    """
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
+    if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
+        labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
+        return st.table(frames.as_text(frame, labels, kiosk.TABLE_ROWS), hide_index=True)
     shown = st.dataframe(frame, hide_index=True, column_config=config, key=key, **kwargs)
     st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"download-{file_name}", type="tertiary",
                        on_click="ignore")
     return shown
+
+
+def chart(figure: go.Figure, **kwargs: Any) -> Any:
+    """st.plotly_chart, in large type on a kiosk screen."""
+    return st.plotly_chart(kiosk.styled(figure) if kiosk.active() else figure, **kwargs)
 
 
 def page_chooser(pages: pd.DataFrame, file_name: str) -> Any:
