@@ -8,7 +8,6 @@ names the channel and what to fix.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import urllib.error
 import urllib.request
@@ -18,7 +17,6 @@ from typing import Any, Callable
 from . import config
 from .errors import DeliveryFailed
 
-logger = logging.getLogger(__name__)
 SLACK_TIMEOUT_SECONDS = 10
 
 
@@ -119,7 +117,6 @@ class Notifier:
             try:
                 sent.append(deliver(message))
             except DeliveryFailed as exc:
-                logger.error("delivery failed: %s", exc.message)
                 failures.append(exc.message)
         if failures:
             raise DeliveryFailed("; ".join(failures) + (f" (delivered: {'; '.join(sent)})" if sent else ""))
