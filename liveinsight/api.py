@@ -10,6 +10,7 @@ import base64
 import hmac
 import json
 import os
+import threading
 import time
 from decimal import Decimal
 from typing import Any
@@ -87,6 +88,12 @@ class Services:
 
 _services: Services | None = None
 _app: APIGatewayRestResolver | None = None
+# Powertools keeps the request being resolved in class attributes (`BaseRouter.current_event`),
+# shared by every resolver of the process: two requests resolved at once read each other's
+# event. Lambda runs one request per execution environment; the local gateway answers
+# concurrent requests on threads, and under load one request was answered with another's
+# body (tests/test_concurrency.py). So a process resolves one request at a time.
+_resolving = threading.Lock()
 
 
 def configure(settings: Settings | None = None, store: Store | None = None) -> Services:
@@ -263,7 +270,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.set_correlation_id(context.aws_request_id)
     started = time.perf_counter()
     try:
-        response = app().resolve(event, context)
+        with _resolving:
+            response = app().resolve(event, context)
     finally:
         _flush_metrics()
     _add_cors(response, event, services().settings)

@@ -128,3 +128,27 @@ def test_a_5xx_is_logged_with_its_cause_and_the_request_id(backend, monkeypatch,
     causes = [getattr(record, "cause", "") for record in caplog.records if record.levelname == "ERROR"]
     assert any("disk on fire" in cause for cause in causes)
     assert api.logger.get_correlation_id()  # every log line of the request carries the Lambda request id
+
+
+def test_concurrent_requests_are_each_answered_for_their_own_body(backend):
+    """The local gateway calls the handler from many threads at once (Lambda never does)."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: a race shows at once
+    now = time.time()
+
+    def post(n: int) -> tuple[int, int]:
+        events = [page_view(f"visit-{n}", f"/p{j}", now - 30 + j) for j in range(1 + n % 4)]
+        status, payload = backend.post({"events": events})
+        assert status == 200, payload
+        return payload["data"]["accepted"], len(events)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(post, range(120)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert all(accepted == sent for accepted, sent in answers)
+    assert sorted({e["session_id"] for e in backend.raw_events()}) == sorted(f"visit-{n}" for n in range(120))
