@@ -129,7 +129,10 @@ def running_up(*flags: str):
                 continue
             if line.startswith("Dashboard"):
                 url = line.split()[1]
-        wait_for_backfill(f"http://127.0.0.1:{api_port}", "".join(output))
+        try:
+            wait_for_backfill(f"http://127.0.0.1:{api_port}", "".join(output))
+        except OSError as exc:
+            pytest.fail(f"the API of `up --demo` stopped answering ({exc!r}; up {'exited ' + str(process.poll()) if process.poll() is not None else 'still runs'}); up printed:\n{''.join(output)}")
         yield process, url, (api_port, dashboard_port), output
     finally:
         if process.poll() is None:  # The test failed before its own Ctrl-C.
