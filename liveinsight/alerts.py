@@ -100,22 +100,24 @@ class Check:
         return f"{self.scope}: {self.visits} visits, {self.events} events in the last hour; {usual} -> {self.state}"
 
 
-def _answer(reader: StatsReader, site: str | None, start: int, end: int, interval: str) -> dict[str, Any]:
-    params = {"from": [str(start)], "to": [str(end)], "interval": [interval], "limit": ["1"]}
-    if site:
-        params["site"] = [site]
-    return reader.answer(params, now=end)
+def check(reader: StatsReader, site: str | None, now: float, thresholds: Thresholds = Thresholds(),
+          sites: list[str] | None = None) -> Check:
+    """The verdict on `site`'s last whole-minute hour before `now` (`sites`: the sites with data, if read)."""
+    sites = known_sites(reader.store, reader.settings) if sites is None else sites
 
+    def _answer(site: str | None, start: int, end: int, interval: str) -> dict[str, Any]:
+        params = {"from": [str(start)], "to": [str(end)], "interval": [interval], "limit": ["1"]}
+        if site:
+            params["site"] = [site]
+        return reader.answer(params, now=end, sites=sites)
 
-def check(reader: StatsReader, site: str | None, now: float, thresholds: Thresholds = Thresholds()) -> Check:
-    """The verdict on `site`'s last whole-minute hour before `now`."""
     end = int(now // 60 * 60)
     start = end - WINDOW_SECONDS
-    current = _answer(reader, site, start, end, "minute")["totals"]
+    current = _answer(site, start, end, "minute")["totals"]
     # Which days had data: one answer of day buckets over the whole look-back and one day more,
     # so the first day with data is never a window's day unless the site really began on it.
     first_day = (start - thresholds.weeks * WEEK) // DAY * DAY - DAY
-    days = _answer(reader, site, first_day, end, "day")["timeseries"]
+    days = _answer(site, first_day, end, "day")["timeseries"]
     live = [row["t"] for row in days if row["events"] > 0]
     settled = set(live[1:])  # a site's first day is partial: it shows when the tracker went on, not traffic
 
@@ -128,7 +130,7 @@ def check(reader: StatsReader, site: str | None, now: float, thresholds: Thresho
         basis, starts = "days", windows(DAY, 6)
     if not starts:
         basis = "none"
-    baseline = [_answer(reader, site, s, s + WINDOW_SECONDS, "minute")["totals"]["sessions"] for s in starts]
+    baseline = [_answer(site, s, s + WINDOW_SECONDS, "minute")["totals"]["sessions"] for s in starts]
     visits, events = current["sessions"], current["events"]
     verdict = Check(site, start, end, visits, events, baseline, basis, "unknown")
     return replace(verdict, state=_state(verdict, thresholds))
@@ -215,10 +217,10 @@ def check_sites(reader: StatsReader, notifier: Notifier | None, now: float | Non
     """
     now = time.time() if now is None else now
     store, table = reader.store, reader.settings.stats_table
-    sites = [site] if site else [s for s in known_sites(store, reader.settings) if s != NO_SITE]
+    with_data = known_sites(store, reader.settings)
     outcomes = []
-    for name in sites:
-        c = check(reader, name, now, thresholds)
+    for name in [site] if site else [s for s in with_data if s != NO_SITE]:
+        c = check(reader, name, now, thresholds, with_data)
         if notifier is None:
             outcomes.append(Outcome(c, False, []))
             continue

@@ -133,8 +133,9 @@ def report_range(period: str, now: float) -> tuple[int, int]:
 
 
 def build_report(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site: str | None = None,
-                 now: float | None = None, top: int = TOP_ROWS) -> Report:
-    """The report of `site` (None: all sites together) from one stats answer of the report's range."""
+                 now: float | None = None, top: int = TOP_ROWS, sites: list[str] | None = None) -> Report:
+    """The report of `site` (None: all sites together) from one stats answer of the report's range
+    (`sites`: the sites with data, when the caller read them already)."""
     import time
 
     start, end = report_range(period, time.time() if now is None else now)
@@ -142,7 +143,7 @@ def build_report(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site:
               "interval": ["hour" if period == "1d" else "day"]}
     if site:
         params["site"] = [site]
-    data = reader.answer(params, now=now)
+    data = reader.answer(params, now=now, sites=sites)
     now_t, before = data["totals"], data["previous_totals"]
     metrics = [
         Metric("Visits", now_t["sessions"], before["sessions"]),
@@ -162,8 +163,10 @@ def build_reports(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site
     """One report per site that has data (or just `site`); all sites together when there are none yet."""
     if site:
         return [build_report(reader, period, site, now)]
-    sites = [s for s in known_sites(reader.store, reader.settings) if s != NO_SITE]
-    return [build_report(reader, period, s, now) for s in sites] or [build_report(reader, period, None, now)]
+    with_data = known_sites(reader.store, reader.settings)
+    sites = [s for s in with_data if s != NO_SITE]
+    return ([build_report(reader, period, s, now, sites=with_data) for s in sites]
+            or [build_report(reader, period, None, now, sites=with_data)])
 
 
 # -- rendering ---------------------------------------------------------------------------

@@ -165,10 +165,13 @@ class StatsReader:
         self.store = store
         self.settings = settings or store.settings
 
-    def answer(self, params: dict[str, list[str]], now: float | None = None) -> dict[str, Any]:
+    def answer(self, params: dict[str, list[str]], now: float | None = None,
+               sites: list[str] | None = None) -> dict[str, Any]:
+        """The answer to `params`; `sites`: the sites with data, when the caller read them already
+        (reports and alerts ask several ranges in a row: one GetItem of the sites item saved per answer)."""
         now = time.time() if now is None else now
         q = parse_stats_query(params, now, self.settings)
-        all_sites = known_sites(self.store, self.settings)
+        all_sites = known_sites(self.store, self.settings) if sites is None else sites
         sites = [q.site] if q.site else all_sites
         if q.page is not None:
             dim, value = r.PAGE, r.label(q.page)
