@@ -19,6 +19,7 @@ import statistics
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from . import config
@@ -227,9 +228,10 @@ def check_sites(reader: StatsReader, notifier: Notifier | None, now: float | Non
         for _ in range(3):  # a concurrent check changed the state: re-read and decide again
             previous = a.AlertState.from_item(store.get_item(table, a.key(name)))
             state, send = decide(previous, c, now, thresholds)
-            seen = {"visits": c.visits, "expected": c.expected if c.expected is not None else -1, "checked": int(now)}
+            seen = {"visits": c.visits, "checked": int(now),
+                    "expected": Decimal(str(c.expected)) if c.expected is not None else -1}
             try:
-                store.put_versioned(table, state.item(name, **_decimal(seen)), previous.version)
+                store.put_versioned(table, state.item(name, **seen), previous.version)
             except VersionConflict:
                 continue
             break
@@ -245,7 +247,7 @@ def check_sites(reader: StatsReader, notifier: Notifier | None, now: float | Non
             # Not sent after all: put back what was last sent, so the next check sends it.
             undo = replace(state, sent=previous.sent, sent_at=previous.sent_at, version=(previous.version or 0) + 1)
             try:
-                store.put_versioned(table, undo.item(name, **_decimal(seen)), undo.version)
+                store.put_versioned(table, undo.item(name, **seen), undo.version)
             except VersionConflict:
                 pass
             outcomes.append(Outcome(c, False, [], exc.message))
@@ -253,8 +255,3 @@ def check_sites(reader: StatsReader, notifier: Notifier | None, now: float | Non
         outcomes.append(Outcome(c, True, delivered))
     return outcomes
 
-
-def _decimal(values: dict[str, Any]) -> dict[str, Any]:
-    from decimal import Decimal
-
-    return {k: Decimal(str(v)) if isinstance(v, float) else v for k, v in values.items()}
