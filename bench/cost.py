@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # the items its own writes left behind instead of re-reading them before each write.
     meter = Meter(trust_own_writes=True)
     census = meter_backend(meter)  # before the stack creates its clients
-    from liveinsight.server import LocalStack
+    from liveinsight.local.server import LocalStack
 
     shop = Shop(args.catalogue, args.seed)
     stack = LocalStack(port=0).start()

@@ -101,7 +101,7 @@ def backfill(api: str, visits_per_day: int) -> int:
     """The last 23 hours of demo traffic through POST /api/events, in batches."""
     import requests
 
-    from liveinsight import demo
+    from liveinsight.local import demo
 
     events = list(demo.history(days=23 / 24, visits_per_day=visits_per_day, now=time.time()))
     session = requests.Session()
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--live-rate", type=float, default=5.0, help="live events per second while measuring")
     args = parser.parse_args()
 
-    from liveinsight import demo
+    from liveinsight.local import demo
 
     serve = up = simulator = None
     api, api_key = args.api, args.api_key

@@ -129,7 +129,7 @@ def main() -> None:
     calls: list[str] = []
     boto3._get_default_session().events.register(
         "before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    from liveinsight.server import LocalStack
+    from liveinsight.local.server import LocalStack
 
     stack = LocalStack(port=0).start()
     stack.start_in_thread()

@@ -736,13 +736,13 @@ def meter_backend(meter: Meter) -> "ClientCensus":
     """Attach `meter` to every DynamoDB client the backend creates from now on.
 
     Replaces `liveinsight.store.make_client` and every reference a loaded module imported by
-    name (e.g. `liveinsight.server.make_client`); call it before the stack starts. The census
+    name (e.g. `liveinsight.local.server.make_client`); call it before the stack starts. The census
     it returns counts the DynamoDB clients boto3's default session creates, so a client that
     escaped the meter shows up as created but not metered.
     """
     import boto3
 
-    import liveinsight.server  # noqa: F401  (load the modules that import make_client by name)
+    import liveinsight.local.server  # noqa: F401  (load the modules that import make_client by name)
     import liveinsight.store as store
 
     original = getattr(store.make_client, "__wrapped_make_client__", store.make_client)

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     meter = Meter(trust_own_writes=True)  # every backend client is metered (see bench/cost.py)
     census = meter_backend(meter)
-    from liveinsight.server import LocalStack
+    from liveinsight.local.server import LocalStack
 
     visitors = Visitors(args.pages, args.seed)
     stack = LocalStack(port=0).start()

@@ -38,13 +38,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     from moto import mock_aws
 
-    from liveinsight.alerts import Thresholds, check
+    from liveinsight.reports.alerts import Thresholds, check
     from liveinsight.config import Settings
-    from liveinsight.demo import history
-    from liveinsight.importer import import_events
-    from liveinsight.localstore import _fast_queries
-    from liveinsight.report import build_report
-    from liveinsight.stats import StatsReader
+    from liveinsight.local.demo import history
+    from liveinsight.local.importer import import_events
+    from liveinsight.local.localstore import _fast_queries
+    from liveinsight.reports.report import build_report
+    from liveinsight.query.stats import StatsReader
     from liveinsight.store import Store, make_client
     from liveinsight.tables import create_tables
 

@@ -28,7 +28,7 @@ UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like 
 
 def recent_events(n: int, oldest: float, newest: float, seed: int) -> list[dict]:
     """n events of visits starting between `oldest` and `newest` seconds ago, oldest first."""
-    from liveinsight.demo import TrafficModel
+    from liveinsight.local.demo import TrafficModel
 
     model = TrafficModel(seed=seed, bot_share=0.0)
     now = time.time()
@@ -89,7 +89,7 @@ def main() -> None:
             reads.append(sum(len(v) for v in parsed.get("Responses", {}).values()))
 
     boto3._get_default_session().events.register("after-call.dynamodb.BatchGetItem", count_reads)
-    from liveinsight.server import LocalStack
+    from liveinsight.local.server import LocalStack
 
     stack = LocalStack(port=0).start()
     stack.start_in_thread()
@@ -116,8 +116,8 @@ def main() -> None:
         filtered_big, _ = measure(session, url, "/api/stats?period=24h&page=/pricing&source=Google&compare=previous",
                                   args.repeat, reads)
 
-        from liveinsight.demo import history
-        from liveinsight.importer import import_events
+        from liveinsight.local.demo import history
+        from liveinsight.local.importer import import_events
 
         started = time.perf_counter()
         report = import_events(enumerate(history(30, args.history_visits_per_day, time.time() - 86400, seed=3),

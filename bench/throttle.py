@@ -76,7 +76,7 @@ def main() -> int:
 
     import liveinsight.store as store
     from faults import Throttle
-    from liveinsight.server import LocalStack
+    from liveinsight.local.server import LocalStack
 
     if args.baseline:
         store._use_fast_backoff = lambda client, max_attempts: None

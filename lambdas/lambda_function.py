@@ -1,5 +1,5 @@
 """The one Lambda entry point for every LiveInsight function (handler `lambda_function.lambda_handler`)."""
-from liveinsight.api import handle
+from liveinsight.handler import handle
 
 
 def lambda_handler(event, context):

@@ -53,7 +53,7 @@ def _stop_on_sigterm() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import LocalStack
+    from .local.server import LocalStack
 
     stack = LocalStack(host=args.host, port=args.port, dynamodb_endpoint=args.dynamodb_endpoint,
                        api_key=args.api_key)
@@ -102,7 +102,7 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from .server import LocalStack
+    from .local.server import LocalStack
 
     for name, port in (("--port", args.port), ("--dashboard-port", args.dashboard_port)):
         if port and not _port_free(args.host, port):
@@ -132,8 +132,8 @@ def _up(args: argparse.Namespace) -> int:
             dashboard_url = kiosk_url(dashboard_url, rotate=args.rotate, every=args.every)
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         if args.demo:
-            from .demo import Simulator, history
-            from .importer import import_events
+            from .local.demo import Simulator, history
+            from .local.importer import import_events
 
             started = time.monotonic()
             print(f"backfilling {args.history_days} days of demo history…", flush=True)
@@ -186,7 +186,7 @@ def _stop_child(child: subprocess.Popen) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import Simulator
+    from .local.demo import Simulator
 
     try:
         simulator = Simulator(args.api, rate=args.rate, scenario=args.scenario, seed=args.seed,
@@ -213,7 +213,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .importer import import_file
+    from .local.importer import import_file
     from .store import Store
 
     path = Path(args.file)
@@ -255,7 +255,7 @@ def _store_settings(endpoint: str | None) -> config.Settings:
 
 def _channels(args: argparse.Namespace):
     """The notification channels: the environment's, with --to / --sender / --slack-webhook on top."""
-    from .notify import Channels
+    from .reports.notify import Channels
 
     channels = Channels.from_env()
     if args.to:
@@ -272,8 +272,8 @@ def _scheduled_job(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from .errors import DeliveryFailed, LiveInsightError
-    from .notify import Notifier
-    from .stats import StatsReader
+    from .reports.notify import Notifier
+    from .query.stats import StatsReader
     from .store import Store
 
     settings = _store_settings(args.dynamodb_endpoint)
@@ -282,8 +282,8 @@ def _scheduled_job(args: argparse.Namespace) -> int:
     name = f"liveinsight {args.command}"
     try:
         if args.command == "report":
-            from .report import build_reports, render
-            from .scheduled import send_reports
+            from .reports.report import build_reports, render
+            from .reports.scheduled import send_reports
 
             if notifier:
                 for line in send_reports(reader, notifier, args.period, args.site):
@@ -292,7 +292,7 @@ def _scheduled_job(args: argparse.Namespace) -> int:
             reports = build_reports(reader, args.period, args.site)
             print(("\n" if args.format == "text" else "\n\n").join(render(r, args.format) for r in reports))
             return 0
-        from .alerts import Thresholds, check_sites
+        from .reports.alerts import Thresholds, check_sites
 
         outcomes = check_sites(reader, notifier, thresholds=Thresholds.from_env(), site=args.site,
                                dashboard_url=os.environ.get(config.ENV_DASHBOARD_URL) or None)
@@ -449,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
     imp.set_defaults(run=_import)
 
-    from .report import DEFAULT_REPORT_PERIOD, FORMATS, REPORT_PERIODS
+    from .reports.report import DEFAULT_REPORT_PERIOD, FORMATS, REPORT_PERIODS
 
     rep = commands.add_parser("report", help="print (or --send) the scheduled traffic report")
     rep.add_argument("--period", choices=tuple(REPORT_PERIODS), default=DEFAULT_REPORT_PERIOD,

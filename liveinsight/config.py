@@ -26,7 +26,7 @@ ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 ENV_SHARE_SECRET = "LIVEINSIGHT_SHARE_SECRET"
 ENV_SHARE_SECRET_ARN = "LIVEINSIGHT_SHARE_SECRET_ARN"
 
-# Reports and alerts (the scheduled function; see liveinsight/notify.py and alerts.py).
+# Reports and alerts (the scheduled function; see liveinsight/reports/notify.py and alerts.py).
 ENV_REPORT_RECIPIENTS = "LIVEINSIGHT_REPORT_RECIPIENTS"  # comma-separated e-mail addresses
 ENV_REPORT_SENDER = "LIVEINSIGHT_REPORT_SENDER"  # an SES-verified address or domain's address
 ENV_SLACK_WEBHOOK_SECRET = "LIVEINSIGHT_SLACK_WEBHOOK_SECRET"  # Secrets Manager id/ARN holding the URL

@@ -9,7 +9,7 @@
     ├── StoreUnavailable        503: DynamoDB still refused after retries
     └── DeliveryFailed          a report or alert did not reach a channel (e-mail, Slack)
 
-Only the HTTP layer (`liveinsight.api`) maps these to status codes.
+Only the HTTP layer (`liveinsight.handler`) maps these to status codes.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Build the one Lambda zip that serves every deployed function.
 
 `python -m liveinsight package [--out dist/function.zip]` writes a zip with
-`lambda_function.py` at its root, the `liveinsight` library without its dashboard package
-and local-stack modules, and the third-party packages the Lambda Python 3.11 runtime lacks,
+`lambda_function.py` at its root, the `liveinsight` library without its dashboard and
+local-stack wings, and the third-party packages the Lambda Python 3.11 runtime lacks,
 installed as Linux x86_64 CPython 3.11 wheels whatever machine builds it.
 
 boto3 and botocore are deliberately left out: the runtime provides them, and botocore
@@ -61,20 +61,14 @@ FORBIDDEN_DISTRIBUTIONS = (
     "pyarrow",
 )
 
-# Entries of the liveinsight package the Lambda never imports: the dashboard package
-# (pandas, plotly, Streamlit, requests) and the local stack's modules (moto server, HTTP
-# gateway, CLI, this builder).
+# Entries of the liveinsight package the Lambda never imports: two wings whole (the
+# dashboard, with pandas, plotly, Streamlit and requests; the local stack, with the moto
+# server and the HTTP gateway), the tracker script API Gateway never serves, and the
+# command line's own files (the CLI, `python -m liveinsight`, this builder).
 DASHBOARD_PACKAGE = "dashboard"
-LOCAL_STACK_MODULES = (
-    "server.py",
-    "localstore.py",
-    "demo.py",
-    "importer.py",
-    "cli.py",
-    "__main__.py",
-    "package.py",
-)
-EXCLUDED_PACKAGE_ENTRIES = frozenset((DASHBOARD_PACKAGE, *LOCAL_STACK_MODULES, "static"))
+LOCAL_STACK_PACKAGE = "local"
+COMMAND_LINE_MODULES = ("cli.py", "__main__.py", "package.py")
+EXCLUDED_PACKAGE_ENTRIES = frozenset((DASHBOARD_PACKAGE, LOCAL_STACK_PACKAGE, "static", *COMMAND_LINE_MODULES))
 
 # Installed files that only cost space in the function: bytecode caches (Lambda's
 # /var/task is read-only, so they are never written there either), console scripts,

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import config, params as p
+from . import config
+from .query import params as p
 from .errors import Forbidden, InvalidRequest, Unauthorized
 
 PARAM = "share"

@@ -72,18 +72,18 @@ def store(settings):
 @pytest.fixture
 def backend(store):
     """The Lambda handler wired to moto, with helpers to post, aggregate and read."""
-    from liveinsight import api
+    from liveinsight import handler
 
-    api.configure(store.settings, store)
+    handler.configure(store.settings, store)
     yield Backend(store)
-    api.configure(store.settings, store)
+    handler.configure(store.settings, store)
 
 
 class Backend:
     """Calls `lambda_function.lambda_handler` the way API Gateway and the stream would."""
 
     def __init__(self, store):
-        from liveinsight.server import StreamPoller, load_handler
+        from liveinsight.local.server import StreamPoller, load_handler
 
         self.store = store
         self.handler = load_handler()
@@ -91,7 +91,7 @@ class Backend:
 
     def request(self, method: str, path: str, body: Any = None, headers: dict | None = None,
                 ip: str = "203.0.113.7") -> tuple[int, dict, dict]:
-        from liveinsight.server import lambda_context, proxy_event
+        from liveinsight.local.server import lambda_context, proxy_event
 
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)

@@ -21,8 +21,8 @@ def mem(settings):
 
 def records(store, events, first_position: int) -> list[dict]:
     """DynamoDB stream INSERT records of `events`, at positions first_position, first_position + 1, …"""
-    from liveinsight.collector import Collector, RequestContext
-    from liveinsight.events import validate_event
+    from liveinsight.ingest.collector import Collector, RequestContext
+    from liveinsight.ingest.events import validate_event
     from liveinsight.store import serialize
 
     collector, now = Collector(store, store.settings), time.time()
@@ -48,7 +48,7 @@ def deliver(store, batch: list[dict], lane: str = "shard-0", attempts: int = 50)
 
 
 def stats(store, **params) -> dict:
-    from liveinsight.stats import StatsReader
+    from liveinsight.query.stats import StatsReader
 
     query = {"period": ["24h"], "limit": ["100"], **{k: [v] for k, v in params.items()}}
     data = StatsReader(store, store.settings).answer(query)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CHROME, GOOGLEBOT, IPHONE, page_view
-from liveinsight.enrich import client_info
+from liveinsight.ingest.enrich import client_info
 
 CORPORA = Path(__file__).resolve().parent / "data" / "useragents"
 MIN_CRAWLERS_FILTERED = 0.95

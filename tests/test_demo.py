@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from liveinsight.demo import Scenario, Simulator, TrafficModel, day_night, history
-from liveinsight.enrich import classify_source, client_info, page_info
+from liveinsight.local.demo import Scenario, Simulator, TrafficModel, day_night, history
+from liveinsight.ingest.enrich import classify_source, client_info, page_info
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_the_mix_matches_the_model_within_tolerance(visits):
 
 
 def test_every_generated_event_is_valid(visits):
-    from liveinsight.events import validate_event
+    from liveinsight.ingest.events import validate_event
 
     now = time.time() + 3600
     for visit in visits[:500]:

@@ -1,4 +1,4 @@
-"""The local gateway (liveinsight.server.Gateway) against clients that misbehave on the wire.
+"""The local gateway (liveinsight.local.server.Gateway) against clients that misbehave on the wire.
 
 A real server in a thread, raw sockets as clients: a malformed or oversized
 Content-Length is answered at once without reading the body, a body that stops arriving
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from liveinsight.server import Gateway, GatewayServer
+from liveinsight.local.server import Gateway, GatewayServer
 
 TIMEOUT = 0.5  # the gateway's socket timeout in these tests (10 s in the product)
 

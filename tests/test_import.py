@@ -21,7 +21,7 @@ def fresh_clock():
 
 @pytest.fixture
 def importer(backend):
-    from liveinsight.importer import import_events, read_rows
+    from liveinsight.local.importer import import_events, read_rows
 
     def run(path, fmt=None):
         report = import_events(read_rows(path, fmt), backend.store)

@@ -413,7 +413,7 @@ def _schedules(transformed) -> dict[str, dict]:
 
 
 def test_reports_and_alerts_run_on_schedules_the_handler_understands(transformed):
-    from liveinsight.scheduled import is_scheduled_event
+    from liveinsight.reports.scheduled import is_scheduled_event
 
     assert len(_schedules(transformed)) == 3
     by_input = {}

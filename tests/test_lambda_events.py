@@ -38,9 +38,9 @@ def test_a_captured_api_gateway_post_is_collected(backend):
 
 
 def test_a_captured_get_stats_with_the_key_is_answered(backend):
-    from liveinsight import api
+    from liveinsight import handler
 
-    api.configure(replace(backend.store.settings, api_key="placeholder-key-0000"), backend.store)
+    handler.configure(replace(backend.store.settings, api_key="placeholder-key-0000"), backend.store)
     response = backend.handler(load_event("apigw_get_stats.json"), CONTEXT)
     assert response["statusCode"] == 200
     data = json.loads(response["body"])["data"]
@@ -48,9 +48,9 @@ def test_a_captured_get_stats_with_the_key_is_answered(backend):
 
 
 def test_a_captured_preflight_is_204_without_a_key(backend):
-    from liveinsight import api
+    from liveinsight import handler
 
-    api.configure(replace(backend.store.settings, api_key="placeholder-key-0000"), backend.store)
+    handler.configure(replace(backend.store.settings, api_key="placeholder-key-0000"), backend.store)
     response = backend.handler(load_event("apigw_options_preflight.json"), CONTEXT)
     assert response["statusCode"] == 204
     assert response["multiValueHeaders"]["Access-Control-Allow-Origin"] == ["*"]

@@ -134,7 +134,9 @@ def test_servers_are_placeholders_only():
 
 
 def test_documented_parameters_and_limits_match_the_code():
-    from liveinsight import config, events, realtime as live, stats as reader
+    from liveinsight import config
+    from liveinsight.ingest import events
+    from liveinsight.query import realtime as live, stats as reader
 
     def params(path):
         return {p["name"]: p["schema"] for p in SPEC["paths"][path]["get"]["parameters"]}
@@ -214,9 +216,9 @@ def test_real_responses_match_the_document(backend):
 
 
 def test_with_an_api_key_the_get_routes_answer_401_as_documented(backend):
-    from liveinsight import api
+    from liveinsight import handler
 
-    api.configure(replace(backend.store.settings, api_key="k-1"), backend.store)
+    handler.configure(replace(backend.store.settings, api_key="k-1"), backend.store)
     for path in ("/api/stats", "/api/realtime"):
         assert call(backend, "GET", path)[0] == 401
         assert call(backend, "GET", path, headers={"X-API-Key": "nope"})[0] == 401
@@ -227,9 +229,9 @@ def test_with_an_api_key_the_get_routes_answer_401_as_documented(backend):
 
 
 def test_share_link_answers_match_the_document(backend):
-    from liveinsight import api, share
+    from liveinsight import handler, share
 
-    api.configure(replace(backend.store.settings, api_key="k-1", share_secret="s-1"), backend.store)
+    handler.configure(replace(backend.store.settings, api_key="k-1", share_secret="s-1"), backend.store)
     seed(backend)
     link = share.mint("s-1", "shop.example.com", time.time() + 3600, page="/pricing", period="24h")
     for path in ("/api/stats", "/api/realtime"):
@@ -366,7 +368,7 @@ def _names_a_parameter(message: str, names: tuple[str, ...]) -> bool:
 @example(query="from=9999-12-31T23:59:59-23:59&to=9999-12-31T23:59:59-23:59&interval=minute")
 @example(query="limit=10&limit=10&compare=previous")
 def test_any_stats_query_gets_a_documented_answer(backend, query):
-    from liveinsight import stats as reader
+    from liveinsight.query import stats as reader
 
     seed(backend)
     status, payload, _ = call(backend, "GET", f"/api/stats?{query}")

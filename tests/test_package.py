@@ -115,19 +115,22 @@ def test_zip_is_within_the_size_target(function_zip):
 def test_handler_is_at_the_zip_root_beside_the_library(zip_names):
     assert "lambda_function.py" in zip_names
     assert "liveinsight/__init__.py" in zip_names
-    for module in ("api.py", "collector.py", "aggregator.py", "stats.py", "realtime.py", "items/rollups.py", "store.py", "tables.py", "config.py"):
+    for module in ("handler.py", "ingest/collector.py", "aggregator.py", "query/stats.py", "query/realtime.py",
+                   "reports/scheduled.py", "items/rollups.py", "store.py", "tables.py", "config.py"):
         assert f"liveinsight/{module}" in zip_names, module
 
 
-def test_the_dashboard_package_is_left_out_whole(zip_names):
-    # GIVEN the dashboard package as it is in the repository
-    assert (REPO / "liveinsight" / package.DASHBOARD_PACKAGE / "client.py").is_file()
+@pytest.mark.parametrize("wing, a_module", [(package.DASHBOARD_PACKAGE, "client.py"),
+                                             (package.LOCAL_STACK_PACKAGE, "server.py")])
+def test_the_dashboard_and_local_stack_wings_are_left_out_whole(zip_names, wing, a_module):
+    # GIVEN the wing as it is in the repository
+    assert (REPO / "liveinsight" / wing / a_module).is_file()
     # THEN no entry of it ships, whatever files it holds
-    assert not [n for n in zip_names if n.startswith(f"liveinsight/{package.DASHBOARD_PACKAGE}/")]
+    assert not [n for n in zip_names if n.startswith(f"liveinsight/{wing}/")]
 
 
-@pytest.mark.parametrize("module", package.LOCAL_STACK_MODULES)
-def test_local_stack_modules_are_left_out(zip_names, module):
+@pytest.mark.parametrize("module", package.COMMAND_LINE_MODULES)
+def test_command_line_modules_are_left_out(zip_names, module):
     assert f"liveinsight/{module}" not in zip_names
 
 
@@ -161,7 +164,7 @@ def test_shipped_library_never_imports_the_dashboard_stack(function_zip, zip_nam
 
 def test_swagger_ui_is_left_out_because_the_api_never_serves_it(zip_names):
     assert not set(package.JUNK_FILES) & set(zip_names)
-    for path in [*(REPO / "liveinsight").glob("*.py"), REPO / "lambdas" / "lambda_function.py"]:
+    for path in [*(REPO / "liveinsight").rglob("*.py"), REPO / "lambdas" / "lambda_function.py"]:
         assert ".enable_swagger(" not in path.read_text(encoding="utf-8"), path.name
 
 

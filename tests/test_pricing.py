@@ -313,7 +313,7 @@ def test_totals_per_table_and_operation(dynamodb, metered, meter, table):
 
 
 def test_meter_backend_attaches_to_every_client_the_store_makes(monkeypatch, moto_aws, meter):
-    import liveinsight.server as server
+    import liveinsight.local.server as server
     import liveinsight.store as store
     from liveinsight.config import Settings
 

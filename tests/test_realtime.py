@@ -19,7 +19,7 @@ def fresh_clock():
 
 @pytest.fixture
 def reader(backend):
-    from liveinsight.realtime import RealtimeReader
+    from liveinsight.query.realtime import RealtimeReader
 
     return RealtimeReader(backend.store)
 

@@ -27,10 +27,10 @@ def backend():
     """The Lambda handler over moto with 15 days of demo history (300 visits a day) up to NOW."""
     from moto import mock_aws
 
-    from liveinsight import api
+    from liveinsight import handler
     from liveinsight.config import Settings
-    from liveinsight.demo import history
-    from liveinsight.importer import import_events
+    from liveinsight.local.demo import history
+    from liveinsight.local.importer import import_events
     from liveinsight.store import Store, make_client
     from liveinsight.tables import create_tables
 
@@ -47,20 +47,20 @@ def backend():
         client = make_client(settings, max_attempts=2)
         create_tables(client, settings)
         store = Store(settings, client, backoff_base=0.001)
-        api.configure(settings, store)
+        handler.configure(settings, store)
         b = Backend(store)
         report = import_events(enumerate(history(15, 300, NOW, seed=3), 1), store, now=NOW)
         assert report.accepted > 12_000
         b.aggregate()
         yield b
-        api.configure(settings, store)
+        handler.configure(settings, store)
 
 
 @pytest.fixture
 def reader(backend):
     """A stats reader, with no alert sent yet (each test starts from a site never alerted)."""
     from liveinsight.items.alerts import key
-    from liveinsight.stats import StatsReader
+    from liveinsight.query.stats import StatsReader
     from liveinsight.store import serialize
 
     backend.store.client.delete_item(TableName=backend.store.settings.stats_table, Key=serialize(key(SITE)))
@@ -69,7 +69,7 @@ def reader(backend):
 
 def add(backend, events: list[dict]) -> None:
     """Import `events` (all older than NOW + 1 day) and aggregate them."""
-    from liveinsight.importer import import_events
+    from liveinsight.local.importer import import_events
 
     report = import_events(enumerate(events, 1), backend.store, now=NOW + DAY)
     assert not report.rejected and report.accepted > 0
@@ -137,7 +137,7 @@ def verified_sender(backend):
 # -- reports ------------------------------------------------------------------------------
 
 def test_the_weekly_report_is_exact_against_the_stats_api(backend, reader):
-    from liveinsight.report import build_report, report_range
+    from liveinsight.reports.report import build_report, report_range
 
     # WHEN the weekly report of the site is built the morning after NOW
     report = build_report(reader, "7d", SITE, now=NOW + 18 * HOUR)
@@ -163,7 +163,7 @@ def test_the_weekly_report_is_exact_against_the_stats_api(backend, reader):
 
 
 def test_the_daily_report_is_yesterday_by_hour(backend, reader):
-    from liveinsight.report import build_report
+    from liveinsight.reports.report import build_report
 
     report = build_report(reader, "1d", SITE, now=NOW + 18 * HOUR)
     assert report.end - report.start == DAY and len(report.series) == 24
@@ -173,7 +173,7 @@ def test_the_daily_report_is_yesterday_by_hour(backend, reader):
 
 
 def test_the_report_renders_for_mail_clients_slack_and_the_terminal(reader):
-    from liveinsight.report import build_report, render_html, render_slack, render_text
+    from liveinsight.reports.report import build_report, render_html, render_slack, render_text
 
     report = build_report(reader, "7d", SITE, now=NOW + 18 * HOUR)
     report = replace(report, pages=[{"page": "/<script>alert(1)</script>", "page_views": 7, "sessions": 3},
@@ -198,7 +198,7 @@ def test_the_report_renders_for_mail_clients_slack_and_the_terminal(reader):
 
 
 def test_a_report_of_a_quiet_period_says_so(reader):
-    from liveinsight.report import build_report, render_html, render_text
+    from liveinsight.reports.report import build_report, render_html, render_text
 
     report = build_report(reader, "7d", "nothing-here.example", now=NOW + 60 * DAY)
     assert report.empty
@@ -208,8 +208,8 @@ def test_a_report_of_a_quiet_period_says_so(reader):
 def test_the_scheduled_report_mails_every_recipient_through_ses(backend, verified_sender, monkeypatch):
     import lambda_function
 
-    from liveinsight.report import build_report
-    from liveinsight.stats import StatsReader
+    from liveinsight.reports.report import build_report
+    from liveinsight.query.stats import StatsReader
 
     monkeypatch.setenv("LIVEINSIGHT_REPORT_RECIPIENTS", "ana@example.com,ben@example.com")
     monkeypatch.setenv("LIVEINSIGHT_REPORT_SENDER", verified_sender)
@@ -228,9 +228,9 @@ def test_the_scheduled_report_mails_every_recipient_through_ses(backend, verifie
 
 def test_an_unverified_sender_is_a_clear_failure(backend, monkeypatch):
     from liveinsight.errors import DeliveryFailed
-    from liveinsight.notify import Channels, Notifier
-    from liveinsight.scheduled import send_reports
-    from liveinsight.stats import StatsReader
+    from liveinsight.reports.notify import Channels, Notifier
+    from liveinsight.reports.scheduled import send_reports
+    from liveinsight.query.stats import StatsReader
 
     notifier = Notifier(Channels(recipients=("ana@example.com",), sender="nobody@unverified.example"))
     with pytest.raises(DeliveryFailed, match="SES refused to send from nobody@unverified.example.*verified"):
@@ -256,7 +256,7 @@ def test_the_report_posts_to_slack_with_the_webhook_from_a_secret(backend, reade
     assert result["sent"] == [f"{SITE}: Slack message"]
     (post,) = slack.posts
     assert post["path"] == "/services/T000/B000/XXXX" and post["type"] == "application/json"
-    from liveinsight.report import build_report, render_slack
+    from liveinsight.reports.report import build_report, render_slack
 
     assert post["body"] == render_slack(build_report(reader, "7d", SITE))
 
@@ -312,9 +312,9 @@ def _exact(backend, check) -> None:
 
 
 def test_a_launch_spike_sends_one_alert(backend, reader, slack):
-    from liveinsight.alerts import Thresholds, check, check_sites
-    from liveinsight.demo import Scenario
-    from liveinsight.notify import Channels, Notifier
+    from liveinsight.reports.alerts import Thresholds, check, check_sites
+    from liveinsight.local.demo import Scenario
+    from liveinsight.reports.notify import Channels, Notifier
 
     # GIVEN a launch (demo --scenario launch) from NOW + 5 h, at the history's usual rate
     launch = NOW + 5 * HOUR
@@ -346,8 +346,8 @@ def test_a_launch_spike_sends_one_alert(backend, reader, slack):
 
 
 def test_a_site_that_stops_sending_gets_a_silence_alert(backend, reader, slack, verified_sender):
-    from liveinsight.alerts import check_sites
-    from liveinsight.notify import Channels, Notifier
+    from liveinsight.reports.alerts import check_sites
+    from liveinsight.reports.notify import Channels, Notifier
 
     # GIVEN no events at all after NOW (the tracker fell off the site)
     notifier = Notifier(Channels(recipients=("ops@example.com",), sender=verified_sender, slack_url=slack.url))
@@ -363,8 +363,8 @@ def test_a_site_that_stops_sending_gets_a_silence_alert(backend, reader, slack, 
 
 
 def test_ordinary_traffic_sends_nothing(backend, reader, slack):
-    from liveinsight.alerts import check_sites
-    from liveinsight.notify import Channels, Notifier
+    from liveinsight.reports.alerts import check_sites
+    from liveinsight.reports.notify import Channels, Notifier
 
     (outcome,) = check_sites(reader, Notifier(Channels(slack_url=slack.url)), now=NOW - 60, site=SITE)
     assert outcome.check.state == "normal" and not outcome.sent and slack.posts == []
@@ -372,8 +372,8 @@ def test_ordinary_traffic_sends_nothing(backend, reader, slack):
 
 
 def test_a_failed_delivery_is_retried_by_the_next_check(backend, reader, slack):
-    from liveinsight.alerts import check_sites
-    from liveinsight.notify import Channels, Notifier
+    from liveinsight.reports.alerts import check_sites
+    from liveinsight.reports.notify import Channels, Notifier
 
     notifier = Notifier(Channels(slack_url=slack.url))
     slack.status, slack.reason = 500, "rollup_error"
@@ -388,7 +388,7 @@ def test_a_failed_delivery_is_retried_by_the_next_check(backend, reader, slack):
 
 
 def test_the_cool_down_rules():
-    from liveinsight.alerts import Check, Thresholds, decide
+    from liveinsight.reports.alerts import Check, Thresholds, decide
     from liveinsight.items.alerts import AlertState
 
     t = Thresholds(cooldown_hours=6)

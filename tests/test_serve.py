@@ -126,7 +126,7 @@ def test_a_busy_port_gets_a_clear_message():
 
 
 def test_serve_can_use_an_existing_dynamodb_endpoint(tmp_path):
-    from liveinsight.localstore import EmbeddedStore
+    from liveinsight.local.localstore import EmbeddedStore
 
     store = EmbeddedStore().start()
     try:

@@ -162,10 +162,10 @@ def test_without_a_secret_there_are_no_share_links():
 @pytest.fixture
 def shared(backend):
     """GIVEN a backend with an API key and a share secret, and traffic on two sites."""
-    from liveinsight import api
+    from liveinsight import handler
 
     settings = replace(backend.store.settings, api_key="key-1", share_secret=SECRET)
-    api.configure(settings, backend.store)
+    handler.configure(settings, backend.store)
     now = time.time()
     backend.post({"events": [
         page_view("s-1", "/", now - 300, referrer="https://www.google.com/"),

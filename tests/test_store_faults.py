@@ -89,20 +89,20 @@ def test_a_connect_timeout_answers_503_with_retry_after(backend):
 
 def test_some_throttling_costs_no_event(settings, store):
     from conftest import Backend
-    from liveinsight import api
+    from liveinsight import handler
     from liveinsight.store import Store, make_client
 
     # GIVEN the deployed retry settings (the test store makes 2 attempts) and 20 % of requests throttled
     client = make_client(settings)
     throttle = Throttle(0.2, seed=3).register(client)
-    api.configure(settings, Store(settings, client))
+    handler.configure(settings, Store(settings, client))
     backend = Backend(Store(settings, client))
     try:
         for i in range(30):
             code, payload = backend.post(page_view(f"s-{i}", f"/p{i}", NOW))
             assert code == 200 and payload["data"]["accepted"] == 1
     finally:
-        api.configure(settings, store)
+        handler.configure(settings, store)
     assert throttle.throttled > 0
     assert len(backend.raw_events()) == 30
 

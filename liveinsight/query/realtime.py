@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import config, params as p
-from .config import Settings
-from .errors import InvalidRequest
-from .items import realtime as rt, rollups as r
+from .. import config
+from . import params as p
+from ..config import Settings
+from ..errors import InvalidRequest
+from ..items import realtime as rt, rollups as r
 from .stats import _ranked, known_sites
-from .store import Store
+from ..store import Store
 
 REALTIME_PARAMS = ("page", "window", "site")
 DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW = 30, 5, 60

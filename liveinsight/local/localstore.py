@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 READY_PREFIX = "LIVEINSIGHT_STORE_READY "
@@ -124,9 +125,9 @@ class EmbeddedStore:
     def start(self, timeout: float = 30.0) -> "EmbeddedStore":
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "liveinsight.localstore", "--host", self.host, "--port", str(self.port)],
+            [sys.executable, "-m", "liveinsight.local.localstore", "--host", self.host, "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            cwd=Path(__file__).resolve().parents[2],  # the repository root, where `liveinsight` imports from
             preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout

@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import config, params as p
-from .config import Settings
-from .errors import InvalidRequest
-from .items import rollups as r
-from .items.rollups import SECONDS
-from .store import Store
+from .. import config
+from . import params as p
+from ..config import Settings
+from ..errors import InvalidRequest
+from ..items import rollups as r
+from ..items.rollups import SECONDS
+from ..store import Store
 
 PERIODS = config.PERIOD_SECONDS
 DEFAULT_PERIOD = "24h"

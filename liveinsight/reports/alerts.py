@@ -22,13 +22,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from . import config
-from .errors import DeliveryFailed
-from .items import alerts as a
-from .items.rollups import NO_SITE
+from .. import config
+from ..errors import DeliveryFailed
+from ..items import alerts as a
+from ..items.rollups import NO_SITE
 from .notify import Message, Notifier, slack_escape
-from .stats import StatsReader, known_sites
-from .store import VersionConflict
+from ..query.stats import StatsReader, known_sites
+from ..store import VersionConflict
 
 WINDOW_SECONDS = 3600
 DAY, WEEK = 86400, 7 * 86400

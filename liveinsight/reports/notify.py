@@ -14,8 +14,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import config
-from .errors import DeliveryFailed
+from .. import config
+from ..errors import DeliveryFailed
 
 SLACK_TIMEOUT_SECONDS = 10
 

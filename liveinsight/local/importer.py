@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from . import config
-from .aggregator import Aggregator
-from .collector import Collector, RequestContext
-from .items.events import unpack
-from .events import validate_event
-from .store import Store
+from .. import config
+from ..aggregator import Aggregator
+from ..ingest.collector import Collector, RequestContext
+from ..items.events import unpack
+from ..ingest.events import validate_event
+from ..store import Store
 
 MAX_IMPORT_AGE_SECONDS = 400 * 86400
 CHUNK = 100_000  # events folded per commit: each rollup item is written once per chunk

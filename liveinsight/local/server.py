@@ -24,14 +24,15 @@ from types import SimpleNamespace
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from . import config
-from .config import Settings
+from .. import config
+from ..config import Settings
 from .localstore import EmbeddedStore
-from .store import make_client
-from .tables import create_tables
+from ..store import make_client
+from ..tables import create_tables
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC = Path(__file__).resolve().parent / "static"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+ROOT = PACKAGE_DIR.parent
+STATIC = PACKAGE_DIR / "static"
 TRACKER_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
 STREAM_BATCH_LIMIT = 1000
 DELIVERY_ATTEMPTS = 10
@@ -393,9 +394,9 @@ class LocalStack:
         self.settings = settings
         try:
             create_tables(make_client(settings), settings)
-            from . import api
+            from .. import handler as backend
 
-            self.services = api.configure(settings)
+            self.services = backend.configure(settings)
             handler = load_handler()
             Gateway.handler = staticmethod(handler)
             self.http = GatewayServer((self.host, self.port), Gateway)

@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from .config import Settings, site_of
+from ..config import Settings, site_of
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
 from .events import Event, Rejection, decode_body, parse_events, split_batch
-from .items.events import event_item
-from .store import Store
+from ..items.events import event_item
+from ..store import Store
 
 
 @dataclass

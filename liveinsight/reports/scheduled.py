@@ -9,12 +9,12 @@ import os
 import time
 from typing import Any
 
-from . import config
+from .. import config
 from .alerts import Thresholds, check_sites
-from .errors import DeliveryFailed, InvalidRequest
+from ..errors import DeliveryFailed, InvalidRequest
 from .notify import Channels, Message, Notifier
 from .report import DEFAULT_REPORT_PERIOD, build_reports, render_html, render_slack, render_text
-from .stats import StatsReader
+from ..query.stats import StatsReader
 
 JOB = "liveinsight"  # the key of a scheduled invocation's input
 JOBS = ("report", "alerts")

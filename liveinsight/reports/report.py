@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InvalidRequest
-from .items.events import PAGE_VIEW
-from .items.rollups import NO_SITE
+from ..errors import InvalidRequest
+from ..items.events import PAGE_VIEW
+from ..items.rollups import NO_SITE
 from .notify import slack_escape
-from .stats import StatsReader, known_sites
+from ..query.stats import StatsReader, known_sites
 
 REPORT_PERIODS = {"1d": 1, "7d": 7, "30d": 30}  # name -> whole days
 DEFAULT_REPORT_PERIOD = "7d"

@@ -21,9 +21,9 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from . import config
-from .errors import InvalidRequest, PayloadTooLarge
-from .items.events import PAGE_VIEW
+from .. import config
+from ..errors import InvalidRequest, PayloadTooLarge
+from ..items.events import PAGE_VIEW
 
 EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 # Lone surrogates (what invalid UTF-8 bytes decode to under surrogateescape, or a JSON

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-from . import config
-from .errors import InvalidRequest
+from .. import config
+from ..errors import InvalidRequest
 
 
 def single(params: dict[str, list[str]], name: str) -> str | None:

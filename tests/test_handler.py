@@ -37,9 +37,9 @@ def test_unknown_paths_are_404_and_wrong_methods_405(backend):
 
 @pytest.fixture
 def keyed(backend):
-    from liveinsight import api
+    from liveinsight import handler
 
-    api.configure(replace(backend.store.settings, api_key="s3cret-key"), backend.store)
+    handler.configure(replace(backend.store.settings, api_key="s3cret-key"), backend.store)
     return backend
 
 
@@ -65,9 +65,9 @@ def test_post_and_options_never_need_the_key(keyed):
 
 
 def test_allowed_origins_are_configurable(backend):
-    from liveinsight import api
+    from liveinsight import handler
 
-    api.configure(replace(backend.store.settings, allowed_origins=("https://a.example", "https://b.example")),
+    handler.configure(replace(backend.store.settings, allowed_origins=("https://a.example", "https://b.example")),
                   backend.store)
     _, _, headers = backend.request("GET", "/api/stats", headers={"Origin": "https://b.example"})
     assert headers["Access-Control-Allow-Origin"] == "https://b.example"
@@ -93,12 +93,12 @@ def test_stream_records_other_than_insert_are_not_counted(backend):
 
 
 def test_a_failing_aggregation_reports_the_batch_for_retry(backend, monkeypatch):
-    from liveinsight import api
+    from liveinsight import handler
 
     def boom(*_, **__):
         raise RuntimeError("store down")
 
-    monkeypatch.setattr(api.services().aggregator, "apply_stream_records", boom)
+    monkeypatch.setattr(handler.services().aggregator, "apply_stream_records", boom)
     record = {"eventSource": "aws:dynamodb", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "42"}}
     assert backend.handler({"Records": [record]}, None) == {"batchItemFailures": [{"itemIdentifier": "42"}]}
 
@@ -116,18 +116,18 @@ def test_counts_are_published_as_cloudwatch_emf_metrics(backend, monkeypatch, ca
 
 
 def test_a_5xx_is_logged_with_its_cause_and_the_request_id(backend, monkeypatch, caplog):
-    from liveinsight import api
+    from liveinsight import handler
 
     def broken(*_, **__):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(api.services().stats, "answer", broken)
+    monkeypatch.setattr(handler.services().stats, "answer", broken)
     with caplog.at_level("ERROR", logger="liveinsight"):
         code, payload = backend.get("/api/stats")
     assert code == 500 and "logged" in payload["message"] and "fire" not in payload["message"]
     causes = [getattr(record, "cause", "") for record in caplog.records if record.levelname == "ERROR"]
     assert any("disk on fire" in cause for cause in causes)
-    assert api.logger.get_correlation_id()  # every log line of the request carries the Lambda request id
+    assert handler.logger.get_correlation_id()  # every log line of the request carries the Lambda request id
 
 
 def test_concurrent_requests_are_each_answered_for_their_own_body(backend):

@@ -19,7 +19,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import params as p, share
+from . import share
+from .query import params as p
 from .config import Settings
 from .errors import RequestError, StoreUnavailable, Unauthorized
 from .store import Store
@@ -45,7 +46,7 @@ class Services:
     def collector(self):
         # Imported on first use: the read functions never need the event model (pydantic).
         if self._collector is None:
-            from .collector import Collector
+            from .ingest.collector import Collector
 
             self._collector = Collector(self.store, self.settings)
         return self._collector
@@ -61,7 +62,7 @@ class Services:
     @property
     def stats(self):
         if self._stats is None:
-            from .stats import StatsReader
+            from .query.stats import StatsReader
 
             self._stats = StatsReader(self.store, self.settings)
         return self._stats
@@ -69,7 +70,7 @@ class Services:
     @property
     def realtime(self):
         if self._realtime is None:
-            from .realtime import RealtimeReader
+            from .query.realtime import RealtimeReader
 
             self._realtime = RealtimeReader(self.store, self.settings)
         return self._realtime
@@ -159,7 +160,7 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     def post_events() -> Response:
         event = app.current_event
         headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-        from .collector import RequestContext
+        from .ingest.collector import RequestContext
 
         context = RequestContext(
             client_ip=event.request_context.identity.source_ip or "",
@@ -262,7 +263,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation: a DynamoDB stream batch or an API Gateway request."""
     if is_stream_event(event):
         return handle_stream(event)
-    from .scheduled import is_scheduled_event
+    from .reports.scheduled import is_scheduled_event
 
     if is_scheduled_event(event):
         return handle_scheduled(event)
@@ -343,7 +344,7 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
 
 def handle_scheduled(event: dict[str, Any]) -> dict[str, Any]:
     """A report or alert check from an EventBridge schedule; failures raise so the Errors alarm sees them."""
-    from .scheduled import run
+    from .reports.scheduled import run
 
     result = run(event, services().stats)
     logger.info("scheduled job", extra=result)

@@ -1,0 +1,1 @@
+"""Answering questions: the stats and realtime readers over the stored items, and their query parameters."""

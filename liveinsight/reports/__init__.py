@@ -1,0 +1,1 @@
+"""Reports and alerts: built from the stats reader's answers, delivered by e-mail and Slack, run on schedules."""
