@@ -83,7 +83,7 @@ def main() -> int:
     stack = LocalStack(port=0).start()  # tables are created before any throttling
     throttle = Throttle(args.share)
     boto3._get_default_session().events.register_first("before-send.dynamodb", throttle)
-    for client in (stack.services.store.client, stack.poller._client):
+    for client in (stack.services.store.client, *(poller._client for poller in stack.pollers)):
         if client is not None:
             client.meta.events.register_first("before-send.dynamodb", throttle)
     stack.start_in_thread()

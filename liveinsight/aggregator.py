@@ -12,6 +12,12 @@ version read and the ledger of applied positions (`liveinsight.items.ledger`): a
 delivered again after a crash, a timeout or a throttle changes nothing it already changed,
 and several shards may update the same item at once. Sessions are written last, so a
 session that has applied a batch proves every rollup item has too.
+
+Two consumers read the stream, each with its own ledger lane (`ledger.lane_of`): the
+realtime consumer (a 1 s window) writes realtime items only, and reads the sessions the
+rollup consumer (a 60 s window) writes with the rollups. A visit the realtime consumer meets
+on an internal page before the rollup consumer has saved it has no known source yet: its
+events count everywhere in the realtime items except under a source.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from typing import Any, Iterable
 from . import config
 from .items import SCHEMA_VERSION, realtime as rt, rollups as r
 from .items.events import PAGE_VIEW, event_time, unpack
-from .items.ledger import Batch
+from .items.ledger import Batch, lane_of
 from .items.sessions import SessionState, short_hash
 from .store import Store, VersionConflict, deserialize
 
@@ -48,9 +54,11 @@ class AggregateResult:
 class Fold:
     """The deltas of one batch: {(pk, sk): delta} for rollups and realtime, and the sessions after it."""
 
-    def __init__(self, now: float, realtime: bool = True) -> None:
+    def __init__(self, now: float, realtime: bool = True, rollups: bool = True) -> None:
         self.now = now
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
+        self.count_rollups = rollups
+        self.unknown_origin: set[str] = set()  # visits whose source only the rollup consumer knows yet
         self.rollups: dict[tuple[str, str], dict] = {}
         self.capacity: dict[tuple[str, str], int] = {}
         self.realtime: dict[tuple[str, str], dict] = {}
@@ -76,6 +84,8 @@ class Fold:
         self.result.bots += 1
         ts, site = event_time(event["timestamp"]), event.get("site") or ""
         self.sites.add(site)
+        if not self.count_rollups:
+            return
         keys = [(r.ALL, None), (r.EVENT_TYPE, event["event_type"])]
         if event.get("page") is not None:
             keys.append((r.PAGE, r.label(event["page"])))
@@ -106,6 +116,8 @@ class Fold:
             state = None
         if state is None:
             state = SessionState.begin(event, ts)
+            if not self.count_rollups and event.get("source") is None:
+                self.unknown_origin.add(sid)  # an internal page of a visit not yet saved by the rollup consumer
         elif ts < state.start:  # a late event: the visit starts earlier, where it came from changes
             state.start = ts
             state.take_origin(event)
@@ -125,7 +137,8 @@ class Fold:
         type_index = state.index(state.types, event_type, 20)
         if page_index is not None and type_index is not None:
             state.pairs.add((page_index, type_index))
-        self._count_event(state, ts, event_type, page, is_view)
+        if self.count_rollups:
+            self._count_event(state, ts, event_type, page, is_view)
         if ts >= self.realtime_since:
             self._realtime(state, ts, event_type, page, is_view)
         return state
@@ -161,12 +174,15 @@ class Fold:
         minute = r.bucket_start(ts, "minute")
         key = (rt.pk(state.site, rt.shard_of(visit)), rt.sk(minute))
         delta = self.realtime.setdefault(key, rt.new_delta())
-        rt.add_event(delta, visit, int(ts - minute), event_type, page, state.source, ts, is_view)
+        source = None if state.session_id in self.unknown_origin else state.source
+        rt.add_event(delta, visit, int(ts - minute), event_type, page, source, ts, is_view)
 
     # -- visits ---------------------------------------------------------------------
 
     def settle(self, sid: str, before: SessionState | None, after: SessionState) -> None:
         """Add what the visit contributes now, minus what it contributed before the batch."""
+        if not self.count_rollups:
+            return
         _contribute(self, after, +1)
         if before is not None:
             _contribute(self, before, -1)
@@ -234,8 +250,12 @@ class Aggregator:
         self._known_sites: set[str] = set()
 
     def apply_stream_records(self, records: list[dict[str, Any]], lane: str = "0",
-                             now: float | None = None) -> AggregateResult:
-        """Fold the INSERT records of one stream batch (one shard: `lane`); other records are ignored."""
+                             now: float | None = None, consumer: str | None = None) -> AggregateResult:
+        """Fold the INSERT records of one stream batch (one shard: `lane`); other records are ignored.
+
+        `consumer`: config.REALTIME_CONSUMER writes realtime items only, config.ROLLUP_CONSUMER
+        sessions and rollups only, None all three.
+        """
         events, ignored = [], 0
         for record in records:
             image = record.get("dynamodb", {}).get("NewImage")
@@ -245,18 +265,20 @@ class Aggregator:
             events.append(unpack(deserialize(image)))
         positions = [int(record["dynamodb"]["SequenceNumber"]) for record in records
                      if record.get("dynamodb", {}).get("SequenceNumber")]
-        batch = Batch(lane, min(positions), max(positions)) if positions else None
-        result = self.apply(events, batch, now=now)
+        batch = Batch(lane_of(consumer, lane), min(positions), max(positions)) if positions else None
+        result = self.apply(events, batch, now=now, realtime=consumer != config.ROLLUP_CONSUMER,
+                            rollups=consumer != config.REALTIME_CONSUMER)
         result.ignored += ignored
         return result
 
     def apply(self, events: list[dict[str, Any]], batch: Batch | None = None, now: float | None = None,
               realtime: bool = True, sessions: dict[str, SessionState] | None = None,
-              save_sessions: bool = True) -> AggregateResult:
+              save_sessions: bool = True, rollups: bool = True) -> AggregateResult:
         """Fold unpacked event items and commit them as `batch` (a one-off lane when None).
 
         `sessions` is a cache of visit states kept by the caller across batches (history
         import); with `save_sessions=False` the caller writes them itself (`save_sessions()`).
+        `realtime` / `rollups` False leave out the realtime items / the rollups and sessions.
         """
         now = time.time() if now is None else now
         if not events:
@@ -274,7 +296,7 @@ class Aggregator:
                 if batch.applied_to(item):
                     done.add(item["session_id"])  # its batch was committed whole before the crash
                 states[item["session_id"]] = SessionState.from_item(item)
-        fold = Fold(now, realtime)
+        fold = Fold(now, realtime, rollups)
         before: dict[str, SessionState | None] = {}
         for event in events:
             if event.get("bot"):
@@ -290,7 +312,7 @@ class Aggregator:
             fold.settle(sid, previous, fold.sessions[sid])
         requests = self._commit_items(fold.rollups, fold.capacity, batch, now, fold.result)
         requests += self._commit_items(fold.realtime, None, batch, now, fold.result)
-        if save_sessions and fold.sessions:
+        if save_sessions and rollups and fold.sessions:
             requests += self._save(fold.sessions.values(), batch)
         requests += self._register_sites(fold.sites)
         fold.result.write_requests = requests

@@ -19,7 +19,17 @@ ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
 ENV_EXCLUDE_PATHS = "LIVEINSIGHT_EXCLUDE_PATHS"
 ENV_STREAM_WINDOW = "LIVEINSIGHT_STREAM_WINDOW_SECONDS"
-DEFAULT_STREAM_WINDOW_SECONDS = 1.0  # the local poller; the template's batching window is 10 s
+ENV_ROLLUP_WINDOW = "LIVEINSIGHT_ROLLUP_WINDOW_SECONDS"
+# The two consumers of the events stream and their batching windows (the template's defaults,
+# RealtimeBatchingWindowSeconds and AggregatorBatchingWindowSeconds; the local stack uses the same).
+DEFAULT_STREAM_WINDOW_SECONDS = 1.0   # the realtime consumer: realtime items only
+DEFAULT_ROLLUP_WINDOW_SECONDS = 60.0  # the rollup consumer: sessions and rollups
+ENV_STREAM_CONSUMER = "LIVEINSIGHT_STREAM_CONSUMER"  # which consumer a stream function is (the template sets it)
+REALTIME_CONSUMER, ROLLUP_CONSUMER = "realtime", "rollups"
+STREAM_CONSUMERS = (REALTIME_CONSUMER, ROLLUP_CONSUMER)
+# On AWS each consumer is its own function (ENV_STREAM_CONSUMER); the local stack runs both in one
+# process, so its poller names the consumer in this field of the stream event instead.
+CONSUMER_FIELD = "liveinsightConsumer"
 ENV_API_URL = "LIVEINSIGHT_API_URL"
 ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 # Share links: the secret itself (local and dev), or the ARN of the Secrets Manager secret holding it (AWS).
@@ -92,6 +102,13 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _consumer(value: str) -> str | None:
+    value = value.strip().lower()
+    if value and value not in STREAM_CONSUMERS:
+        raise ValueError(f"{ENV_STREAM_CONSUMER} must be one of {', '.join(STREAM_CONSUMERS)} or empty, not {value!r}")
+    return value or None
+
+
 def keep_query_from_env() -> tuple[str, ...]:
     """The query parameters kept in stored page URLs besides `utm_*` (set but empty: none)."""
     value = os.environ.get(ENV_KEEP_QUERY)
@@ -115,6 +132,8 @@ class Settings:
     sites: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
     stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
+    rollup_window_seconds: float = DEFAULT_ROLLUP_WINDOW_SECONDS
+    stream_consumer: str | None = None  # None: one consumer writes every item kind
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
     share_secret: str | None = field(default=None, repr=False)
     share_secret_arn: str | None = None
@@ -135,6 +154,8 @@ class Settings:
             sites=tuple(sorted({site_of(h) for h in _env(ENV_SITES, "").split(",") if h.strip()})),
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
             stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
+            rollup_window_seconds=float(_env(ENV_ROLLUP_WINDOW, str(DEFAULT_ROLLUP_WINDOW_SECONDS))),
+            stream_consumer=_consumer(os.environ.get(ENV_STREAM_CONSUMER, "")),
             keep_query=keep_query_from_env(),
             share_secret=os.environ.get(ENV_SHARE_SECRET) or None,
             share_secret_arn=os.environ.get(ENV_SHARE_SECRET_ARN) or None,

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import share
+from . import config, share
 from .query import params as p
 from .config import Settings
 from .errors import RequestError, StoreUnavailable, Unauthorized
@@ -322,7 +322,8 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
     """Fold a DynamoDB stream batch of one shard; on failure the whole batch is delivered again.
 
     The shard (`shardId`, present in tumbling-window invocations and sent by the local
-    poller) is the ledger lane of every item the batch writes. A failure reports the first
+    poller) and the consumer (realtime or rollups: the function's configuration, or the local
+    poller's `CONSUMER_FIELD`) make the ledger lane of every item the batch writes. A failure reports the first
     record, so the event source mapping redelivers the same records and every item that
     already applied them skips them (the mapping must not bisect batches).
     """
@@ -331,7 +332,9 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
     if not records:
         return {**answer, "batchItemFailures": []}
     try:
-        result = services().aggregator.apply_stream_records(records, lane=str(event.get("shardId") or "0"))
+        consumer = event.get(config.CONSUMER_FIELD) or services().settings.stream_consumer
+        result = services().aggregator.apply_stream_records(records, lane=str(event.get("shardId") or "0"),
+                                                            consumer=consumer)
     except Exception as exc:
         logger.exception("aggregation failed", extra={"cause": repr(exc), "records": len(records)})
         first = records[0].get("dynamodb", {}).get("SequenceNumber")

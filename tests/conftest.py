@@ -29,6 +29,10 @@ CHROMIUM_ARGS = [
 
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+# Stacks started by tests (in process or as `serve`/`up` children) run the rollup consumer at a
+# 1 s window instead of the template's minute, so a test sees stats without waiting it out;
+# tests/test_lanes.py checks the defaults themselves.
+os.environ.setdefault("LIVEINSIGHT_ROLLUP_WINDOW_SECONDS", "1")
 
 
 @pytest.fixture

@@ -6,13 +6,26 @@ history import. A batch covers positions `first..last` of one lane. An item appl
 batch's delta only if its recorded position for the lane is below `first`, and records
 `last` in the same conditional write, so a redelivered batch — after a crash between two
 item writes, a timeout, a throttle — changes nothing it already changed.
+
+Two consumers read the events stream (`lane_of`): the realtime consumer's lane of a shard is
+`rt:<shard>`, the rollup consumer's (and the single consumer's) is the shard id itself. Each
+writes its own item kinds, and a session item never carries a realtime lane, so neither
+consumer's progress is taken for the other's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import REALTIME_CONSUMER
+
 APPLIED = "ap"  # attribute: {lane: last position applied}
+REALTIME_LANE_PREFIX = "rt:"
+
+
+def lane_of(consumer: str | None, shard: str) -> str:
+    """The ledger lane of `consumer` (None: the single consumer) reading stream shard `shard`."""
+    return f"{REALTIME_LANE_PREFIX}{shard}" if consumer == REALTIME_CONSUMER else shard
 
 
 class PartialRedelivery(Exception):

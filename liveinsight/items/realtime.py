@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .rollups import NO_SITE
-from .sessions import short_hash
+from .sessions import DIRECT, short_hash
 
 SHARDS = 8
 RECENT = 20
@@ -49,22 +49,25 @@ def new_delta() -> dict[str, Any]:
     return {"a": {}, "p": {}, "pv": {}, "s": {}, "sv": {}, "e": {}, "pe": {}, "r": []}
 
 
-def add_event(delta: dict, visit: str, second: int, event_type: str, page: str | None, source: str,
+def add_event(delta: dict, visit: str, second: int, event_type: str, page: str | None, source: str | None,
               ts: float, is_view: bool) -> None:
+    """Count one event; a `source` of None (not known yet) leaves the per-source maps alone."""
     delta["a"][visit] = max(second, delta["a"].get(visit, 0))
     delta["e"][event_type] = delta["e"].get(event_type, 0) + 1
-    seen = delta["s"].setdefault(source, {})
-    seen[visit] = max(second, seen.get(visit, 0))
+    if source is not None:
+        seen = delta["s"].setdefault(source, {})
+        seen[visit] = max(second, seen.get(visit, 0))
     if page is not None:
         on_page = delta["p"].setdefault(page, {})
         on_page[visit] = max(second, on_page.get(visit, 0))
         types = delta["pe"].setdefault(page, {})
         types[event_type] = types.get(event_type, 0) + 1
     if is_view:
-        delta["sv"][source] = delta["sv"].get(source, 0) + 1
+        if source is not None:
+            delta["sv"][source] = delta["sv"].get(source, 0) + 1
         if page is not None:
             delta["pv"][page] = delta["pv"].get(page, 0) + 1
-    delta["r"].append([round(ts, 3), event_type, page, source])
+    delta["r"].append([round(ts, 3), event_type, page, DIRECT if source is None else source])
 
 
 def _latest(into: dict, visits: dict, room: int) -> None:

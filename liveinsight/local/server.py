@@ -241,6 +241,10 @@ class GatewayServer(ThreadingHTTPServer):
 class StreamPoller(threading.Thread):
     """Reads the events table's stream and hands each shard's batch to the Lambda handler, as AWS does.
 
+    `consumer` is the stream consumer it plays (config.REALTIME_CONSUMER at the realtime
+    window, config.ROLLUP_CONSUMER at the rollup window; None: one consumer of everything);
+    each has its own checkpoints, as each event source mapping keeps its own position.
+
     Like the event source mapping, it delivers one shard's records in order, redelivers a
     failed batch whole, and remembers how far it got: a checkpoint item per shard in the
     stats table records the batch in flight before delivery and the last position after
@@ -249,11 +253,16 @@ class StreamPoller(threading.Thread):
     counted twice.
     """
 
-    def __init__(self, settings: Settings, handler: Callable[[dict, Any], dict], interval: float | None = None):
-        super().__init__(name="liveinsight-stream", daemon=True)
-        self.settings, self.handler = settings, handler
-        self.interval = settings.stream_window_seconds if interval is None else interval  # the batching window
+    def __init__(self, settings: Settings, handler: Callable[[dict, Any], dict], interval: float | None = None,
+                 consumer: str | None = None):
+        super().__init__(name=f"liveinsight-stream-{consumer or 'all'}", daemon=True)
+        self.settings, self.handler, self.consumer = settings, handler, consumer
+        if interval is None:  # the batching window
+            interval = (settings.rollup_window_seconds if consumer == config.ROLLUP_CONSUMER
+                        else settings.stream_window_seconds)
+        self.interval = interval
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # set: poll now instead of at the end of the window
         self.idle = threading.Event()
         self.batches = 0
         self.errors = 0
@@ -271,14 +280,16 @@ class StreamPoller(threading.Thread):
             except Exception as exc:  # keep aggregating; the cause is printed once per failure
                 self.errors += 1
                 print(f"liveinsight: stream polling failed: {exc!r}", file=sys.stderr)
-                self.stopping.wait(1.0)
+                self.wake.wait(1.0)
                 continue
             # Wait a batching window even after a busy poll: bigger batches, fewer writes.
             (self.idle.clear if delivered else self.idle.set)()
-            self.stopping.wait(self.interval)
+            self.wake.wait(self.interval)
+            self.wake.clear()
 
     def _checkpoint_key(self, shard_id: str) -> dict[str, str]:
-        return {"pk": f"{CHECKPOINT_PREFIX}{self._arn}", "sk": shard_id}
+        consumer = f"{self.consumer}#" if self.consumer else ""
+        return {"pk": f"{CHECKPOINT_PREFIX}{consumer}{self._arn}", "sk": shard_id}
 
     def _start_shard(self, shard_id: str) -> str:
         """An iterator after the shard's checkpoint (TRIM_HORIZON without one); notes a batch left in flight."""
@@ -337,8 +348,10 @@ class StreamPoller(threading.Thread):
         self._save_checkpoint(shard_id, self._last_done.get(shard_id), last)
         event = {"Records": [dict(record, eventSource="aws:dynamodb", eventSourceARN=self._arn) for record in records],
                  "shardId": shard_id}
+        if self.consumer:
+            event[config.CONSUMER_FIELD] = self.consumer
         for attempt in range(DELIVERY_ATTEMPTS):
-            response = self.handler(event, lambda_context("liveinsight-aggregator-local"))
+            response = self.handler(event, lambda_context(f"liveinsight-{self.consumer or 'stream'}-aggregator-local"))
             if not response.get("batchItemFailures"):
                 self.batches += 1
                 break
@@ -352,6 +365,7 @@ class StreamPoller(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wake.set()
 
 
 @dataclass
@@ -366,7 +380,7 @@ class LocalStack:
     def __post_init__(self) -> None:
         self.store: EmbeddedStore | None = None
         self.http: ThreadingHTTPServer | None = None
-        self.poller: StreamPoller | None = None
+        self.pollers: list[StreamPoller] = []
         self.settings: Settings | None = None
         self.services: Any = None
         self._serving = False
@@ -401,8 +415,10 @@ class LocalStack:
             Gateway.handler = staticmethod(handler)
             self.http = GatewayServer((self.host, self.port), Gateway)
             self.port = self.http.server_address[1]
-            self.poller = StreamPoller(settings, handler)
-            self.poller.start()
+            # The two consumers of a deployment, at the same windows (config.py, infra/template.yaml).
+            self.pollers = [StreamPoller(settings, handler, consumer=consumer) for consumer in config.STREAM_CONSUMERS]
+            for poller in self.pollers:
+                poller.start()
         except BaseException:
             self.stop()
             raise
@@ -416,11 +432,18 @@ class LocalStack:
         finally:
             self._serving = False
 
-    def wait_until_aggregated(self, timeout: float = 120.0) -> bool:
-        """Block until the stream poller has found nothing new once (everything written is aggregated)."""
-        assert self.poller is not None
-        self.poller.idle.clear()
-        return self.poller.idle.wait(timeout)
+    def wait_until_aggregated(self, timeout: float = 120.0, hurry: bool = True) -> bool:
+        """Block until every stream consumer has found nothing new once (everything written is aggregated).
+
+        `hurry`: poll now instead of waiting out the batching windows (the rollup one is a minute).
+        """
+        assert self.pollers
+        deadline = time.monotonic() + timeout
+        for poller in self.pollers:
+            poller.idle.clear()
+            if hurry:
+                poller.wake.set()
+        return all(poller.idle.wait(max(0.0, deadline - time.monotonic())) for poller in self.pollers)
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="liveinsight-gateway", daemon=True)
@@ -428,9 +451,10 @@ class LocalStack:
         return thread
 
     def stop(self) -> None:
-        if self.poller:
-            self.poller.stop()
-            self.poller.join(timeout=5)
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=5)
         if self.http:
             if self._serving:
                 self.http.shutdown()
