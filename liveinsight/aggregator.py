@@ -17,7 +17,9 @@ Two consumers read the stream, each with its own ledger lane (`ledger.lane_of`):
 realtime consumer (a 1 s window) writes realtime items only, and reads the sessions the
 rollup consumer (a 60 s window) writes with the rollups. A visit the realtime consumer meets
 on an internal page before the rollup consumer has saved it has no known source yet: its
-events count everywhere in the realtime items except under a source.
+events count everywhere in the realtime items except under a source. Nor can the realtime
+consumer tell a retried event from one the rollup consumer has already seen, so it drops
+repeated event ids within its batch only.
 """
 from __future__ import annotations
 
@@ -295,7 +297,9 @@ class Aggregator:
                     continue
                 if batch.applied_to(item):
                     done.add(item["session_id"])  # its batch was committed whole before the crash
-                states[item["session_id"]] = SessionState.from_item(item)
+                state = states[item["session_id"]] = SessionState.from_item(item)
+                if not rollups:
+                    state.ids = []  # the rollup consumer may be ahead: its ids include events of this batch
         fold = Fold(now, realtime, rollups)
         before: dict[str, SessionState | None] = {}
         for event in events:

@@ -29,6 +29,7 @@ FUNCTIONS = {
     "RealtimeApiFunction": "liveinsight-realtime-api-dev",
     "StatsApiFunction": "liveinsight-stats-api-dev",
     "StreamAggregatorFunction": "liveinsight-stream-aggregator-dev",
+    "RealtimeAggregatorFunction": "liveinsight-realtime-aggregator-dev",
     "ReportFunction": "liveinsight-reports-dev",
 }
 DYNAMODB_WRITE_ACTIONS = {
@@ -303,6 +304,54 @@ def test_stream_aggregator_mapping(transformed):
             "MaximumRecordAgeInSeconds", "DestinationConfig"} <= set(mapping)
 
 
+def test_two_consumers_read_the_stream_at_their_own_windows(template, transformed):
+    resources = transformed["Resources"]
+    rollups = resources["StreamAggregatorEventSource"]["Properties"]
+    realtime = resources["RealtimeAggregatorEventSource"]["Properties"]
+    assert realtime["EventSourceArn"] == rollups["EventSourceArn"]  # one stream, two readers per shard
+    assert realtime["FunctionName"] == {"Ref": "RealtimeAggregatorFunction"}
+    assert realtime["MaximumBatchingWindowInSeconds"] == {"Ref": "RealtimeBatchingWindowSeconds"}
+    assert rollups["MaximumBatchingWindowInSeconds"] == {"Ref": "AggregatorBatchingWindowSeconds"}
+    parameters = template["Parameters"]
+    assert parameters["RealtimeBatchingWindowSeconds"]["MaxValue"] <= 1
+    assert parameters["AggregatorBatchingWindowSeconds"]["Default"] == 60
+    # the realtime lane is whole-batch, in order, per shard, like the rollup lane
+    assert realtime["BisectBatchOnFunctionError"] is False and realtime["ParallelizationFactor"] == 1
+    assert realtime["TumblingWindowInSeconds"] > 0
+    assert realtime["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for logical_id, consumer in (("StreamAggregatorFunction", "rollups"), ("RealtimeAggregatorFunction", "realtime")):
+        assert resources[logical_id]["Properties"]["Environment"]["Variables"]["LIVEINSIGHT_STREAM_CONSUMER"] == consumer
+
+
+def test_realtime_consumer_policy_is_exactly_what_it_calls(transformed, backend):
+    # GIVEN every DynamoDB call the realtime consumer makes on a batch, recorded at the client
+    import time
+
+    from conftest import page_view
+    from liveinsight.local.server import StreamPoller
+
+    calls: set[tuple[str, str]] = set()
+
+    def record(model, params, **_):
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        calls.update((model.name, table) for table in tables)
+
+    now = time.time()
+    backend.post({"events": [page_view("s", "/", now), page_view("b", "/", now, user_agent="curl/8.4.0")]})
+    poller = StreamPoller(backend.store.settings, backend.handler, consumer="realtime")
+    poller.poll_once()  # the poller's own stream and checkpoint calls are not the function's
+    backend.post({"events": [page_view("s", "/x", now + 1)]})
+    backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
+    poller.poll_once()
+    backend.store.client.meta.events.unregister("before-parameter-build.dynamodb", record)
+    # THEN the template allows exactly those table actions (plus the first batch's site registration)
+    settings = backend.store.settings
+    statements = policy_statements(transformed, "RealtimeAggregatorFunction")
+    calls.add(("UpdateItem", settings.stats_table))
+    for table, logical_id in ((settings.stats_table, "StatsTable"), (settings.sessions_table, "SessionsTable")):
+        assert actions_on(statements, logical_id) == {f"dynamodb:{op}" for op, t in calls if t == table}, logical_id
+
+
 # ------------------------------------------------------------------ least privilege
 
 
@@ -502,6 +551,7 @@ def test_alarms_cover_errors_api_throttling_duration_and_iterator_age(transforme
     assert has("AWS/DynamoDB", "WriteThrottleEvents", "ActivityIndex")
     assert has("AWS/Lambda", "Duration")
     assert has("AWS/Lambda", "IteratorAge", "StreamAggregatorFunction")
+    assert has("AWS/Lambda", "IteratorAge", "RealtimeAggregatorFunction")
 
 
 # ------------------------------------------------------------------ never commit identifiers
