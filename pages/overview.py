@@ -4,7 +4,10 @@ import streamlit as st
 from liveinsight.dashboard import charts, frames, ui
 
 filters = ui.current_filters()
-ui.page_header(":material/dashboard: Overview", filters, note="changes against the period before")
+# The rollup consumer folds events in batches of a minute (the template's window); Realtime has them in seconds.
+ui.page_header(":material/dashboard: Overview", filters,
+               note="changes against the period before · new events count here within about a minute "
+                    "(Realtime shows them in seconds)")
 stats = ui.load_stats(filters, compare=True)
 
 for column, kpi in zip(st.columns(6), frames.kpis(stats.totals, stats.previous_totals)):

@@ -130,6 +130,11 @@ def test_overview_kpis_show_the_clients_numbers_and_change_against_previous_peri
     assert any(call.get("compare") is True for call in fake.stats_calls())
 
 
+def test_overview_says_new_events_count_within_the_rollup_window(fake):
+    at = open_page(PAGES["overview"])
+    assert any("within about a minute" in c.value and "Realtime" in c.value for c in at.caption)
+
+
 def test_overview_tables_hold_top_pages_and_sources(fake):
     at = open_page(PAGES["overview"])
 

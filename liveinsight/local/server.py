@@ -266,6 +266,8 @@ class StreamPoller(threading.Thread):
         self.idle = threading.Event()
         self.batches = 0
         self.errors = 0
+        self.delivered = 0        # records handed to the handler, and the seconds it took (bench/lanes.py)
+        self.busy_seconds = 0.0
         self._client: Any = None
         self._streams: Any = None
         self._arn = ""
@@ -350,6 +352,7 @@ class StreamPoller(threading.Thread):
                  "shardId": shard_id}
         if self.consumer:
             event[config.CONSUMER_FIELD] = self.consumer
+        started = time.perf_counter()
         for attempt in range(DELIVERY_ATTEMPTS):
             response = self.handler(event, lambda_context(f"liveinsight-{self.consumer or 'stream'}-aggregator-local"))
             if not response.get("batchItemFailures"):
@@ -360,6 +363,8 @@ class StreamPoller(threading.Thread):
             self.errors += 1
             print(f"liveinsight: a stream batch of {len(records)} records failed {DELIVERY_ATTEMPTS} times; "
                   "skipped", file=sys.stderr)
+        self.delivered += len(records)
+        self.busy_seconds += time.perf_counter() - started
         self._last_done[shard_id] = last
         self._save_checkpoint(shard_id, last, None)
 
