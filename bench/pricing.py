@@ -193,8 +193,11 @@ class _Call:
 class Meter:
     """Prices the DynamoDB requests of every client attached to it; thread-safe."""
 
-    def __init__(self, trust_own_writes: bool = False) -> None:
+    def __init__(self, trust_own_writes: bool = False, free_key_prefixes: tuple[str, ...] = ()) -> None:
+        """`free_key_prefixes`: calls on items whose hash key starts with one of these are not metered
+        (what the local stack stores only to stand in for something AWS does for free)."""
         self.trust_own_writes = trust_own_writes
+        self.free_key_prefixes = free_key_prefixes
         self._context_key = f"{_CONTEXT_KEY}-{id(self)}"  # several meters may share a client
         self._known: dict[tuple[str, str], dict | None] = {}  # item images left by metered writes
         self._lock = threading.Lock()
@@ -290,6 +293,8 @@ class Meter:
         try:
             body = params.get("body") or b"{}"
             request = json.loads(body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body)
+            if self.free_key_prefixes and self._is_free(request):
+                return None
             call = _Call(model.name, request, shadow, [], {}, set())
             if model.name in WRITE_OPERATIONS:
                 call.targets = self._write_targets(shadow, model.name, request)
@@ -301,6 +306,12 @@ class Meter:
                 self._unlock(call.locked)
             self._fail(model.name, exc)
         return None  # anything else would short-circuit the real request
+
+    def _is_free(self, request: dict) -> bool:
+        """A GetItem or PutItem of an item whose (string) hash key starts with a free prefix."""
+        item = request.get("Key") or request.get("Item") or {}
+        return any(isinstance(v, dict) and isinstance(v.get("S"), str) and v["S"].startswith(self.free_key_prefixes)
+                   for v in item.values())
 
     def _after(self, http_response: Any, parsed: dict, model: Any, context: dict, **_: Any) -> None:
         call: _Call | None = context.pop(self._context_key, None)

@@ -61,6 +61,7 @@ class Fold:
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
         self.count_rollups = rollups
         self.unknown_origin: set[str] = set()  # visits whose source only the rollup consumer knows yet
+        self.realtime_shards = 1
         self.rollups: dict[tuple[str, str], dict] = {}
         self.capacity: dict[tuple[str, str], int] = {}
         self.realtime: dict[tuple[str, str], dict] = {}
@@ -173,11 +174,11 @@ class Fold:
 
     def _realtime(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool) -> None:
         visit = rt.visit_hash(state.session_id)
-        minute = r.bucket_start(ts, "minute")
-        key = (rt.pk(state.site, rt.shard_of(visit)), rt.sk(minute))
+        start = rt.bucket_start(ts)
+        key = (rt.pk(state.site, rt.shard_of(visit, self.realtime_shards)), rt.sk(start))
         delta = self.realtime.setdefault(key, rt.new_delta())
         source = None if state.session_id in self.unknown_origin else state.source
-        rt.add_event(delta, visit, int(ts - minute), event_type, page, source, ts, is_view)
+        rt.add_event(delta, visit, int(ts - start), event_type, page, source, ts, is_view)
 
     # -- visits ---------------------------------------------------------------------
 
@@ -301,6 +302,7 @@ class Aggregator:
                 if not rollups:
                     state.ids = []  # the rollup consumer may be ahead: its ids include events of this batch
         fold = Fold(now, realtime, rollups)
+        fold.realtime_shards = rt.shards_for(len(events))  # the same on redelivery: the same records
         before: dict[str, SessionState | None] = {}
         for event in events:
             if event.get("bot"):

@@ -325,3 +325,20 @@ def test_meter_backend_attaches_to_every_client_the_store_makes(monkeypatch, mot
     store.make_client(settings)
     store.make_client(settings, service="dynamodbstreams")  # streams reads are free: not metered
     assert meter.clients == 1
+
+
+def test_items_under_a_free_key_prefix_are_not_priced(moto_aws, table):
+    import boto3
+
+    # GIVEN a meter that leaves the local stack's stream checkpoints out (AWS keeps them for free)
+    meter = Meter(free_key_prefixes=("checkpoint#",))
+    client = meter.attach(boto3.client("dynamodb", region_name="us-east-1"))
+    checkpoint = {"pk": {"S": "checkpoint#arn"}, "sk": {"N": "1"}, "d": {"S": "x" * 2000}}
+    # WHEN it writes and reads a checkpoint, then an ordinary item
+    client.put_item(TableName=table, Item=checkpoint)
+    client.get_item(TableName=table, Key={"pk": {"S": "checkpoint#arn"}, "sk": {"N": "1"}}, ConsistentRead=True)
+    client.put_item(TableName=table, Item=item(1500))
+    # THEN only the ordinary item is priced
+    report = meter.report()
+    assert report["write_units"] == 2 and report["read_units"] == 0
+    assert report["requests"] == 1

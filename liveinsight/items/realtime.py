@@ -1,19 +1,26 @@
-"""Realtime items of the stats table: who was active in one minute, split in shards by visit.
+"""Realtime items of the stats table: who was active in five seconds, split in shards by visit.
 
-    pk = "rt#<site>#<shard>"      shard = visit hash mod SHARDS, so one item holds ~1/SHARDS of a minute
-    sk = "<minute start>"         (zero-padded; a Query reads the last 30-60 minutes)
+    pk = "rt#<site>#<shard>"      shard = visit hash mod the batch's shard count (`shards_for`)
+    sk = "<bucket start>"         a multiple of BUCKET_SECONDS (zero-padded; a Query reads the last 30 minutes)
     c  = zlib JSON blob:
-         a   {visit hash: second of the minute last seen}             active visits
+         a   {visit hash: second of the bucket last seen}             active visits
          p   {page: {visit hash: second}}, pv {page: page views}      per page
          s   {source: {visit hash: second}}, sv {source: page views}  per source
          e   {event type: events}, pe {page: {event type: events}}
          r   [[time, event type, page, source], …] the newest RECENT events (no visit ids)
     v, ap, sv, ttl as rollup items; items expire after TTL_SECONDS.
 
-An item only ever holds one minute, so its size follows the traffic of that minute, never
-the pages or visits seen before: idle pages drop out with their minute. Visit hashes are
-32 bits of a keyed digest, never the session id. MAX_VISITS bounds an item (20,000
-concurrent visits spread over SHARDS items per minute stay far below it).
+An item only ever holds five seconds, so its size follows the traffic of those seconds, never
+the pages or visits seen before: idle pages drop out with their bucket. Visit hashes are
+32 bits of a keyed digest, never the session id. MAX_VISITS bounds an item.
+
+Why five seconds and a shard count per batch: the realtime consumer rewrites every item its
+batch touches once a second, so an event costs its bytes times the writes of its item after
+it, and every touched item at least one write unit. On bench/cost.py's shop at 10 events/s,
+minute items in 8 shards cost 1.16 write units per event, ten-second items in one shard per
+100 events of a batch (at most SHARDS) 0.27, five-second ones 0.20 (reads of the last 30
+minutes grow instead: more, smaller items). Items of a bucket are unioned by the reader, so a
+visit may sit in different shards in different batches.
 """
 from __future__ import annotations
 
@@ -22,7 +29,9 @@ from typing import Any, Iterable
 from .rollups import NO_SITE
 from .sessions import DIRECT, short_hash
 
-SHARDS = 8
+SHARDS = 8                 # at most; a Query per shard reads them
+BUCKET_SECONDS = 5
+EVENTS_PER_SHARD = 100     # of one batch
 RECENT = 20
 TTL_SECONDS = 2 * 3600
 MAX_VISITS = 6000       # per item; beyond it a minute's visits are counted in `e`/`pv` only
@@ -33,16 +42,25 @@ def visit_hash(session_id: str) -> str:
     return short_hash("rt:" + session_id, 8)
 
 
-def shard_of(visit: str) -> int:
-    return int(visit, 16) % SHARDS
+def shards_for(events: int) -> int:
+    """The shards a batch of `events` spreads its realtime items over."""
+    return max(1, min(SHARDS, -(-events // EVENTS_PER_SHARD)))
+
+
+def shard_of(visit: str, shards: int) -> int:
+    return int(visit, 16) % shards
+
+
+def bucket_start(ts: float) -> int:
+    return int(ts // BUCKET_SECONDS * BUCKET_SECONDS)
 
 
 def pk(site: str, shard: int) -> str:
     return f"rt#{site or NO_SITE}#{shard}"
 
 
-def sk(minute: int) -> str:
-    return f"{int(minute):010d}"
+def sk(start: int) -> str:
+    return f"{int(start):010d}"
 
 
 def new_delta() -> dict[str, Any]:
@@ -108,11 +126,14 @@ def merge(blob: dict, delta: dict) -> dict:
 
 def active(blobs: Iterable[tuple[int, dict]], since: float, key: str | None = None,
            name: str | None = None) -> set[str]:
-    """Visits last seen at or after `since` in (minute, blob) pairs: all, or of one page/source."""
+    """Visits last seen at or after `since` in (bucket start, blob) pairs: all, or of one page/source.
+
+    (Items written before ten-second buckets hold a minute: their seconds go up to 59.)
+    """
     visits: set[str] = set()
-    for minute, blob in blobs:
-        if minute + 59 < since:
+    for start, blob in blobs:
+        if start + 59 < since:
             continue
         group = blob.get("a", {}) if key is None else blob.get(key, {}).get(name, {})
-        visits.update(v for v, second in group.items() if minute + second >= since)
+        visits.update(v for v, second in group.items() if start + second >= since)
     return visits

@@ -52,7 +52,7 @@ class RealtimeReader:
         for s in sites:
             for shard in range(rt.SHARDS):
                 for item in self.store.query(table, rt.pk(s, shard), rt.sk(this_minute - 60 * FEED_MINUTES),
-                                             rt.sk(this_minute)):
+                                             rt.sk(rt.bucket_start(now))):
                     items.append((int(item["sk"]), r.decode(item.get("c"))))
             for item in self.store.query(table, r.pk(s, dim, value), r.sk(r.HOUR, r.bucket_start(minutes[0], "hour")),
                                          r.sk(r.HOUR, this_minute)):
@@ -63,7 +63,7 @@ class RealtimeReader:
                         series[t] = [a + b for a, b in zip(series[t], vector)]
 
         last5 = now - config.ACTIVE_WINDOW_SECONDS
-        recent = [(m, blob) for m, blob in items if m + 60 > last5]
+        recent = [(start, blob) for start, blob in items if start + 60 > last5]
         scope = ("p", page) if page else (None, None)
         pages: dict[str, dict[str, int]] = {}
         for _, blob in recent:
