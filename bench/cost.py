@@ -58,6 +58,20 @@ TARGET_ITEM_BYTES = 64 * 1024
 # On-demand prices in us-east-1, dollars per million request units.
 WRITE_UNIT_PRICE = 0.625
 READ_UNIT_PRICE = 0.125
+# The rest of a beacon's price (us-east-1 list prices, dollars per million requests).
+REST_API_PRICE = 3.50            # API Gateway REST API (first 333M a month)
+HTTP_API_PRICE = 1.00            # API Gateway HTTP API, requests up to 512 KB (first 300M a month)
+CLOUDFRONT_REQUEST_PRICE = 1.00  # CloudFront HTTPS requests, US and Europe
+LAMBDA_REQUEST_PRICE = 0.20
+LAMBDA_GB_SECOND_PRICE = 0.0000166667  # x86_64
+COLLECTOR_GB, AGGREGATOR_GB = 0.25, 0.5  # the template's memory sizes
+# (path, gateway price, CloudFront price, in the template today)
+COLLECTOR_PATHS = [
+    ("REST API", REST_API_PRICE, 0.0, True),
+    ("HTTP API", HTTP_API_PRICE, 0.0, False),
+    ("CloudFront + Lambda function URL", 0.0, CLOUDFRONT_REQUEST_PRICE, False),
+    ("CloudFront + REST API", REST_API_PRICE, CLOUDFRONT_REQUEST_PRICE, False),
+]
 SINGLE_CALLS = ["/api/stats?period=30d", "/api/stats?period=30d&page=/", "/api/stats?period=24h",
                 "/api/stats?period=1h", "/api/realtime"]
 
@@ -193,8 +207,11 @@ def post_batches(http: Any, url: str, events: list[dict]) -> int:
     return accepted
 
 
-def send_beacons(http: Any, url: str, events: list[dict], rate: float) -> tuple[int, float]:
-    """POST each event alone at `rate` per second, user agent in the header like sendBeacon; (accepted, seconds)."""
+def send_beacons(http: Any, url: str, events: list[dict], rate: float,
+                 durations: list[float] | None = None) -> tuple[int, float]:
+    """POST each event alone at `rate` per second, user agent in the header like sendBeacon; (accepted, seconds).
+
+    `durations` collects each POST's round trip (an upper bound of the collector function's duration)."""
     accepted, started = 0, time.perf_counter()
     for i, event in enumerate(events):
         delay = started + i / rate - time.perf_counter()
@@ -202,8 +219,11 @@ def send_beacons(http: Any, url: str, events: list[dict], rate: float) -> tuple[
             time.sleep(delay)
         beacon = {k: v for k, v in event.items() if k != "user_agent"}
         beacon["timestamp"] = int(time.time() * 1000)
+        posted = time.perf_counter()
         response = http.post(f"{url}/api/events", data=json.dumps(beacon), timeout=60,
                              headers={"Content-Type": "text/plain", "User-Agent": event["user_agent"]})
+        if durations is not None:
+            durations.append(time.perf_counter() - posted)
         if response.status_code != 200:
             raise SystemExit(f"beacon POST failed: {response.status_code} {response.text[:300]}")
         accepted += response.json()["data"]["accepted"]
@@ -296,9 +316,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         beacons = live_events(shop, int(args.seconds * args.rate), args.rate)
         log(f"phase 2: {len(beacons):,} beacons at {args.rate:g}/s ...")
         meter.reset()
-        accepted, seconds = send_beacons(http, url, beacons, args.rate)
+        busy = {p.consumer: (p.delivered, p.busy_seconds, p.batches) for p in stack.pollers}
+        durations: list[float] = []
+        accepted, seconds = send_beacons(http, url, beacons, args.rate, durations)
         aggregated = wait_aggregated(stack, timeout=600.0)
         report = meter.report()
+        result["durations"] = {
+            "collector_ms": round(sorted(durations)[len(durations) // 2] * 1000, 2),
+            **{f"{p.consumer}_ms_per_record": round(1000 * (p.busy_seconds - busy[p.consumer][1])
+                                                    / max(1, p.delivered - busy[p.consumer][0]), 3)
+               for p in stack.pollers},
+            **{f"{p.consumer}_invocations_per_record": round((p.batches - busy[p.consumer][2])
+                                                             / max(1, p.delivered - busy[p.consumer][0]), 4)
+               for p in stack.pollers}}
         after = counted_events(http, url)
         result["clients"] = census.line()
         result["phase2"] = {"sent": len(beacons), "accepted": accepted, "send_seconds": round(seconds, 1),
@@ -336,6 +366,34 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def beacon_prices(durations: dict[str, float], wu: float, ru: float) -> list[tuple[str, bool, dict[str, float]]]:
+    """All-in dollars per million beacon events for each collector path, by line."""
+    dynamodb = wu * WRITE_UNIT_PRICE + ru * READ_UNIT_PRICE
+    collector = LAMBDA_REQUEST_PRICE + 1e6 * durations["collector_ms"] / 1000 * COLLECTOR_GB * LAMBDA_GB_SECOND_PRICE
+    aggregators = sum(1e6 * durations[f"{c}_ms_per_record"] / 1000 * AGGREGATOR_GB * LAMBDA_GB_SECOND_PRICE
+                      + durations[f"{c}_invocations_per_record"] * LAMBDA_REQUEST_PRICE
+                      for c in ("realtime", "rollups") if f"{c}_ms_per_record" in durations)
+    rows = []
+    for path, gateway, cloudfront, offered in COLLECTOR_PATHS:
+        lines = {"DynamoDB": dynamodb, "gateway": gateway, "CloudFront": cloudfront, "collector Lambda": collector,
+                 "aggregator Lambdas": aggregators}
+        rows.append((path, offered, {**lines, "total": sum(lines.values())}))
+    return rows
+
+
+def print_prices(result: dict, wu: float, ru: float) -> None:
+    d = result["durations"]
+    print(f"all-in $ per million beacon events (us-east-1 list prices; DynamoDB as metered above; Lambda at the "
+          f"measured {d['collector_ms']} ms a beacon (POST round trip, {COLLECTOR_GB * 1024:.0f} MB) and "
+          f"{d.get('realtime_ms_per_record', 0)} + {d.get('rollups_ms_per_record', 0)} ms a record in the two "
+          f"consumers ({AGGREGATOR_GB * 1024:.0f} MB)):")
+    rows = beacon_prices(d, wu, ru)
+    columns = list(rows[0][2])
+    print_table(("collector path", *columns),
+                [(path + ("" if offered else " (not in the template yet)"), *(f"{lines[c]:.2f}" for c in columns))
+                 for path, offered, lines in rows])
+
+
 def print_report(result: dict) -> bool:
     p1, p2 = result["phase1"], result["phase2"]
     meter = p2["meter"]
@@ -369,6 +427,8 @@ def print_report(result: dict) -> bool:
     monthly = 30 * 1_000_000 * (wu * WRITE_UNIT_PRICE + ru * READ_UNIT_PRICE) / 1_000_000
     print(f"at 1M events/day: {wu * 30:,.0f}M write units + {ru * 30:,.1f}M read units a month "
           f"= ${monthly:,.0f}/month on demand (us-east-1: ${WRITE_UNIT_PRICE}/M writes, ${READ_UNIT_PRICE}/M reads)")
+    print()
+    print_prices(result, wu, ru)
     if meter["unpriced"] or meter["meter_errors"]:
         print(f"WARNING: unpriced operations {meter['unpriced']}, meter errors {meter['meter_errors']}")
     print()

@@ -292,8 +292,9 @@ class Aggregator:
         done: set[str] = set()
         missing = sorted({e["session_id"] for e in events if not e.get("bot")} - set(states))
         if missing:
+            # The realtime consumer only needs a visit's source: a read a moment stale costs half.
             for item in self.store.batch_get(self.settings.sessions_table, [{"session_id": s} for s in missing],
-                                             consistent=True):
+                                             consistent=rollups):
                 if item.get("sv") != SCHEMA_VERSION or "st" not in item:
                     continue
                 if batch.applied_to(item):
