@@ -258,12 +258,17 @@ def test_stream_functions_take_their_consumer_from_their_configuration(backend):
     assert backend.get("/api/realtime")[1]["data"]["active_sessions"] == 3
     assert backend.store.client.scan(TableName=settings.sessions_table)["Count"] == 0
     assert backend.get("/api/stats?period=1h")[1]["data"]["totals"]["events"] == 0
+    # and the realtime chart has the events the rollups have not folded yet
+    per_minute = backend.get("/api/realtime?window=5")[1]["data"]["per_minute"]
+    assert (sum(row["events"] for row in per_minute), sum(row["page_views"] for row in per_minute)) == (3, 3)
     handler.configure(replace(settings, stream_consumer=config.ROLLUP_CONSUMER), backend.store)
     StreamPoller(settings, backend.handler, interval=0).poll_once()
     assert backend.get("/api/stats?period=1h")[1]["data"]["totals"]["events"] == 0  # same checkpoint: nothing new
     StreamPoller(settings, backend.handler, consumer=config.ROLLUP_CONSUMER).poll_once()
     assert backend.get("/api/stats?period=1h")[1]["data"]["totals"]["events"] == 3
     assert backend.get("/api/realtime")[1]["data"]["active_sessions"] == 3  # not counted twice
+    per_minute = backend.get("/api/realtime?window=5")[1]["data"]["per_minute"]
+    assert sum(row["events"] for row in per_minute) == 3 and sum(row["sessions"] for row in per_minute) == 3
 
 
 def test_the_local_stack_runs_both_consumers_at_the_template_windows(monkeypatch):

@@ -47,6 +47,7 @@ class RealtimeReader:
         table = self.settings.stats_table
 
         items: list[tuple[int, dict]] = []
+        fresh_counts: dict[int, list[int]] = {}
         series = {m: [0] * r.MINUTE_LEN for m in minutes}
         dim, value = (r.PAGE, page) if page else (r.ALL, None)
         for s in sites:
@@ -61,6 +62,20 @@ class RealtimeReader:
                     t = hour + 60 * int(minute)
                     if t in series:
                         series[t] = [a + b for a, b in zip(series[t], vector)]
+
+        # The rollups lag by the rollup consumer's window (a minute): the realtime items fill in the
+        # events and page views of the minutes they have not folded yet.
+        for start, blob in items:
+            minute = r.bucket_start(start, "minute")
+            if minute in series:
+                events = sum((blob.get("pe", {}).get(page, {}) if page else blob.get("e", {})).values())
+                views = blob.get("pv", {}).get(page, 0) if page else sum(blob.get("pv", {}).values())
+                fresh = fresh_counts.setdefault(minute, [0, 0])
+                fresh[0] += events
+                fresh[1] += views
+        for minute, (events, views) in fresh_counts.items():
+            series[minute][r.EV] = max(series[minute][r.EV], events)
+            series[minute][r.PV] = max(series[minute][r.PV], views)
 
         last5 = now - config.ACTIVE_WINDOW_SECONDS
         recent = [(start, blob) for start, blob in items if start + 60 > last5]
