@@ -4,7 +4,7 @@
     sk = "<bucket start>"         a multiple of BUCKET_SECONDS (zero-padded; a Query reads the last 30 minutes)
     c  = zlib JSON blob:
          a   {visit hash: second of the bucket last seen}             active visits
-         p   {page: {visit hash: second}}, pv {page: page views}      per page
+         p   {page: {visit hash: second}}                              per page (page views: pe)
          s   {source: {visit hash: second}}, sv {source: page views}  per source
          e   {event type: events}, pe {page: {event type: events}}
          r   [[time, event type, page, source], …] the newest RECENT events (no visit ids)
@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .rollups import NO_SITE
+from .events import PAGE_VIEW
 from .sessions import DIRECT, short_hash
 
 SHARDS = 8                 # at most; a Query per shard reads them
@@ -34,7 +35,7 @@ BUCKET_SECONDS = 5
 EVENTS_PER_SHARD = 100     # of one batch
 RECENT = 20
 TTL_SECONDS = 2 * 3600
-MAX_VISITS = 6000       # per item; beyond it a minute's visits are counted in `e`/`pv` only
+MAX_VISITS = 6000       # per item; beyond it a bucket's visits are counted in `e`/`pe` only
 MAX_PAGE_VISITS = 6000  # (page, visit) pairs per item
 
 
@@ -64,7 +65,7 @@ def sk(start: int) -> str:
 
 
 def new_delta() -> dict[str, Any]:
-    return {"a": {}, "p": {}, "pv": {}, "s": {}, "sv": {}, "e": {}, "pe": {}, "r": []}
+    return {"a": {}, "p": {}, "s": {}, "sv": {}, "e": {}, "pe": {}, "r": []}
 
 
 def add_event(delta: dict, visit: str, second: int, event_type: str, page: str | None, source: str | None,
@@ -80,12 +81,16 @@ def add_event(delta: dict, visit: str, second: int, event_type: str, page: str |
         on_page[visit] = max(second, on_page.get(visit, 0))
         types = delta["pe"].setdefault(page, {})
         types[event_type] = types.get(event_type, 0) + 1
-    if is_view:
-        if source is not None:
-            delta["sv"][source] = delta["sv"].get(source, 0) + 1
-        if page is not None:
-            delta["pv"][page] = delta["pv"].get(page, 0) + 1
+    if is_view and source is not None:
+        delta["sv"][source] = delta["sv"].get(source, 0) + 1
     delta["r"].append([round(ts, 3), event_type, page, DIRECT if source is None else source])
+
+
+def page_views(blob: dict, page: str | None = None) -> int:
+    """Page views in an item: of one page, or of all (a page's page views are its `page_view` events)."""
+    by_page = blob.get("pe", {})
+    pages = [by_page.get(page, {})] if page is not None else by_page.values()
+    return sum(types.get(PAGE_VIEW, 0) for types in pages)
 
 
 def _latest(into: dict, visits: dict, room: int) -> None:
@@ -101,7 +106,7 @@ def merge(blob: dict, delta: dict) -> dict:
     """Union the visit maps, add the counts, keep the newest events."""
     active = blob.setdefault("a", {})
     _latest(active, delta["a"], MAX_VISITS - len(active))
-    for key, count_key in (("p", "pv"), ("s", "sv")):
+    for key in ("p", "s"):
         groups = blob.setdefault(key, {})
         pairs = sum(len(v) for v in groups.values())
         for name, visits in delta[key].items():
@@ -109,9 +114,9 @@ def merge(blob: dict, delta: dict) -> dict:
             before = len(group)
             _latest(group, visits, MAX_PAGE_VISITS - pairs)
             pairs += len(group) - before
-        counts = blob.setdefault(count_key, {})
-        for name, n in delta[count_key].items():
-            counts[name] = counts.get(name, 0) + n
+    counts = blob.setdefault("sv", {})
+    for name, n in delta["sv"].items():
+        counts[name] = counts.get(name, 0) + n
     types = blob.setdefault("e", {})
     for name, n in delta["e"].items():
         types[name] = types.get(name, 0) + n

@@ -69,7 +69,7 @@ class RealtimeReader:
             minute = r.bucket_start(start, "minute")
             if minute in series:
                 events = sum((blob.get("pe", {}).get(page, {}) if page else blob.get("e", {})).values())
-                views = blob.get("pv", {}).get(page, 0) if page else sum(blob.get("pv", {}).values())
+                views = rt.page_views(blob, page)
                 fresh = fresh_counts.setdefault(minute, [0, 0])
                 fresh[0] += events
                 fresh[1] += views
@@ -86,7 +86,7 @@ class RealtimeReader:
                 if page is None or name == page:
                     pages.setdefault(name, {}).update(visits)
         top_pages = [{"page": name, "sessions": len(rt.active(recent, last5, "p", name)),
-                      "page_views": sum(b.get("pv", {}).get(name, 0) for _, b in recent)} for name in pages]
+                      "page_views": sum(rt.page_views(b, name) for _, b in recent)} for name in pages]
         sources = {name for _, b in recent for name in b.get("s", {})}
         if page is not None:
             on_page = rt.active(recent, last5, "p", page)
