@@ -172,7 +172,8 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
             body = base64.b64decode(event.body) if event.is_base64_encoded else event.body
         result = services().collector.ingest(body, context)
         _count(EventsAccepted=result.accepted, EventsRejected=len(result.rejected),
-               EventsFiltered=result.filtered, EventsDuplicate=result.duplicates)
+               EventsFiltered=result.filtered, EventsDuplicate=result.duplicates,
+               EventsFilteredNewSite=result.new_sites_refused)
         return success(result.as_dict())
 
     def read_access(route: str) -> tuple[dict[str, list[str]], Any]:
