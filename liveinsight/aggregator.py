@@ -57,8 +57,9 @@ class AggregateResult:
 class Fold:
     """The deltas of one batch: {(pk, sk): delta} for rollups and realtime, and the sessions after it."""
 
-    def __init__(self, now: float, realtime: bool = True) -> None:
+    def __init__(self, now: float, realtime: bool = True, all_sites: bool = True) -> None:
         self.now = now
+        self.levels_for_all = (r.ALL_SITES,) if all_sites else ()
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
         self.rollups: dict[tuple[str, str], dict] = {}
         self.capacity: dict[tuple[str, str], int] = {}
@@ -69,7 +70,7 @@ class Fold:
     def _deltas(self, site: str, dim: str, value: str | None, ts: float) -> Iterable[tuple[str, dict, bool]]:
         """(granularity, delta, all sites?) of every rollup item of (site, dim, value) holding time `ts`,
         and of the all-sites item of (dim, value) for the dims all sites share."""
-        levels = [site, r.ALL_SITES] if dim in r.ALL_SITES_DIMS else [site]
+        levels = [site, *self.levels_for_all] if dim in r.ALL_SITES_DIMS else [site]
         for level in levels:
             key_pk = r.pk(level, dim, value)
             for granularity, unit in ((r.HOUR, "hour"), (r.DAY, "day")):
@@ -170,7 +171,7 @@ class Fold:
     def _realtime(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool) -> None:
         visit = rt.visit_hash(state.session_id)
         minute = r.bucket_start(ts, "minute")
-        for level in (state.site, r.ALL_SITES):
+        for level in (state.site, *self.levels_for_all):
             key = (rt.pk(level, rt.shard_of(visit)), rt.sk(minute))
             delta = self.realtime.setdefault(key, rt.new_delta())
             rt.add_event(delta, visit, int(ts - minute), event_type, page, state.source, ts, is_view)
@@ -362,7 +363,7 @@ class Aggregator:
                 if batch.applied_to(item):
                     done.add(item["session_id"])  # its batch was committed whole before the crash
                 states[item["session_id"]] = SessionState.from_item(item)
-        fold = Fold(now, realtime)
+        fold = Fold(now, realtime, all_sites=self.settings.only_site is None)
         before: dict[str, SessionState | None] = {}
         try:  # folding only computes: whatever raises here, raises for these records every time
             for event in events:

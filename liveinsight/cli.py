@@ -375,11 +375,11 @@ def _create_tables(args: argparse.Namespace) -> int:
 
 def _share_secret(args: argparse.Namespace) -> tuple[str | None, str]:
     """The secret to sign with and where it came from: --secret-arn, the environment, or the local stack."""
-    from .share import ShareSecret
+    from .secret import Secret
 
     arn = args.secret_arn or os.environ.get(config.ENV_SHARE_SECRET_ARN)
     if args.secret_arn or (arn and not os.environ.get(config.ENV_SHARE_SECRET)):
-        return ShareSecret(arn=arn, region=config.Settings.from_env().region).get(), f"the secret {arn}"
+        return Secret(arn=arn, region=config.Settings.from_env().region).get(), f"the secret {arn}"
     if os.environ.get(config.ENV_SHARE_SECRET):
         return os.environ[config.ENV_SHARE_SECRET], f"${config.ENV_SHARE_SECRET}"
     return local_stack().get("share_secret"), "the running local stack"

@@ -16,6 +16,7 @@ ENV_STATS_TABLE = "STATS_TABLE"
 ENV_REGION = "AWS_REGION"
 ENV_DYNAMODB_ENDPOINT = "AWS_ENDPOINT_URL_DYNAMODB"  # boto3's own standard name
 ENV_API_KEY = "LIVEINSIGHT_API_KEY"
+ENV_API_KEY_SECRET_ARN = "LIVEINSIGHT_API_KEY_SECRET_ARN"  # the template's: the key in Secrets Manager
 ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
@@ -161,7 +162,8 @@ class Settings:
     stats_table: str = DEFAULT_STATS_TABLE
     region: str = DEFAULT_REGION
     dynamodb_endpoint: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_key_secret_arn: str | None = None
     allowed_origins: tuple[str, ...] = field(default=(DEFAULT_ALLOWED_ORIGINS,))
     raw_retention_hours: int = DEFAULT_RAW_RETENTION_HOURS
     sites: tuple[str, ...] = ()
@@ -171,6 +173,12 @@ class Settings:
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
     share_secret: str | None = field(default=None, repr=False)
     share_secret_arn: str | None = None
+
+    @property
+    def only_site(self) -> str | None:
+        """The one site of a single-site deployment (an allow-list of one): its answers about all
+        sites are that site's, and no all-sites level is written for it."""
+        return self.sites[0] if len(self.sites) == 1 else None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -183,6 +191,7 @@ class Settings:
             region=_env(ENV_REGION, DEFAULT_REGION),
             dynamodb_endpoint=os.environ.get(ENV_DYNAMODB_ENDPOINT) or None,
             api_key=os.environ.get(ENV_API_KEY) or None,
+            api_key_secret_arn=os.environ.get(ENV_API_KEY_SECRET_ARN) or None,
             allowed_origins=origins or (DEFAULT_ALLOWED_ORIGINS,),
             raw_retention_hours=int(_env(ENV_RAW_RETENTION_HOURS, str(DEFAULT_RAW_RETENTION_HOURS))),
             sites=tuple(sorted({site_of(h) for h in _env(ENV_SITES, "").split(",") if h.strip()})),

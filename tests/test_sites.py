@@ -177,3 +177,19 @@ def test_an_alert_run_sends_at_most_its_cap_and_leaves_the_rest_for_the_next_run
     unsent = [o.check.site for o in outcomes if not o.sent]
     table = backend.store.settings.stats_table
     assert all(backend.store.get_item(table, a.key(site)) is None for site in unsent)  # decided again next run
+
+
+def test_a_single_site_deployment_writes_no_all_sites_level_and_answers_as_its_site(backend):
+    # GIVEN a deployment whose allow-list is one site
+    from liveinsight import handler
+    from liveinsight.items import realtime as rt, rollups as r
+
+    handler.configure(replace(backend.store.settings, sites=("shop.example.com",)), backend.store)
+    backend.post({"events": [visit("shop.example.com", f"s{i}", f"/p{i % 2}") for i in range(6)]})
+    # WHEN asked about all sites
+    everything, one = backend.stats("period=24h"), backend.stats("period=24h&site=shop.example.com")
+    # THEN the answer is the site's, from the site's own items: nothing was written twice
+    assert {**everything, "range": None} == {**one, "range": None} and everything["totals"]["sessions"] == 6 and everything["sites"] == ["shop.example.com"]
+    assert backend.realtime()["active_sessions"] == 6
+    keys = [i["pk"]["S"] for i in backend.store.client.scan(TableName=backend.store.settings.stats_table)["Items"]]
+    assert not [k for k in keys if k.startswith(r.pk(r.ALL_SITES, r.ALL)[:2]) or k.startswith(rt.pk(r.ALL_SITES, 0)[:5])]

@@ -39,7 +39,7 @@ class RealtimeReader:
             raise InvalidRequest("`page` is empty; leave it out or give a path such as /pricing")
         window = p.whole_number(params, "window", DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW,
                                 f"`window` must be a whole number of minutes from {MIN_WINDOW} to {MAX_WINDOW}")
-        site = p.site(params, self.settings)
+        site = p.site(params, self.settings) or self.settings.only_site
         page = r.label(page) if page is not None else None
         this_minute = r.bucket_start(now, "minute")
         minutes = [this_minute - 60 * i for i in range(window - 1, -1, -1)]

@@ -166,7 +166,9 @@ def ranked_sites(blobs: list[dict], limit: int = SITES_LISTED) -> list[str]:
 
 def top_sites(store: Store, settings: Settings, start: float, end: float, limit: int = SITES_LISTED) -> list[str]:
     """The sites with the most visits in [start, end] (one Query of all-sites items: hours up to
-    3 days, whole days beyond), whatever the number of sites."""
+    3 days, whole days beyond), whatever the number of sites; a single-site deployment's one site."""
+    if settings.only_site:
+        return [settings.only_site]
     unit = "hour" if end - start <= 3 * 86400 else "day"
     granularity = r.HOUR if unit == "hour" else r.DAY
     items = store.query(settings.stats_table, r.pk(r.ALL_SITES, r.ALL), r.sk(granularity, r.bucket_start(start, unit)),
@@ -204,10 +206,11 @@ class StatsReader:
         last = buckets[-1] + SECONDS[q.interval] - 1
         blobs: list[tuple[int, dict]] = []
         granularity = r.DAY if item_unit == "day" else r.HOUR
+        site = q.site or self.settings.only_site
         listed = sites if sites is not None else (
-            None if q.site is None and dim == r.ALL else top_sites(self.store, self.settings, first, last))
-        if q.site:
-            levels = [q.site]
+            None if site is None and dim == r.ALL else top_sites(self.store, self.settings, first, last))
+        if site:
+            levels = [site]
         elif dim in r.ALL_SITES_DIMS:
             levels = [r.ALL_SITES]
         else:
