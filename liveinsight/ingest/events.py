@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from .. import config
+from ..config import normalise_host
 from ..errors import InvalidRequest, PayloadTooLarge
 from ..items.events import PAGE_VIEW
 
@@ -38,7 +39,9 @@ ACCEPTED = {
     "event_type": "a string of 1-64 letters, digits or _ - . : (e.g. \"page_view\", \"signup\")",
     "session_id": f"a string of 1-{config.MAX_SESSION_ID_CHARS} printable characters",
     "timestamp": "a number of epoch seconds or milliseconds, from 24 h in the past to 5 min in the future",
-    "page_url": f"an absolute http(s) URL of at most {config.MAX_URL_CHARS} characters",
+    "page_url": (f"an absolute http(s) URL of at most {config.MAX_URL_CHARS} characters whose host is a host name "
+                 f"(at most {config.MAX_HOST_CHARS} characters, dot-separated labels of 1-{config.MAX_HOST_LABEL_CHARS} "
+                 "letters, digits, - or _; international names allowed) or an IP address"),
     "referrer": f"an absolute URL of at most {config.MAX_URL_CHARS} characters, or an empty string",
     "user_agent": f"a string of at most {config.MAX_USER_AGENT_CHARS} characters",
     "event_id": f"a string of 1-{config.MAX_EVENT_ID_CHARS} characters",
@@ -146,8 +149,16 @@ def _is_absolute_url(value: str, schemes: tuple[str, ...] | None) -> bool:
 
 
 def _origin_and_path(parts) -> tuple[str, str, str]:
-    """(scheme, host[:port], path) of a split URL, lower-cased where case means nothing, without credentials."""
-    return parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower(), parts.path
+    """(scheme, host[:port], path) of a split URL, lower-cased where case means nothing, without credentials.
+
+    A page URL's host is IDNA-normalised (`normalise_host`), so stored URLs and sites agree.
+    """
+    netloc = parts.netloc.rpartition("@")[2].lower()
+    host = normalise_host(parts.hostname or "")
+    if host is not None and host != (parts.hostname or "").lower():
+        port = netloc.rpartition(":")[2] if netloc.rpartition("]")[2].count(":") == 1 else ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return parts.scheme.lower(), netloc, parts.path
 
 
 def clean_page_url(url: str, keep_query: tuple[str, ...] = config.DEFAULT_KEEP_QUERY) -> str:
@@ -257,6 +268,8 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         len(model.page_url) > config.MAX_URL_CHARS or not _is_absolute_url(model.page_url, ("http", "https"))
     ):
         raise ValueError(_field_error("page_url", f"is {_show(model.page_url)}"))
+    if model.page_url is not None and normalise_host(urlsplit(model.page_url).hostname or "") is None:
+        raise ValueError(_field_error("page_url", f"has a host that is not a host name ({_show(urlsplit(model.page_url).hostname or '')})"))
     if model.page_url is None and model.event_type == PAGE_VIEW:
         raise ValueError(_field_error("page_url", "is required for page_view events"))
     if model.referrer and (len(model.referrer) > config.MAX_URL_CHARS or not _is_absolute_url(model.referrer, None)):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import REALTIME_CONSUMER
+from ..config import REALTIME_CONSUMER, ROLLUP_CONSUMER, STREAM_CONSUMERS
 
 APPLIED = "ap"  # attribute: {lane: last position applied}
 REALTIME_LANE_PREFIX = "rt:"
@@ -26,6 +26,18 @@ REALTIME_LANE_PREFIX = "rt:"
 def lane_of(consumer: str | None, shard: str) -> str:
     """The ledger lane of `consumer` (None: the single consumer) reading stream shard `shard`."""
     return f"{REALTIME_LANE_PREFIX}{shard}" if consumer == REALTIME_CONSUMER else shard
+
+
+def parked_lane(consumer: str | None, shard: str) -> str:
+    """The lane a record `consumer` could not apply is parked under (`items.parked`): it names the
+    consumer, since the rollup consumer's ledger lane is the single consumer's."""
+    return f"{consumer}:{shard}" if consumer else shard
+
+
+def consumer_of_parked(lane: str) -> str | None:
+    """The consumer that parked a record under `lane` (None: the single consumer)."""
+    name, sep, _ = lane.partition(":")
+    return name if sep and name in STREAM_CONSUMERS else None
 
 
 class PartialRedelivery(Exception):
