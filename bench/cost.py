@@ -289,7 +289,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     http.headers["User-Agent"] = AGENTS[0][0]
     result: dict[str, Any] = {"settings": {k: getattr(args, k) for k in ("seconds", "rate", "preload", "catalogue",
                                                                        "seed")},
-                              "windows": {poller.consumer: poller.interval for poller in stack.pollers}}
+                              "windows": {poller.consumer: poller.interval for poller in stack.pollers},
+                              "only_site": stack.settings.only_site}
     try:
         names = table_names(stack.settings)
         log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
@@ -406,7 +407,9 @@ def print_report(result: dict) -> bool:
           f"(GET /api/stats?period=24h events: {p2['counted_24h_before']:,} -> {p2['counted_24h_after']:,})"
           + ("" if p2["aggregated"] else "  WARNING: aggregation did not go idle"))
     print(result["clients"])
-    print("stream consumers' batching windows: " + ", ".join(f"{c} {w:g} s" for c, w in result["windows"].items()))
+    print("stream consumers' batching windows: " + ", ".join(f"{c} {w:g} s" for c, w in result["windows"].items())
+          + (f"; one site ({result['only_site']}, LIVEINSIGHT_SITES): no all-sites level" if result["only_site"]
+             else "; no LIVEINSIGHT_SITES: the all-sites level is written too"))
     print(f"meter: {meter['meter_lookups']:,} reads of its own to learn item sizes (not priced), "
           f"{meter['meter_errors']} calls it could not price")
     print()
