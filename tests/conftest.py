@@ -36,6 +36,13 @@ os.environ.setdefault("LIVEINSIGHT_ROLLUP_WINDOW_SECONDS", "1")
 
 
 @pytest.fixture
+def fresh_clock(request):
+    """A module's NOW, set when each test starts: a long (or loaded) run must not age a module's
+    events out of the 5-minute realtime window between collection and the test."""
+    request.module.NOW = time.time()
+
+
+@pytest.fixture
 def aws_credentials(monkeypatch):
     """Fake credentials so nothing can reach real AWS."""
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),

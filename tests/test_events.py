@@ -9,6 +9,7 @@ import pytest
 from conftest import page_view
 
 NOW = time.time()
+pytestmark = pytest.mark.usefixtures("fresh_clock")
 
 
 def good(**overrides):

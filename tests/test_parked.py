@@ -6,9 +6,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import CHROME, page_view
 
 NOW = time.time()
+pytestmark = pytest.mark.usefixtures("fresh_clock")
 HUGE_SITE = "a" * 2030 + ".com"  # no key holds it: DynamoDB refuses every rollup of this site
 
 

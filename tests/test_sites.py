@@ -10,9 +10,10 @@ import pytest
 from conftest import CHROME, page_view
 
 NOW = time.time()
+pytestmark = pytest.mark.usefixtures("fresh_clock")
 
 
-def visit(site: str, session: str, path: str = "/", ts: float = NOW) -> dict:
+def visit(site: str, session: str, path: str = "/", ts: float | None = None) -> dict:
     return dict(page_view(session, path, ts), page_url=f"https://{site}{path}")
 
 
