@@ -131,10 +131,10 @@ def _sign_in_page() -> None:
 def _refusal_page(email: str | None) -> None:
     st.title(":material/block: This dashboard is not open to you")
     if email:
-        st.write("You are signed in as")
+        st.write("You are signed in as:")
         st.text(email)
-        st.write("which is not on this dashboard's allow-list. Ask whoever runs it to add your address or "
-                 "your company's domain, or sign out and sign in with another account.")
+        st.write("This address is not on the dashboard's allow-list. Ask whoever runs it to add your address "
+                 "or your company's domain, or sign out and sign in with another account.")
     else:
         st.write("Your identity provider did not give a verified e-mail address, so the allow-list cannot "
                  "admit you. Sign out and sign in with your work account.")
