@@ -20,6 +20,7 @@ auth.gate()  # With sign-in set up: the sign-in or refusal page stops the run he
 if kiosk.active():  # ?kiosk=1: a screen for a room, without sidebar or chrome.
     kiosk.show(PAGES, navigation, ui.url_filters().site or ui.ALL_SITES)
 else:
+    auth.sidebar_account()
     ui.navigation_menu(PAGES)
     ui.sidebar_filters()
 navigation.run()

@@ -1,9 +1,9 @@
 """Sign-in for the team's dashboard: Streamlit's OpenID Connect login, an allow-list, a refusal page.
 
 Without an `[auth]` section in Streamlit's secrets the dashboard is open, as on a laptop, and the
-sidebar says so. With one, `gate()` runs first on every page: a share link opens its own scope
-without signing in (the API checks the link, and the dashboard sends it no key); everyone else
-signs in with the company's provider and must be on the allow-list (LIVEINSIGHT_ALLOWED_USERS).
+sidebar says so (`sidebar_account`). With one, `gate()` runs first on every page: a share link
+opens its own scope without signing in (the API checks the link, and the dashboard sends it no
+key); everyone else signs in with the company's provider and must be on the allow-list (LIVEINSIGHT_ALLOWED_USERS).
 Names and addresses come from the identity provider, so they are shown as text, never Markdown.
 """
 from __future__ import annotations
@@ -100,10 +100,7 @@ def signed_in_email() -> str | None:
 
 def gate() -> None:
     """Let this visitor through, or draw the sign-in or refusal page and stop the run."""
-    if not configured():
-        st.sidebar.caption(f":material/lock_open: {LOCAL_MODE_NOTE}")
-        return
-    if share.token():  # A share link: its own scope, without the key (ui.api_settings) and without sign-in.
+    if not configured() or share.token():  # A share link: its scope, no key (ui.api_settings), no sign-in.
         return
     if not st.user.is_logged_in:
         _sign_in_page()
@@ -112,12 +109,21 @@ def gate() -> None:
     if not allow_list().admits(email):
         _refusal_page(email)
         st.stop()
+
+
+def sidebar_account() -> None:
+    """Who is signed in, with the sign-out button; in local mode, a note that nothing is behind sign-in."""
     with st.sidebar:
-        st.caption("Signed in as")
-        st.text(_claim("name") or email)
-        if _claim("name"):
-            st.text(email)
-        st.button("Sign out", on_click=st.logout, icon=":material/logout:", width="stretch")
+        if not configured():
+            st.caption(f":material/lock_open: {LOCAL_MODE_NOTE}")
+        elif st.user.is_logged_in:
+            st.caption("Signed in as")
+            st.text(_claim("name") or signed_in_email())
+            if _claim("name"):
+                st.text(signed_in_email())
+            st.button("Sign out", on_click=st.logout, icon=":material/logout:", width="stretch")
+        else:
+            return
         st.divider()
 
 
