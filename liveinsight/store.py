@@ -190,6 +190,15 @@ class Store:
                 raise VersionConflict(f"{item.get('pk')} {item.get('sk')} changed since it was read") from exc
             raise
 
+    def put_item(self, table: str, item: dict[str, Any]) -> None:
+        """Put one item, replacing any with the same key."""
+        self._call("put_item", TableName=table, Item=serialize(item))
+
+    def delete_item(self, table: str, key: dict[str, Any]) -> bool:
+        """Delete one item; whether there was one."""
+        response = self._call("delete_item", TableName=table, Key=serialize(key), ReturnValues="ALL_OLD")
+        return bool(response.get("Attributes"))
+
     def add_to_set(self, table: str, key: dict[str, Any], attribute: str, values: set[str]) -> None:
         """Add strings to a string-set attribute (idempotent: adding twice changes nothing)."""
         self._call("update_item", TableName=table, Key=serialize(key), UpdateExpression="ADD #a :s",
