@@ -1,7 +1,7 @@
 """LiveInsight's dashboard: the router. Run with `streamlit run dashboard.py`."""
 import streamlit as st
 
-from liveinsight.dashboard import auth, kiosk, ui
+from liveinsight.dashboard import auth, kiosk, saved_views, ui
 
 st.set_page_config(page_title="LiveInsight", page_icon=":material/insights:", layout="wide")
 
@@ -22,5 +22,6 @@ if kiosk.active():  # ?kiosk=1: a screen for a room, without sidebar or chrome.
 else:
     auth.sidebar_account()
     ui.navigation_menu(PAGES)
-    ui.sidebar_filters()
+    saved_views.open_from_link()  # ?view=NAME sets the filters before the sidebar draws them.
+    saved_views.sidebar(ui.sidebar_filters())
 navigation.run()

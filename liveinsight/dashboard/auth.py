@@ -92,8 +92,8 @@ def _claim(name: str) -> Any:
 
 
 def signed_in_email() -> str | None:
-    """The signed-in user's e-mail address, or None when a provider says it is not verified."""
-    if _claim("email_verified") is False:  # Entra ID sends no such claim; Google and Cognito do.
+    """The signed-in user's e-mail address; None when nobody is signed in or the provider says it is not verified."""
+    if not _claim("is_logged_in") or _claim("email_verified") is False:  # Entra ID sends no such claim; Google and Cognito do.
         return None
     return _claim("email") or None
 
