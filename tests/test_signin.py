@@ -6,7 +6,8 @@ LIVEINSIGHT_OIDC_* settings and an allow-list), a person from an allowed domain 
 Overview with their name and a sign-out button, downloads a CSV and signs out; a person from another
 domain is refused; a share link opens its view without signing in. Everything Chromium receives —
 pages, responses, websocket frames, downloads — is captured and must never hold the API key.
-Screenshots of the sign-in page, the refusal page and the signed-in sidebar go to docs/screenshots/.
+The allowed user also saves a view for the team and opens it by its link. Screenshots of the sign-in
+page, the refusal page, the signed-in sidebar and the saved views go to docs/screenshots/.
 """
 from __future__ import annotations
 
@@ -207,6 +208,29 @@ def test_an_allowed_user_signs_in_sees_the_dashboard_and_signs_out(team_dashboar
     download = Path(download_info.value.path()).read_bytes()
     received.add("download", download)
     assert b"page" in download and b"/pricing" in download  # The real table, not an error.
+
+    # WHEN they save the last week's view for the team, and later open its link
+    page.goto(f"{url}/?period=7d")
+    settled(page)
+    sidebar.get_by_text("Save the current view").click()
+    sidebar.get_by_label("Name").fill("Last week, whole site")
+    sidebar.get_by_role("button", name="Save view").click()
+    link = sidebar.locator('[data-testid="stCode"]').first
+    link.wait_for(timeout=TIMEOUT_MS)
+    assert link.inner_text().strip() == f"{url}/?view=Last%20week%2C%20whole%20site"
+    settled(page)
+    sidebar.locator('[data-testid="stCode"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "saved-views.png"))
+    page.goto(url)
+    settled(page)
+    page.locator("h1", has_text="Overview").wait_for(timeout=TIMEOUT_MS)
+    assert "Last 24 hours" in page.locator('[data-testid="stMain"]').inner_text()
+    page.goto(f"{url}/?view=Last%20week%2C%20whole%20site")
+    page.locator("h1", has_text="Overview").wait_for(timeout=TIMEOUT_MS)
+    settled(page)
+    # THEN the view opens with its period
+    assert "Last 7 days" in page.locator('[data-testid="stMain"]').inner_text()
+    assert "view=" not in page.url and "period=7d" in page.url
     # AND look at another page
     page.locator('[data-testid="stPageLink-NavLink"]', has_text="Realtime").click()
     page.locator("h1", has_text="Realtime").wait_for(timeout=TIMEOUT_MS)

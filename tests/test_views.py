@@ -141,3 +141,28 @@ def test_names_travel_percent_encoded_in_the_path(api):
 def test_a_wrong_method_on_a_view_is_405_naming_the_right_ones(api):
     status, payload = call(api, "POST", "Pricing", {"filters": {}})
     assert status == 405 and "use PUT or DELETE" in payload["message"]
+
+
+def test_the_dashboard_client_saves_lists_and_deletes_views_through_serve():
+    from liveinsight.dashboard.client import ApiAuthError, ApiRequestError, Client
+    from test_serve import start_serve, stop
+
+    process, url = start_serve("--api-key", KEY)
+    try:
+        with Client(url, api_key=KEY, timeout=10) as client:
+            # WHEN the dashboard saves a view whose name needs percent-encoding
+            saved = client.save_view("Pricing - week? #1", PRICING, saved_by="ana@example.com")
+            # THEN the team's list has it, with its filters, who saved it and when
+            (listed_view,) = client.views()
+            assert listed_view == saved and listed_view.name == "Pricing - week? #1"
+            assert listed_view.filters == PRICING and listed_view.saved_at is not None
+            with pytest.raises(ApiRequestError, match="`filters.period` must be one of"):
+                client.save_view("bad", {"period": "1y"})
+            client.delete_view("PRICING - WEEK? #1")
+            assert client.views() == []
+            with pytest.raises(ApiRequestError, match="no saved view is named"):
+                client.delete_view("Pricing - week? #1")
+        with Client(url, timeout=10) as keyless, pytest.raises(ApiAuthError):
+            keyless.views()
+    finally:
+        stop(process)

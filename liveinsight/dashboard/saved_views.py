@@ -123,7 +123,7 @@ def sidebar(filters: ui.Filters) -> None:
         chosen = _find(views, st.session_state.get(_CHOICE) or "")
         if chosen is not None:
             st.caption("Its link:")
-            st.code(link(chosen.name), language=None)
+            st.code(link(chosen.name), language=None, wrap_lines=True)
             if chosen.saved_by:
                 st.caption("Saved by")
                 st.text(chosen.saved_by)
