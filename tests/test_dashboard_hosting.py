@@ -218,3 +218,12 @@ def test_the_task_runs_the_images_entry_point_on_arm64_in_the_smallest_fargate_s
     (task,) = resources(template, "AWS::ECS::TaskDefinition").values()
     assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
     assert (task["Properties"]["Cpu"], task["Properties"]["Memory"]) == ("256", "1024")
+
+
+@pytest.mark.parametrize("path", [TEMPLATE, DOCKERFILE], ids=lambda p: p.name)
+def test_no_account_specific_identifiers_in_the_dashboards_infrastructure(path):
+    from test_infra import ACCOUNT_SPECIFIC
+
+    text = path.read_text(encoding="utf-8")
+    for pattern in ACCOUNT_SPECIFIC:
+        assert not pattern.values[0].findall(text), (path.name, pattern.id)
