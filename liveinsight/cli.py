@@ -194,7 +194,8 @@ def _dashboard(args: argparse.Namespace) -> int:
             fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(auth_section)
-        print(f"LiveInsight dashboard on http://{args.host}:{args.port}  (API: {api or 'http://127.0.0.1:8000'}; "
+        print(f"LiveInsight dashboard on http://{args.host}:{args.port}  "
+              f"(API: {api or f'the default; set {config.ENV_API_URL}'}; "
               + ("sign-in: on" if auth_section else
                  f"sign-in: off, set {config.ENV_OIDC_METADATA_URL} and the rest to turn it on") + ")",
               flush=True)

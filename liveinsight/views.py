@@ -27,14 +27,10 @@ FILTERS = ("period", "from", "to", *VALUE_FILTERS)
 BODY_FIELDS = ("filters", "saved_by")
 
 
-def _printable(text: str) -> bool:
-    return text.isprintable()
-
-
 def check_name(name: str | None) -> str:
     """The view's name, trimmed; a 400 naming what is accepted otherwise."""
     text = (name or "").strip()
-    if not text or len(text) > MAX_NAME_CHARS or not _printable(text) or "/" in text:
+    if not text or len(text) > MAX_NAME_CHARS or not text.isprintable() or "/" in text:
         raise InvalidRequest(f"the view's `name` must be 1-{MAX_NAME_CHARS} printable characters without '/', "
                              f"not {name!r}")
     return text
@@ -53,7 +49,7 @@ def check_filters(filters: Any) -> dict[str, str]:
         if value is None:
             continue
         if not isinstance(value, str) or not value.strip() or len(value) > config.MAX_URL_CHARS \
-                or not _printable(value):
+                or not value.isprintable():
             raise InvalidRequest(f"`filters.{name}` must be a non-empty string of at most {config.MAX_URL_CHARS} "
                                  "printable characters (leave it out for all values)")
         checked[name] = value
@@ -110,7 +106,7 @@ class SavedViews:
         filters = check_filters(parsed.get("filters", {}))
         saved_by = parsed.get("saved_by")
         if saved_by is not None and (not isinstance(saved_by, str) or len(saved_by) > MAX_SAVED_BY_CHARS
-                                     or not _printable(saved_by)):
+                                     or not saved_by.isprintable()):
             raise InvalidRequest(f"`saved_by` must be a string of at most {MAX_SAVED_BY_CHARS} printable characters")
         existing = self.all()
         if len(existing) >= MAX_VIEWS and name.casefold() not in {v.name.casefold() for v in existing}:

@@ -62,9 +62,10 @@ def test_a_view_without_a_period_opens_on_the_default_one(api):
     assert payload["data"]["filters"] == {"period": "24h"}
 
 
-def test_a_custom_range_is_kept_as_whole_days(api):
-    _, payload = call(api, "PUT", "November", {"filters": {"period": "custom", "from": "2026-11-01", "to": "2026-11-30"}})
-    assert payload["data"]["filters"] == {"period": "custom", "from": "2026-11-01", "to": "2026-11-30"}
+def test_a_custom_range_keeps_its_days(api):
+    november = {"period": "custom", "from": "2026-11-01", "to": "2026-11-30"}
+    _, payload = call(api, "PUT", "November", {"filters": november})
+    assert payload["data"]["filters"] == november
 
 
 def test_deleting_a_view_removes_it_and_a_second_delete_is_404(api):

@@ -92,8 +92,9 @@ def _claim(name: str) -> Any:
 
 
 def signed_in_email() -> str | None:
-    """The signed-in user's e-mail address; None when nobody is signed in or the provider says it is not verified."""
-    if not _claim("is_logged_in") or _claim("email_verified") is False:  # Entra ID sends no such claim; Google and Cognito do.
+    """The signed-in user's e-mail address; None when nobody is signed in or the provider calls it unverified."""
+    # Google and Cognito send `email_verified`; Entra ID sends no such claim.
+    if not _claim("is_logged_in") or _claim("email_verified") is False:
         return None
     return _claim("email") or None
 
@@ -162,7 +163,8 @@ def secrets_toml(environ: Mapping[str, str]) -> str | None:
         return None
     problems = [f"{name} is not set" for key, name in AUTH_SETTINGS.items() if not values[key]]
     if not dashboard_url:
-        problems.append(f"{ENV_DASHBOARD_URL} is not set (the address the team opens, e.g. https://dashboard.example.com)")
+        problems.append(f"{ENV_DASHBOARD_URL} is not set (the address the team opens, "
+                        "e.g. https://dashboard.example.com)")
     elif urlsplit(dashboard_url).scheme not in ("http", "https") or not urlsplit(dashboard_url).netloc:
         problems.append(f"{ENV_DASHBOARD_URL} must be an http(s) address such as https://dashboard.example.com, "
                         f"not {dashboard_url!r}")
