@@ -227,3 +227,21 @@ def test_no_account_specific_identifiers_in_the_dashboards_infrastructure(path):
     text = path.read_text(encoding="utf-8")
     for pattern in ACCOUNT_SPECIFIC:
         assert not pattern.values[0].findall(text), (path.name, pattern.id)
+
+
+def test_the_stack_can_create_a_cognito_pool_whose_client_returns_to_the_dashboard(template):
+    assert template["Conditions"]["CreatesUserPool"] == {"Fn::Equals": [{"Ref": "CreateUserPool"}, "true"]}
+    pool = template["Resources"]["UserPool"]
+    assert pool["Condition"] == "CreatesUserPool"
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True  # No self sign-up.
+    client = template["Resources"]["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is True and client["AllowedOAuthFlows"] == ["code"]
+    assert client["CallbackURLs"] == [{"Fn::Sub": "https://${Distribution.DomainName}" + config.OIDC_CALLBACK_PATH}]
+    # The pool client's secret reaches the container the same way a provider's does: through Secrets Manager.
+    secret = template["Resources"]["OidcClientSecretSecret"]["Properties"]["SecretString"]
+    assert secret == {"Fn::If": ["CreatesUserPool", {"Fn::GetAtt": ["UserPoolClient", "ClientSecret"]},
+                                 {"Ref": "OidcClientSecret"}]}
+    # Without the pool, the stack refuses to start without a provider.
+    assertions = template["Rules"]["ProviderIsGiven"]["Assertions"]
+    assert {a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for a in assertions} == {
+        "OidcMetadataUrl", "OidcClientId", "OidcClientSecret"}
