@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from liveinsight.dashboard.client import ApiError, Realtime, Stats
+from liveinsight.dashboard.client import ApiError, Realtime, SavedView, Stats
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 HOUR = 3600
@@ -81,6 +81,8 @@ class FakeClient:
         self.realtime_data = realtime if realtime is not None else realtime_payload()
         self.error = error
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.saved: dict[str, SavedView] = {}  # saved views by case-folded name, as the API keeps them
+        self.save_error: ApiError | None = None
 
     def stats(self, **params: Any) -> Stats:
         self.calls.append(("stats", params))
@@ -96,6 +98,24 @@ class FakeClient:
         if self.error:
             raise self.error
         return Realtime.from_json(copy.deepcopy(self.realtime_data))
+
+    def views(self) -> list[SavedView]:
+        self.calls.append(("views", {}))
+        if self.error:
+            raise self.error
+        return sorted(self.saved.values(), key=lambda view: view.name.casefold())
+
+    def save_view(self, name: str, filters: dict[str, str], saved_by: str | None = None) -> SavedView:
+        self.calls.append(("save_view", {"name": name, "filters": filters, "saved_by": saved_by}))
+        if self.save_error:
+            raise self.save_error
+        view = SavedView(name=name, filters=dict(filters), saved_by=saved_by)
+        self.saved[name.casefold()] = view
+        return view
+
+    def delete_view(self, name: str) -> None:
+        self.calls.append(("delete_view", {"name": name}))
+        del self.saved[name.casefold()]
 
     def stats_calls(self) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == "stats"]

@@ -103,7 +103,7 @@ def test_a_replay_interrupted_after_applying_counts_the_record_once(backend, mon
     backend.aggregate()
     monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)
     agg = aggregator.Aggregator(backend.store)
-    monkeypatch.setattr(backend.store, "delete", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(backend.store, "delete_item", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
     try:
         agg.replay_parked()
     except SystemExit:

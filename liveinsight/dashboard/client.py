@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import requests
@@ -30,6 +31,7 @@ DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 REALTIME_PATH = "/api/realtime"
 STATS_PATH = "/api/stats"
+VIEWS_PATH = "/api/views"
 API_KEY_HEADER = "X-API-Key"
 
 # Columns of every table, so an empty answer still yields a frame with the right shape.
@@ -222,6 +224,24 @@ def _epoch(value: datetime | date | float | int | str) -> float | str:
     return value
 
 
+@dataclass(frozen=True)
+class SavedView:
+    """A team's saved view (GET /api/views): a name and the dashboard filters it opens with."""
+
+    name: str
+    filters: dict[str, str]
+    saved_by: str | None = None
+    saved_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SavedView":
+        saved_at = data.get("saved_at")
+        return cls(name=str(data.get("name") or ""),
+                   filters={str(k): str(v) for k, v in (data.get("filters") or {}).items() if v is not None},
+                   saved_by=data.get("saved_by") or None,
+                   saved_at=datetime.fromtimestamp(float(saved_at), timezone.utc) if saved_at else None)
+
+
 # --- the client ---------------------------------------------------------------------
 
 
@@ -324,11 +344,29 @@ class Client:
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 
+    def views(self) -> list[SavedView]:
+        """The team's saved views, by name (needs the key)."""
+        return [SavedView.from_json(view) for view in self._request("GET", VIEWS_PATH, {})["views"]]
+
+    def save_view(self, name: str, filters: dict[str, str], saved_by: str | None = None) -> SavedView:
+        """Save `filters` (period, from/to, site, page, source, event_type) as the view `name`, replacing one."""
+        body: dict[str, Any] = {"filters": {k: v for k, v in filters.items() if v is not None}}
+        if saved_by:
+            body["saved_by"] = saved_by
+        return SavedView.from_json(self._request("PUT", _view_path(name), {}, body))
+
+    def delete_view(self, name: str) -> None:
+        """Delete the saved view `name`."""
+        self._request("DELETE", _view_path(name), {})
+
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self._request("GET", path, params)
+
+    def _request(self, method: str, path: str, params: dict[str, Any], body: Any = None) -> dict[str, Any]:
         url = self.base_url + path
         query = {name: value for name, value in params.items() if value is not None and value != ""}
         try:
-            response = self._session.get(url, params=query, timeout=self.timeout)
+            response = self._session.request(method, url, params=query, json=body, timeout=self.timeout)
         except requests.Timeout as exc:
             raise ApiUnreachable(
                 f"The LiveInsight API at {self.base_url} did not answer within {self.timeout:g} s. "
@@ -374,6 +412,10 @@ class Client:
         return body["data"]
 
 
+def _view_path(name: str) -> str:
+    return f"{VIEWS_PATH}/{quote(name.strip(), safe='')}"
+
+
 __all__ = [
     "ApiAuthError",
     "ApiError",
@@ -383,6 +425,7 @@ __all__ = [
     "ApiUnreachable",
     "Client",
     "Realtime",
+    "SavedView",
     "Stats",
     "Totals",
 ]

@@ -149,7 +149,11 @@ def _seed_filters_from_url() -> None:
     """On a session's first run, let the URL set the filters (a shared link reproduces the view)."""
     if st.session_state.get("_filters_seeded"):
         return
-    filters = Filters.from_query({key: st.query_params.get(key, "") for key in FILTER_KEYS})
+    apply_filters(Filters.from_query({key: st.query_params.get(key, "") for key in FILTER_KEYS}))
+
+
+def apply_filters(filters: Filters) -> None:
+    """Set the sidebar's filters (before its widgets are drawn): from the URL, or from a saved view."""
     st.session_state["period"] = filters.period
     today = date.today()
     end = min(filters.end or today, today)  # The date picker refuses days after today.
