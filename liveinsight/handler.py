@@ -87,6 +87,8 @@ class Services:
 
             self._api_key = Secret(self.settings.api_key, self.settings.api_key_secret_arn, region=self.settings.region)
         return self._api_key
+
+    @property
     def views(self):
         if self._views is None:
             from .views import SavedViews
