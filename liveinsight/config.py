@@ -42,6 +42,7 @@ ENV_ALERT_WEEKS = "LIVEINSIGHT_ALERT_WEEKS"
 KIOSK_PARAM = "kiosk"
 ROTATE_PARAM = "rotate"
 EVERY_PARAM = "every"
+SHARE_PARAM = "share"  # a read-only share link's token, in the API's and the dashboard's query strings
 
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"

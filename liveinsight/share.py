@@ -27,7 +27,7 @@ from .items import rollups
 from .query import params as p
 from .errors import Forbidden, InvalidRequest, Unauthorized
 
-PARAM = "share"
+PARAM = config.SHARE_PARAM
 VERSION = 1
 FILTERS = ("page", "source", "event_type")
 STATS, REALTIME = "stats", "realtime"
