@@ -11,6 +11,7 @@ Streamlit nor plotly, so it is tested without them.
 """
 from __future__ import annotations
 
+import csv
 import re
 import string
 
@@ -28,6 +29,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 def visible(value: object) -> str:
     """The value as a string whose every hidden or reordering control shows as its code point, e.g. [U+202E]."""
     return _HIDDEN.sub(lambda match: f"[U+{ord(match.group()):04X}]", str(value))
+
+
+def visible_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell through `visible` (st.dataframe draws text as text, controls included)."""
+    return frame.assign(**{column: frame[column].map(lambda cell: visible(cell) if isinstance(cell, str) else cell)
+                           for column in frame.columns if _is_text(frame[column])})
 
 
 def plain(value: object) -> str:
@@ -51,7 +58,12 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     """The frame as UTF-8 CSV for a download, every text cell through csv_cell (numbers stay numbers)."""
     safe = frame.copy()
     for column in safe.columns:
-        if pd.api.types.is_object_dtype(safe[column]) or pd.api.types.is_string_dtype(safe[column]):
+        if _is_text(safe[column]):
             safe[column] = safe[column].map(csv_cell)
     safe.columns = [csv_cell(str(column)) for column in safe.columns]
-    return safe.to_csv(index=False).encode()
+    # Every text cell quoted: a carriage return inside one would otherwise end the row.
+    return safe.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode()
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)

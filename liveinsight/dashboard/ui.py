@@ -401,7 +401,7 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
         # st.table parses Markdown in its cells: collected text goes in as text.
         return st.table(frames.as_text(frame, labels, kiosk.TABLE_ROWS).map(text.plain), hide_index=True)
-    shown = st.dataframe(frame, hide_index=True, column_config=config, key=key, **kwargs)
+    shown = st.dataframe(text.visible_frame(frame), hide_index=True, column_config=config, key=key, **kwargs)
     st.download_button("Download CSV", text.csv_bytes(frame), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"download-{file_name}", type="tertiary",
                        on_click="ignore")
