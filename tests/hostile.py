@@ -142,9 +142,17 @@ def render(markdown: str) -> _Reader:
     return reader
 
 
+WORD_JOINER = "\u2060"  # invisible: what the dashboard puts in a URL so that it is not made a link
+
+
+def seen(text: str) -> str:
+    """Text as a reader sees it: invisible word joiners dropped, whitespace runs as one space."""
+    return re.sub(r"\s+", " ", text.replace(WORD_JOINER, "")).strip()
+
+
 def shown(markdown: str) -> str:
     """The text a reader sees of `markdown` (tags dropped, entities decoded, whitespace runs as one space)."""
-    return re.sub(r"\s+", " ", html.unescape("".join(render(markdown).text))).strip()
+    return seen(html.unescape("".join(render(markdown).text)))
 
 
 def markup_from(markdown: str) -> set[str]:

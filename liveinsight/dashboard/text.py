@@ -22,6 +22,11 @@ import pandas as pd
 _HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # CommonMark lets a backslash escape any ASCII punctuation; escaped, none of it is markup.
 _MARKDOWN = re.compile("([" + re.escape(string.punctuation) + "])")
+# Streamlit turns bare URLs, `www.` hosts and e-mail addresses into links after parsing, escapes or not
+# (GitHub's autolink literals): an invisible word joiner inside the scheme, after `www` and after `@`
+# leaves the text as it reads and no link.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|www)(?=[:.])|@")
+WORD_JOINER = "\u2060"
 # OWASP's list of the characters a spreadsheet reads a formula from.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,7 +44,7 @@ def visible_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def plain(value: object) -> str:
     """Collected text for any Streamlit element that parses Markdown: it shows literally, nothing in it is markup."""
-    return _MARKDOWN.sub(r"\\\1", visible(value))
+    return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group() + WORD_JOINER, visible(value)))
 
 
 def chart_text(value: object) -> str:
