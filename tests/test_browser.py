@@ -376,6 +376,16 @@ def test_the_hostile_corpus_is_text_on_every_page_and_kiosk_screen(hostile_up, t
                     elif title == "Pages":
                         save = tmp_path / "hostile-pages.png"
                         page.screenshot(path=str(save), full_page=True)
+            # AND the sidebar's lists of pages and sources show them as text
+            for label in ("Page", "Source"):
+                page.goto(f"{base}/top_pages")
+                wait_until_rendered(page, "Pages")
+                page.get_by_role("combobox", name=label, exact=True).click()
+                options = page.locator('[role="option"]')
+                options.first.wait_for(timeout=RENDER_TIMEOUT_MS)
+                assert page.evaluate(MADE_FROM_DATA, [list(hostile.MARKERS) + [hostile.EVIL]]) == [], label
+                listed = options.all_inner_texts()
+                assert "evil.example" in " ".join(listed) and not [o for o in listed if "\u202e" in o], listed
             # AND labels in the URL (a filter, a kiosk page name) are text in captions, banners and warnings
             stored = {label for label in hostile.labels(stats, (("pages", "page"),))}
             url_path = next(label for label in stored if "autolink" in label)

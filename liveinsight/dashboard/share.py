@@ -85,7 +85,7 @@ def lock(grant: ShareScope, state: Any, options: list[str]) -> None:
 
 
 def banner(grant: ShareScope) -> None:
-    """"Shared view of shop.example.com · page /pricing · expires 2026-12-30 · read-only" (the API's verified scope)."""
+    """"Shared view of shop.example.com · page /pricing · expires 2026-12-30 · read-only", from the verified scope."""
     parts = [f"Shared view of {text.plain(grant.site)}"]
     parts += [f"{name.replace('_', ' ')} {text.plain(getattr(grant, name))}" for name in ShareScope.FILTERS
               if getattr(grant, name)]

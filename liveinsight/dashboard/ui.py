@@ -215,12 +215,14 @@ def sidebar_filters() -> Filters:
         _site_selector(filter_options(unfiltered)["site"], locked=share.locked(grant, "site"))
         catalog = filter_options(replace(unfiltered, site=st.session_state.get("site")))
         st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
-                     key="page", placeholder="All pages", disabled=share.locked(grant, "page"))
+                     key="page", placeholder="All pages", disabled=share.locked(grant, "page"),
+                     format_func=text.visible)
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
-                     key="source", placeholder="All sources", disabled=share.locked(grant, "source"))
+                     key="source", placeholder="All sources", disabled=share.locked(grant, "source"),
+                     format_func=text.visible)
         st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
                      index=None, key="event_type", placeholder="All event types",
-                     disabled=share.locked(grant, "event_type"))
+                     disabled=share.locked(grant, "event_type"), format_func=text.visible)
         st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", width="stretch")
         api_url, _ = api_settings()
         st.caption(f"API: `{api_url}`")
