@@ -60,6 +60,7 @@ DEFAULT_DASHBOARD_PORT = 8501
 KIOSK_PARAM = "kiosk"
 ROTATE_PARAM = "rotate"
 EVERY_PARAM = "every"
+SHARE_PARAM = "share"  # a read-only share link's token, in the API's and the dashboard's query strings
 
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"

@@ -4,9 +4,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from liveinsight.dashboard.client import ApiError, Realtime, SavedView, Stats
+from liveinsight.dashboard.client import ApiError, ApiRequestError, ApiShareError, Realtime, SavedView, Stats
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
+SHARE_SECRET = "dashboard-test-secret"  # what the fake API verifies share links with
 HOUR = 3600
 
 
@@ -91,7 +92,22 @@ class FakeClient:
         data = copy.deepcopy(self.stats_data)
         if not params.get("compare"):
             data.pop("previous_totals", None)
+        if params.get("share"):
+            data["share"] = self.verify_share(params["share"])
         return Stats.from_json(data)
+
+    @staticmethod
+    def verify_share(token: str) -> dict[str, Any]:
+        """`data.share` as the API answers it, or the API's refusal (400 not a token, 401 altered or expired)."""
+        from liveinsight import share
+        from liveinsight.errors import InvalidRequest, Unauthorized
+
+        try:
+            return share.verify(token, SHARE_SECRET).as_dict()
+        except InvalidRequest as exc:
+            raise ApiRequestError(exc.message, 400) from exc
+        except Unauthorized as exc:
+            raise ApiShareError(exc.message, 401) from exc
 
     def realtime(self, **params: Any) -> Realtime:
         self.calls.append(("realtime", params))

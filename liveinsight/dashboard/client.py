@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pandas as pd
 import requests
 
-from liveinsight.config import ENV_API_KEY, ENV_API_URL
+from liveinsight.config import ENV_API_KEY, ENV_API_URL, PERIOD_SECONDS, SHARE_PARAM
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -134,6 +134,38 @@ class Realtime:
 
 
 @dataclass(frozen=True)
+class ShareScope:
+    """What a share link grants, as the API verified it (openapi.yaml `ShareScope`, the answers' `data.share`)."""
+
+    FILTERS = ("page", "source", "event_type")
+
+    site: str
+    expires: int
+    page: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    period: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ShareScope":
+        def text(name: str) -> str | None:
+            return str(data[name]) if data.get(name) is not None else None
+
+        return cls(site=str(data.get("site") or ""), expires=int(data.get("expires") or 0), page=text("page"),
+                   source=text("source"), event_type=text("event_type"), period=text("period"))
+
+    @property
+    def expires_on(self) -> str:
+        """The expiry as a UTC day, e.g. "2026-12-30"."""
+        return datetime.fromtimestamp(self.expires, tz=timezone.utc).strftime("%Y-%m-%d")
+
+    @property
+    def window_seconds(self) -> int | None:
+        """How far back the link may look (None: as far as the API answers)."""
+        return PERIOD_SECONDS.get(self.period) if self.period else None
+
+
+@dataclass(frozen=True)
 class Stats:
     """What happened over a period (GET /api/stats)."""
 
@@ -156,6 +188,8 @@ class Stats:
     campaigns: pd.DataFrame = field(default_factory=lambda: _table(None, CAMPAIGN_COLUMNS))
     # Hosts that have data, sorted; what the dashboard's site selector offers.
     sites: list[str] = field(default_factory=list)
+    # Only in answers to a share link: the scope the API verified and served.
+    share: ShareScope | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -179,6 +213,7 @@ class Stats:
             bots_filtered=int(data.get("bots_filtered") or 0),
             campaigns=_table(data.get("campaigns"), CAMPAIGN_COLUMNS),
             sites=[str(site) for site in data.get("sites") or []],
+            share=ShareScope.from_json(data["share"]) if isinstance(data.get("share"), dict) else None,
         )
 
 
@@ -377,7 +412,7 @@ class Client:
                 f"Cannot reach the LiveInsight API at {self.base_url}. "
                 f"Start it (`python -m liveinsight serve`) or set {ENV_API_URL} to its address."
             ) from exc
-        return self._unwrap(response, shared="share" in query)
+        return self._unwrap(response, shared=SHARE_PARAM in query)
 
     def _unwrap(self, response: requests.Response, shared: bool = False) -> dict[str, Any]:
         try:
