@@ -9,6 +9,7 @@ import time
 from liveinsight import share
 from liveinsight.dashboard import saved_views
 from liveinsight.dashboard.client import ApiRequestError, SavedView
+from tests import fakes
 from tests.test_dashboard import fake, open_page  # noqa: F401 (fake is a fixture)
 
 PRICING = SavedView(name="Pricing, last week", filters={"period": "7d", "page": "/pricing"}, saved_by="ana@example.com")
@@ -81,7 +82,7 @@ def test_a_view_can_be_deleted(fake):
 
 def test_a_shared_view_shows_no_saved_views_and_never_asks_for_them(fake):
     fake.saved = {PRICING.name.casefold(): PRICING}
-    token = share.mint("a-share-secret-for-tests", "shop.example.com", time.time() + 3600)
+    token = share.mint(fakes.SHARE_SECRET, "shop.example.com", time.time() + 3600)
     at = open_page("pages/overview.py", {"share": token, "view": PRICING.name})
     assert [box for box in at.sidebar.selectbox if box.label == "Open a saved view"] == []
     assert not [name for name, _ in fake.calls if name == "views"]
