@@ -98,3 +98,13 @@ def test_recent_events_keeps_the_newest_20(backend):
 def test_bad_realtime_parameters(backend, query, message):
     code, payload = backend.get(f"/api/realtime?{query}")
     assert code == 400 and message in payload["message"]
+
+
+def test_an_event_from_a_clock_a_few_seconds_ahead_is_active(backend, reader):
+    # GIVEN a visit whose browser clock runs 8 s ahead (the collector accepts up to 5 minutes)
+    backend.post(page_view("ahead", "/", NOW + 8))
+    backend.aggregate()
+    # WHEN asked now THEN it is active, in the feed, on its page
+    data = reader.answer({}, now=NOW)
+    assert data["active_sessions"] == 1
+    assert [e["page"] for e in data["recent_events"]] == ["/"]

@@ -47,9 +47,11 @@ class RealtimeReader:
 
         items: list[tuple[int, dict]] = []
         fresh_counts: dict[int, list[int]] = {}
+        # Up to the newest bucket an accepted event can be in: clients' clocks may run ahead.
+        latest = rt.bucket_start(now + config.MAX_FUTURE_SKEW_SECONDS)
         for shard in range(rt.SHARDS):
             for item in self.store.query(table, rt.pk(site or r.ALL_SITES, shard),
-                                         rt.sk(this_minute - 60 * FEED_MINUTES), rt.sk(rt.bucket_start(now))):
+                                         rt.sk(this_minute - 60 * FEED_MINUTES), rt.sk(latest)):
                 items.append((int(item["sk"]), r.decode(item.get("c"))))
         series = {m: [0] * r.MINUTE_LEN for m in minutes}
         dim, value = (r.PAGE, page) if page else (r.ALL, None)
