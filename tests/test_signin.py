@@ -89,7 +89,8 @@ def team_dashboard(tmp_path_factory):
     with oidc_provider_mock.run_server_in_thread(user_claims=[ALLOWED, OUTSIDER]) as provider:
         server = subprocess.Popen(
             [sys.executable, "-m", "liveinsight", "serve", "--port", str(api_port), "--api-key", API_KEY], cwd=ROOT,
-            env={**env, "LIVEINSIGHT_SHARE_SECRET": share_secret},
+            # The rollup consumer at 1 s, not the template's minute: the Overview must have the events at once.
+            env={**env, "LIVEINSIGHT_SHARE_SECRET": share_secret, "LIVEINSIGHT_ROLLUP_WINDOW_SECONDS": "1"},
             stdout=(logs / "api.log").open("w"), stderr=subprocess.STDOUT)
         dashboard_url = f"http://localhost:{dashboard_port}"
         dashboard = subprocess.Popen(
