@@ -44,9 +44,9 @@ def backend():
         suffix = uuid.uuid4().hex[:8]
         settings = replace(Settings.from_env(), events_table=f"events-{suffix}",
                            sessions_table=f"sessions-{suffix}", stats_table=f"stats-{suffix}")
-        client = make_client(settings, max_attempts=2)
+        client = make_client(settings)
         create_tables(client, settings)
-        store = Store(settings, client, backoff_base=0.001)
+        store = Store(settings, client, backoff_base=0.001, attempts=2)
         handler.configure(settings, store)
         b = Backend(store)
         report = import_events(enumerate(history(15, 300, NOW, seed=3), 1), store, now=NOW)

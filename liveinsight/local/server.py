@@ -36,6 +36,8 @@ STATIC = PACKAGE_DIR / "static"
 TRACKER_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
 STREAM_BATCH_LIMIT = 1000
 DELIVERY_ATTEMPTS = 10
+# The local stream poller's own clients: botocore's standard retries (it polls again anyway).
+POLLER_ATTEMPTS = 3
 CHECKPOINT_PREFIX = "checkpoint#"
 
 
@@ -303,9 +305,9 @@ class StreamPoller(threading.Thread):
     def poll_once(self) -> int:
         """Read every shard once and deliver what arrived; returns the number of records."""
         if self._streams is None:
-            self._client = make_client(self.settings)
+            self._client = make_client(self.settings, attempts=POLLER_ATTEMPTS)
             self._arn = self._client.describe_table(TableName=self.settings.events_table)["Table"]["LatestStreamArn"]
-            self._streams = make_client(self.settings, service="dynamodbstreams")
+            self._streams = make_client(self.settings, service="dynamodbstreams", attempts=POLLER_ATTEMPTS)
         for shard in self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
             if shard["ShardId"] not in self._iterators:
                 self._iterators[shard["ShardId"]] = self._start_shard(shard["ShardId"])
