@@ -26,6 +26,9 @@ from .errors import RequestError, StoreUnavailable, Unauthorized
 from .store import Store
 
 SERVICE = "liveinsight"
+# Stream batches the aggregator reported as failed (`batchItemFailures`): Lambda's Errors
+# metric never counts them, so the template's alarm watches this one (dimensions: service, function).
+BATCH_ITEM_FAILURES_METRIC = "StreamBatchItemFailures"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="LiveInsight", service=SERVICE)
 
@@ -262,7 +265,7 @@ def is_stream_event(event: dict[str, Any]) -> bool:
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation: a DynamoDB stream batch or an API Gateway request."""
     if is_stream_event(event):
-        return handle_stream(event)
+        return handle_stream(event, context)
     from .reports.scheduled import is_scheduled_event
 
     if is_scheduled_event(event):
@@ -318,7 +321,7 @@ def _add_cors(response: dict[str, Any], event: dict[str, Any], settings: Setting
             headers[key] = value
 
 
-def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
+def handle_stream(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Fold a DynamoDB stream batch of one shard; on failure the whole batch is delivered again.
 
     The shard (`shardId`, present in tumbling-window invocations and sent by the local
@@ -335,6 +338,7 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         logger.exception("aggregation failed", extra={"cause": repr(exc), "records": len(records)})
         first = records[0].get("dynamodb", {}).get("SequenceNumber")
+        _count_batch_item_failure(context)
         return {**answer, "batchItemFailures": [{"itemIdentifier": first}] if first else []}
     logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
                                       "bots": result.bots, "write_requests": result.write_requests,
@@ -360,6 +364,16 @@ def _count(**counts: int) -> None:
     if _metrics_enabled():
         for name, value in counts.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _count_batch_item_failure(context: Any) -> None:
+    """Count one stream batch reported as failed, per function, and flush it now (no request end follows)."""
+    if not _metrics_enabled():
+        return
+    function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
+    metrics.add_dimension(name="function", value=function)
+    metrics.add_metric(name=BATCH_ITEM_FAILURES_METRIC, unit=MetricUnit.Count, value=1)
+    _flush_metrics()
 
 
 def _flush_metrics() -> None:
