@@ -29,6 +29,9 @@ SERVICE = "liveinsight"
 # Stream batches the aggregator reported as failed (`batchItemFailures`): Lambda's Errors
 # metric never counts them, so the template's alarm watches this one (dimensions: service, function).
 BATCH_ITEM_FAILURES_METRIC = "StreamBatchItemFailures"
+# Key holders' answers name the SDK the function runs on (the runtime's copy on AWS), so
+# `python -m liveinsight doctor` can compare it with the oldest one the tests ran on.
+SDK_HEADER = "X-LiveInsight-SDK"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="LiveInsight", service=SERVICE)
 
@@ -121,9 +124,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def success(data: Any, status: int = 200) -> Response:
+def success(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps({"status": "success", "data": data}, default=_json_default, separators=(",", ":"))
-    return Response(status_code=status, content_type="application/json", body=body)
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
+
+
+def sdk_header() -> dict[str, str]:
+    """`X-LiveInsight-SDK: boto3/1.26.90 botocore/1.29.90`: the SDK this process runs on."""
+    from .store import sdk_versions
+
+    return {SDK_HEADER: " ".join(f"{name}/{version}" for name, version in sdk_versions().items())}
 
 
 def failure(status: int, message: str, errors: list | None = None, headers: dict | None = None) -> Response:
@@ -195,13 +205,13 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     def get_realtime() -> Response:
         params, grant = read_access(share.REALTIME)
         data = services().realtime.answer(params)
-        return success(grant.annotate(data) if grant else data)
+        return success(grant.annotate(data)) if grant else success(data, headers=sdk_header())
 
     @app.get("/api/stats")
     def get_stats() -> Response:
         params, grant = read_access(share.STATS)
         data = services().stats.answer(params)
-        return success(grant.annotate(data) if grant else data)
+        return success(grant.annotate(data)) if grant else success(data, headers=sdk_header())
 
     @app.exception_handler(RequestError)
     def request_error(exc: RequestError) -> Response:
