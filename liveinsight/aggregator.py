@@ -325,7 +325,7 @@ class Aggregator:
             return [k for k in pool.map(put, writes) if k is not None]
 
     def _register_sites(self, sites: set[str]) -> int:
-        new = {s or r.NO_SITE for s in sites} - self._known_sites
+        new = {s or r.NO_SITE for s in sites if s != config.DOCTOR_SITE} - self._known_sites
         if not new:
             return 0
         self.store.add_to_set(self.settings.stats_table, r.SITES_KEY, "s", new)

@@ -50,6 +50,10 @@ DEFAULT_STATS_TABLE = "liveinsight-stats-v2-dev"  # schema v2 (pk + sk); v1 tabl
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ALLOWED_ORIGINS = "*"
 DEFAULT_RAW_RETENTION_HOURS = 24
+# The host of `python -m liveinsight doctor`'s test events (a reserved .invalid name, never a
+# real site): counted in its own rollups, where doctor reads them, but never a known site, so
+# no report, alert or site list ever shows it.
+DOCTOR_SITE = "liveinsight-doctor.invalid"
 
 # Event model limits (API.md, POST /api/events).
 MAX_BODY_BYTES = 256 * 1024

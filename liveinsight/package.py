@@ -67,7 +67,7 @@ FORBIDDEN_DISTRIBUTIONS = (
 # command line's own files (the CLI, `python -m liveinsight`, this builder).
 DASHBOARD_PACKAGE = "dashboard"
 LOCAL_STACK_PACKAGE = "local"
-COMMAND_LINE_MODULES = ("cli.py", "__main__.py", "package.py")
+COMMAND_LINE_MODULES = ("cli.py", "__main__.py", "package.py", "doctor.py")
 EXCLUDED_PACKAGE_ENTRIES = frozenset((DASHBOARD_PACKAGE, LOCAL_STACK_PACKAGE, "static", *COMMAND_LINE_MODULES))
 
 # Installed files that only cost space in the function: bytecode caches (Lambda's
