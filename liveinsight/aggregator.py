@@ -22,13 +22,17 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from . import config
-from .items import SCHEMA_VERSION, realtime as rt, rollups as r
+from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
 from .items.events import PAGE_VIEW, event_time, unpack
-from .items.ledger import Batch
+from .items.ledger import Batch, PartialRedelivery
 from .items.sessions import SessionState, short_hash
+from .errors import StoreUnavailable
 from .store import Store, VersionConflict, deserialize
 
 MAX_CONFLICT_RETRIES = 10
+# Failures that say nothing about the records: the whole batch is delivered again, and every
+# item that already applied part of it skips that part (the ledger). Anything else is isolated.
+TRANSIENT = (StoreUnavailable, VersionConflict, PartialRedelivery)
 PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
 
@@ -43,6 +47,10 @@ class AggregateResult:
     ignored: int = 0
     write_requests: int = 0
     skipped_items: int = 0
+    parked: int = 0
+
+    def __add__(self, other: "AggregateResult") -> "AggregateResult":
+        return AggregateResult(*(a + b for a, b in zip(vars(self).values(), vars(other).values())))
 
 
 class Fold:
@@ -235,7 +243,28 @@ class Aggregator:
 
     def apply_stream_records(self, records: list[dict[str, Any]], lane: str = "0",
                              now: float | None = None) -> AggregateResult:
-        """Fold the INSERT records of one stream batch (one shard: `lane`); other records are ignored."""
+        """Fold the INSERT records of one stream batch (one shard: `lane`); other records are ignored.
+
+        A record that cannot be applied never costs its neighbours: when a batch fails for a
+        reason other than the store's (TRANSIENT), its two halves are applied on their own, down
+        to the record that fails alone, which is parked (`items.parked`) while the rest counts.
+        Halves are contiguous ranges of stream positions applied in order, so the ledger keeps
+        every item exactly-once whatever part of the batch it applied before.
+        """
+        try:
+            return self._apply_records(records, lane, now)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            if len(records) > 1:
+                middle = len(records) // 2
+                return (self.apply_stream_records(records[:middle], lane, now)
+                        + self.apply_stream_records(records[middle:], lane, now))
+            self.store.put(self.settings.stats_table,
+                           parked.park_item(records[0], lane, exc, time.time() if now is None else now))
+            return AggregateResult(parked=1)
+
+    def _apply_records(self, records: list[dict[str, Any]], lane: str, now: float | None) -> AggregateResult:
         events, ignored = [], 0
         for record in records:
             image = record.get("dynamodb", {}).get("NewImage")
@@ -249,6 +278,33 @@ class Aggregator:
         result = self.apply(events, batch, now=now)
         result.ignored += ignored
         return result
+
+    def parked_records(self) -> list[dict[str, Any]]:
+        """The parked records, in stream order per lane."""
+        return self.store.query(self.settings.stats_table, parked.PARTITION, *parked.ALL_KEYS)
+
+    def replay_parked(self, now: float | None = None) -> tuple[int, list[str]]:
+        """Apply every parked record once more; (records replayed, why the others still fail).
+
+        Each replay is its own ledger lane, so running this again (or after an interruption)
+        never counts a record twice; a replayed record's item is deleted.
+        """
+        replayed, failures = 0, []
+        for item in self.parked_records():
+            try:
+                record = parked.record_of(item)
+                self.apply_stream_records_once(record, parked.replay_lane(item), now)
+            except Exception as exc:  # still failing: it stays parked, the others go on
+                failures.append(f"{item['sk']}: {exc.__class__.__name__}: {exc}")
+                continue
+            self.store.delete(self.settings.stats_table, {"pk": item["pk"], "sk": item["sk"]})
+            replayed += 1
+        return replayed, failures
+
+    def apply_stream_records_once(self, record: dict[str, Any], lane: str, now: float | None = None) -> AggregateResult:
+        """Apply one record as position 1 of its own `lane` (a replay): applied at most once per item."""
+        record = {**record, "dynamodb": {**record.get("dynamodb", {}), "SequenceNumber": "1"}}
+        return self._apply_records([record], lane, now)
 
     def apply(self, events: list[dict[str, Any]], batch: Batch | None = None, now: float | None = None,
               realtime: bool = True, sessions: dict[str, SessionState] | None = None,

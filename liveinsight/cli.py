@@ -241,6 +241,36 @@ def _import(args: argparse.Namespace) -> int:
     return 0 if report.accepted or not report.rows else 1
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """`replay`: list the parked stream records, or apply them once their cause is fixed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .aggregator import Aggregator
+    from .errors import StoreUnavailable
+    from .items import parked
+    from .store import Store
+
+    settings = _store_settings(args.dynamodb_endpoint)
+    aggregator = Aggregator(Store(settings))
+    try:
+        items = aggregator.parked_records()
+        if args.list or not items:
+            for item in items:
+                lane, sequence = parked.lane_and_sequence(item)
+                print(f"shard {lane} record {sequence}: {item.get('err', '')}")
+            print(f"{len(items)} parked record(s)" + ("; `liveinsight replay` applies them" if items else ""))
+            return 0
+        replayed, failures = aggregator.replay_parked()
+    except (StoreUnavailable, BotoCoreError, ClientError) as exc:
+        print(f"liveinsight replay: cannot reach {settings.dynamodb_endpoint or 'AWS DynamoDB'} ({exc}); pass "
+              "--dynamodb-endpoint URL or configure AWS credentials for the deployment's region", file=sys.stderr)
+        return 1
+    for failure in failures:
+        print(f"still failing, kept: {failure}", file=sys.stderr)
+    print(f"replayed {replayed} parked record(s); {len(failures)} still parked")
+    return 1 if failures else 0
+
+
 def _store_settings(endpoint: str | None) -> config.Settings:
     """Settings whose store is `endpoint`, else $AWS_ENDPOINT_URL_DYNAMODB, else a running local stack, else AWS."""
     settings = config.Settings.from_env()
@@ -448,6 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--dynamodb-endpoint", metavar="URL",
                      help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
     imp.set_defaults(run=_import)
+
+    replay = commands.add_parser("replay", help="apply the stream records the aggregator parked (after fixing "
+                                                "what made them fail); each is counted once, however often this runs")
+    replay.add_argument("--list", action="store_true", help="only list the parked records and why they failed")
+    replay.add_argument("--dynamodb-endpoint", metavar="URL",
+                        help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
+    replay.set_defaults(run=_replay)
 
     from .reports.report import DEFAULT_REPORT_PERIOD, FORMATS, REPORT_PERIODS
 

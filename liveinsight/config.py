@@ -59,6 +59,10 @@ DOCTOR_SITE = "liveinsight-doctor.invalid"
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH_EVENTS = 500
 MAX_URL_CHARS = 2048
+# A page's host is its site, part of every stats key (DynamoDB keys hold at most 2,048 bytes):
+# what DNS allows (RFC 1035), in its IDNA (ASCII) form.
+MAX_HOST_CHARS = 253
+MAX_HOST_LABEL_CHARS = 63
 MAX_SESSION_ID_CHARS = 128
 MAX_EVENT_ID_CHARS = 64
 MAX_EVENT_TYPE_CHARS = 64

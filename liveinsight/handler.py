@@ -353,6 +353,11 @@ def handle_stream(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
                                       "bots": result.bots, "write_requests": result.write_requests,
                                       "skipped_items": result.skipped_items})
+    if result.parked:
+        # The rest of the batch is applied; these records wait in the stats table for `liveinsight replay`.
+        logger.error("records parked", extra={"parked": result.parked, "records": len(records)})
+        _count(RecordsParked=result.parked)
+        _flush_metrics()
     return {**answer, "batchItemFailures": []}
 
 

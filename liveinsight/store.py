@@ -190,6 +190,13 @@ class Store:
         self._call("update_item", TableName=table, Key=serialize(key), UpdateExpression="ADD #a :s",
                    ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":s": {"SS": sorted(values)}})
 
+    def put(self, table: str, item: dict[str, Any]) -> None:
+        """Put one item as it is (last writer wins)."""
+        self._call("put_item", TableName=table, Item=serialize(item))
+
+    def delete(self, table: str, key: dict[str, Any]) -> None:
+        self._call("delete_item", TableName=table, Key=serialize(key))
+
     # -- reads ------------------------------------------------------------------------
 
     def batch_get(self, table: str, keys: list[dict[str, Any]], projection: str | None = None,

@@ -64,6 +64,15 @@ BAD_EVENTS = [
     pytest.param(good(page_url="https://a.b/" + "x" * 2048), "page_url", "2048", id="long-url"),
     pytest.param({"event_type": "page_view", "session_id": "s"}, "page_url", "required for page_view",
                  id="page-view-without-url"),
+    pytest.param(good(page_url="https://" + "a" * 2030 + ".com/"), "page_url", "not a host name",
+                 id="host-longer-than-a-key-holds"),
+    pytest.param(good(page_url="https://" + ".".join(["a" * 50] * 5) + "/"), "page_url", "not a host name",
+                 id="host-over-253"),
+    pytest.param(good(page_url="https://" + "a" * 64 + ".example/"), "page_url", "labels of 1-63",
+                 id="host-label-over-63"),
+    pytest.param(good(page_url="https://a..example/"), "page_url", "not a host name", id="empty-host-label"),
+    pytest.param(good(page_url="https://**bold**.example/"), "page_url", "not a host name",
+                 id="markdown-host"),
     pytest.param(good(referrer="not a url"), "referrer", "absolute URL", id="bad-referrer"),
     pytest.param(good(referrer="https://a.b/" + "x" * 2048), "referrer", "2048", id="long-referrer"),
     pytest.param(good(user_agent=["x"]), "user_agent", "wrong type", id="ua-list"),
@@ -87,6 +96,33 @@ def test_bad_events_get_400_naming_the_field(backend, event, field, problem):
     assert problem in payload["message"]
     assert payload["errors"][0]["index"] == 0
     assert backend.raw_events() == []
+
+
+def test_a_host_no_key_can_hold_is_refused_and_its_honest_neighbours_are_counted(backend):
+    # GIVEN a batch whose middle event's host is ~2,040 characters (a rollup key over DynamoDB's 2,048 bytes)
+    batch = {"events": [page_view("s-1", "/", NOW),
+                        good(session_id="s-2", page_url="https://" + "a" * 2030 + ".com/"),
+                        page_view("s-3", "/docs", NOW + 1)]}
+    # WHEN posted and aggregated
+    code, payload = backend.post(batch)
+    # THEN only that event is refused, naming `page_url`; its neighbours keep stats, realtime and their site
+    assert code == 200 and payload["data"]["accepted"] == 2
+    assert [r["index"] for r in payload["data"]["rejected"]] == [1]
+    assert "`page_url`" in payload["data"]["rejected"][0]["message"]
+    stats = backend.stats()
+    assert stats["totals"]["sessions"] == 2
+    assert stats["sites"] == ["shop.example.com"]
+    assert backend.realtime()["active_sessions"] == 2
+
+
+@pytest.mark.parametrize("sent, site", [
+    pytest.param("https://Bücher.Example./a", "xn--bcher-kva.example", id="idna-and-case"),
+    pytest.param("https://WWW.Shop.Example.com:8443/a", "shop.example.com", id="www-and-port"),
+    pytest.param("http://127.0.0.1:8000/a", "127.0.0.1", id="ipv4"),
+])
+def test_a_site_has_one_spelling(backend, sent, site):
+    backend.post(good(page_url=sent))
+    assert backend.stats()["sites"] == [site]
 
 
 def test_a_mixed_batch_keeps_its_valid_events(backend):

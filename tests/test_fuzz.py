@@ -162,3 +162,61 @@ def test_any_body_gets_an_answer_below_500(backend, body):
     assert payload["status"] == ("success" if status == 200 else "error")
     json.dumps(payload, ensure_ascii=False).encode("utf-8")  # the answer itself is valid UTF-8
     drain_and_check_utf8(backend)
+
+
+def host_of(length: int, label: int = 63) -> str:
+    """A host name of exactly `length` characters made of labels of at most `label` characters."""
+    labels, left = [], length
+    while left > 0:
+        size = min(label, left if not labels else left - 1)
+        if size <= 0:  # a dot would be the last character: lengthen the previous label instead
+            labels[-1] += "b"
+            break
+        labels.append("a" * size)
+        left -= size + (1 if len(labels) > 1 else 0)
+    return ".".join(labels)
+
+
+def at_limit(field: str, over: bool) -> dict:
+    """A valid event with `field` at its length limit (or one past it when `over`)."""
+    event, extra = valid_event(), int(over)
+    path = f"/p/{event['event_id']}"
+    if field == "host":
+        event["page_url"] = f"https://{host_of(253 + extra)}{path}"
+    elif field == "host_label":
+        event["page_url"] = f"https://{'h' * (63 + extra)}.example{path}"
+    elif field == "page_url":
+        base = f"https://shop.example.com{path}/"
+        event["page_url"] = base + "x" * (2048 + extra - len(base))
+    elif field == "event_type":
+        event["event_type"] = "e" * (64 + extra)
+    elif field == "session_id":
+        event["session_id"] = "s" * (127 + extra) + event["event_id"][0]
+    elif field == "prop_key":
+        event["props"] = {"k" * (64 + extra): 1}
+    elif field == "prop_value":
+        event["props"] = {"plan": "v" * (256 + extra)}
+    elif field == "utm":  # tags are cut at 256 characters, never refused
+        event["page_url"] = f"https://shop.example.com{path}?utm_source={'u' * (2000 - len(path))}"
+    return event
+
+
+LIMITED_FIELDS = ["host", "host_label", "page_url", "event_type", "session_id", "prop_key", "prop_value", "utm"]
+
+
+@settings(FUZZ_SETTINGS, max_examples=max(10, EXAMPLES // 10))
+@given(batch=st.lists(st.tuples(st.sampled_from(LIMITED_FIELDS), st.booleans()), min_size=1, max_size=6))
+def test_labels_at_every_length_limit_are_either_refused_or_counted(backend, batch):
+    # GIVEN events each holding one label at its limit, or one past it
+    events = [at_limit(field, over) for field, over in batch]
+    fits = [not over or field == "utm" for field, over in batch]
+    before = backend.stats()["totals"]["events"]
+    # WHEN posted and aggregated
+    status, payload = backend.post({"events": events})
+    # THEN those past a limit are refused by index, naming a field, and every other one is counted
+    assert status == (200 if any(fits) else 400), payload
+    rejected = payload["data"]["rejected"] if any(fits) else payload["errors"]
+    assert {r["index"] for r in rejected} == {i for i, ok in enumerate(fits) if not ok}
+    assert all("`" in r["message"] for r in rejected)
+    assert backend.stats()["totals"]["events"] - before == sum(fits)
+    drain_and_check_utf8(backend)

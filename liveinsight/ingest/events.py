@@ -12,6 +12,7 @@ parameters.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -38,7 +39,9 @@ ACCEPTED = {
     "event_type": "a string of 1-64 letters, digits or _ - . : (e.g. \"page_view\", \"signup\")",
     "session_id": f"a string of 1-{config.MAX_SESSION_ID_CHARS} printable characters",
     "timestamp": "a number of epoch seconds or milliseconds, from 24 h in the past to 5 min in the future",
-    "page_url": f"an absolute http(s) URL of at most {config.MAX_URL_CHARS} characters",
+    "page_url": (f"an absolute http(s) URL of at most {config.MAX_URL_CHARS} characters whose host is a host name "
+                 f"(at most {config.MAX_HOST_CHARS} characters, dot-separated labels of 1-{config.MAX_HOST_LABEL_CHARS} "
+                 "letters, digits, - or _; international names allowed) or an IP address"),
     "referrer": f"an absolute URL of at most {config.MAX_URL_CHARS} characters, or an empty string",
     "user_agent": f"a string of at most {config.MAX_USER_AGENT_CHARS} characters",
     "event_id": f"a string of 1-{config.MAX_EVENT_ID_CHARS} characters",
@@ -145,9 +148,44 @@ def _is_absolute_url(value: str, schemes: tuple[str, ...] | None) -> bool:
     return schemes is None or parts.scheme.lower() in schemes
 
 
+HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+
+
+def normalise_host(host: str) -> str | None:
+    """A page host as its site is keyed: lower-case IDNA (ASCII) form, no trailing dot; None if no valid host.
+
+    `bücher.example` becomes `xn--bcher-kva.example`, so one site has one spelling, and a
+    host can never make a key longer than DynamoDB holds.
+    """
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        return None
+    try:
+        return ipaddress.ip_address(host.strip("[]")).compressed if ":" in host else str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")  # UnicodeError: an empty or > 63-character label
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > config.MAX_HOST_CHARS or not all(
+            len(label) <= config.MAX_HOST_LABEL_CHARS and HOST_LABEL.fullmatch(label) for label in labels):
+        return None
+    return ascii_host
+
+
 def _origin_and_path(parts) -> tuple[str, str, str]:
-    """(scheme, host[:port], path) of a split URL, lower-cased where case means nothing, without credentials."""
-    return parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower(), parts.path
+    """(scheme, host[:port], path) of a split URL, lower-cased where case means nothing, without credentials.
+
+    A page URL's host is IDNA-normalised (`normalise_host`), so stored URLs and sites agree.
+    """
+    netloc = parts.netloc.rpartition("@")[2].lower()
+    host = normalise_host(parts.hostname or "")
+    if host is not None and host != (parts.hostname or "").lower():
+        port = netloc.rpartition(":")[2] if netloc.rpartition("]")[2].count(":") == 1 else ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return parts.scheme.lower(), netloc, parts.path
 
 
 def clean_page_url(url: str, keep_query: tuple[str, ...] = config.DEFAULT_KEEP_QUERY) -> str:
@@ -257,6 +295,8 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         len(model.page_url) > config.MAX_URL_CHARS or not _is_absolute_url(model.page_url, ("http", "https"))
     ):
         raise ValueError(_field_error("page_url", f"is {_show(model.page_url)}"))
+    if model.page_url is not None and normalise_host(urlsplit(model.page_url).hostname or "") is None:
+        raise ValueError(_field_error("page_url", f"has a host that is not a host name ({_show(urlsplit(model.page_url).hostname or '')})"))
     if model.page_url is None and model.event_type == PAGE_VIEW:
         raise ValueError(_field_error("page_url", "is required for page_view events"))
     if model.referrer and (len(model.referrer) > config.MAX_URL_CHARS or not _is_absolute_url(model.referrer, None)):

@@ -1,0 +1,139 @@
+"""A stream record the aggregator cannot apply is parked; its neighbours are counted; a replay counts it once."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from conftest import CHROME, page_view
+
+NOW = time.time()
+HUGE_SITE = "a" * 2030 + ".com"  # no key holds it: DynamoDB refuses every rollup of this site
+
+
+def write_raw_event(store, session_id: str, site: str, ts: float) -> None:
+    """An events-table item the collector would refuse today (as an older collector, or an import, wrote it)."""
+    from liveinsight.items.events import event_item
+    from liveinsight.store import serialize
+
+    item = event_item(session_id=session_id, timestamp=ts, event_id=f"raw-{session_id}", event_type="page_view",
+                      page_url=f"https://{site}/", user_agent=CHROME, referrer=None, ttl=int(ts + 86400),
+                      enrichment={"site": site, "host": site, "page": "/", "source": "Direct", "browser": "Chrome",
+                                  "os": "Windows", "device": "Desktop"})
+    store.client.put_item(TableName=store.settings.events_table,
+                          Item=serialize({k: v for k, v in item.items() if v is not None}))
+
+
+def test_a_record_no_key_can_hold_is_parked_and_its_batch_neighbours_are_counted(backend):
+    # GIVEN one stream batch: two honest visits around a record whose site no DynamoDB key can hold
+    backend.post(page_view("s-1", "/", NOW))
+    write_raw_event(backend.store, "s-poison", HUGE_SITE, NOW + 1)
+    backend.post(page_view("s-3", "/docs", NOW + 2))
+    # WHEN the batch is aggregated
+    stats = backend.stats()
+    # THEN the honest visits keep their stats, realtime entries and site registration
+    assert stats["totals"]["sessions"] == 2
+    assert stats["sites"] == ["shop.example.com"]
+    assert backend.realtime()["active_sessions"] == 2
+    # AND the record that failed is kept, with why, instead of being skipped
+    from liveinsight.aggregator import Aggregator
+
+    parked = Aggregator(backend.store).parked_records()
+    assert len(parked) == 1
+    assert json.loads(parked[0]["r"])["dynamodb"]["Keys"]["session_id"]["S"] == "s-poison"
+    assert "ValidationException" in parked[0]["err"] or "key" in parked[0]["err"].lower()
+
+
+def test_a_parked_record_is_replayed_once_its_cause_is_fixed_and_counted_once(backend, monkeypatch):
+    # GIVEN a record parked because of a bug in folding it (here: one session's events make the fold raise)
+    from liveinsight import aggregator
+
+    real_add_event = aggregator.Fold.add_event
+
+    def broken(self, event, state, before):
+        if event["session_id"] == "s-bug":
+            raise KeyError("a bug in the fold")
+        return real_add_event(self, event, state, before)
+
+    monkeypatch.setattr(aggregator.Fold, "add_event", broken)
+    backend.post({"events": [page_view("s-1", "/", NOW), page_view("s-bug", "/pricing", NOW + 1),
+                             page_view("s-2", "/", NOW + 2)]})
+    assert backend.stats()["totals"]["sessions"] == 2
+    store = aggregator.Aggregator(backend.store)
+    assert len(store.parked_records()) == 1
+    # WHEN the bug is fixed and the parked records are replayed, twice (an operator's retry)
+    monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)
+    assert store.replay_parked() == (1, [])
+    assert store.replay_parked() == (0, [])
+    # THEN the record is counted exactly once, and nothing stays parked
+    stats = backend.stats()
+    assert stats["totals"]["sessions"] == 3
+    assert {row["page"]: row["page_views"] for row in stats["pages"]} == {"/": 2, "/pricing": 1}
+    assert store.parked_records() == []
+
+
+def test_a_replay_interrupted_after_applying_counts_the_record_once(backend, monkeypatch):
+    # GIVEN a parked record whose replay applies but dies before the parked item is deleted
+    from liveinsight import aggregator
+
+    real_add_event = aggregator.Fold.add_event
+    monkeypatch.setattr(aggregator.Fold, "add_event", lambda self, event, state, before: (_ for _ in ()).throw(
+        RuntimeError("bug")) if event["session_id"] == "s-bug" else real_add_event(self, event, state, before))
+    backend.post({"events": [page_view("s-bug", "/pricing", NOW)]})
+    backend.aggregate()
+    monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)
+    agg = aggregator.Aggregator(backend.store)
+    monkeypatch.setattr(backend.store, "delete", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
+    try:
+        agg.replay_parked()
+    except SystemExit:
+        pass
+    monkeypatch.undo()
+    # WHEN the replay runs again
+    assert agg.replay_parked() == (1, [])
+    # THEN the visit is counted once
+    assert backend.stats()["totals"]["sessions"] == 1
+
+
+def test_a_store_failure_is_not_parked_but_the_batch_delivered_again(backend, monkeypatch):
+    # GIVEN DynamoDB refusing the first write of the batch (throttled past the client's retries)
+    from liveinsight.aggregator import Aggregator
+    from liveinsight.errors import StoreUnavailable
+
+    backend.post({"events": [page_view("s-1", "/", NOW), page_view("s-2", "/", NOW + 1)]})
+    real_put, refusals = backend.store.put_versioned, []
+
+    def throttled_once(*args, **kwargs):
+        if not refusals:
+            refusals.append(args)
+            raise StoreUnavailable("throttled")
+        return real_put(*args, **kwargs)
+
+    monkeypatch.setattr(backend.store, "put_versioned", throttled_once)
+    # WHEN the batch is aggregated (the failed delivery is delivered again, as the stream does)
+    stats = backend.stats()
+    # THEN nothing is parked (the records are fine) and every visit is counted once
+    assert refusals
+    assert Aggregator(backend.store).parked_records() == []
+    assert stats["totals"]["sessions"] == 2
+
+
+def test_replay_command_lists_and_keeps_what_still_fails(backend, monkeypatch, capsys):
+    # GIVEN a parked record in a store the CLI reaches by endpoint
+    write_raw_event(backend.store, "s-poison", HUGE_SITE, NOW)
+    backend.aggregate()
+    from liveinsight import cli
+
+    monkeypatch.setattr(cli, "_store_settings", lambda endpoint: backend.store.settings)
+    monkeypatch.setattr("liveinsight.store.make_client", lambda *a, **k: backend.store.client)
+    # WHEN listed
+    assert cli.main(["replay", "--list"]) == 0
+    # THEN it is named with why it failed
+    out = capsys.readouterr().out
+    assert "1 parked record(s)" in out and "ValidationException" in out
+    # AND a replay of a record that still fails keeps it and says so
+    assert cli.main(["replay"]) == 1
+    captured = capsys.readouterr()
+    assert "still failing, kept" in captured.err and "0 record(s)" not in captured.out
+    assert "replayed 0 parked record(s); 1 still parked" in captured.out
