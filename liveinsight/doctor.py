@@ -165,8 +165,8 @@ class Doctor:
             self.check_share()
             self.check_tracker()
         except Unreachable as error:
-            self.add("API reachable", FAIL, f"the API stopped answering: {error}",
-                     "check the URL and your network; on AWS, that the stage is deployed")
+            self.add("API reachable", FAIL, f"the API did not answer: {error}",
+                     "check --api (the stack's ApiUrl output) and your network; on AWS, that the stage is deployed")
         return self.checks
 
     # -- the checks ---------------------------------------------------------------------
@@ -240,7 +240,7 @@ class Doctor:
             return False
         self.add("API key", OK, "the read routes answer with the key" if self.key else
                  "the read routes answer without a key (no LIVEINSIGHT_API_KEY: anyone may read)",
-                 "" if self.key else "set ApiKeyValue so only the dashboard can read")
+                 "" if self.key else "set ApiKeyValue (locally: serve --api-key) so only the dashboard can read")
         if not self.key:
             self.checks[-1].status = WARN
         data = (reply.json() or {}).get("data") or {}
@@ -361,7 +361,12 @@ class Doctor:
 
     def check_tracker(self) -> None:
         url = self.tracker or f"{self.api}/tracker.js"
-        reply = self.request("GET", url, {"Accept": "application/javascript"})
+        try:
+            reply = self.request("GET", url, {"Accept": "application/javascript"})
+        except Unreachable as error:
+            self.add("tracker", FAIL, f"the tracker's address did not answer: {error}",
+                     "check --tracker: the URL in your pages' <script src=...>")
+            return
         kind = reply.headers.get("content-type", "")
         if reply.status != 200:
             fix = ("host liveinsight/static/tracker.js with your site (docs/deploy.md, step 4) and pass its URL "

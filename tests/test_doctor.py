@@ -118,6 +118,17 @@ def test_a_tracker_missing_from_its_url_is_named(stack, capsys):
     assert "upload liveinsight/static/tracker.js" in tracker
 
 
+def test_a_tracker_address_that_does_not_answer_is_named_as_the_tracker(stack, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    code, report = doctor(capsys, "--api", stack.url, "--key", KEY, "--origin", ORIGIN,
+                          "--tracker", f"http://127.0.0.1:{closed}/js/liveinsight.js")
+    tracker = line(report, "tracker")
+    assert code == 1 and "the tracker's address did not answer" in tracker and "check --tracker" in tracker
+    assert "API reachable" not in report
+
+
 def test_an_sdk_older_than_the_oldest_tested_fails():
     from liveinsight.doctor import FAIL, OK, Doctor, oldest_tested_sdk
 
