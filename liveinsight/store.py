@@ -118,13 +118,15 @@ class Store:
     """Reads and writes the events, sessions and stats tables."""
 
     def __init__(self, settings: Settings | None = None, client: Any = None, *, backoff_base: float = 0.05,
-                 attempts: int = RETRY_ATTEMPTS, sleep: Callable[[float], None] = time.sleep):
+                 attempts: int = RETRY_ATTEMPTS, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self.settings = settings or Settings.from_env()
         self._client = client
         self._lock = threading.Lock()
         self._backoff_base = backoff_base
         self._attempts = attempts
         self._pause = sleep
+        self._clock = clock
         self._salts: dict[str, bytes] = {}
 
     @property
@@ -308,7 +310,7 @@ class Store:
         starting after RETRY_BUDGET_SECONDS; what is still refused or unreachable then is
         StoreUnavailable. Any other error (a failed condition, a bad request) raises at once.
         """
-        started = time.monotonic()
+        started = self._clock()
         attempt = 0
         while True:
             try:
@@ -322,7 +324,7 @@ class Store:
                 failure, cause = f"DynamoDB is unreachable for {operation} ({exc.__class__.__name__})", exc
             wait = retry_wait(attempt)
             attempt += 1
-            if attempt >= self._attempts or time.monotonic() - started + wait > RETRY_BUDGET_SECONDS:
+            if attempt >= self._attempts or self._clock() - started + wait > RETRY_BUDGET_SECONDS:
                 raise StoreUnavailable(failure) from cause
             self._pause(wait)
 

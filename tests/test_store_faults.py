@@ -86,6 +86,30 @@ def test_botocore_itself_makes_one_attempt(settings):
     assert throttle.seen == 1
 
 
+def test_retries_stop_within_the_time_budget_when_each_attempt_is_slow(settings):
+    """An unreachable DynamoDB costs a connect timeout per attempt: retrying stops in time for the 30 s Lambda timeout."""
+    from botocore.exceptions import ConnectTimeoutError
+
+    from liveinsight.errors import StoreUnavailable
+    from liveinsight.store import RETRY_BUDGET_SECONDS, Store
+
+    now = [0.0]
+
+    class Unreachable:
+        calls = 0
+
+        def get_item(self, **_):
+            Unreachable.calls += 1
+            now[0] += 3.0  # the connect timeout
+            raise ConnectTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    store = Store(settings, Unreachable(), sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    with pytest.raises(StoreUnavailable, match="unreachable for get_item"):
+        store.get_item(settings.events_table, {"session_id": "s", "timestamp": 1})
+    assert Unreachable.calls == 4 < 8  # 0 s, ~3 s, ~6 s, ~9 s: a fifth would start after the budget
+    assert now[0] <= RETRY_BUDGET_SECONDS + 3.0
+
+
 def test_a_bad_request_is_not_retried(retrying):
     from botocore.exceptions import ClientError
 
