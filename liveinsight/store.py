@@ -261,8 +261,10 @@ class Store:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def get_item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        response = self._call("get_item", TableName=table, Key=serialize(key))
+    def get_item(self, table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:
+        """The live item at `key`, or None (missing, or its `ttl` passed)."""
+        extra = {"ConsistentRead": True} if consistent else {}
+        response = self._call("get_item", TableName=table, Key=serialize(key), **extra)
         item = deserialize(response["Item"]) if response.get("Item") else None
         if item is not None and "ttl" in item and item["ttl"] < time.time():
             return None
