@@ -238,11 +238,11 @@ class Doctor:
             self.add("API key", FAIL, f"GET /api/realtime answered {reply.status}: {reply.message()}",
                      "see the realtime function's log (sam logs, or CloudWatch /aws/lambda/liveinsight-realtime-api-*)")
             return False
-        self.add("API key", OK, "the read routes answer with the key" if self.key else
-                 "the read routes answer without a key (no LIVEINSIGHT_API_KEY: anyone may read)",
-                 "" if self.key else "set ApiKeyValue (locally: serve --api-key) so only the dashboard can read")
-        if not self.key:
-            self.checks[-1].status = WARN
+        if self.key:
+            self.add("API key", OK, "the read routes answer with the key")
+        else:
+            self.add("API key", WARN, "the read routes answer without a key (no LIVEINSIGHT_API_KEY: anyone may read)",
+                     "set ApiKeyValue (locally: serve --api-key) so only the dashboard can read")
         data = (reply.json() or {}).get("data") or {}
         self.check_clock(data.get("generated_at"), sent, received)
         self.check_sdk(reply.headers.get(SDK_HEADER))
@@ -304,27 +304,29 @@ class Doctor:
                      "(LIVEINSIGHT_SITES), pass --site with one of the deployment's sites")
             return
         self.add("test event", OK, "accepted and filtered as a test (a bot's page view: no site counts it)")
-        if baseline is None:
+        if not readable:
             self.add("aggregation", WARN, "not checked: it reads /api/stats, which needs the read key",
                      "pass --key to check that events reach the rollups")
-            return
-        self.check_aggregation(baseline)
+        elif isinstance(baseline, Reply):
+            self.add("aggregation", FAIL, f"GET /api/stats answered {baseline.status}: {baseline.message()}",
+                     "see the stats function's log (CloudWatch /aws/lambda/liveinsight-stats-api-*)")
+        else:
+            self.check_aggregation(baseline)
 
-    def bots_filtered(self) -> int | None:
+    def bots_filtered(self) -> int | Reply:
+        """The doctor site's `bots_filtered` over the last hour, or the Reply that did not give it."""
         reply = self.get(f"/api/stats?period=1h&site={self.site}")
         data = (reply.json() or {}).get("data") if reply.status == 200 else None
-        return int(data.get("bots_filtered", 0)) if isinstance(data, dict) else None
+        return int(data.get("bots_filtered", 0)) if isinstance(data, dict) else reply
 
-    def check_aggregation(self, baseline: int | None) -> None:
+    def check_aggregation(self, baseline: int) -> None:
         started = self.clock()
         while True:
             now = self.bots_filtered()
-            if baseline is not None and now is not None and now > baseline:
+            if isinstance(now, int) and now > baseline:
                 self.add("aggregation", OK, f"the test event reached /api/stats after {self.clock() - started:.0f} s "
                          "(stream -> aggregator -> rollups)")
                 return
-            if baseline is None and now is not None:
-                baseline = now
             if self.clock() - started >= self.wait:
                 break
             self.sleep(POLL_SECONDS)
