@@ -6,7 +6,7 @@ local-stack wings, and the third-party packages the Lambda Python 3.11 runtime l
 installed as Linux x86_64 CPython 3.11 wheels whatever machine builds it.
 
 boto3 and botocore are deliberately left out: the runtime provides them, and with them the
-zip is 19 MB instead of 3 MB and a cold start ~0.45 s slower (bench/sdk_in_zip.py). The
+zip is 19 MB instead of 3 MB and a cold start 0.5-0.8 s slower (bench/sdk_in_zip.py). The
 library uses only botocore's public API and its Lambda-path tests also run on the oldest
 SDK the runtime may ship (requirements-lambda-oldest.txt); `docs/deploy.md` states the rule.
 """
