@@ -24,17 +24,18 @@ from typing import Any, Iterable
 from . import config
 from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
 from .items.events import PAGE_VIEW, event_time, unpack
-from .items.ledger import Batch, PartialRedelivery
+from .items.ledger import APPLIED, Batch, PartialRedelivery
 from .items.sessions import SessionState, short_hash
-from .errors import StoreUnavailable
-from .store import Store, VersionConflict, deserialize
+from .store import Store, VersionConflict, deserialize, refused_as_invalid
 
 MAX_CONFLICT_RETRIES = 10
-# Failures that say nothing about the records: the whole batch is delivered again, and every
-# item that already applied part of it skips that part (the ledger). Anything else is isolated.
-TRANSIENT = (StoreUnavailable, VersionConflict, PartialRedelivery)
 PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
+
+
+class UnappliableRecords(Exception):
+    """Something in the records themselves fails: folding them raised, or DynamoDB refused an item or
+    key they make as invalid. Delivering the same records again cannot help; isolating them does."""
 
 
 @dataclass
@@ -56,39 +57,41 @@ class AggregateResult:
 class Fold:
     """The deltas of one batch: {(pk, sk): delta} for rollups and realtime, and the sessions after it."""
 
-    def __init__(self, now: float, realtime: bool = True) -> None:
+    def __init__(self, now: float, realtime: bool = True, all_sites: bool = True) -> None:
         self.now = now
+        self.levels_for_all = (r.ALL_SITES,) if all_sites else ()
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
         self.rollups: dict[tuple[str, str], dict] = {}
         self.capacity: dict[tuple[str, str], int] = {}
         self.realtime: dict[tuple[str, str], dict] = {}
         self.sessions: dict[str, SessionState] = {}
-        self.sites: set[str] = set()
         self.result = AggregateResult()
 
-    def _deltas(self, site: str, dim: str, value: str | None, ts: float) -> Iterable[tuple[str, dict]]:
-        """(granularity, delta) of every rollup item of (site, dim, value) holding time `ts`."""
-        key_pk = r.pk(site, dim, value)
-        for granularity, unit in ((r.HOUR, "hour"), (r.DAY, "day")):
-            if granularity == r.DAY and dim not in r.DAY_DIMS:
-                continue
-            key = (key_pk, r.sk(granularity, r.bucket_start(ts, unit)))
-            if key not in self.rollups:
-                self.rollups[key] = r.new_delta()
-                self.capacity[key] = r.capacity(dim)
-            yield granularity, self.rollups[key]
+    def _deltas(self, site: str, dim: str, value: str | None, ts: float) -> Iterable[tuple[str, dict, bool]]:
+        """(granularity, delta, all sites?) of every rollup item of (site, dim, value) holding time `ts`,
+        and of the all-sites item of (dim, value) for the dims all sites share."""
+        levels = [site, *self.levels_for_all] if dim in r.ALL_SITES_DIMS else [site]
+        for level in levels:
+            key_pk = r.pk(level, dim, value)
+            for granularity, unit in ((r.HOUR, "hour"), (r.DAY, "day")):
+                if granularity == r.DAY and dim not in r.DAY_DIMS:
+                    continue
+                key = (key_pk, r.sk(granularity, r.bucket_start(ts, unit)))
+                if key not in self.rollups:
+                    self.rollups[key] = r.new_delta()
+                    self.capacity[key] = r.capacity(dim)
+                yield granularity, self.rollups[key], level == r.ALL_SITES
 
     # -- events ---------------------------------------------------------------------
 
     def add_bot(self, event: dict[str, Any]) -> None:
         self.result.bots += 1
         ts, site = event_time(event["timestamp"]), event.get("site") or ""
-        self.sites.add(site)
         keys = [(r.ALL, None), (r.EVENT_TYPE, event["event_type"])]
         if event.get("page") is not None:
             keys.append((r.PAGE, r.label(event["page"])))
         for dim, value in keys:
-            for _, delta in self._deltas(site, dim, value, ts):
+            for _, delta, _ in self._deltas(site, dim, value, ts):
                 r.add_total(delta, r.BOT)
 
     def add_event(self, event: dict[str, Any], state: SessionState | None,
@@ -121,7 +124,6 @@ class Fold:
         return self._count(state, event, ts)
 
     def _count(self, state: SessionState, event: dict[str, Any], ts: float) -> SessionState:
-        self.sites.add(state.site)
         self.result.counted += 1
         event_type, page = event["event_type"], event.get("page")
         is_view = event_type == PAGE_VIEW
@@ -144,7 +146,7 @@ class Fold:
         if page is not None:
             keys.append((r.PAGE, page))
         for dim, value in keys:
-            for granularity, delta in self._deltas(state.site, dim, value, ts):
+            for granularity, delta, all_sites in self._deltas(state.site, dim, value, ts):
                 r.add_total(delta, r.EV)
                 r.add_total(delta, r.PV, int(is_view))
                 if granularity == r.HOUR:
@@ -154,6 +156,8 @@ class Fold:
                 if is_view:
                     r.add_breakdown(delta, r.SOURCES, state.source, 1)
                     r.add_breakdown(delta, r.PAGES, page, 0)
+                    if all_sites:
+                        r.add_breakdown(delta, r.SITES, state.site or r.NO_SITE, 1)
                 slices = []
                 if dim == r.PAGE:
                     slices = [r.slice_key(source=state.source), r.slice_key(event_type=event_type),
@@ -167,9 +171,10 @@ class Fold:
     def _realtime(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool) -> None:
         visit = rt.visit_hash(state.session_id)
         minute = r.bucket_start(ts, "minute")
-        key = (rt.pk(state.site, rt.shard_of(visit)), rt.sk(minute))
-        delta = self.realtime.setdefault(key, rt.new_delta())
-        rt.add_event(delta, visit, int(ts - minute), event_type, page, state.source, ts, is_view)
+        for level in (state.site, *self.levels_for_all):
+            key = (rt.pk(level, rt.shard_of(visit)), rt.sk(minute))
+            delta = self.realtime.setdefault(key, rt.new_delta())
+            rt.add_event(delta, visit, int(ts - minute), event_type, page, state.source, ts, is_view)
 
     # -- visits ---------------------------------------------------------------------
 
@@ -196,7 +201,9 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
     for i, page in enumerate(state.pages):
         keys.append((r.PAGE, page, [page]))
     for dim, value, pages in keys:
-        for granularity, delta in fold._deltas(site, dim, value, start):
+        for granularity, delta, all_sites in fold._deltas(site, dim, value, start):
+            if all_sites:
+                r.add_breakdown(delta, r.SITES, site or r.NO_SITE, 0, sign)
             r.add_total(delta, r.SS, sign)
             r.add_total(delta, r.BO, bounce)
             r.add_total(delta, r.DU, duration)
@@ -226,6 +233,10 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 r.add_slice(delta, key, r.DU, duration)
 
 
+def _without(deltas: dict[tuple[str, str], dict], keys: frozenset[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    return {key: delta for key, delta in deltas.items() if key not in keys} if keys else deltas
+
+
 def _copy(state: SessionState) -> SessionState:
     return SessionState.from_item(state.to_item())
 
@@ -239,32 +250,36 @@ class Aggregator:
         self.store = store
         self.settings = settings or store.settings
         self.exclusive = exclusive
-        self._known_sites: set[str] = set()
 
     def apply_stream_records(self, records: list[dict[str, Any]], lane: str = "0",
                              now: float | None = None) -> AggregateResult:
         """Fold the INSERT records of one stream batch (one shard: `lane`); other records are ignored.
 
-        A record that cannot be applied never costs its neighbours: when a batch fails for a
-        reason other than the store's (TRANSIENT), its two halves are applied on their own, down
-        to the record that fails alone, which is parked (`items.parked`) while the rest counts.
-        Halves are contiguous ranges of stream positions applied in order, so the ledger keeps
-        every item exactly-once whatever part of the batch it applied before.
+        A record that cannot be applied never costs its neighbours: when a batch fails because of
+        its records (UnappliableRecords), its two halves are applied on their own, down to the
+        record that fails alone, which is parked (`items.parked`) while the rest counts. Halves
+        are contiguous ranges of stream positions applied in order, so the ledger keeps every
+        item exactly-once whatever part of the batch it applied before. Any other failure (the
+        store throttled or unreachable, a crash) fails the batch, which is delivered again; if
+        that happened halfway through the halves, some items applied part of it
+        (PartialRedelivery) and the same halves, split the same way, finish the rest.
         """
         try:
             return self._apply_records(records, lane, now)
-        except TRANSIENT:
-            raise
-        except Exception as exc:
+        except (UnappliableRecords, PartialRedelivery) as exc:
             if len(records) > 1:
                 middle = len(records) // 2
                 return (self.apply_stream_records(records[:middle], lane, now)
                         + self.apply_stream_records(records[middle:], lane, now))
-            self.store.put(self.settings.stats_table,
-                           parked.park_item(records[0], lane, exc, time.time() if now is None else now))
+            if isinstance(exc, PartialRedelivery):
+                raise  # one record cannot be applied in part: the ledger is not what this code wrote
+            at = time.time() if now is None else now
+            self.store.put(self.settings.stats_table, parked.park_item(
+                records[0], lane, exc.__cause__ or exc, at, self._applied_keys(records[0], lane, at)))
             return AggregateResult(parked=1)
 
-    def _apply_records(self, records: list[dict[str, Any]], lane: str, now: float | None) -> AggregateResult:
+    def _apply_records(self, records: list[dict[str, Any]], lane: str, now: float | None,
+                       skip: frozenset[tuple[str, str]] = frozenset()) -> AggregateResult:
         events, ignored = [], 0
         for record in records:
             image = record.get("dynamodb", {}).get("NewImage")
@@ -275,7 +290,7 @@ class Aggregator:
         positions = [int(record["dynamodb"]["SequenceNumber"]) for record in records
                      if record.get("dynamodb", {}).get("SequenceNumber")]
         batch = Batch(lane, min(positions), max(positions)) if positions else None
-        result = self.apply(events, batch, now=now)
+        result = self.apply(events, batch, now=now, skip=skip)
         result.ignored += ignored
         return result
 
@@ -293,7 +308,7 @@ class Aggregator:
         for item in self.parked_records():
             try:
                 record = parked.record_of(item)
-                self.apply_stream_records_once(record, parked.replay_lane(item), now)
+                self.apply_stream_records_once(record, parked.replay_lane(item), now, parked.applied_keys(item))
             except Exception as exc:  # still failing: it stays parked, the others go on
                 failures.append(f"{item['sk']}: {exc.__class__.__name__}: {exc}")
                 continue
@@ -301,25 +316,43 @@ class Aggregator:
             replayed += 1
         return replayed, failures
 
-    def apply_stream_records_once(self, record: dict[str, Any], lane: str, now: float | None = None) -> AggregateResult:
-        """Apply one record as position 1 of its own `lane` (a replay): applied at most once per item."""
+    def apply_stream_records_once(self, record: dict[str, Any], lane: str, now: float | None = None,
+                                  skip: frozenset[tuple[str, str]] = frozenset()) -> AggregateResult:
+        """Apply one record as position 1 of its own `lane` (a replay): applied at most once per item,
+        and not at all to the items in `skip` (they applied it before it was parked)."""
         record = {**record, "dynamodb": {**record.get("dynamodb", {}), "SequenceNumber": "1"}}
-        return self._apply_records([record], lane, now)
+        return self._apply_records([record], lane, now, skip)
 
     def apply(self, events: list[dict[str, Any]], batch: Batch | None = None, now: float | None = None,
               realtime: bool = True, sessions: dict[str, SessionState] | None = None,
-              save_sessions: bool = True) -> AggregateResult:
+              save_sessions: bool = True, skip: frozenset[tuple[str, str]] = frozenset()) -> AggregateResult:
         """Fold unpacked event items and commit them as `batch` (a one-off lane when None).
 
         `sessions` is a cache of visit states kept by the caller across batches (history
         import); with `save_sessions=False` the caller writes them itself (`save_sessions()`).
+        `skip`: stats items (pk, sk) that already hold these events (a parked record's replay).
         """
         now = time.time() if now is None else now
         if not events:
             return AggregateResult()
         batch = batch or Batch(f"once-{uuid.uuid4().hex[:12]}", 1, 1)
+        fold = self._fold(events, batch, now, realtime, sessions if sessions is not None else {})
+        try:
+            requests = self._commit_items(_without(fold.rollups, skip), fold.capacity, batch, now, fold.result)
+            requests += self._commit_items(_without(fold.realtime, skip), None, batch, now, fold.result)
+            if save_sessions and fold.sessions:
+                requests += self._save(fold.sessions.values(), batch)
+        except Exception as exc:
+            if refused_as_invalid(exc):
+                raise UnappliableRecords(f"DynamoDB refused an item of these records: {exc}") from exc
+            raise
+        fold.result.write_requests = requests
+        return fold.result
+
+    def _fold(self, events: list[dict[str, Any]], batch: Batch, now: float, realtime: bool,
+              states: dict[str, SessionState]) -> Fold:
+        """The deltas of `events` on top of their visits' stored states (read into `states`)."""
         events = sorted(events, key=lambda e: (e["session_id"], event_time(e["timestamp"])))
-        states: dict[str, SessionState] = sessions if sessions is not None else {}
         done: set[str] = set()
         missing = sorted({e["session_id"] for e in events if not e.get("bot")} - set(states))
         if missing:
@@ -330,27 +363,47 @@ class Aggregator:
                 if batch.applied_to(item):
                     done.add(item["session_id"])  # its batch was committed whole before the crash
                 states[item["session_id"]] = SessionState.from_item(item)
-        fold = Fold(now, realtime)
+        fold = Fold(now, realtime, all_sites=self.settings.only_site is None)
         before: dict[str, SessionState | None] = {}
-        for event in events:
-            if event.get("bot"):
-                fold.add_bot(event)
-                continue
-            sid = event["session_id"]
-            if sid in done:
-                continue
-            state = fold.add_event(event, states.get(sid), before)
-            if state is not None:
-                states[sid] = state
-        for sid, previous in before.items():
-            fold.settle(sid, previous, fold.sessions[sid])
-        requests = self._commit_items(fold.rollups, fold.capacity, batch, now, fold.result)
-        requests += self._commit_items(fold.realtime, None, batch, now, fold.result)
-        if save_sessions and fold.sessions:
-            requests += self._save(fold.sessions.values(), batch)
-        requests += self._register_sites(fold.sites)
-        fold.result.write_requests = requests
-        return fold.result
+        try:  # folding only computes: whatever raises here, raises for these records every time
+            for event in events:
+                if event.get("bot"):
+                    fold.add_bot(event)
+                    continue
+                sid = event["session_id"]
+                if sid in done:
+                    continue
+                state = fold.add_event(event, states.get(sid), before)
+                if state is not None:
+                    states[sid] = state
+            for sid, previous in before.items():
+                fold.settle(sid, previous, fold.sessions[sid])
+        except Exception as exc:
+            raise UnappliableRecords(f"folding the records failed: {exc!r}") from exc
+        return fold
+
+    def _applied_keys(self, record: dict[str, Any], lane: str, now: float) -> list[tuple[str, str]]:
+        """The stats items that applied `record` before it failed (their ledger shows its position):
+        a replay must leave them alone. None when folding it fails (then nothing applied it)."""
+        sequence = int(record.get("dynamodb", {}).get("SequenceNumber") or 0)
+        image = record.get("dynamodb", {}).get("NewImage")
+        if not image:
+            return []
+        try:
+            fold = self._fold([unpack(deserialize(image))], Batch(lane, sequence, sequence), now, True, {})
+        except UnappliableRecords:
+            return []
+        applied = []
+        for key in [*fold.rollups, *fold.realtime]:
+            try:
+                item = self.store.get_item(self.settings.stats_table, {"pk": key[0], "sk": key[1]})
+            except Exception as exc:
+                if refused_as_invalid(exc):
+                    continue  # a key DynamoDB cannot hold was never written
+                raise
+            if item is not None and int(item.get(APPLIED, {}).get(lane, -1)) >= sequence:
+                applied.append(key)
+        return applied
 
     def save_sessions(self, states: Iterable[SessionState]) -> int:
         """Write visit states (BatchWriteItem); returns the request count."""
@@ -379,14 +432,6 @@ class Aggregator:
             return [k for k in map(put, writes) if k is not None]
         with ThreadPoolExecutor(max_workers=min(PARALLEL_PUTS, len(writes))) as pool:
             return [k for k in pool.map(put, writes) if k is not None]
-
-    def _register_sites(self, sites: set[str]) -> int:
-        new = {s or r.NO_SITE for s in sites if s != config.DOCTOR_SITE} - self._known_sites
-        if not new:
-            return 0
-        self.store.add_to_set(self.settings.stats_table, r.SITES_KEY, "s", new)
-        self._known_sites |= new
-        return 1
 
     def _commit_items(self, deltas: dict[tuple[str, str], dict], capacity: dict | None, batch: Batch,
                       now: float, result: AggregateResult) -> int:

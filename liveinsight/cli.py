@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -18,16 +19,59 @@ from urllib.parse import urlencode
 from . import config
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_STACK_FILE = Path(tempfile.gettempdir()) / "liveinsight-local-stack.json"
+STACK_FILE_NAME = "liveinsight-local-stack.json"
+LOCAL_STACK_FILE: Path | None = None  # where the stack file is; None: in runtime_dir()
 DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
 
 
-def local_stack() -> dict:
-    """What a running local stack (`serve` / `up`) recorded: api, dynamodb_endpoint, share_secret, dashboard."""
+def runtime_dir() -> Path:
+    """A directory only this user can use: $XDG_RUNTIME_DIR, else <tmp>/liveinsight-<uid>, created 0700.
+
+    The stack file holds the local share secret; in a shared /tmp another user could plant a
+    link or a file of their own under a fixed name. Raises OSError naming a directory that
+    exists but is not this user's alone.
+    """
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and _private_dir(Path(xdg)):
+        return Path(xdg)
+    path = Path(tempfile.gettempdir()) / f"liveinsight-{os.getuid()}"
     try:
-        recorded = json.loads(LOCAL_STACK_FILE.read_text())
-    except (OSError, ValueError):
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    if not _private_dir(path):
+        raise OSError(f"{path} exists but is not a directory only you can use (owner, mode 0700, not a link); "
+                      "remove it, or set XDG_RUNTIME_DIR")
+    return path
+
+
+def _private_dir(path: Path) -> bool:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def stack_file() -> Path:
+    return LOCAL_STACK_FILE or runtime_dir() / STACK_FILE_NAME
+
+
+def local_stack() -> dict:
+    """What a running local stack (`serve` / `up`) recorded: api, dynamodb_endpoint, share_secret, dashboard.
+
+    The file is read without following a link and only if this user owns it."""
+    try:
+        fd = os.open(stack_file(), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
         return {}
+    with os.fdopen(fd) as source:
+        if os.fstat(source.fileno()).st_uid != os.getuid():
+            return {}
+        try:
+            recorded = json.loads(source.read())
+        except ValueError:
+            return {}
     return recorded if isinstance(recorded, dict) else {}
 
 
@@ -37,8 +81,14 @@ def local_store_endpoint() -> str | None:
 
 
 def _write_stack_file(recorded: dict) -> None:
-    # The file holds the local stack's share secret: readable by its owner only.
-    fd = os.open(LOCAL_STACK_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The file holds the local stack's share secret: readable by its owner only, never through a link.
+    try:
+        path = stack_file()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        print(f"liveinsight: not recording the running stack ({exc}); `share` and `import` will need "
+              "--dynamodb-endpoint and the secret", file=sys.stderr)
+        return
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(recorded, out)
@@ -67,6 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     _record_stack(stack)
     print(f"LiveInsight API ready at {stack.url}  (store: {stack.settings.dynamodb_endpoint}; "
           f"tracker: {stack.url}/tracker.js)  Ctrl-C stops it.", flush=True)
+    print(sites_note(stack.settings), flush=True)
     try:
         stack.serve_forever()
     except KeyboardInterrupt:
@@ -88,7 +139,15 @@ def _record_stack(stack, dashboard: str | None = None) -> None:
 
 def _forget_stack(stack) -> None:
     if stack.settings is not None and local_stack().get("api") == stack.url:
-        LOCAL_STACK_FILE.unlink(missing_ok=True)
+        stack_file().unlink(missing_ok=True)  # local_stack() found it: stack_file() resolves
+
+
+def sites_note(settings: config.Settings) -> str:
+    """What the collector admits, in words (an empty allow-list is not "nothing")."""
+    if settings.sites:
+        return f"accepting events of {', '.join(settings.sites)} only ({config.ENV_SITES})"
+    return (f"accepting any site, at most {settings.new_sites_per_day} new ones a day "
+            f"({config.ENV_SITES} is empty; {config.ENV_NEW_SITES_PER_DAY})")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -131,6 +190,7 @@ def _up(args: argparse.Namespace) -> int:
         if args.kiosk or args.rotate or args.every is not None:
             dashboard_url = kiosk_url(dashboard_url, rotate=args.rotate, every=args.every)
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
+        print(f"Sites            {sites_note(stack.settings)}", flush=True)
         if args.demo:
             from .local.demo import Simulator, history
             from .local.importer import import_events
@@ -375,11 +435,11 @@ def _create_tables(args: argparse.Namespace) -> int:
 
 def _share_secret(args: argparse.Namespace) -> tuple[str | None, str]:
     """The secret to sign with and where it came from: --secret-arn, the environment, or the local stack."""
-    from .share import ShareSecret
+    from .secret import Secret
 
     arn = args.secret_arn or os.environ.get(config.ENV_SHARE_SECRET_ARN)
     if args.secret_arn or (arn and not os.environ.get(config.ENV_SHARE_SECRET)):
-        return ShareSecret(arn=arn, region=config.Settings.from_env().region).get(), f"the secret {arn}"
+        return Secret(arn=arn, region=config.Settings.from_env().region).get(), f"the secret {arn}"
     if os.environ.get(config.ENV_SHARE_SECRET):
         return os.environ[config.ENV_SHARE_SECRET], f"${config.ENV_SHARE_SECRET}"
     return local_stack().get("share_secret"), "the running local stack"

@@ -4,7 +4,9 @@ An explicit argument beats the environment; the environment beats the defaults b
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 
 # Environment variable names.
@@ -14,9 +16,13 @@ ENV_STATS_TABLE = "STATS_TABLE"
 ENV_REGION = "AWS_REGION"
 ENV_DYNAMODB_ENDPOINT = "AWS_ENDPOINT_URL_DYNAMODB"  # boto3's own standard name
 ENV_API_KEY = "LIVEINSIGHT_API_KEY"
+ENV_API_KEY_SECRET_ARN = "LIVEINSIGHT_API_KEY_SECRET_ARN"  # the template's: the key in Secrets Manager
 ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
+ENV_NEW_SITES_PER_DAY = "LIVEINSIGHT_NEW_SITES_PER_DAY"
+ENV_MAX_REPORTS = "LIVEINSIGHT_MAX_REPORTS_PER_RUN"
+ENV_MAX_ALERTS = "LIVEINSIGHT_MAX_ALERTS_PER_RUN"
 ENV_EXCLUDE_PATHS = "LIVEINSIGHT_EXCLUDE_PATHS"
 ENV_STREAM_WINDOW = "LIVEINSIGHT_STREAM_WINDOW_SECONDS"
 DEFAULT_STREAM_WINDOW_SECONDS = 1.0  # the local poller; the template's batching window is 10 s
@@ -54,6 +60,12 @@ DEFAULT_RAW_RETENTION_HOURS = 24
 # real site): counted in its own rollups, where doctor reads them, but never a known site, so
 # no report, alert or site list ever shows it.
 DOCTOR_SITE = "liveinsight-doctor.invalid"
+# Without an allow-list (LIVEINSIGHT_SITES), sites never seen before are admitted up to this
+# many a day; beyond it their events are answered `filtered` (a flood of made-up hosts).
+DEFAULT_NEW_SITES_PER_DAY = 100
+# What one scheduled run may send: reports (one per site, the most visited first) and alerts.
+DEFAULT_MAX_REPORTS = 20
+DEFAULT_MAX_ALERTS = 10
 
 # Event model limits (API.md, POST /api/events).
 MAX_BODY_BYTES = 256 * 1024
@@ -89,15 +101,52 @@ MINUTE_ROLLUP_TTL_SECONDS = 2 * 24 * 3600
 LONG_ROLLUP_TTL_SECONDS = 400 * 24 * 3600 + 7 * 24 * 3600
 SESSION_ITEM_TTL_SECONDS = 2 * 24 * 3600
 
+HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+
+
+def normalise_host(host: str) -> str | None:
+    """A page host as its site is keyed: lower-case IDNA (ASCII) form, no trailing dot; None if no valid host.
+
+    `bücher.example` becomes `xn--bcher-kva.example`, so one site has one spelling, and a
+    host can never make a key longer than DynamoDB holds.
+    """
+    host = host.strip().rstrip(".").lower()
+    if not host:
+        return None
+    try:
+        return ipaddress.ip_address(host.strip("[]")).compressed if ":" in host else str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")  # UnicodeError: an empty or > 63-character label
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > MAX_HOST_CHARS or not all(
+            len(label) <= MAX_HOST_LABEL_CHARS and HOST_LABEL.fullmatch(label) for label in labels):
+        return None
+    return ascii_host
+
+
 def site_of(host: str | None) -> str:
-    """The site an event belongs to: its page's host, lower-cased, `www.` folded ("" without a page)."""
-    host = (host or "").strip().lower().rstrip(".")
+    """The site an event belongs to: its page's host, IDNA-normalised, `www.` folded ("" without a page)."""
+    host = normalise_host(host or "") or (host or "").strip().lower().rstrip(".")
     return host[4:] if host.startswith("www.") else host
 
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def whole_number_env(name: str, default: int, low: int, high: int) -> int:
+    """A whole number from the environment (`default` when unset); ValueError naming the variable otherwise."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
+    return int(text)
 
 
 def keep_query_from_env() -> tuple[str, ...]:
@@ -117,15 +166,23 @@ class Settings:
     stats_table: str = DEFAULT_STATS_TABLE
     region: str = DEFAULT_REGION
     dynamodb_endpoint: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_key_secret_arn: str | None = None
     allowed_origins: tuple[str, ...] = field(default=(DEFAULT_ALLOWED_ORIGINS,))
     raw_retention_hours: int = DEFAULT_RAW_RETENTION_HOURS
     sites: tuple[str, ...] = ()
+    new_sites_per_day: int = DEFAULT_NEW_SITES_PER_DAY
     exclude_paths: tuple[str, ...] = ()
     stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
     share_secret: str | None = field(default=None, repr=False)
     share_secret_arn: str | None = None
+
+    @property
+    def only_site(self) -> str | None:
+        """The one site of a single-site deployment (an allow-list of one): its answers about all
+        sites are that site's, and no all-sites level is written for it."""
+        return self.sites[0] if len(self.sites) == 1 else None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -138,9 +195,11 @@ class Settings:
             region=_env(ENV_REGION, DEFAULT_REGION),
             dynamodb_endpoint=os.environ.get(ENV_DYNAMODB_ENDPOINT) or None,
             api_key=os.environ.get(ENV_API_KEY) or None,
+            api_key_secret_arn=os.environ.get(ENV_API_KEY_SECRET_ARN) or None,
             allowed_origins=origins or (DEFAULT_ALLOWED_ORIGINS,),
             raw_retention_hours=int(_env(ENV_RAW_RETENTION_HOURS, str(DEFAULT_RAW_RETENTION_HOURS))),
             sites=tuple(sorted({site_of(h) for h in _env(ENV_SITES, "").split(",") if h.strip()})),
+            new_sites_per_day=whole_number_env(ENV_NEW_SITES_PER_DAY, DEFAULT_NEW_SITES_PER_DAY, 0, 10**6),
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
             stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
             keep_query=keep_query_from_env(),

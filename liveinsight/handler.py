@@ -47,6 +47,7 @@ class Services:
         self._stats = None
         self._realtime = None
         self._share_secret = None
+        self._api_key = None
 
     @property
     def collector(self):
@@ -83,12 +84,21 @@ class Services:
 
 
     @property
+    def api_key(self):
+        """The key the read routes require: LIVEINSIGHT_API_KEY, or its Secrets Manager secret on AWS."""
+        if self._api_key is None:
+            from .secret import Secret
+
+            self._api_key = Secret(self.settings.api_key, self.settings.api_key_secret_arn, region=self.settings.region)
+        return self._api_key
+
+    @property
     def share_secret(self):
         """The deployment's share-link secret (read from Secrets Manager on first use on AWS)."""
         if self._share_secret is None:
-            from .share import ShareSecret
+            from .secret import Secret
 
-            self._share_secret = ShareSecret(self.settings.share_secret, self.settings.share_secret_arn,
+            self._share_secret = Secret(self.settings.share_secret, self.settings.share_secret_arn,
                                              region=self.settings.region)
         return self._share_secret
 
@@ -156,7 +166,7 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=cors)
 
     def require_key() -> None:
-        expected = services().settings.api_key
+        expected = services().api_key.get()
         if not expected:
             return
         headers = app.current_event.headers or {}
@@ -185,7 +195,8 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
             body = base64.b64decode(event.body) if event.is_base64_encoded else event.body
         result = services().collector.ingest(body, context)
         _count(EventsAccepted=result.accepted, EventsRejected=len(result.rejected),
-               EventsFiltered=result.filtered, EventsDuplicate=result.duplicates)
+               EventsFiltered=result.filtered, EventsDuplicate=result.duplicates,
+               EventsFilteredNewSite=result.new_sites_refused)
         return success(result.as_dict())
 
     def read_access(route: str) -> tuple[dict[str, list[str]], Any]:

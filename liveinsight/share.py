@@ -34,8 +34,6 @@ MAX_TOKEN_CHARS = 4096
 MAX_EXPIRES_SECONDS = 365 * 86400
 # Clock slack when a request's own `from` is checked against the window a link grants.
 RANGE_SLACK_SECONDS = 60
-# A warm Lambda re-reads the secret this often, so a rotation revokes links within minutes.
-SECRET_CACHE_SECONDS = 300
 
 _CONTEXT = b"liveinsight-share."
 _B64 = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -228,41 +226,3 @@ def parse_duration(text: str, limit: int = MAX_EXPIRES_SECONDS) -> int:
         raise ValueError(f"--expires must be hours or days such as 12h, 7d, 30d or 90d, at most "
                          f"{limit // 86400}d, not {text!r}")
     return seconds
-
-
-class ShareSecret:
-    """The deployment's share secret: a given value, or a Secrets Manager secret read on first use.
-
-    The secret read from Secrets Manager is cached for SECRET_CACHE_SECONDS, so a warm function
-    does not call Secrets Manager per request and a rotation still revokes links within minutes.
-    """
-
-    def __init__(self, value: str | None = None, arn: str | None = None, region: str | None = None,
-                 client: Any = None, cache_seconds: float = SECRET_CACHE_SECONDS):
-        self.value = value
-        self.arn = arn
-        self.region = region
-        self._client = client
-        self.cache_seconds = cache_seconds
-        self._cached: tuple[float, str] | None = None
-
-    def __repr__(self) -> str:
-        return f"ShareSecret(value={'***' if self.value else None}, arn={self.arn!r})"
-
-    def get(self) -> str | None:
-        """The secret, or None when share links are not configured."""
-        if self.value:
-            return self.value
-        if not self.arn:
-            return None
-        now = time.monotonic()
-        if self._cached is None or now - self._cached[0] > self.cache_seconds:
-            self._cached = (now, self._fetch())
-        return self._cached[1]
-
-    def _fetch(self) -> str:
-        if self._client is None:
-            import boto3  # only when the secret is first needed: never at import time
-
-            self._client = boto3.client("secretsmanager", region_name=self.region)
-        return self._client.get_secret_value(SecretId=self.arn)["SecretString"]

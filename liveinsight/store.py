@@ -187,17 +187,40 @@ class Store:
                 raise VersionConflict(f"{item.get('pk')} {item.get('sk')} changed since it was read") from exc
             raise
 
-    def add_to_set(self, table: str, key: dict[str, Any], attribute: str, values: set[str]) -> None:
-        """Add strings to a string-set attribute (idempotent: adding twice changes nothing)."""
-        self._call("update_item", TableName=table, Key=serialize(key), UpdateExpression="ADD #a :s",
-                   ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":s": {"SS": sorted(values)}})
-
     def put(self, table: str, item: dict[str, Any]) -> None:
         """Put one item as it is (last writer wins)."""
         self._call("put_item", TableName=table, Item=serialize(item))
 
     def delete(self, table: str, key: dict[str, Any]) -> None:
         self._call("delete_item", TableName=table, Key=serialize(key))
+
+    def put_if_absent(self, table: str, item: dict[str, Any]) -> bool:
+        """Put `item` unless an item with its key exists; whether it was put."""
+        try:
+            self._call("put_item", TableName=table, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
+        except _client_error() as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def add_below(self, table: str, key: dict[str, Any], attribute: str, limit: int,
+                  ttl: int | None = None) -> bool:
+        """Add 1 to a counter attribute only while it is below `limit`; whether it was added."""
+        names, values = {"#n": attribute}, {":one": {"N": "1"}, ":limit": {"N": str(limit)}}
+        update = "ADD #n :one"
+        if ttl is not None:
+            names["#t"], values[":ttl"] = "ttl", {"N": str(ttl)}
+            update += " SET #t = :ttl"
+        try:
+            self._call("update_item", TableName=table, Key=serialize(key), UpdateExpression=update,
+                       ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
+                       ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except _client_error() as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     # -- reads ------------------------------------------------------------------------
 
@@ -348,6 +371,11 @@ def _client_error():
     from botocore.exceptions import ClientError
 
     return ClientError
+
+
+def refused_as_invalid(exc: BaseException) -> bool:
+    """Whether DynamoDB refused a request as invalid (a key or item it cannot hold): no retry helps."""
+    return isinstance(exc, _client_error()) and exc.response.get("Error", {}).get("Code") == "ValidationException"
 
 
 def _connection_errors():

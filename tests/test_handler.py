@@ -59,6 +59,21 @@ def test_the_right_key_opens_the_get_routes(keyed, headers):
     assert keyed.request("GET", "/api/realtime", headers=headers)[0] == 200
 
 
+def test_on_aws_the_key_is_read_from_its_secrets_manager_secret(backend):
+    # GIVEN the template's setting: no key in the environment, the ARN of the secret holding it
+    import boto3
+
+    from liveinsight import handler
+
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="liveinsight-api-key-test", SecretString="key-from-the-secret")["ARN"]
+    handler.configure(replace(backend.store.settings, api_key=None, api_key_secret_arn=arn), backend.store)
+    # THEN the read routes want that key, and refuse any other
+    assert backend.request("GET", "/api/stats", headers={"X-API-Key": "key-from-the-secret"})[0] == 200
+    assert backend.request("GET", "/api/stats", headers={"X-API-Key": "s3cret-key"})[0] == 401
+    assert backend.request("GET", "/api/realtime")[0] == 401
+
+
 def test_post_and_options_never_need_the_key(keyed):
     assert keyed.post(page_view("s", "/", time.time()))[0] == 200
     assert keyed.request("OPTIONS", "/api/stats")[0] == 204

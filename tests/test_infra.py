@@ -238,7 +238,32 @@ def test_no_route_needs_a_gateway_key_so_share_links_reach_the_functions(transfo
             assert "security" not in method
     assert not [k for k, v in transformed["Resources"].items() if v["Type"].startswith("AWS::ApiGateway::UsagePlan")]
     for function in ("RealtimeApiFunction", "StatsApiFunction"):
-        assert transformed["Resources"][function]["Properties"]["Environment"]["Variables"]["LIVEINSIGHT_API_KEY"]
+        env = transformed["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert env["LIVEINSIGHT_API_KEY_SECRET_ARN"] == {"Ref": "ApiKeySecret"}
+
+
+def test_the_api_key_lives_in_secrets_manager_and_only_the_readers_may_read_it(transformed):
+    resources = transformed["Resources"]
+    assert resources["ApiKeySecret"]["Properties"]["SecretString"] == {"Ref": "ApiKeyValue"}
+    for logical_id, resource in resources.items():
+        if logical_id != "ApiKeySecret":  # the key's value is in no environment variable, no other resource
+            assert {"Ref": "ApiKeyValue"} not in list(_values(resource)), logical_id
+    for function in FUNCTIONS:
+        grants = [st for st in policy_statements(transformed, function) if "ApiKeySecret" in json.dumps(st["Resource"])]
+        readers = function in ("RealtimeApiFunction", "StatsApiFunction")
+        assert grants == ([{"Sid": "ReadApiKey", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                            "Resource": {"Ref": "ApiKeySecret"}}] if readers else []), function
+
+
+def _values(node):
+    """Every dict and list nested in a resource (to look for a reference anywhere in it)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _values(value)
 
 
 def test_read_routes_are_throttled_per_route_at_the_stage(template):
@@ -254,7 +279,7 @@ def test_read_routes_are_throttled_per_route_at_the_stage(template):
 def test_share_secret_is_generated_and_only_the_readers_may_read_it(transformed):
     resources = transformed["Resources"]
     secrets = [k for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"]
-    assert sorted(secrets) == ["ShareSecret", "SlackWebhookSecret"]
+    assert sorted(secrets) == ["ApiKeySecret", "ShareSecret", "SlackWebhookSecret"]
     generated = resources["ShareSecret"]["Properties"]["GenerateSecretString"]
     assert generated["PasswordLength"] >= 32 and "SecretString" not in resources["ShareSecret"]["Properties"]
     for function in FUNCTIONS:
@@ -316,13 +341,15 @@ def test_no_role_gets_wildcard_dynamodb_access(transformed):
         assert all(arn.endswith("/AWSLambdaBasicExecutionRole") for arn in managed), function
 
 
-def test_collector_writes_events_and_only_the_salt_item_of_stats(transformed):
+def test_collector_writes_events_and_only_the_salt_and_site_registry_items_of_stats(transformed):
     statements = policy_statements(transformed, "EventCollectorFunction")
     assert actions_on(statements, "EventsTable") == {"dynamodb:BatchWriteItem"}
     assert actions_on(statements, "SessionsTable") == set()
-    (salt,) = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
+    salt, registry = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
     assert set(salt["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert salt["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["salt#*"]
+    assert set(registry["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert registry["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["sites", "sites-new"]
 
 
 def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backend):
@@ -354,7 +381,8 @@ def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backe
     statements = policy_statements(transformed, "EventCollectorFunction")
     for table, logical_id in tables.items():
         assert actions_on(statements, logical_id) == {f"dynamodb:{op}" for op, t in calls if t == table}, logical_id
-    assert stats_keys and all(key.startswith("salt#") for key in stats_keys)
+    assert stats_keys and all(key.startswith("salt#") or key in ("sites", "sites-new") for key in stats_keys)
+    assert {"sites", "sites-new"} <= set(stats_keys)  # the site was new: it was admitted
 
 
 # ------------------------------------------------------------------ alarms reach someone; logs keep no IP
@@ -390,10 +418,26 @@ def test_api_access_logs_do_not_record_the_source_ip(template):
 
 
 @pytest.mark.parametrize("function", ["RealtimeApiFunction", "StatsApiFunction"])
-def test_readers_only_read(transformed, function):
+def test_readers_only_query_the_stats_table(transformed, function, backend):
+    # GIVEN every DynamoDB call a read route makes (with data, all sites and one, filtered)
+    import time
+
+    from conftest import page_view
+
+    backend.post({"events": [page_view("s", "/", time.time())]})
+    backend.aggregate()
+    calls: set[tuple[str, str]] = set()
+    backend.store.client.meta.events.register(
+        "before-parameter-build.dynamodb",
+        lambda model, params, **_: calls.add((model.name, params.get("TableName", ""))))
+    route = "/api/realtime" if function == "RealtimeApiFunction" else "/api/stats"
+    for query in ("", "?site=shop.example.com", "?page=/"):
+        assert backend.get(route + query)[0] == 200
+    # THEN the function may do exactly that: Query the stats table, nothing on sessions or events
     statements = policy_statements(transformed, function)
-    for table in ("StatsTable", "SessionsTable"):
-        assert actions_on(statements, table) == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert calls == {("Query", backend.store.settings.stats_table)}
+    assert actions_on(statements, "StatsTable") == {"dynamodb:Query"}
+    assert actions_on(statements, "SessionsTable") == set()
     assert actions_on(statements, "EventsTable") == set()
 
 

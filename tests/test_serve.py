@@ -160,13 +160,16 @@ def test_share_mints_a_link_that_the_running_stack_answers_without_the_key(tmp_p
     # GIVEN serve with a key and no configured share secret (its own temp dir: the stack file is per machine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEINSIGHT_SHARE_SECRET")}
     env["TMPDIR"] = str(tmp_path)
-    process, url = start_serve("--api-key", "k-share", env_extra={"TMPDIR": str(tmp_path)})
+    env.pop("XDG_RUNTIME_DIR", None)
+    process, url = start_serve("--api-key", "k-share", env_extra={"TMPDIR": str(tmp_path), "XDG_RUNTIME_DIR": ""})
+    stack_file = tmp_path / f"liveinsight-{os.getuid()}" / "liveinsight-local-stack.json"
     try:
         # WHEN `share` is run next to it
         minted = subprocess.run([sys.executable, "-m", "liveinsight", "share", "--site", "a.example",
                                  "--expires", "1d"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
         assert minted.returncode == 0, minted.stderr
-        recorded = json.loads((tmp_path / "liveinsight-local-stack.json").read_text())
+        recorded = json.loads(stack_file.read_text())
+        assert stack_file.stat().st_mode & 0o777 == 0o600 and stack_file.parent.stat().st_mode & 0o777 == 0o700
         assert recorded["share_secret"] not in minted.stdout + minted.stderr
         link = minted.stdout.splitlines()[0]
         token = link.split("share=")[1].split("&")[0]
@@ -180,4 +183,4 @@ def test_share_mints_a_link_that_the_running_stack_answers_without_the_key(tmp_p
     finally:
         stop(process)
     # AND a stopped stack forgets its secret: links it signed die with it
-    assert not (tmp_path / "liveinsight-local-stack.json").exists()
+    assert not stack_file.exists()

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import page_view
 from liveinsight import share
+from liveinsight.secret import Secret
 from liveinsight.errors import Forbidden, InvalidRequest, Unauthorized
 
 SECRET = "test-share-secret-0123456789abcdef"
@@ -138,7 +139,7 @@ def test_the_secret_is_read_from_secrets_manager_once_and_again_after_the_cache(
             calls.append(kwargs)
             return client.get_secret_value(**kwargs)
 
-    secret = share.ShareSecret(arn=arn, client=Counting())
+    secret = Secret(arn=arn, client=Counting())
     assert [secret.get(), secret.get()] == ["first-secret", "first-secret"]
     assert calls == [{"SecretId": arn}]  # cached: one call per warm function
     # WHEN the secret is rotated THEN, once the cache has aged, old links stop working.
@@ -147,11 +148,11 @@ def test_the_secret_is_read_from_secrets_manager_once_and_again_after_the_cache(
     secret.cache_seconds = 0
     with pytest.raises(Unauthorized, match="invalid share link"):
         share.verify(minted, secret.get())
-    assert "secret" not in repr(share.ShareSecret(value="s3cr3t")).replace("ShareSecret", "")
+    assert "secret" not in repr(Secret(value="s3cr3t")).replace("Secret", "")
 
 
 def test_without_a_secret_there_are_no_share_links():
-    assert share.ShareSecret().get() is None
+    assert Secret().get() is None
     with pytest.raises(Unauthorized, match="LIVEINSIGHT_SHARE_SECRET"):
         share.verify(token(), None)
 

@@ -239,11 +239,13 @@ def test_items_whose_ttl_has_passed_are_ignored(backend):
     from liveinsight.store import serialize
 
     hour = r.bucket_start(NOW - 600, "hour")
-    stale = {"pk": r.pk("shop.example.com", r.ALL), "sk": r.sk(r.HOUR, hour), "v": 1, "ttl": int(NOW - 60),
-             "c": r.encode({"t": [999, 999, 999, 0, 0, 0], "m": {"0": [999, 999, 999, 0, 0]}})}
-    backend.store.client.put_item(TableName=backend.store.settings.stats_table, Item=serialize(stale))
-    backend.store.add_to_set(backend.store.settings.stats_table, r.SITES_KEY, "s", {"shop.example.com"})
-    # THEN it is not counted, and new events in that bucket start from zero
-    assert backend.stats("period=24h")["totals"]["events"] == 0
+    for level in ("shop.example.com", r.ALL_SITES):
+        stale = {"pk": r.pk(level, r.ALL), "sk": r.sk(r.HOUR, hour), "v": 1, "ttl": int(NOW - 60),
+                 "c": r.encode({"t": [999, 999, 999, 0, 0, 0], "m": {"0": [999, 999, 999, 0, 0]}})}
+        backend.store.client.put_item(TableName=backend.store.settings.stats_table, Item=serialize(stale))
+    # THEN it is not counted, and new events in that bucket start from zero (one site, and all sites)
+    for query in ("period=24h", "period=24h&site=shop.example.com"):
+        assert backend.stats(query)["totals"]["events"] == 0
     backend.post(page_view("s", "/", NOW - 600))
-    assert backend.stats("period=24h")["totals"]["events"] == 1
+    for query in ("period=24h", "period=24h&site=shop.example.com"):
+        assert backend.stats(query)["totals"]["events"] == 1

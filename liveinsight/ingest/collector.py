@@ -1,7 +1,10 @@
 """Collecting events: validate, enrich and store a POST /api/events body.
 
 The collector only writes raw events (one BatchWriteItem per 25); the stream aggregator
-turns them into sessions and rollups.
+turns them into sessions and rollups. It also admits sites: with an allow-list
+(LIVEINSIGHT_SITES) only those; without one, a site never seen before is registered
+(`items.sites`) while fewer than `new_sites_per_day` were admitted that day, and its events
+are answered `filtered` beyond that — a flood of made-up hosts cannot fill the registry.
 """
 from __future__ import annotations
 
@@ -17,8 +20,11 @@ from ..config import Settings, site_of
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
 from ..errors import InvalidRequest
 from .events import Event, Rejection, decode_body, parse_events, split_batch
+from ..items import sites
 from ..items.events import event_item
 from ..store import Store
+
+MAX_CACHED_SITES = 10_000  # sites a warm function remembers as admitted or refused today
 
 
 @dataclass
@@ -30,6 +36,7 @@ class IngestResult:
     filtered: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     write_requests: int = 0
+    new_sites_refused: int = 0  # events filtered because their site was new beyond the day's limit
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +61,8 @@ class Collector:
     def __init__(self, store: Store, settings: Settings | None = None):
         self.store = store
         self.settings = settings or store.settings
+        self._admitted: set[str] = set()
+        self._refused: dict[str, str] = {}  # site -> the UTC day it was refused
 
     def ingest(self, body: bytes | str | None, context: RequestContext, now: float | None = None) -> IngestResult:
         """Validate, enrich and store every valid event of a request body.
@@ -83,11 +92,16 @@ class Collector:
         items: dict[tuple[str, Decimal], dict[str, Any]] = {}
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.raw_retention_hours * 3600
         bots: set[tuple[str, Decimal]] = set()
-        for event in events:
-            if self._excluded(event):
+        made = [self._item(event, context, ttl) for event in events if not self._excluded(event)]
+        result.filtered += len(events) - len(made)
+        # Visitors first: a bot never registers a site, but counts on one a visitor in the same request did.
+        admitted = {site for _, is_bot, site in made if not is_bot and self._admit(site, False, now)}
+        admitted |= {site for _, is_bot, site in made if is_bot and site not in admitted and self._admit(site, True, now)}
+        for item, is_bot, site in made:
+            if site not in admitted:
                 result.filtered += 1
+                result.new_sites_refused += 1
                 continue
-            item, is_bot = self._item(event, context, ttl)
             key = (item["session_id"], item["timestamp"])
             if key in items:
                 result.duplicates += 1
@@ -110,11 +124,37 @@ class Collector:
         return page.path is not None and any(fnmatch.fnmatchcase(page.path, pattern)
                                              for pattern in self.settings.exclude_paths)
 
+    def _admit(self, site: str, is_bot: bool, now: float) -> bool:
+        """Whether events of `site` are stored: an allowed, known or newly registered site.
+
+        A new site is registered only for a visitor (never for a bot) and only while fewer
+        than `new_sites_per_day` were registered that UTC day.
+        """
+        if not site or self.settings.sites or site in self._admitted:
+            return True  # no page: no site; an allow-list was already applied by _excluded
+        day = sites.new_sites_key(now)["sk"]
+        if self._refused.get(site) == day:
+            return False
+        if len(self._admitted) + len(self._refused) > MAX_CACHED_SITES:
+            self._admitted.clear()
+            self._refused.clear()
+        table = self.settings.stats_table
+        if self.store.get_item(table, sites.key(site)) is None:
+            if is_bot:
+                return False
+            if not self.store.add_below(table, sites.new_sites_key(now), sites.COUNT, self.settings.new_sites_per_day,
+                                        ttl=int(now + sites.NEW_SITE_TTL_SECONDS)):
+                self._refused[site] = day
+                return False
+            self.store.put_if_absent(table, sites.item(site, now))
+        self._admitted.add(site)
+        return True
+
     def to_item(self, event: Event, context: RequestContext, ttl_seconds: float) -> dict[str, Any]:
         """The events-table item of an event: the deployed schema plus enrichment attributes."""
         return self._item(event, context, ttl_seconds)[0]
 
-    def _item(self, event: Event, context: RequestContext, ttl_seconds: float) -> tuple[dict[str, Any], bool]:
+    def _item(self, event: Event, context: RequestContext, ttl_seconds: float) -> tuple[dict[str, Any], bool, str]:
         user_agent = event.user_agent if event.user_agent is not None else context.user_agent
         client = client_info(user_agent)
         page = page_info(event.page_url)
@@ -143,4 +183,5 @@ class Collector:
         item = event_item(session_id=session_id, timestamp=event.timestamp, event_id=event_id,
                           event_type=event.event_type, page_url=event.page_url, user_agent=user_agent,
                           referrer=event.referrer, ttl=int(event.timestamp + ttl_seconds), enrichment=enrichment)
-        return item, client.is_bot
+        return item, client.is_bot, enrichment["site"]
+

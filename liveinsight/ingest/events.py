@@ -12,7 +12,6 @@ parameters.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from .. import config
+from ..config import normalise_host
 from ..errors import InvalidRequest, PayloadTooLarge
 from ..items.events import PAGE_VIEW
 
@@ -146,33 +146,6 @@ def _is_absolute_url(value: str, schemes: tuple[str, ...] | None) -> bool:
     if not parts.scheme or not parts.netloc or not parts.netloc.rpartition("@")[2]:
         return False
     return schemes is None or parts.scheme.lower() in schemes
-
-
-HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
-
-
-def normalise_host(host: str) -> str | None:
-    """A page host as its site is keyed: lower-case IDNA (ASCII) form, no trailing dot; None if no valid host.
-
-    `bücher.example` becomes `xn--bcher-kva.example`, so one site has one spelling, and a
-    host can never make a key longer than DynamoDB holds.
-    """
-    host = host.strip().rstrip(".").lower()
-    if not host:
-        return None
-    try:
-        return ipaddress.ip_address(host.strip("[]")).compressed if ":" in host else str(ipaddress.IPv4Address(host))
-    except ValueError:
-        pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii")  # UnicodeError: an empty or > 63-character label
-    except UnicodeError:
-        return None
-    labels = ascii_host.split(".")
-    if len(ascii_host) > config.MAX_HOST_CHARS or not all(
-            len(label) <= config.MAX_HOST_LABEL_CHARS and HOST_LABEL.fullmatch(label) for label in labels):
-        return None
-    return ascii_host
 
 
 def _origin_and_path(parts) -> tuple[str, str, str]:

@@ -8,6 +8,8 @@ here, under one partition of the stats table:
     pk = "parked"
     sk = "<lane>#<sequence number, zero-padded>"   (a Query lists them in stream order)
     r  = the stream record as delivered (JSON)
+    k  = the stats items that had applied it before it failed ("pk\tsk" each): a record's items
+         are written one by one, so some may hold it already; a replay leaves them alone
     err, at, ttl = why it failed, when, and when it expires (PARKED_TTL_SECONDS)
 
 `python -m liveinsight replay` applies each parked record once the cause is fixed (exactly
@@ -28,12 +30,20 @@ def key(lane: str, sequence: str) -> dict[str, str]:
     return {"pk": PARTITION, "sk": f"{lane}#{int(sequence):040d}"}
 
 
-def park_item(record: dict[str, Any], lane: str, error: BaseException, now: float) -> dict[str, Any]:
-    """The item keeping `record` of `lane`, which failed with `error`."""
+def park_item(record: dict[str, Any], lane: str, error: BaseException, now: float,
+              applied: list[tuple[str, str]]) -> dict[str, Any]:
+    """The item keeping `record` of `lane`, which failed with `error` after `applied` items took it."""
     sequence = record.get("dynamodb", {}).get("SequenceNumber") or "0"
-    return {**key(lane, sequence), "r": json.dumps(record, separators=(",", ":"), default=str),
+    item = {**key(lane, sequence), "r": json.dumps(record, separators=(",", ":"), default=str),
             "err": f"{error.__class__.__name__}: {error}"[:MAX_ERROR_CHARS], "at": int(now),
             "ttl": int(now + PARKED_TTL_SECONDS)}
+    if applied:
+        item["k"] = ["\t".join(k) for k in applied]
+    return item
+
+
+def applied_keys(item: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    return frozenset(tuple(k.split("\t", 1)) for k in item.get("k", ()))
 
 
 def lane_and_sequence(item: dict[str, Any]) -> tuple[str, int]:

@@ -5,12 +5,16 @@ are few and shared by all traffic (everything, sources, event types). Pages, the
 tail, have hour items only: a day of one page is the sum of its hours at read time.
 
     pk = "<site>#<dim>#<value hash>"   dim: * (everything) | p page | s source | e event type
+         site `*` is the all-sites level: every site's events together, for the dims whose
+         values are shared by all traffic (ALL_SITES_DIMS), so an answer about all sites is
+         one Query however many sites there are; its items add the breakdown `st` (sites)
     sk = "h#<hour start>" | "d#<UTC day start>"     (zero-padded, so a Query reads a range)
     c  = zlib JSON blob:
          t  [events, page views, sessions, bounces, duration sum, bot events]
          m  {minute of the hour: [events, page views, sessions, bounces, duration sum]}  (hour items)
          b  {breakdown: summary}       event types, sources, referrers, pages, entry pages,
-                                       campaigns, browsers, operating systems, devices
+                                       campaigns, browsers, operating systems, devices,
+                                       sites (all-sites items only)
          x  summary of AND-combination slices: in a page item "s:<source hash>",
             "e:<type hash>", "se:<source hash>:<type hash>"; in a source item "e:<type hash>";
             each [events, page views, sessions, bounces, duration sum]
@@ -37,6 +41,8 @@ HOUR, DAY = "h", "d"
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
 DAY_DIMS = (ALL, SOURCE, EVENT_TYPE)
+ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
+ALL_SITES_DIMS = (ALL, SOURCE, EVENT_TYPE)
 
 # Totals vector.
 EV, PV, SS, BO, DU, BOT = range(6)
@@ -45,9 +51,11 @@ TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 6, 5, 5
 # Breakdowns and their vectors.
 EVENT_TYPES, SOURCES, REFERRERS, PAGES, ENTRY_PAGES = "et", "src", "ref", "pg", "en"
 CAMPAIGNS, BROWSERS, OPERATING_SYSTEMS, DEVICES = "cp", "br", "os", "dv"
+SITES = "st"
 BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 2, REFERRERS: 1, PAGES: 2, ENTRY_PAGES: 1, CAMPAIGNS: 1,
-                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1}
-# SOURCES = [sessions, page views]; PAGES = [page views, sessions with a view]; others [sessions] or [events].
+                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 2}
+# SOURCES and SITES = [sessions, page views]; PAGES = [page views, sessions with a view];
+# others [sessions] or [events].
 
 # Labels kept per summary: the unfiltered view lists up to 100 rows; a filtered one fewer.
 K_ALL = 100
@@ -56,8 +64,7 @@ K_SLICES = 50
 MAX_LABEL = 200  # longer labels (2,000-character paths) are shortened with a hash to stay distinct
 
 
-# The sites item: the set `s` of every site with data ("-" stands for events without a page).
-SITES_KEY = {"pk": "sites", "sk": "-"}
+# Events without a page belong to no site; in keys and breakdowns they are "-".
 NO_SITE = "-"
 
 

@@ -1,9 +1,9 @@
 """GET /api/realtime: who is on the site now, from the last half hour of realtime items.
 
-A request reads, per site, one Query per realtime shard (the last 30 minutes) and one
-Query of the hour items that hold the per-minute series; what it reads follows the
-visits of the last half hour, never the pages or visits seen before. Visit ids are never
-returned.
+A request reads one Query per realtime shard (the last 30 minutes) of the site, or of the
+all-sites level, and one Query of the hour items that hold the per-minute series; what it
+reads follows the visits of the last half hour, never the pages, visits or sites seen
+before. Visit ids are never returned.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from . import params as p
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..items import realtime as rt, rollups as r
-from .stats import _ranked, known_sites
+from .stats import PAGE_SITES, _ranked, top_sites
 from ..store import Store
 
 REALTIME_PARAMS = ("page", "window", "site")
@@ -39,21 +39,26 @@ class RealtimeReader:
             raise InvalidRequest("`page` is empty; leave it out or give a path such as /pricing")
         window = p.whole_number(params, "window", DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW,
                                 f"`window` must be a whole number of minutes from {MIN_WINDOW} to {MAX_WINDOW}")
-        site = p.site(params, self.settings)
-        sites = [site] if site else known_sites(self.store, self.settings)
+        site = p.site(params, self.settings) or self.settings.only_site
         page = r.label(page) if page is not None else None
         this_minute = r.bucket_start(now, "minute")
         minutes = [this_minute - 60 * i for i in range(window - 1, -1, -1)]
         table = self.settings.stats_table
 
         items: list[tuple[int, dict]] = []
+        for shard in range(rt.SHARDS):
+            for item in self.store.query(table, rt.pk(site or r.ALL_SITES, shard),
+                                         rt.sk(this_minute - 60 * FEED_MINUTES), rt.sk(this_minute)):
+                items.append((int(item["sk"]), r.decode(item.get("c"))))
         series = {m: [0] * r.MINUTE_LEN for m in minutes}
         dim, value = (r.PAGE, page) if page else (r.ALL, None)
-        for s in sites:
-            for shard in range(rt.SHARDS):
-                for item in self.store.query(table, rt.pk(s, shard), rt.sk(this_minute - 60 * FEED_MINUTES),
-                                             rt.sk(this_minute)):
-                    items.append((int(item["sk"]), r.decode(item.get("c"))))
+        if site:
+            levels = [site]
+        elif page is None:
+            levels = [r.ALL_SITES]
+        else:  # a page is per site: the page in the sites with the most visits this past hour
+            levels = top_sites(self.store, self.settings, minutes[0], this_minute)[:PAGE_SITES]
+        for s in levels:
             for item in self.store.query(table, r.pk(s, dim, value), r.sk(r.HOUR, r.bucket_start(minutes[0], "hour")),
                                          r.sk(r.HOUR, this_minute)):
                 hour = int(item["sk"].split("#")[1])

@@ -1,10 +1,12 @@
 """GET /api/stats: totals, a time series and breakdowns of a range, from rollup items.
 
-A request reads, per site, one Query of the rollup items of the filtered value over the
-range (hour items, or day items for everything/sources/event types over day intervals),
-so its cost follows the number of buckets, never the traffic. AND-combinations of filters
-read the slices inside the page (or source) items: totals and the time series are exact,
-breakdowns are not kept per combination.
+A request reads one Query of the rollup items of the filtered value over the range (hour
+items, or day items for everything/sources/event types over day intervals), so its cost
+follows the number of buckets, never the traffic. All sites together are the all-sites
+level of the rollups (one Query however many sites there are); a page is per site, so a
+page across all sites adds up the page in the PAGE_SITES sites with the most visits.
+AND-combinations of filters read the slices inside the page (or source) items: totals and
+the time series are exact, breakdowns are not kept per combination.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_RANGE_SECONDS = 400 * 86400
 MAX_BUCKETS = {"minute": 1440, "hour": 24 * 45, "day": 401}
+SITES_LISTED = r.K_ALL  # `sites`: the sites with the most visits in the range, at most this many
+PAGE_SITES = 25         # a page filter without `site` adds up this many sites (the most visited)
 STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", "limit", "compare", "site")
 
 
@@ -153,10 +157,23 @@ BREAKDOWNS = (  # (response field, breakdown, row label, fields)
 )
 
 
-def known_sites(store: Store, settings: Settings) -> list[str]:
-    """Every site that has data (the sites item the aggregator keeps), "-" for events without a page."""
-    item = store.get_item(settings.stats_table, r.SITES_KEY)
-    return sorted((item or {}).get("s", set()))
+def ranked_sites(blobs: list[dict], limit: int = SITES_LISTED) -> list[str]:
+    """The sites of all-sites items' `st` breakdown, most visits first (events without a page left out)."""
+    rows = r.merged_breakdown(blobs, r.SITES)
+    rows.pop(r.NO_SITE, None)
+    return [name for name, _ in sorted(rows.items(), key=lambda row: (-row[1][0], -row[1][1], row[0]))][:limit]
+
+
+def top_sites(store: Store, settings: Settings, start: float, end: float, limit: int = SITES_LISTED) -> list[str]:
+    """The sites with the most visits in [start, end] (one Query of all-sites items: hours up to
+    3 days, whole days beyond), whatever the number of sites; a single-site deployment's one site."""
+    if settings.only_site:
+        return [settings.only_site]
+    unit = "hour" if end - start <= 3 * 86400 else "day"
+    granularity = r.HOUR if unit == "hour" else r.DAY
+    items = store.query(settings.stats_table, r.pk(r.ALL_SITES, r.ALL), r.sk(granularity, r.bucket_start(start, unit)),
+                        r.sk(granularity, r.bucket_start(end, unit)))
+    return ranked_sites([r.decode(item.get("c")) for item in items], limit)
 
 
 class StatsReader:
@@ -169,11 +186,9 @@ class StatsReader:
     def answer(self, params: dict[str, list[str]], now: float | None = None,
                sites: list[str] | None = None) -> dict[str, Any]:
         """The answer to `params`; `sites`: the sites with data, when the caller read them already
-        (reports and alerts ask several ranges in a row: one GetItem of the sites item saved per answer)."""
+        (reports and alerts ask several ranges in a row: one Query of the sites saved per answer)."""
         now = time.time() if now is None else now
         q = parse_stats_query(params, now, self.settings)
-        all_sites = known_sites(self.store, self.settings) if sites is None else sites
-        sites = [q.site] if q.site else all_sites
         if q.page is not None:
             dim, value = r.PAGE, r.label(q.page)
             part = r.slice_key(q.source, q.event_type) if (q.source or q.event_type) else None
@@ -191,7 +206,16 @@ class StatsReader:
         last = buckets[-1] + SECONDS[q.interval] - 1
         blobs: list[tuple[int, dict]] = []
         granularity = r.DAY if item_unit == "day" else r.HOUR
-        for site in sites:
+        site = q.site or self.settings.only_site
+        listed = sites if sites is not None else (
+            None if site is None and dim == r.ALL else top_sites(self.store, self.settings, first, last))
+        if site:
+            levels = [site]
+        elif dim in r.ALL_SITES_DIMS:
+            levels = [r.ALL_SITES]
+        else:
+            levels = listed[:PAGE_SITES]
+        for site in levels:
             for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
                                          r.sk(granularity, r.bucket_start(first, item_unit)),
                                          r.sk(granularity, r.bucket_start(last, item_unit))):
@@ -226,5 +250,5 @@ class StatsReader:
             rows = {} if part else r.merged_breakdown(in_range, name)
             data[field] = _ranked(rows, q.limit, row_label, fields)
         data["bots_filtered"] = 0 if part else int(sum(r.totals(b)[r.BOT] for b in in_range))
-        data["sites"] = [s for s in all_sites if s != r.NO_SITE]
+        data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data

@@ -25,12 +25,12 @@ from typing import Any
 from .. import config
 from ..errors import DeliveryFailed
 from ..items import alerts as a
-from ..items.rollups import NO_SITE
 from .notify import Message, Notifier, slack_escape
-from ..query.stats import StatsReader, known_sites
+from ..query.stats import StatsReader, top_sites
 from ..store import VersionConflict
 
 WINDOW_SECONDS = 3600
+MAX_SITES_CHECKED = 100
 DAY, WEEK = 86400, 7 * 86400
 ALERTING = ("high", "low", "silent")
 
@@ -104,7 +104,6 @@ class Check:
 def check(reader: StatsReader, site: str | None, now: float, thresholds: Thresholds = Thresholds(),
           sites: list[str] | None = None) -> Check:
     """The verdict on `site`'s last whole-minute hour before `now` (`sites`: the sites with data, if read)."""
-    sites = known_sites(reader.store, reader.settings) if sites is None else sites
 
     def _answer(site: str | None, start: int, end: int, interval: str) -> dict[str, Any]:
         params = {"from": [str(start)], "to": [str(end)], "interval": [interval], "limit": ["1"]}
@@ -210,20 +209,31 @@ class Outcome:
 
 def check_sites(reader: StatsReader, notifier: Notifier | None, now: float | None = None,
                 thresholds: Thresholds = Thresholds(), site: str | None = None,
-                dashboard_url: str | None = None) -> list[Outcome]:
-    """Check every site with data (or `site`), store each verdict, and send what `decide` says to send.
+                dashboard_url: str | None = None, max_alerts: int | None = None) -> list[Outcome]:
+    """Check every site with visits in the look-back (or `site`), store each verdict, and send what
+    `decide` says to send.
 
-    Without a notifier nothing is sent or stored (a dry run). A delivery failure is
-    reported in the outcome and leaves the alert unsent, so the next check tries again.
+    The sites checked are the most visited over the weeks compared (at most MAX_SITES_CHECKED:
+    made-up hosts with a visit each never crowd out a real site, whose usual traffic ranks it
+    first); at most `max_alerts` (LIVEINSIGHT_MAX_ALERTS_PER_RUN) are sent in one run, and the
+    rest are neither sent nor stored, so the next run decides them again. Without a notifier
+    nothing is sent or stored (a dry run). A delivery failure is reported in the outcome and
+    leaves the alert unsent, so the next check tries again.
     """
     now = time.time() if now is None else now
+    max_alerts = config.whole_number_env(config.ENV_MAX_ALERTS, config.DEFAULT_MAX_ALERTS, 1, 1000) \
+        if max_alerts is None else max_alerts
     store, table = reader.store, reader.settings.stats_table
-    with_data = known_sites(store, reader.settings)
+    end = int(now // 60 * 60)
+    with_data = top_sites(store, reader.settings, end - WINDOW_SECONDS - thresholds.weeks * WEEK - DAY, end)
     outcomes = []
-    for name in [site] if site else [s for s in with_data if s != NO_SITE]:
+    for name in [site] if site else with_data[:MAX_SITES_CHECKED]:
         c = check(reader, name, now, thresholds, with_data)
         if notifier is None:
             outcomes.append(Outcome(c, False, []))
+            continue
+        if sum(o.sent for o in outcomes) >= max_alerts:
+            outcomes.append(Outcome(c, False, []))  # over the run's cap: the next run decides again
             continue
         for _ in range(3):  # a concurrent check changed the state: re-read and decide again
             previous = a.AlertState.from_item(store.get_item(table, a.key(name)))

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import config
 from ..errors import InvalidRequest
 from ..items.events import PAGE_VIEW
-from ..items.rollups import NO_SITE
 from .notify import slack_escape
-from ..query.stats import StatsReader, known_sites
+from ..query.stats import StatsReader, top_sites
 
 REPORT_PERIODS = {"1d": 1, "7d": 7, "30d": 30}  # name -> whole days
 DEFAULT_REPORT_PERIOD = "7d"
@@ -159,13 +159,19 @@ def build_report(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site:
 
 
 def build_reports(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site: str | None = None,
-                  now: float | None = None) -> list[Report]:
-    """One report per site that has data (or just `site`); all sites together when there are none yet."""
+                  now: float | None = None, limit: int | None = None) -> list[Report]:
+    """One report per site with visits in the range, the most visited first, at most `limit`
+    (LIVEINSIGHT_MAX_REPORTS_PER_RUN); or just `site`; all sites together when none has visits yet."""
+    import time
+
     if site:
         return [build_report(reader, period, site, now)]
-    with_data = known_sites(reader.store, reader.settings)
-    sites = [s for s in with_data if s != NO_SITE]
-    return ([build_report(reader, period, s, now, sites=with_data) for s in sites]
+    now = time.time() if now is None else now
+    limit = config.whole_number_env(config.ENV_MAX_REPORTS, config.DEFAULT_MAX_REPORTS, 1, 1000) \
+        if limit is None else limit
+    start, end = report_range(period, now)
+    with_data = top_sites(reader.store, reader.settings, start, end - 1)
+    return ([build_report(reader, period, s, now, sites=with_data) for s in with_data[:limit]]
             or [build_report(reader, period, None, now, sites=with_data)])
 
 
