@@ -110,7 +110,8 @@ def template_names(template) -> set[str]:
 
     def walk(value):
         if isinstance(value, dict):
-            if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            text = value.get("Fn::Sub")
+            if isinstance(text, str) and set(re.findall(r"\$\{([\w:]+)\}", text)) <= {"Stage"}:
                 names.add(resolve(value, {"Stage": STAGE}))
             for inner in value.values():
                 walk(inner)
