@@ -274,7 +274,7 @@ class Aggregator:
             if isinstance(exc, PartialRedelivery):
                 raise  # one record cannot be applied in part: the ledger is not what this code wrote
             at = time.time() if now is None else now
-            self.store.put(self.settings.stats_table, parked.park_item(
+            self.store.put_item(self.settings.stats_table, parked.park_item(
                 records[0], lane, exc.__cause__ or exc, at, self._applied_keys(records[0], lane, at)))
             return AggregateResult(parked=1)
 
@@ -312,7 +312,7 @@ class Aggregator:
             except Exception as exc:  # still failing: it stays parked, the others go on
                 failures.append(f"{item['sk']}: {exc.__class__.__name__}: {exc}")
                 continue
-            self.store.delete(self.settings.stats_table, {"pk": item["pk"], "sk": item["sk"]})
+            self.store.delete_item(self.settings.stats_table, {"pk": item["pk"], "sk": item["sk"]})
             replayed += 1
         return replayed, failures
 

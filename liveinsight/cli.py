@@ -221,6 +221,55 @@ def _up(args: argparse.Namespace) -> int:
         print("LiveInsight stopped.", flush=True)
 
 
+def dashboard_command(host: str, port: int, secrets_file: Path | None = None) -> list[str]:
+    """The Streamlit command the dashboard runs with, in its container and on a laptop alike."""
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+               "--server.port", str(port), "--server.address", host,
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    if secrets_file is not None:
+        # Later files win: the project's own secrets.toml first, then the sign-in settings.
+        command += ["--secrets.files", str(ROOT / ".streamlit" / "secrets.toml"), "--secrets.files", str(secrets_file)]
+    return command
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    """The dashboard alone, configured from the environment: the container's entry point."""
+    from .dashboard.auth import secrets_toml
+
+    try:
+        auth_section = secrets_toml(os.environ)
+    except ValueError as exc:
+        print(f"liveinsight dashboard: {exc}", file=sys.stderr)
+        return 2
+    if not _port_free(args.host, args.port):
+        print(f"liveinsight dashboard: port {args.port} on {args.host} is already in use; choose another with "
+              "--port", file=sys.stderr)
+        return 2
+    api = os.environ.get(config.ENV_API_URL) or local_stack().get("api")
+    env = dict(os.environ, **({config.ENV_API_URL: api} if api else {}))
+    with tempfile.TemporaryDirectory(prefix="liveinsight-dashboard-") as private:  # mode 0700
+        secrets_file = None
+        if auth_section:
+            secrets_file = Path(private) / "secrets.toml"
+            fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(auth_section)
+        print(f"LiveInsight dashboard on http://{args.host}:{args.port}  "
+              f"(API: {api or f'the default; set {config.ENV_API_URL}'}; "
+              + ("sign-in: on" if auth_section else
+                 f"sign-in: off, set {config.ENV_OIDC_METADATA_URL} and the rest to turn it on") + ")",
+              flush=True)
+        child = subprocess.Popen(dashboard_command(args.host, args.port, secrets_file), cwd=ROOT, env=env,
+                                 start_new_session=True)
+        _stop_on_sigterm()
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            _stop_child(child)
+
+
 def kiosk_url(dashboard_url: str, rotate: str | None = None, every: int | None = None) -> str:
     """The dashboard's presentation-mode URL, e.g. http://127.0.0.1:8501/?kiosk=1&rotate=overview,realtime&every=20."""
     params = {config.KIOSK_PARAM: "1"}
@@ -522,6 +571,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--every", type=int, metavar="SECONDS",
                     help="kiosk seconds on each rotated page (default 30; implies --kiosk)")
     up.set_defaults(run=_up)
+
+    dash = commands.add_parser("dashboard", help="run the dashboard alone against an API, as its container does "
+                                                 "(sign-in from the LIVEINSIGHT_OIDC_* settings)")
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; the container: "
+                                                          "0.0.0.0)")
+    dash.add_argument("--port", type=int, default=config.DEFAULT_DASHBOARD_PORT,
+                      help=f"port to listen on (default {config.DEFAULT_DASHBOARD_PORT})")
+    dash.set_defaults(run=_dashboard)
 
     demo = commands.add_parser("demo", help="send realistic demo traffic to an API")
     demo.add_argument("--api", required=True, metavar="URL", help="the LiveInsight API base URL")

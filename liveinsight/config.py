@@ -44,10 +44,23 @@ ENV_ALERT_MIN_VISITS = "LIVEINSIGHT_ALERT_MIN_VISITS"
 ENV_ALERT_COOLDOWN_HOURS = "LIVEINSIGHT_ALERT_COOLDOWN_HOURS"
 ENV_ALERT_WEEKS = "LIVEINSIGHT_ALERT_WEEKS"
 
+# The hosted dashboard's sign-in (liveinsight/dashboard/auth.py): any OpenID Connect provider.
+# `python -m liveinsight dashboard` hands them to Streamlit's st.login as its `[auth]` secrets;
+# the redirect URI is LIVEINSIGHT_DASHBOARD_URL + "/oauth2callback".
+ENV_OIDC_METADATA_URL = "LIVEINSIGHT_OIDC_METADATA_URL"  # the provider's .well-known/openid-configuration
+ENV_OIDC_CLIENT_ID = "LIVEINSIGHT_OIDC_CLIENT_ID"
+ENV_OIDC_CLIENT_SECRET = "LIVEINSIGHT_OIDC_CLIENT_SECRET"
+ENV_AUTH_COOKIE_SECRET = "LIVEINSIGHT_AUTH_COOKIE_SECRET"  # signs the sign-in cookie; the same for every task
+# Who may sign in: comma-separated e-mail domains ("example.com") and addresses ("ana@partner.org").
+ENV_ALLOWED_USERS = "LIVEINSIGHT_ALLOWED_USERS"
+OIDC_CALLBACK_PATH = "/oauth2callback"  # Streamlit's own callback route
+DEFAULT_DASHBOARD_PORT = 8501
+
 # The dashboard's presentation mode: query parameters of its URL (`up --kiosk` prints one).
 KIOSK_PARAM = "kiosk"
 ROTATE_PARAM = "rotate"
 EVERY_PARAM = "every"
+SHARE_PARAM = "share"  # a read-only share link's token, in the API's and the dashboard's query strings
 
 # Defaults (the deployed `dev` stage's names).
 DEFAULT_EVENTS_TABLE = "liveinsight-events-dev"

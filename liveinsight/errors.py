@@ -5,7 +5,9 @@
     │   ├── InvalidRequest      400: names the field and what is accepted
     │   ├── PayloadTooLarge     413: body over 256 KiB
     │   ├── Unauthorized        401: missing or wrong API key; invalid or expired share link
-    │   └── Forbidden           403: a share link asked for more than it grants
+    │   ├── Forbidden           403: a share link asked for more than it grants
+    │   ├── NotFound            404: no such saved view
+    │   └── Conflict            409: the request would pass a limit (the number of saved views)
     ├── StoreUnavailable        503: DynamoDB still refused after retries
     └── DeliveryFailed          a report or alert did not reach a channel (e-mail, Slack)
 
@@ -51,6 +53,18 @@ class Forbidden(RequestError):
     """A valid share link, asked for data outside its scope; the message names the field."""
 
     status = 403
+
+
+class NotFound(RequestError):
+    """The request names something that does not exist (a saved view)."""
+
+    status = 404
+
+
+class Conflict(RequestError):
+    """The request is well formed but the stored state refuses it; the message says what to do."""
+
+    status = 409
 
 
 class StoreUnavailable(LiveInsightError):

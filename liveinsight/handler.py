@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from urllib.parse import unquote
 from decimal import Decimal
 from typing import Any
 
@@ -48,6 +49,7 @@ class Services:
         self._realtime = None
         self._share_secret = None
         self._api_key = None
+        self._views = None
 
     @property
     def collector(self):
@@ -91,6 +93,14 @@ class Services:
 
             self._api_key = Secret(self.settings.api_key, self.settings.api_key_secret_arn, region=self.settings.region)
         return self._api_key
+
+    @property
+    def views(self):
+        if self._views is None:
+            from .views import SavedViews
+
+            self._views = SavedViews(self.store, self.settings)
+        return self._views
 
     @property
     def share_secret(self):
@@ -224,6 +234,30 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
         data = services().stats.answer(params)
         return success(grant.annotate(data)) if grant else success(data, headers=sdk_header())
 
+    def views_access() -> None:
+        """Saved views are the team's: the key, never a share link."""
+        if share.PARAM in _query(app):
+            raise Unauthorized("a share link does not open saved views; send the API key")
+        require_key()
+
+    @app.get("/api/views")
+    def get_views() -> Response:
+        views_access()
+        return success({"views": [view.as_dict() for view in services().views.all()]})
+
+    @app.put("/api/views/<name>")
+    def put_view(name: str) -> Response:
+        views_access()
+        event = app.current_event
+        body = base64.b64decode(event.body) if event.body is not None and event.is_base64_encoded else event.body
+        return success(services().views.save(unquote(name), body).as_dict())
+
+    @app.delete("/api/views/<name>")
+    def delete_view(name: str) -> Response:
+        views_access()
+        services().views.delete(unquote(name))
+        return success({"deleted": unquote(name).strip()})
+
     @app.exception_handler(RequestError)
     def request_error(exc: RequestError) -> Response:
         if exc.errors:
@@ -249,11 +283,13 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     def not_found(exc: Exception) -> Response:
         method = app.current_event.http_method
         path = app.current_event.path
-        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET"}
+        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET", "/api/views": "GET"}
         if path in known:
             return failure(405, f"{method} is not allowed on {path}; use {known[path]} (or OPTIONS)")
+        if path.startswith("/api/views/"):
+            return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
         return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
-                            "GET /api/realtime and GET /api/stats")
+                            "GET /api/realtime, GET /api/stats and GET, PUT, DELETE /api/views")
 
     return app
 

@@ -23,13 +23,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import config
+from .items import rollups
 from .query import params as p
 from .errors import Forbidden, InvalidRequest, Unauthorized
 
-PARAM = "share"
+PARAM = config.SHARE_PARAM
 VERSION = 1
 FILTERS = ("page", "source", "event_type")
 STATS, REALTIME = "stats", "realtime"
+# The rows of an answer that name a page of the site: a page-scoped link keeps only its own page's.
+PAGE_ROWS = ("pages", "entry_pages", "top_pages", "recent_events")
 MAX_TOKEN_CHARS = 4096
 MAX_EXPIRES_SECONDS = 365 * 86400
 # Clock slack when a request's own `from` is checked against the window a link grants.
@@ -70,6 +73,10 @@ class Grant:
     def restrict(self, params: dict[str, list[str]], route: str, now: float) -> dict[str, list[str]]:
         """The request's parameters with the link's scope forced in; Forbidden (403) when it asks for more."""
         out = {name: list(values) for name, values in params.items()}
+        for name, values in out.items():
+            # An empty value must not read as "left out": `period=` would skip the period check below.
+            if any(not value.strip() for value in values):
+                raise InvalidRequest(f"`{name}` is empty; with a share link leave it out or give a value")
         given = p.single(out, "site")
         if given is not None and config.site_of(given) != self.site:
             raise Forbidden(f"this share link shows only site {self.site}; `site` cannot be {given!r}")
@@ -101,7 +108,7 @@ class Grant:
         if period is not None:
             length = config.PERIOD_SECONDS.get(period)
             if length is None:
-                return  # the stats parser refuses it (400) with the accepted values
+                raise InvalidRequest(f"`period` must be one of {', '.join(config.PERIOD_SECONDS)}, not {period!r}")
             if length > window:
                 raise Forbidden(f"this share link shows at most the last {self.period}; `period` cannot be {period!r}")
             start = now - length
@@ -119,10 +126,21 @@ class Grant:
             out.pop("compare", None)
 
     def annotate(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A read API's answer for this link: `share` says what it grants, `sites` names only its site."""
+        """A read API's answer for this link: `share` says what it grants, `sites` names only its site.
+
+        A page-scoped link answers with its page's own rows: the pages and entry pages of the visits
+        that saw the page name the site's other pages, so only the link's page is kept in them. Where
+        those visits came from stays (sources, referrer hosts, campaigns): a referrer is kept as its
+        host only, and a referrer on the site itself is not one.
+        """
         data["share"] = self.as_dict()
         if "sites" in data:
             data["sites"] = [site for site in data["sites"] if site == self.site]
+        if self.page is not None:
+            page = rollups.label(self.page)  # how the answers spell a very long path
+            for name in PAGE_ROWS:
+                if name in data:
+                    data[name] = [row for row in data[name] if row.get("page") == page]
         return data
 
 

@@ -187,12 +187,14 @@ class Store:
                 raise VersionConflict(f"{item.get('pk')} {item.get('sk')} changed since it was read") from exc
             raise
 
-    def put(self, table: str, item: dict[str, Any]) -> None:
-        """Put one item as it is (last writer wins)."""
+    def put_item(self, table: str, item: dict[str, Any]) -> None:
+        """Put one item, replacing any with the same key."""
         self._call("put_item", TableName=table, Item=serialize(item))
 
-    def delete(self, table: str, key: dict[str, Any]) -> None:
-        self._call("delete_item", TableName=table, Key=serialize(key))
+    def delete_item(self, table: str, key: dict[str, Any]) -> bool:
+        """Delete one item; whether there was one."""
+        response = self._call("delete_item", TableName=table, Key=serialize(key), ReturnValues="ALL_OLD")
+        return bool(response.get("Attributes"))
 
     def put_if_absent(self, table: str, item: dict[str, Any]) -> bool:
         """Put `item` unless an item with its key exists; whether it was put."""

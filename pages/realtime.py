@@ -1,14 +1,14 @@
 """Realtime: who is on the site now; refreshes itself without rerunning the rest of the app."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, kiosk, ui
+from liveinsight.dashboard import charts, frames, kiosk, text, ui
 
 REFRESH_CHOICES = {"Paused": None, "2 s": 2, "5 s": 5, "10 s": 10, "30 s": 30}
 DEFAULT_REFRESH = "5 s"
 
 filters = ui.current_filters()
 st.title(":material/bolt: Realtime")
-scope = [f"{name} {value}" for name, value in (("site", filters.site), ("page", filters.page)) if value]
+scope = [f"{name} {text.plain(value)}" for name, value in (("site", filters.site), ("page", filters.page)) if value]
 st.caption(" · ".join(["Last 5 and 30 minutes", *scope,
                         "the period, source and event type filters do not apply here."]))
 if kiosk.active():  # Nobody in the room would press Pause.

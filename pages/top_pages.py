@@ -1,7 +1,7 @@
 """Pages: top pages and entry pages; choosing a page filters every chart to it."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, kiosk, ui
+from liveinsight.dashboard import charts, frames, kiosk, text, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/description: Pages", filters)
@@ -11,7 +11,7 @@ if not frames.has_traffic(stats.timeseries):
     st.stop()
 
 if filters.page:
-    st.info(f"Every chart shows **{filters.page}** only.", icon=":material/filter_alt:")
+    st.info(f"Every chart shows {text.plain(filters.page)} only.", icon=":material/filter_alt:")
     st.button("Show all pages", on_click=ui.choose_page, args=(None,), icon=":material/close:")
 elif not kiosk.active():
     st.caption("Select a row in Top pages to focus every chart on that page.")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from liveinsight.dashboard.client import ApiError, Realtime, Stats
+from liveinsight.dashboard.client import ApiError, ApiRequestError, ApiShareError, Realtime, SavedView, Stats
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
+SHARE_SECRET = "dashboard-test-secret"  # what the fake API verifies share links with
 HOUR = 3600
 
 
@@ -81,6 +82,8 @@ class FakeClient:
         self.realtime_data = realtime if realtime is not None else realtime_payload()
         self.error = error
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.saved: dict[str, SavedView] = {}  # saved views by case-folded name, as the API keeps them
+        self.save_error: ApiError | None = None
 
     def stats(self, **params: Any) -> Stats:
         self.calls.append(("stats", params))
@@ -89,13 +92,46 @@ class FakeClient:
         data = copy.deepcopy(self.stats_data)
         if not params.get("compare"):
             data.pop("previous_totals", None)
+        if params.get("share"):
+            data["share"] = self.verify_share(params["share"])
         return Stats.from_json(data)
+
+    @staticmethod
+    def verify_share(token: str) -> dict[str, Any]:
+        """`data.share` as the API answers it, or the API's refusal (400 not a token, 401 altered or expired)."""
+        from liveinsight import share
+        from liveinsight.errors import InvalidRequest, Unauthorized
+
+        try:
+            return share.verify(token, SHARE_SECRET).as_dict()
+        except InvalidRequest as exc:
+            raise ApiRequestError(exc.message, 400) from exc
+        except Unauthorized as exc:
+            raise ApiShareError(exc.message, 401) from exc
 
     def realtime(self, **params: Any) -> Realtime:
         self.calls.append(("realtime", params))
         if self.error:
             raise self.error
         return Realtime.from_json(copy.deepcopy(self.realtime_data))
+
+    def views(self) -> list[SavedView]:
+        self.calls.append(("views", {}))
+        if self.error:
+            raise self.error
+        return sorted(self.saved.values(), key=lambda view: view.name.casefold())
+
+    def save_view(self, name: str, filters: dict[str, str], saved_by: str | None = None) -> SavedView:
+        self.calls.append(("save_view", {"name": name, "filters": filters, "saved_by": saved_by}))
+        if self.save_error:
+            raise self.save_error
+        view = SavedView(name=name, filters=dict(filters), saved_by=saved_by)
+        self.saved[name.casefold()] = view
+        return view
+
+    def delete_view(self, name: str) -> None:
+        self.calls.append(("delete_view", {"name": name}))
+        del self.saved[name.casefold()]
 
     def stats_calls(self) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == "stats"]

@@ -17,13 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, CHROMIUM_ARGS
+from conftest import CHROME, CHROMIUM, CHROMIUM_ARGS
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -96,13 +97,15 @@ def wait_for_backfill(api: str, output: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def running_up(*flags: str):
-    """`liveinsight up --demo` and `flags` on free ports, short history; yields (process, URL, ports, output)."""
+def running_up(*flags: str, demo: bool = True):
+    """`liveinsight up --demo` (or without demo traffic) and `flags` on free ports, short history;
+    yields (process, URL, ports, output)."""
     api_port, dashboard_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEINSIGHT_")}
+    demo_flags = ["--demo", "--history-days", "7", "--visits-per-day", "400"] if demo else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "liveinsight", "up", "--demo", "--port", str(api_port),
-         "--dashboard-port", str(dashboard_port), "--history-days", "7", "--visits-per-day", "400", *flags],
+        [sys.executable, "-m", "liveinsight", "up", "--port", str(api_port),
+         "--dashboard-port", str(dashboard_port), *demo_flags, *flags],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         # Ctrl-C must reach up even when pytest runs as a shell's background job, which ignores SIGINT.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -284,5 +287,118 @@ def test_up_kiosk_shows_a_full_screen_in_large_type_that_rotates(kiosk_stack):
             assert "kiosk=1" in page.url and "period=7d" in page.url
             assert not page.locator('[data-testid="stSidebar"]').first.is_visible()
             page.locator("h1", has_text="Overview").first.wait_for(timeout=4 * KIOSK_ROTATE_SECONDS * 1000)
+        finally:
+            browser.close()
+
+
+# --- the hostile-labels corpus (tests/hostile.py) in a real browser ---------------------------
+
+# Every page by its URL path, and the kiosk screens: (path, title).
+PAGE_PATHS = [("", "Overview"), ("realtime", "Realtime"), ("sources", "Sources"), ("top_pages", "Pages"),
+              ("events", "Events"), ("devices", "Devices")]
+# Elements Markdown or plotly would make from a label; any of them carrying the corpus's text is made from data.
+MADE_FROM_DATA = """([markers]) => {
+  const offenders = [];
+  for (const el of document.querySelectorAll(
+      'a, img, script, iframe, object, embed, b, i, em, strong, u, del, s, code, sup, sub, svg a, table a')) {
+    const said = [el.textContent || '', el.getAttribute('href') || '', el.getAttribute('xlink:href') || '',
+                  el.getAttribute('src') || ''].join(' ');
+    const external = el.tagName.toLowerCase() === 'img' && /^(https?:)?\\/\\//.test(el.getAttribute('src') || '')
+                     && !(el.getAttribute('src') || '').startsWith(location.origin);
+    if (external || /^\\s*javascript:/i.test(el.getAttribute('href') || '')
+        || markers.some(marker => said.includes(marker))) {
+      offenders.push(el.tagName.toLowerCase() + ': ' + said.trim().slice(0, 120));
+    }
+  }
+  return offenders;
+}"""
+
+
+def post_corpus(api: str) -> None:
+    """Send the corpus to the collector and wait until the stats count it."""
+    from tests import hostile
+
+    body = json.dumps({"events": hostile.events()}).encode()
+    request = urllib.request.Request(f"{api}/api/events", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": CHROME})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["data"]["accepted"] == len(hostile.events())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{api}/api/stats?period=1h&limit=100", timeout=10) as response:
+            data = json.load(response)["data"]
+        if all(hostile.labels(data, (field,)) for field in hostile.STATS_LABELS):
+            return
+        time.sleep(0.5)
+    pytest.fail("the corpus was not aggregated within 60 s")
+
+
+@pytest.fixture
+def hostile_up():
+    """GIVEN `liveinsight up` (no demo traffic) that has collected the hostile-labels corpus."""
+    with running_up(demo=False) as stack:
+        post_corpus(f"http://127.0.0.1:{stack[2][0]}")
+        yield stack
+
+
+def test_the_hostile_corpus_is_text_on_every_page_and_kiosk_screen(hostile_up, tmp_path):
+    from tests import hostile
+
+    _, url, ports, _ = hostile_up
+    base = url.split("?")[0].rstrip("/")
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/api/stats", timeout=10) as response:
+        stats = json.load(response)["data"]
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=KIOSK_VIEWPORT)
+            for path, title in PAGE_PATHS:
+                for kiosk in (False, True):
+                    # WHEN each page and each kiosk screen opens on the corpus
+                    page.goto(f"{base}/{path}" + ("?kiosk=1" if kiosk else ""))
+                    wait_until_rendered(page, title)
+                    where = f"{title}{' (kiosk)' if kiosk else ''}"
+                    # THEN no link, image, script or formatting is made from the data
+                    assert page.evaluate(MADE_FROM_DATA, [list(hostile.MARKERS) + [hostile.EVIL]]) == [], where
+                    assert_no_error(page, where)
+                    if kiosk and title in ("Overview", "Pages", "Sources"):
+                        # AND the kiosk's tables show the labels as they were sent
+                        shown = page.locator('[data-testid="stTable"]').all_inner_texts()
+                        fields = {"Overview": (("pages", "page"), ("sources", "source")),
+                                  "Pages": (("pages", "page"), ("entry_pages", "page")),
+                                  "Sources": (("sources", "source"), ("campaigns", "campaign"))}[title]
+                        expected = hostile.labels(stats, fields, rows=5)
+                        assert expected, where
+                        cells = hostile.seen(" ".join(shown))
+                        assert [label for label in expected if hostile.seen(hostile.as_seen(label)) not in cells] \
+                            == [], where
+                        page.screenshot(path=str(tmp_path / f"hostile-{title.lower()}-kiosk.png"))
+                    elif title == "Pages":
+                        save = tmp_path / "hostile-pages.png"
+                        page.screenshot(path=str(save), full_page=True)
+            # AND the sidebar's lists of pages and sources show them as text
+            for label in ("Page", "Source"):
+                page.goto(f"{base}/top_pages")
+                wait_until_rendered(page, "Pages")
+                page.get_by_role("combobox", name=label, exact=True).click()
+                options = page.locator('[role="option"]')
+                options.first.wait_for(timeout=RENDER_TIMEOUT_MS)
+                assert page.evaluate(MADE_FROM_DATA, [list(hostile.MARKERS) + [hostile.EVIL]]) == [], label
+                listed = options.all_inner_texts()
+                assert "evil.example" in " ".join(listed) and not [o for o in listed if "\u202e" in o], listed
+            # AND labels in the URL (a filter, a kiosk page name) are text in captions, banners and warnings
+            stored = {label for label in hostile.labels(stats, (("pages", "page"),))}
+            url_path = next(label for label in stored if "autolink" in label)
+            link_path = next(label for label in stored if "click" in label)
+            for path, title, query in (
+                    ("top_pages", "Pages", {"page": url_path}),
+                    ("realtime", "Realtime", {"page": link_path}),
+                    ("sources", "Sources", {"source": hostile.SOURCES[1]}),
+                    ("", "Overview", {"kiosk": "1", "rotate": f"overview,{hostile.PATHS[6]},{hostile.PATHS[1]}"})):
+                page.goto(f"{base}/{path}?{urllib.parse.urlencode(query)}")
+                wait_until_rendered(page, title)
+                assert page.evaluate(MADE_FROM_DATA, [list(hostile.MARKERS) + [hostile.EVIL]]) == [], query
+                value = hostile.seen(query.get("page") or query.get("source") or hostile.PATHS[6])
+                assert value in hostile.seen(page.locator('[data-testid="stMain"]').inner_text()), query
         finally:
             browser.close()

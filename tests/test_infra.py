@@ -232,7 +232,7 @@ def test_api_functions_keep_the_deployed_memory_and_timeout(transformed):
 def test_no_route_needs_a_gateway_key_so_share_links_reach_the_functions(transformed):
     # The read functions check the API key or a share link themselves (tests/test_share.py).
     paths = transformed["Resources"]["Api"]["Properties"]["Body"]["paths"]
-    assert set(paths) == {"/api/events", "/api/realtime", "/api/stats"}
+    assert set(paths) == {"/api/events", "/api/realtime", "/api/stats", "/api/views", "/api/views/{name}"}
     for path in paths.values():
         for method in path.values():
             assert "security" not in method
@@ -434,9 +434,17 @@ def test_readers_only_query_the_stats_table(transformed, function, backend):
     for query in ("", "?site=shop.example.com", "?page=/"):
         assert backend.get(route + query)[0] == 200
     # THEN the function may do exactly that: Query the stats table, nothing on sessions or events
+    # (the stats function also keeps the team's saved views, in their own partition only)
     statements = policy_statements(transformed, function)
     assert calls == {("Query", backend.store.settings.stats_table)}
-    assert actions_on(statements, "StatsTable") == {"dynamodb:Query"}
+    read = [s for s in statements if s.get("Sid") == "ReadRollups"]
+    assert actions_on(read, "StatsTable") == {"dynamodb:Query"}
+    views = [s for s in statements if s.get("Sid") == "KeepSavedViews"]
+    if function == "StatsApiFunction":
+        assert set(views[0]["Action"]) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+        assert views[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["view"]
+    else:
+        assert views == []
     assert actions_on(statements, "SessionsTable") == set()
     assert actions_on(statements, "EventsTable") == set()
 

@@ -42,7 +42,7 @@ def test_an_unknown_page_is_named_with_the_choices_and_the_rest_still_rotates():
     settings = kiosk.parse({"rotate": "overview,dashbord,realtime"}, PAGES)
 
     assert settings.rotate == ("O", "R")
-    assert settings.problems == ("`rotate`: no page named 'dashbord'; "
+    assert settings.problems == ("`rotate`: no page named \\'dashbord\\'; "
                                  "choose from overview, realtime, sources, pages, events, devices.",)
 
 
@@ -60,7 +60,7 @@ def test_every_is_seconds_within_bounds(every, seconds, problem):
     assert settings.every == seconds
     assert bool(settings.problems) is problem
     if problem:
-        assert settings.problems[0].startswith(f"`every`: '{every}' is not a number of seconds between 5 and 3600")
+        assert settings.problems[0].startswith(f"`every`: \\'{every}\\' is not a number of seconds between 5 and 3600")
 
 
 @pytest.mark.parametrize(("rotate", "current", "following"), [

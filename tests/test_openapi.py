@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 SPEC_URI = "urn:liveinsight:openapi"
 REGISTRY = Registry().with_resource(SPEC_URI, Resource.from_contents(SPEC, default_specification=DRAFT202012))
-ROUTES = {("POST", "/api/events"), ("GET", "/api/realtime"), ("GET", "/api/stats")}
+ROUTES = {("POST", "/api/events"), ("GET", "/api/realtime"), ("GET", "/api/stats"), ("GET", "/api/views"),
+          ("PUT", "/api/views/{name}"), ("DELETE", "/api/views/{name}")}
+HTTP_METHODS = ("get", "put", "post", "delete", "options")
 CORS_METHODS = "GET,POST,OPTIONS"
 CORS_HEADERS = "Content-Type,X-API-Key,Authorization"
 
@@ -48,6 +50,12 @@ def _deref(node: dict) -> dict:
         for part in pointer:
             node = node[part]
     return node
+
+
+def route_of(path: str) -> str:
+    """The document's path for a request path: `/api/views/Pricing%20funnel?x=1` is `/api/views/{name}`."""
+    path = path.split("?")[0]
+    return "/api/views/{name}" if path.startswith("/api/views/") else path
 
 
 def documented_statuses(method: str, path: str) -> set[int]:
@@ -89,7 +97,7 @@ def call(backend, method: str, path: str, body=None, headers: dict | None = None
     status, payload, out = backend.request(method, path, body, headers)
     if currently_in_test_context():  # label the status in --hypothesis-show-statistics
         event(f"{method} {path.split('?')[0]} -> {status}")
-    assert_matches(method, path.split("?")[0], status, payload, out, server_error)
+    assert_matches(method, route_of(path), status, payload, out, server_error)
     return status, payload, out
 
 
@@ -103,8 +111,9 @@ def test_the_document_is_valid_openapi():
     assert SPEC["openapi"].startswith("3.")
 
 
-def test_the_document_describes_exactly_the_three_routes_and_their_auth():
-    documented = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item if m != "options"}
+def test_the_document_describes_exactly_the_routes_and_their_auth():
+    documented = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item
+                  if m in HTTP_METHODS and m != "options"}
     assert documented == ROUTES
     for path, item in SPEC["paths"].items():
         assert item["options"]["security"] == [] and "204" in item["options"]["responses"]
@@ -113,6 +122,10 @@ def test_the_document_describes_exactly_the_three_routes_and_their_auth():
         assert SPEC["paths"][path]["get"]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []},
                                                           {"ShareLink": []}]
         assert {"401", "403"} <= set(SPEC["paths"][path]["get"]["responses"])
+    for method, path in (("get", "/api/views"), ("put", "/api/views/{name}"), ("delete", "/api/views/{name}")):
+        # Saved views are the team's: the key only, never a share link.
+        assert SPEC["paths"][path][method]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+        assert "401" in SPEC["paths"][path][method]["responses"]
     schemes = SPEC["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"] == {**schemes["ApiKeyHeader"], "type": "apiKey", "in": "header",
                                        "name": "X-API-Key"}
@@ -499,3 +512,46 @@ def test_any_post_body_gets_a_documented_answer(backend, body, content_type):
     elif "errors" in payload:
         assert len({e["index"] for e in payload["errors"]}) == len(payload["errors"])
 
+
+# --- saved views ------------------------------------------------------------------------
+
+
+def test_saved_view_answers_match_the_document(backend, monkeypatch):
+    from liveinsight import handler, share, views
+
+    handler.configure(replace(backend.store.settings, api_key="k-1", share_secret="s-1"), backend.store)
+    key = {"X-API-Key": "k-1"}
+    body = SPEC["paths"]["/api/views/{name}"]["put"]["requestBody"]["content"]["application/json"]["example"]
+    status, payload, _ = call(backend, "PUT", "/api/views/Pricing%20funnel", body, key)
+    assert status == 200 and payload["data"]["filters"] == body["filters"]
+    status, payload, _ = call(backend, "GET", "/api/views", headers=key)
+    assert [v["name"] for v in payload["data"]["views"]] == ["Pricing funnel"]
+    assert call(backend, "PUT", "/api/views/x", {"filters": {"period": "1y"}}, key)[0] == 400
+    assert call(backend, "PUT", "/api/views/x", {"filters": {}})[0] == 401
+    link = share.mint("s-1", "shop.example.com", time.time() + 3600)
+    assert call(backend, "GET", f"/api/views?share={link}")[0] == 401
+    assert call(backend, "DELETE", "/api/views/pricing%20FUNNEL", headers=key)[0] == 200
+    assert call(backend, "DELETE", "/api/views/pricing%20FUNNEL", headers=key)[0] == 404
+    assert call(backend, "OPTIONS", "/api/views/x")[0] == 204
+    monkeypatch.setattr(views, "MAX_VIEWS", 1)
+    call(backend, "PUT", "/api/views/a", {"filters": {}}, key)
+    assert call(backend, "PUT", "/api/views/b", {"filters": {}}, key)[0] == 409
+
+
+VIEW_FILTERS = Validator({"$ref": f"{SPEC_URI}#/components/schemas/ViewFilters"}, registry=REGISTRY)
+FILTER_VALUES = st.one_of(st.sampled_from(["1h", "24h", "7d", "30d", "custom", "1y", "2026-11-01", "2026-11-30",
+                                           "/pricing", "", " "]),
+                          st.text(max_size=8), st.integers(), st.none())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(filters=st.dictionaries(st.sampled_from(["period", "from", "to", "site", "page", "source", "event_type",
+                                                "country"]), FILTER_VALUES, max_size=4))
+def test_any_saved_view_gets_a_documented_answer_and_what_is_kept_is_valid(backend, filters):
+    status, payload, _ = call(backend, "PUT", "/api/views/v", {"filters": filters})
+    assert status in (200, 400)
+    if status == 200:
+        VIEW_FILTERS.validate({k: v for k, v in filters.items() if v is not None})
+        VIEW_FILTERS.validate(payload["data"]["filters"])
+    else:
+        assert "filters" in payload["message"]

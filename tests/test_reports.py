@@ -197,6 +197,39 @@ def test_the_report_renders_for_mail_clients_slack_and_the_terminal(reader):
     assert "Top pages" in text and "/pricing" in text
 
 
+def strings(value) -> list[str]:
+    """Every string in a JSON-like value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+def test_the_hostile_corpus_is_text_in_every_slack_field_and_in_the_mail(reader):
+    from liveinsight.reports.alerts import Check, message
+    from liveinsight.reports.report import build_report, render_html, render_slack
+    from tests import hostile
+
+    # GIVEN a report and an alert whose site, pages and sources are the corpus (`<!channel>` and friends)
+    mention = hostile.SOURCES[1]
+    report = replace(build_report(reader, "7d", SITE, now=NOW + 18 * HOUR), site=mention,
+                     pages=[{"page": path, "page_views": 9, "sessions": 3} for path in hostile.PATHS[:5]],
+                     sources=[{"source": source, "sessions": 2, "page_views": 2} for source in hostile.SOURCES])
+    alert = message(Check(site=mention, start=NOW, end=NOW + HOUR, visits=90, events=120, baseline=[10, 12],
+                          basis="weeks", state="high"))
+    for payload in (render_slack(report), alert.slack):
+        # THEN no Slack field, the notification's fallback `text` included, holds a `<`: no mention, no link
+        assert [s for s in strings(payload) if "<" in s or ">" in s] == []
+        assert "&lt;!channel&gt;" in payload["text"]
+    # AND the mails escape it
+    for page in (render_html(report), alert.html):
+        assert "&lt;!channel&gt;" in page and "<!channel>" not in page
+        assert not {"<script", "<img", "<b>"} & {tag for tag in ("<script", "<img", "<b>") if tag in page.lower()}
+
+
 def test_a_report_of_a_quiet_period_says_so(reader):
     from liveinsight.reports.report import build_report, render_html, render_text
 

@@ -212,7 +212,9 @@ def test_a_link_answers_the_same_numbers_as_the_key_within_its_scope(shared):
     assert data["share"] == {"site": "shop.example.com", "page": "/pricing", "period": "7d",
                              "expires": share.peek(link).expires}
     expected = keyed(shared, "/api/stats", site="shop.example.com", page="/pricing", period="7d")[1]["data"]
-    assert without_share(data) == without_share({**expected, "sites": ["shop.example.com"]})
+    # The same numbers, but only the page's own entry-page row (the key sees where its visits entered too)
+    own = [row for row in expected["entry_pages"] if row["page"] == "/pricing"]
+    assert without_share(data) == without_share({**expected, "sites": ["shop.example.com"], "entry_pages": own})
     assert data["totals"]["page_views"] == 2 and data["range"]["to"] - data["range"]["from"] == 7 * DAY
     # A shorter period and an extra filter (narrower still) are in scope too.
     status, payload = get(shared, "/api/stats", share=link, period="1h", event_type="signup")
@@ -295,6 +297,110 @@ def test_a_link_is_served_within_its_scope_even_with_the_key(shared):
 def test_without_a_configured_secret_links_are_refused_saying_so(backend):
     status, payload = get(backend, "/api/stats", share=token())
     assert status == 401 and "LIVEINSIGHT_SHARE_SECRET" in payload["message"]
+
+
+# --- a link never widens: empty and repeated parameters, a page's own rows -------------
+
+
+@pytest.mark.parametrize("query", [
+    pytest.param({"period": ""}, id="empty-period"),
+    pytest.param({"period": "", "compare": "previous"}, id="empty-period-with-compare"),
+    pytest.param({"period": "  "}, id="blank-period"),
+])
+def test_an_empty_period_never_widens_a_period_limited_link(shared, query):
+    # GIVEN a link limited to the last hour WHEN `period=` comes empty (it used to mean "24 h, unchecked")
+    status, payload = get(shared, "/api/stats", share=token(period="1h"), **query)
+    # THEN it is refused naming the parameter, not answered for 24 h (48 h with compare)
+    assert status == 400, payload
+    assert "`period`" in payload["message"] and "empty" in payload["message"]
+
+
+@pytest.mark.parametrize("name", ["page", "source", "event_type", "site", "from", "to", "compare", "limit"])
+def test_any_empty_parameter_of_a_link_is_refused_naming_it(shared, name):
+    status, payload = get(shared, "/api/stats", share=token(page="/pricing", period="24h"), **{name: ""})
+    assert status == 400, payload
+    assert f"`{name}`" in payload["message"]
+
+
+def test_an_empty_period_is_refused_with_the_key_too(shared):
+    status, payload = keyed(shared, "/api/stats", period="")
+    assert status == 400 and "`period`" in payload["message"]
+
+
+@pytest.mark.parametrize("repeated, field", [
+    pytest.param([("period", "1h"), ("period", "30d")], "`period`", id="period-then-wider"),
+    pytest.param([("period", "30d"), ("period", "1h")], "`period`", id="wider-then-period"),
+    pytest.param([("period", ""), ("period", "1h")], "`period`", id="empty-then-period"),
+    pytest.param([("page", "/pricing"), ("page", "/")], "`page`", id="page-twice"),
+    pytest.param([("site", "shop.example.com"), ("site", "blog.example.com")], "`site`", id="site-twice"),
+    pytest.param([("share", "WIDE")], "`share`", id="a-second-wider-link"),
+])
+def test_a_repeated_parameter_never_widens_a_link(shared, repeated, field):
+    narrow = token(page="/pricing", period="1h")
+    query = [("share", narrow)] + [(k, token(period="30d") if v == "WIDE" else v) for k, v in repeated]
+    status, payload = shared.get(f"/api/stats?{urlencode(query)}")
+    assert status in (400, 403), payload
+    assert field in payload["message"]
+
+
+def test_the_same_value_twice_is_answered_as_once(shared):
+    query = urlencode([("share", token(period="1h")), ("period", "1h"), ("period", "1h")])
+    status, payload = shared.get(f"/api/stats?{query}")
+    assert status == 200 and payload["data"]["range"]["to"] - payload["data"]["range"]["from"] == 3600
+
+
+@pytest.fixture
+def visits_through_pricing(shared):
+    """GIVEN visits that reach /pricing after entering on other pages, from outside and from inside the site."""
+    now = time.time()
+    shared.post({"events": [
+        page_view("s-9", "/secret-launch-plan", now - 200, referrer="https://news.ycombinator.com/item?id=1"),
+        page_view("s-9", "/pricing", now - 150, referrer="https://shop.example.com/secret-launch-plan"),
+        page_view("s-8", "/pricing", now - 90, referrer="https://blog.example.com/another/path"),
+        page_view("s-7", "/docs/internal-roadmap", now - 80),
+        page_view("s-7", "/pricing", now - 70, referrer="https://www.shop.example.com/docs/internal-roadmap"),
+    ]})
+    shared.aggregate()
+    return shared
+
+
+OTHER_PAGES = ("/secret-launch-plan", "/docs/internal-roadmap", "another/path")
+
+
+@pytest.mark.parametrize("path", ["/api/stats", "/api/realtime"])
+def test_a_page_scoped_link_names_no_other_page_of_the_site(visits_through_pricing, path):
+    # WHEN the /pricing link is read (the key-holder's same view names the other pages)
+    keyed_text = json.dumps(keyed(visits_through_pricing, path, site="shop.example.com", page="/pricing")[1])
+    status, payload = get(visits_through_pricing, path, share=token(page="/pricing"))
+    # THEN no other page path appears anywhere in its answer
+    assert status == 200, payload
+    text = json.dumps(payload)
+    if path == "/api/stats":
+        assert "/secret-launch-plan" in keyed_text  # the leak this guards against: entry pages of /pricing's visits
+    assert [other for other in OTHER_PAGES if other in text] == []
+    assert "/" not in [row["page"] for row in payload["data"].get("entry_pages", [])]
+
+
+def test_a_page_scoped_link_shows_its_pages_numbers_and_where_its_visits_came_from(visits_through_pricing):
+    data = get(visits_through_pricing, "/api/stats", share=token(page="/pricing"))[1]["data"]
+    keyed_data = keyed(visits_through_pricing, "/api/stats", site="shop.example.com", page="/pricing")[1]["data"]
+    # Its own numbers, as the key sees them
+    assert data["totals"] == keyed_data["totals"] and data["timeseries"] == keyed_data["timeseries"]
+    assert data["pages"] == [row for row in keyed_data["pages"] if row["page"] == "/pricing"] != []
+    assert data["entry_pages"] == [{"page": "/pricing", "sessions": 2}]  # s-2 and s-8 started on it
+    # Where its visits came from: sources and referrer hosts (never a path), campaigns
+    assert {"Hacker News", "blog.example.com", "Direct"} <= {row["source"] for row in data["sources"]}
+    assert {"news.ycombinator.com", "blog.example.com"} <= {row["referrer"] for row in data["referrers"]}
+    assert data["sources"] == keyed_data["sources"] and data["referrers"] == keyed_data["referrers"]
+
+
+def test_a_link_to_a_very_long_path_keeps_that_pages_rows(shared):
+    long_path = "/p/" + "x" * 400
+    shared.post({"events": [page_view("s-long", long_path, time.time() - 30)]})
+    shared.aggregate()
+    data = get(shared, "/api/stats", share=token(page=long_path))[1]["data"]
+    assert data["totals"]["page_views"] == 1
+    assert len(data["pages"]) == 1 and len(data["entry_pages"]) == 1
 
 
 # --- the command line ------------------------------------------------------------------

@@ -12,8 +12,15 @@ from conftest import CHROME, page_view
 NOW = time.time()
 
 
-def visit(site: str, session: str, path: str = "/", ts: float = NOW) -> dict:
-    return dict(page_view(session, path, ts), page_url=f"https://{site}{path}")
+@pytest.fixture(autouse=True)
+def fresh_now():
+    """Each test's own now: realtime counts visits of the last 5 minutes, and a session runs longer."""
+    global NOW
+    NOW = time.time()
+
+
+def visit(site: str, session: str, path: str = "/", ts: float | None = None) -> dict:
+    return dict(page_view(session, path, NOW if ts is None else ts), page_url=f"https://{site}{path}")
 
 
 @pytest.fixture

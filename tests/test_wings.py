@@ -128,3 +128,11 @@ def test_the_dashboard_package_uses_no_aws_client_or_store():
                       and any(in_part(i, part) for part in ("boto3", "botocore", "moto", "liveinsight.store",
                                                              "liveinsight.aggregator", "liveinsight.query",
                                                              "liveinsight.ingest", "liveinsight.handler"))) == []
+
+
+def test_the_dashboard_reaches_the_backend_only_over_http():
+    # Settings and error types are shared; anything else of the backend (share links' tokens among them:
+    # the dashboard holds no secret and must not read a token it cannot verify) is the API's to answer.
+    assert violations(lambda m, i: wing(m) == "dashboard" and in_part(i, "liveinsight")
+                      and not any(in_part(i, part) for part in ("liveinsight.dashboard", "liveinsight.config",
+                                                                 "liveinsight.errors"))) == []

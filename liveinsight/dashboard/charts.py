@@ -1,13 +1,17 @@
 """Plotly figure factories for the dashboard: one function per kind of chart.
 
 Every metric keeps its colour on every page (PALETTE); axes say what they count and in
-which time zone; hovers show exact, thousands-separated numbers.
+which time zone; hovers show exact, thousands-separated numbers. Plotly draws a subset of HTML
+in titles, labels, legends and hovers: every collected label and every title goes in through
+text.chart_text, so a page path shows as written.
 """
 from __future__ import annotations
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+
+from liveinsight.dashboard import text
 
 PALETTE = {
     "sessions": "#4C6EF5",
@@ -31,6 +35,8 @@ CHART_HEIGHT = 340
 
 
 def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
+    if figure.layout.title.text:  # Titles name filter values ("/pricing over time").
+        figure.update_layout(title_text=text.chart_text(figure.layout.title.text))
     figure.update_layout(
         height=height,
         margin=dict(l=8, r=8, t=36, b=8),
@@ -71,10 +77,11 @@ def breakdown_bars(frame: pd.DataFrame, label: str, metrics: tuple[str, ...] = (
                    title: str = "", label_title: str | None = None) -> go.Figure:
     """Horizontal bars, largest at the top; one bar per metric per row."""
     ordered = frame.sort_values(metrics[0], ascending=True)
+    labels = ordered[label].map(text.chart_text)
     figure = go.Figure()
     for metric in metrics:
         figure.add_bar(
-            y=ordered[label], x=ordered[metric], orientation="h", name=METRIC_LABELS.get(metric, metric),
+            y=labels, x=ordered[metric], orientation="h", name=METRIC_LABELS.get(metric, metric),
             marker_color=PALETTE.get(metric), hovertemplate=f"%{{y}}: %{{x:,}} {METRIC_LABELS.get(metric, metric).lower()}<extra></extra>",
         )
     figure.update_layout(title=title, barmode="group", showlegend=len(metrics) > 1, hovermode="closest",
@@ -86,6 +93,7 @@ def breakdown_bars(frame: pd.DataFrame, label: str, metrics: tuple[str, ...] = (
 
 def share_donut(frame: pd.DataFrame, label: str, value: str = "sessions", title: str = "") -> go.Figure:
     """A donut of each row's share of `value`."""
+    frame = frame.assign(**{label: frame[label].map(text.chart_text)})
     figure = px.pie(frame, names=label, values=value, hole=0.55, title=title,
                     color_discrete_sequence=CATEGORY_COLOURS)
     noun = METRIC_LABELS.get(value, value).lower()
@@ -99,6 +107,7 @@ def share_donut(frame: pd.DataFrame, label: str, value: str = "sessions", title:
 def series_by(long: pd.DataFrame, dimension: str, metric: str, title: str = "") -> go.Figure:
     """One line per value of `dimension` (a stack_series frame)."""
     noun = METRIC_LABELS.get(metric, metric)
+    long = long.assign(**{dimension: long[dimension].map(text.chart_text)})
     figure = px.line(long, x="t", y=metric, color=dimension, title=title, color_discrete_sequence=CATEGORY_COLOURS,
                      labels={"t": TIME_AXIS_TITLE, metric: noun, dimension: ""})
     figure.update_traces(hovertemplate="%{y:,}")

@@ -20,16 +20,18 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import requests
 
-from liveinsight.config import ENV_API_KEY, ENV_API_URL
+from liveinsight.config import ENV_API_KEY, ENV_API_URL, PERIOD_SECONDS, SHARE_PARAM
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 REALTIME_PATH = "/api/realtime"
 STATS_PATH = "/api/stats"
+VIEWS_PATH = "/api/views"
 API_KEY_HEADER = "X-API-Key"
 
 # Columns of every table, so an empty answer still yields a frame with the right shape.
@@ -132,6 +134,38 @@ class Realtime:
 
 
 @dataclass(frozen=True)
+class ShareScope:
+    """What a share link grants, as the API verified it (openapi.yaml `ShareScope`, the answers' `data.share`)."""
+
+    FILTERS = ("page", "source", "event_type")
+
+    site: str
+    expires: int
+    page: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    period: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ShareScope":
+        def text(name: str) -> str | None:
+            return str(data[name]) if data.get(name) is not None else None
+
+        return cls(site=str(data.get("site") or ""), expires=int(data.get("expires") or 0), page=text("page"),
+                   source=text("source"), event_type=text("event_type"), period=text("period"))
+
+    @property
+    def expires_on(self) -> str:
+        """The expiry as a UTC day, e.g. "2026-12-30"."""
+        return datetime.fromtimestamp(self.expires, tz=timezone.utc).strftime("%Y-%m-%d")
+
+    @property
+    def window_seconds(self) -> int | None:
+        """How far back the link may look (None: as far as the API answers)."""
+        return PERIOD_SECONDS.get(self.period) if self.period else None
+
+
+@dataclass(frozen=True)
 class Stats:
     """What happened over a period (GET /api/stats)."""
 
@@ -154,6 +188,8 @@ class Stats:
     campaigns: pd.DataFrame = field(default_factory=lambda: _table(None, CAMPAIGN_COLUMNS))
     # Hosts that have data, sorted; what the dashboard's site selector offers.
     sites: list[str] = field(default_factory=list)
+    # Only in answers to a share link: the scope the API verified and served.
+    share: ShareScope | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -177,6 +213,7 @@ class Stats:
             bots_filtered=int(data.get("bots_filtered") or 0),
             campaigns=_table(data.get("campaigns"), CAMPAIGN_COLUMNS),
             sites=[str(site) for site in data.get("sites") or []],
+            share=ShareScope.from_json(data["share"]) if isinstance(data.get("share"), dict) else None,
         )
 
 
@@ -220,6 +257,24 @@ def _epoch(value: datetime | date | float | int | str) -> float | str:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
     return value
+
+
+@dataclass(frozen=True)
+class SavedView:
+    """A team's saved view (GET /api/views): a name and the dashboard filters it opens with."""
+
+    name: str
+    filters: dict[str, str]
+    saved_by: str | None = None
+    saved_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SavedView":
+        saved_at = data.get("saved_at")
+        return cls(name=str(data.get("name") or ""),
+                   filters={str(k): str(v) for k, v in (data.get("filters") or {}).items() if v is not None},
+                   saved_by=data.get("saved_by") or None,
+                   saved_at=datetime.fromtimestamp(float(saved_at), timezone.utc) if saved_at else None)
 
 
 # --- the client ---------------------------------------------------------------------
@@ -324,11 +379,29 @@ class Client:
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 
+    def views(self) -> list[SavedView]:
+        """The team's saved views, by name (needs the key)."""
+        return [SavedView.from_json(view) for view in self._request("GET", VIEWS_PATH, {})["views"]]
+
+    def save_view(self, name: str, filters: dict[str, str], saved_by: str | None = None) -> SavedView:
+        """Save `filters` (period, from/to, site, page, source, event_type) as the view `name`, replacing one."""
+        body: dict[str, Any] = {"filters": {k: v for k, v in filters.items() if v is not None}}
+        if saved_by:
+            body["saved_by"] = saved_by
+        return SavedView.from_json(self._request("PUT", _view_path(name), {}, body))
+
+    def delete_view(self, name: str) -> None:
+        """Delete the saved view `name`."""
+        self._request("DELETE", _view_path(name), {})
+
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self._request("GET", path, params)
+
+    def _request(self, method: str, path: str, params: dict[str, Any], body: Any = None) -> dict[str, Any]:
         url = self.base_url + path
         query = {name: value for name, value in params.items() if value is not None and value != ""}
         try:
-            response = self._session.get(url, params=query, timeout=self.timeout)
+            response = self._session.request(method, url, params=query, json=body, timeout=self.timeout)
         except requests.Timeout as exc:
             raise ApiUnreachable(
                 f"The LiveInsight API at {self.base_url} did not answer within {self.timeout:g} s. "
@@ -339,7 +412,7 @@ class Client:
                 f"Cannot reach the LiveInsight API at {self.base_url}. "
                 f"Start it (`python -m liveinsight serve`) or set {ENV_API_URL} to its address."
             ) from exc
-        return self._unwrap(response, shared="share" in query)
+        return self._unwrap(response, shared=SHARE_PARAM in query)
 
     def _unwrap(self, response: requests.Response, shared: bool = False) -> dict[str, Any]:
         try:
@@ -374,6 +447,10 @@ class Client:
         return body["data"]
 
 
+def _view_path(name: str) -> str:
+    return f"{VIEWS_PATH}/{quote(name.strip(), safe='')}"
+
+
 __all__ = [
     "ApiAuthError",
     "ApiError",
@@ -383,6 +460,7 @@ __all__ = [
     "ApiUnreachable",
     "Client",
     "Realtime",
+    "SavedView",
     "Stats",
     "Totals",
 ]

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from liveinsight.config import EVERY_PARAM, KIOSK_PARAM, ROTATE_PARAM
+from liveinsight.dashboard import text
 
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
 DEFAULT_EVERY_SECONDS = 30
@@ -117,7 +118,7 @@ def parse(params: Mapping[str, str], pages: Mapping[str, Any]) -> Kiosk:
         for name, page in pages.items():
             first_names.setdefault(id(page), name)
         names = ", ".join(first_names.values())
-        problems.append(f"`{ROTATE_PARAM}`: no page named {', '.join(repr(name) for name in unknown)}; "
+        problems.append(f"`{ROTATE_PARAM}`: no page named {', '.join(text.plain(repr(name)) for name in unknown)}; "
                         f"choose from {names}.")
     every = DEFAULT_EVERY_SECONDS
     raw_every = str(params.get(EVERY_PARAM, "")).strip()
@@ -127,7 +128,7 @@ def parse(params: Mapping[str, str], pages: Mapping[str, Any]) -> Kiosk:
         except ValueError:
             every = 0
         if not MIN_EVERY_SECONDS <= every <= MAX_EVERY_SECONDS:
-            problems.append(f"`{EVERY_PARAM}`: {raw_every!r} is not a number of seconds between "
+            problems.append(f"`{EVERY_PARAM}`: {text.plain(repr(raw_every))} is not a number of seconds between "
                             f"{MIN_EVERY_SECONDS} and {MAX_EVERY_SECONDS}; showing each page for "
                             f"{DEFAULT_EVERY_SECONDS} s.")
             every = DEFAULT_EVERY_SECONDS
@@ -180,7 +181,7 @@ def show(pages: list[Any], current: Any, caption: str) -> Kiosk:
     for problem in settings.problems:
         st.warning(problem, icon=":material/tune:")
     updated = datetime.now(timezone.utc)
-    st.html(f'<div class="{LABEL_CLASS}">{escape(caption)} · updated {updated:%H:%M:%S} UTC</div>')
+    st.html(f'<div class="{LABEL_CLASS}">{escape(text.visible(caption))} · updated {updated:%H:%M:%S} UTC</div>')
 
     now = clock()
     shown = st.session_state.get("_kiosk_shown")

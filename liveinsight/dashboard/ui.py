@@ -28,7 +28,7 @@ from liveinsight.dashboard.client import (
     Stats,
 )
 from liveinsight.config import ENV_API_KEY, ENV_API_URL
-from liveinsight.dashboard import share
+from liveinsight.dashboard import share, text
 
 # Short enough that a refresh shows new traffic; long enough that pages and viewers share answers.
 STATS_TTL_SECONDS = 10
@@ -149,7 +149,11 @@ def _seed_filters_from_url() -> None:
     """On a session's first run, let the URL set the filters (a shared link reproduces the view)."""
     if st.session_state.get("_filters_seeded"):
         return
-    filters = Filters.from_query({key: st.query_params.get(key, "") for key in FILTER_KEYS})
+    apply_filters(Filters.from_query({key: st.query_params.get(key, "") for key in FILTER_KEYS}))
+
+
+def apply_filters(filters: Filters) -> None:
+    """Set the sidebar's filters (before its widgets are drawn): from the URL, or from a saved view."""
     st.session_state["period"] = filters.period
     today = date.today()
     end = min(filters.end or today, today)  # The date picker refuses days after today.
@@ -202,7 +206,7 @@ def navigation_menu(pages: list[Any]) -> None:
 def sidebar_filters() -> Filters:
     """Render the sidebar filters (shared by every page), mirror them into the URL, return them."""
     _seed_filters_from_url()
-    grant = share.scope()  # None unless the dashboard was opened with a share link
+    grant = share.scope(check_share_link)  # None unless the dashboard was opened with a share link
     if grant:
         share.lock(grant, st.session_state, list(PERIODS))
     with st.sidebar:
@@ -215,12 +219,14 @@ def sidebar_filters() -> Filters:
         _site_selector(filter_options(unfiltered)["site"], locked=share.locked(grant, "site"))
         catalog = filter_options(replace(unfiltered, site=st.session_state.get("site")))
         st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
-                     key="page", placeholder="All pages", disabled=share.locked(grant, "page"))
+                     key="page", placeholder="All pages", disabled=share.locked(grant, "page"),
+                     format_func=text.visible)
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
-                     key="source", placeholder="All sources", disabled=share.locked(grant, "source"))
+                     key="source", placeholder="All sources", disabled=share.locked(grant, "source"),
+                     format_func=text.visible)
         st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
                      index=None, key="event_type", placeholder="All event types",
-                     disabled=share.locked(grant, "event_type"))
+                     disabled=share.locked(grant, "event_type"), format_func=text.visible)
         st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", width="stretch")
         api_url, _ = api_settings()
         st.caption(f"API: `{api_url}`")
@@ -235,7 +241,7 @@ def sidebar_filters() -> Filters:
 def url_filters() -> Filters:
     """The filters as the URL sets them, without drawing the sidebar (kiosk screens); a share link's scope holds."""
     _seed_filters_from_url()
-    grant = share.scope()
+    grant = share.scope(check_share_link)
     if grant is not None:
         share.lock(grant, st.session_state, list(PERIODS))
         share.keep_in_url()
@@ -291,6 +297,11 @@ def fetch_realtime(api_url: str, api_key: str | None, **params: Any) -> Realtime
     return _client(api_url, api_key).realtime(**params)
 
 
+def check_share_link(token: str) -> Stats:
+    """The API's smallest answer to a share link alone: what the dashboard learns the link's verified scope from."""
+    return fetch_stats(api_settings()[0], None, limit=1, share=token)
+
+
 def filter_options(filters: Filters) -> dict[str, list[str]]:
     """Sites, pages, sources and event types seen in the period, for the sidebar's choices."""
     try:
@@ -338,18 +349,18 @@ def error_panel(exc: ApiError) -> None:
     api_url, api_key = api_settings()
     where = "environment variable or `.streamlit/secrets.toml`"
     if isinstance(exc, ApiUnreachable):
-        st.error(f"**API unreachable.** {exc.message}", icon=":material/cloud_off:")
+        st.error(f"**API unreachable.** {text.plain(exc.message)}", icon=":material/cloud_off:")
         st.markdown(f"Set `{ENV_API_URL}` ({where}); it is now `{api_url}`.")
     elif isinstance(exc, ApiShareError):
-        st.error(f"**This share link does not open this view.** {exc.message}", icon=":material/link_off:")
+        st.error(f"**This share link does not open this view.** {text.plain(exc.message)}", icon=":material/link_off:")
     elif isinstance(exc, ApiAuthError):
         title = "The API key was rejected." if api_key else "The API needs an API key."
-        st.error(f"**{title}** {exc.message}", icon=":material/key_off:")
+        st.error(f"**{title}** {text.plain(exc.message)}", icon=":material/key_off:")
         st.markdown(f"Set `{ENV_API_KEY}` ({where}) to the key the API was started with.")
     elif isinstance(exc, ApiRequestError):
-        st.warning(f"**The API refused this request:** {exc.message}", icon=":material/report:")
+        st.warning(f"**The API refused this request:** {text.plain(exc.message)}", icon=":material/report:")
     else:
-        st.error(f"**The API failed.** {exc.message}", icon=":material/error:")
+        st.error(f"**The API failed.** {text.plain(exc.message)}", icon=":material/error:")
 
 
 def empty_state(message: str = EMPTY_RANGE_MESSAGE) -> None:
@@ -394,9 +405,10 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
     if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
-        return st.table(frames.as_text(frame, labels, kiosk.TABLE_ROWS), hide_index=True)
-    shown = st.dataframe(frame, hide_index=True, column_config=config, key=key, **kwargs)
-    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
+        # st.table parses Markdown in its cells: collected text goes in as text.
+        return st.table(frames.as_text(frame, labels, kiosk.TABLE_ROWS).map(text.plain), hide_index=True)
+    shown = st.dataframe(text.visible_frame(frame), hide_index=True, column_config=config, key=key, **kwargs)
+    st.download_button("Download CSV", text.csv_bytes(frame), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"download-{file_name}", type="tertiary",
                        on_click="ignore")
     return shown
@@ -423,5 +435,5 @@ def page_header(title: str, filters: Filters | None = None, note: str | None = N
     """The page's title and, under it, what it is filtered to (and an optional note)."""
     st.title(title)
     if filters is not None:
-        st.caption(" · ".join(part for part in (filters.description, note) if part))
+        st.caption(" · ".join(part for part in (text.plain(filters.description), note) if part))
 

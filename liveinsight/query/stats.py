@@ -75,6 +75,9 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         if start > end:
             raise InvalidRequest("`from` is after `to`; give a range with from <= to")
     else:
+        if period is not None and not period.strip():  # Never a silent default: a share link checks `period`.
+            raise InvalidRequest(f"`period` is empty; leave it out for the last {DEFAULT_PERIOD} or give one of "
+                                 f"{', '.join(PERIODS)}")
         period = period or DEFAULT_PERIOD
         if period not in PERIODS:
             raise InvalidRequest(f"`period` must be one of {', '.join(PERIODS)}, not {period!r}")

@@ -191,7 +191,7 @@ def message(c: Check, dashboard_url: str | None = None) -> Message:
             f'<p style="font-size:12px;color:#6b7280">{html.escape(footer)}</p>'
             + (f'<p><a href="{html.escape(dashboard_url)}">Open the dashboard</a></p>' if dashboard_url else "")
             + "</div>")
-    slack = {"text": headline, "blocks": [
+    slack = {"text": slack_escape(headline), "blocks": [  # the fallback (notifications) is mrkdwn too
         {"type": "section",
          "text": {"type": "mrkdwn", "text": f"*{slack_escape(headline)}*\n{slack_escape(detail)}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(footer) or " "}]},

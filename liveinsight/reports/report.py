@@ -293,7 +293,7 @@ def render_slack(report: Report) -> dict[str, Any]:
     """The report as a Slack incoming-webhook message (Block Kit, with a plain-text fallback)."""
     s = slack_escape
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{report.title} · {report.scope}"[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": s(f"{report.title} · {report.scope}"[:150])}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": s(f"{report.dates} (UTC)")}]},
     ]
     if report.empty:
@@ -308,7 +308,7 @@ def render_slack(report: Report) -> dict[str, Any]:
         for heading, rows in _rows(report):
             body = "\n".join(f"• {s(_clip(label, 80))} — {s(value)}" for label, value in rows) or "None"
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{s(heading)}*\n{body}"[:3000]}})
-    return {"text": report.subject, "blocks": blocks}
+    return {"text": s(report.subject), "blocks": blocks}  # the fallback (notifications) is mrkdwn too
 
 
 def render(report: Report, fmt: str) -> str:
