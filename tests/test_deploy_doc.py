@@ -10,6 +10,7 @@ fails the test, so a new one cannot slip into the docs unchecked.
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path, PurePosixPath
@@ -32,12 +33,14 @@ AWS_CUSTOM_OPTIONS = {
     ("cloudfront", "create-invalidation"): {"--paths"},
 }
 # High-level commands with no service operation behind them (checked by hand instead).
-AWS_HIGH_LEVEL = {("s3", "cp")}
+AWS_HIGH_LEVEL = {("s3", "cp"), ("ecr", "get-login-password")}
+DASHBOARD_TEMPLATE = REPO / "infra" / "dashboard.yaml"
+SHELL_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 # Commands the doc names only to say not to run them.
 NOT_TO_RUN = {("sam", "build")}
 SAM_DEPLOY_OPTIONS = {"--guided", "--stack-name", "--parameter-overrides", "--capabilities", "--config-env",
                       "--no-confirm-changeset"}
-OTHER_TOOLS = {"openssl", "echo", "head", "export", "streamlit", "curl", "cd"}
+OTHER_TOOLS = {"openssl", "echo", "head", "export", "streamlit", "curl", "cd", "docker"}
 
 
 def doc_commands() -> list[tuple[str, list[str]]]:
@@ -104,9 +107,15 @@ def split_line(line: str) -> list[list[str]]:
 COMMANDS = doc_commands()
 
 
+def load_template(path: Path) -> dict:
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
 def template_names(template) -> set[str]:
-    """Every name the template gives a resource for Stage=dev (functions, tables, queue, secrets, ...)."""
-    names = {f"liveinsight-{STAGE}"}  # the stack
+    """Every name the API and dashboard templates give a resource for Stage=dev, and the two stacks'."""
+    names = {f"liveinsight-{STAGE}", f"liveinsight-dashboard-{STAGE}"}  # the stacks, as the doc names them
 
     def walk(value):
         if isinstance(value, dict):
@@ -120,6 +129,8 @@ def template_names(template) -> set[str]:
                 walk(inner)
 
     walk(template["Resources"])
+    if DASHBOARD_TEMPLATE.exists():
+        walk(load_template(DASHBOARD_TEMPLATE)["Resources"])
     return {n.rsplit("/", 1)[-1] for n in names}
 
 
@@ -149,6 +160,8 @@ def test_every_command_in_the_deploy_doc_is_valid(where, argv, template):
         for name in re.findall(r"\bliveinsight-[a-z0-9-]+-dev\b", word):
             assert name in names or name.endswith("-dev.zip"), f"{where}: {name} is not a name the template creates"
     tool = argv[0]
+    if SHELL_ASSIGNMENT.match(tool) and len(argv) == 1:
+        return  # a shell variable the next commands use
     if tool == "python":
         check_liveinsight(where, argv)
     elif tuple(argv[:2]) in NOT_TO_RUN:
@@ -164,6 +177,10 @@ def test_every_command_in_the_deploy_doc_is_valid(where, argv, template):
             assert url.removeprefix("$LIVEINSIGHT_API_URL") in ("/api/events", "/api/realtime", "/api/stats")
         if tool == "streamlit":
             assert argv[1] == "run" and (REPO / argv[2]).is_file()
+        if tool == "docker":
+            assert argv[1] in ("login", "build", "push"), f"{where}: docker {argv[1]}"
+            if argv[1] == "build":
+                assert (REPO / argv[argv.index("-f") + 1]).is_file(), f"{where}: no such Dockerfile"
 
 
 def check_liveinsight(where: str, argv: list[str]) -> None:
@@ -211,6 +228,13 @@ def check_aws(where: str, argv: list[str], template) -> None:
 
     service, operation = argv[1], argv[2]
     if (service, operation) in AWS_HIGH_LEVEL:
+        return
+    if (service, operation) == ("cloudformation", "deploy"):  # the CLI's own command: a template and its parameters
+        options = option_map(argv[3:])
+        (path,) = options["--template-file"]
+        parameters = load_template(REPO / path)["Parameters"]
+        for pair in options.get("--parameter-overrides", []):
+            assert pair.split("=", 1)[0] in parameters, f"{where}: {pair} is not a parameter of {path}"
         return
     model = botocore.session.get_session().get_service_model(service)
     if operation == "wait":
