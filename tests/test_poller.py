@@ -32,7 +32,7 @@ def test_a_restarted_poller_resumes_after_the_last_batch_and_replays_the_one_in_
     assert restarted().poll_once() == 2
     ((first, second),) = delivered
     delivered.clear()
-    backend.store.put(table, {**checkpoint, "flight": first})
+    backend.store.put_item(table, {**checkpoint, "flight": first})
     # WHEN the next poller starts THEN it replays exactly the batch in flight, then delivers the rest
     poller = restarted()
     assert poller.poll_once() == 1 and delivered == [[first]]

@@ -303,7 +303,7 @@ class StreamPoller(threading.Thread):
             item["done"] = done
         if flight:
             item["flight"] = flight
-        self._store.put(self.settings.stats_table, item)
+        self._store.put_item(self.settings.stats_table, item)
 
     def poll_once(self) -> int:
         """Read every shard once and deliver what arrived; returns the number of records."""
