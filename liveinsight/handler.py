@@ -30,6 +30,7 @@ SERVICE = "liveinsight"
 # Stream batches the aggregator reported as failed (`batchItemFailures`): Lambda's Errors
 # metric never counts them, so the template's alarm watches this one (dimensions: service, function).
 BATCH_ITEM_FAILURES_METRIC = "StreamBatchItemFailures"
+RECORDS_PARKED_METRIC = "RecordsParked"
 # Key holders' answers name the SDK the function runs on (the runtime's copy on AWS), so
 # `python -m liveinsight doctor` can compare it with the oldest one the tests ran on.
 SDK_HEADER = "X-LiveInsight-SDK"
@@ -395,7 +396,7 @@ def handle_stream(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     except Exception as exc:
         logger.exception("aggregation failed", extra={"cause": repr(exc), "records": len(records)})
         first = records[0].get("dynamodb", {}).get("SequenceNumber")
-        _count_batch_item_failure(context)
+        _count_stream(context, BATCH_ITEM_FAILURES_METRIC, 1)
         return {**answer, "batchItemFailures": [{"itemIdentifier": first}] if first else []}
     logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
                                       "bots": result.bots, "write_requests": result.write_requests,
@@ -403,8 +404,7 @@ def handle_stream(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if result.parked:
         # The rest of the batch is applied; these records wait in the stats table for `liveinsight replay`.
         logger.error("records parked", extra={"parked": result.parked, "records": len(records)})
-        _count(RecordsParked=result.parked)
-        _flush_metrics()
+        _count_stream(context, RECORDS_PARKED_METRIC, result.parked)
     return {**answer, "batchItemFailures": []}
 
 
@@ -428,13 +428,14 @@ def _count(**counts: int) -> None:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def _count_batch_item_failure(context: Any) -> None:
-    """Count one stream batch reported as failed, per function, and flush it now (no request end follows)."""
+def _count_stream(context: Any, name: str, value: int) -> None:
+    """Count something of a stream batch per function (so stages in one account keep their own
+    series), and flush it now: no request end follows."""
     if not _metrics_enabled():
         return
     function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
     metrics.add_dimension(name="function", value=function)
-    metrics.add_metric(name=BATCH_ITEM_FAILURES_METRIC, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     _flush_metrics()
 
 

@@ -606,3 +606,13 @@ def test_failed_stream_batches_raise_an_alarm(transformed):
     assert "FILL(reported, 0)" in expression and "FILL(crashed, 0)" in expression
     assert "bisect" not in alarm["AlarmDescription"].lower()
     assert not any("StreamAggregatorErrorsAlarm" == logical_id for logical_id in transformed["Resources"])
+
+
+def test_parked_records_raise_an_alarm_per_stage(transformed):
+    from liveinsight.handler import RECORDS_PARKED_METRIC, SERVICE
+
+    alarm = transformed["Resources"]["RecordsParkedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("LiveInsight", RECORDS_PARKED_METRIC)
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions == {"service": SERVICE, "function": {"Fn::Sub": "liveinsight-stream-aggregator-${Stage}"}}
+    assert "liveinsight replay" in alarm["AlarmDescription"]
