@@ -78,9 +78,10 @@ def main() -> int:
     from faults import Throttle
     from liveinsight.local.server import LocalStack
 
-    if args.baseline:
-        store._use_fast_backoff = lambda client, max_attempts: None
     stack = LocalStack(port=0).start()  # tables are created before any throttling
+    if args.baseline:  # botocore retries (standard mode, 8 attempts); the store makes one attempt per call
+        stack.services.store._client = store.make_client(stack.services.store.settings, attempts=store.RETRY_ATTEMPTS)
+        stack.services.store._attempts = 1
     throttle = Throttle(args.share)
     boto3._get_default_session().events.register_first("before-send.dynamodb", throttle)
     for client in (stack.services.store.client, *(poller._client for poller in stack.pollers)):

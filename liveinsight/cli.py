@@ -632,6 +632,13 @@ def build_parser() -> argparse.ArgumentParser:
                           f"${config.ENV_SHARE_SECRET_ARN}, or the running local stack's secret)")
     shr.set_defaults(run=_share)
 
+    from . import doctor
+
+    doc = commands.add_parser("doctor", help="check a deployment end to end (CORS, key, a test event reaching "
+                                             "the rollups, share links, tracker, clock, SDK) and say what to fix")
+    doctor.add_arguments(doc)
+    doc.set_defaults(run=doctor.run)
+
     from . import package
 
     pkg = commands.add_parser("package", help="build the Lambda zip for the deployed functions (dist/function.zip)")

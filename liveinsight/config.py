@@ -79,6 +79,11 @@ DEFAULT_STATS_TABLE = "liveinsight-stats-v2-dev"  # schema v2 (pk + sk); v1 tabl
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ALLOWED_ORIGINS = "*"
 DEFAULT_RAW_RETENTION_HOURS = 24
+# The host of `python -m liveinsight doctor`'s test events (a reserved .invalid name, never a
+# real site). They are bot-flagged: the collector stores them without registering the site (a
+# bot never registers one), so they count only in this host's rollups (`bots_filtered`), where
+# doctor reads them, and no report, alert or site list ever shows it.
+DOCTOR_SITE = "liveinsight-doctor.invalid"
 # Without an allow-list (LIVEINSIGHT_SITES), sites never seen before are admitted up to this
 # many a day; beyond it their events are answered `filtered` (a flood of made-up hosts).
 DEFAULT_NEW_SITES_PER_DAY = 100

@@ -27,6 +27,13 @@ from .errors import RequestError, StoreUnavailable, Unauthorized
 from .store import Store
 
 SERVICE = "liveinsight"
+# Stream batches the aggregator reported as failed (`batchItemFailures`): Lambda's Errors
+# metric never counts them, so the template's alarm watches this one (dimensions: service, function).
+BATCH_ITEM_FAILURES_METRIC = "StreamBatchItemFailures"
+RECORDS_PARKED_METRIC = "RecordsParked"
+# Key holders' answers name the SDK the function runs on (the runtime's copy on AWS), so
+# `python -m liveinsight doctor` can compare it with the oldest one the tests ran on.
+SDK_HEADER = "X-LiveInsight-SDK"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="LiveInsight", service=SERVICE)
 
@@ -138,9 +145,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def success(data: Any, status: int = 200) -> Response:
+def success(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps({"status": "success", "data": data}, default=_json_default, separators=(",", ":"))
-    return Response(status_code=status, content_type="application/json", body=body)
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
+
+
+def sdk_header() -> dict[str, str]:
+    """`X-LiveInsight-SDK: boto3/1.26.90 botocore/1.29.90`: the SDK this process runs on."""
+    from .store import sdk_versions
+
+    return {SDK_HEADER: " ".join(f"{name}/{version}" for name, version in sdk_versions().items())}
 
 
 def failure(status: int, message: str, errors: list | None = None, headers: dict | None = None) -> Response:
@@ -213,13 +227,13 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     def get_realtime() -> Response:
         params, grant = read_access(share.REALTIME)
         data = services().realtime.answer(params)
-        return success(grant.annotate(data) if grant else data)
+        return success(grant.annotate(data)) if grant else success(data, headers=sdk_header())
 
     @app.get("/api/stats")
     def get_stats() -> Response:
         params, grant = read_access(share.STATS)
         data = services().stats.answer(params)
-        return success(grant.annotate(data) if grant else data)
+        return success(grant.annotate(data)) if grant else success(data, headers=sdk_header())
 
     def views_access() -> None:
         """Saved views are the team's: the key, never a share link."""
@@ -309,7 +323,7 @@ def is_stream_event(event: dict[str, Any]) -> bool:
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one Lambda invocation: a DynamoDB stream batch or an API Gateway request."""
     if is_stream_event(event):
-        return handle_stream(event)
+        return handle_stream(event, context)
     from .reports.scheduled import is_scheduled_event
 
     if is_scheduled_event(event):
@@ -365,7 +379,7 @@ def _add_cors(response: dict[str, Any], event: dict[str, Any], settings: Setting
             headers[key] = value
 
 
-def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
+def handle_stream(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Fold a DynamoDB stream batch of one shard; on failure the whole batch is delivered again.
 
     The shard (`shardId`, present in tumbling-window invocations and sent by the local
@@ -385,6 +399,7 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         logger.exception("aggregation failed", extra={"cause": repr(exc), "records": len(records)})
         first = records[0].get("dynamodb", {}).get("SequenceNumber")
+        _count_stream(context, BATCH_ITEM_FAILURES_METRIC, 1)
         return {**answer, "batchItemFailures": [{"itemIdentifier": first}] if first else []}
     logger.debug("aggregated", extra={"counted": result.counted, "duplicates": result.duplicates,
                                       "bots": result.bots, "write_requests": result.write_requests,
@@ -392,8 +407,7 @@ def handle_stream(event: dict[str, Any]) -> dict[str, Any]:
     if result.parked:
         # The rest of the batch is applied; these records wait in the stats table for `liveinsight replay`.
         logger.error("records parked", extra={"parked": result.parked, "records": len(records)})
-        _count(RecordsParked=result.parked)
-        _flush_metrics()
+        _count_stream(context, RECORDS_PARKED_METRIC, result.parked)
     return {**answer, "batchItemFailures": []}
 
 
@@ -415,6 +429,17 @@ def _count(**counts: int) -> None:
     if _metrics_enabled():
         for name, value in counts.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _count_stream(context: Any, name: str, value: int) -> None:
+    """Count something of a stream batch per function (so stages in one account keep their own
+    series), and flush it now: no request end follows."""
+    if not _metrics_enabled():
+        return
+    function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
+    metrics.add_dimension(name="function", value=function)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    _flush_metrics()
 
 
 def _flush_metrics() -> None:

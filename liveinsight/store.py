@@ -1,7 +1,8 @@
 """DynamoDB access: the only module that talks to boto3.
 
-A `Store` is given a client or builds one lazily (`make_client`: retries sized for
-DynamoDB), so importing this module never creates an AWS client and tests can pass their own.
+A `Store` is given a client or builds one lazily (`make_client`), so importing this module
+never creates an AWS client and tests can pass their own. The Store retries throttled and
+failed calls itself (`Store._call`), with waits sized for DynamoDB.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import random
 import secrets
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .config import Settings
 from .errors import StoreUnavailable
@@ -18,14 +19,22 @@ from .errors import StoreUnavailable
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ATTEMPTS = 6
-# Retries of a refused or failed DynamoDB call: full jitter from 25 ms, doubling, capped at
-# 1 s, 8 attempts (~1.3 s of waiting on average before a refusal is final). botocore's
-# standard and adaptive modes wait rand(0, 1 s) before the first retry of a throttled call
-# and rand(0, 2 s) before the second: with 20 % of requests throttled that cut a collector
-# to ~20 % of an offered 10 events/s. Throttling of one partition clears in milliseconds.
+# Retries of a refused or failed DynamoDB call, made here rather than by botocore: full jitter
+# from 25 ms, doubling, capped at 1 s, 8 attempts (~1.3 s of waiting on average before a refusal
+# is final), and no retry that would start more than RETRY_BUDGET_SECONDS after the first
+# attempt (the API functions time out at 30 s). botocore's standard and adaptive modes wait
+# rand(0, 1 s) before the first retry of a throttled call and rand(0, 2 s) before the second:
+# with 20 % of requests throttled that cut a collector to ~20 % of an offered 10 events/s, and
+# throttling of one partition clears in milliseconds. Tuning botocore's own retry handler needs
+# its internal classes, whose constructors change between releases (botocore 1.43.3 broke
+# them), and the functions run on whatever botocore the Lambda runtime ships: so botocore makes
+# one attempt and this module owns the retry policy, using only public botocore API.
 RETRY_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.025
 RETRY_CAP_SECONDS = 1.0
+RETRY_BUDGET_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 10
 SALT_TTL_SECONDS = 2 * 86400
 logger = logging.getLogger(__name__)
 THROTTLING_CODES = {
@@ -65,10 +74,11 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def make_client(settings: Settings, service: str = "dynamodb", max_attempts: int = RETRY_ATTEMPTS) -> Any:
-    """A boto3 client whose retries are sized for DynamoDB; honours AWS_ENDPOINT_URL_DYNAMODB and the settings.
+def make_client(settings: Settings, service: str = "dynamodb", attempts: int = 1) -> Any:
+    """A boto3 client configured with public settings only; honours AWS_ENDPOINT_URL_DYNAMODB and the settings.
 
-    `max_attempts` counts every attempt, the first included.
+    botocore makes `attempts` attempts per call (the first included). The default is one: a
+    `Store` retries DynamoDB calls itself (`Store._call`), with waits sized for DynamoDB.
     """
     import boto3
     from botocore.config import Config
@@ -76,9 +86,9 @@ def make_client(settings: Settings, service: str = "dynamodb", max_attempts: int
     kwargs: dict[str, Any] = {
         "region_name": settings.region,
         "config": Config(
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-            connect_timeout=3,
-            read_timeout=10,
+            retries={"mode": "standard", "total_max_attempts": attempts},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
             max_pool_connections=20,
             parameter_validation=False,  # requests are built here; validation costs ~15% CPU per call
         ),
@@ -88,48 +98,35 @@ def make_client(settings: Settings, service: str = "dynamodb", max_attempts: int
     elif service == "dynamodbstreams":
         # The explicit regional endpoint; moto's in-process mock does not route the resolved default.
         kwargs["endpoint_url"] = f"https://streams.dynamodb.{settings.region}.amazonaws.com"
-    client = boto3.client(service, **kwargs)
-    _use_fast_backoff(client, max_attempts)
-    return client
+    return boto3.client(service, **kwargs)
 
 
-def _use_fast_backoff(client: Any, max_attempts: int) -> None:
-    """Replace the client's standard-mode retry handler by one with the same retry rules and
-    retry quota, and RETRY_BASE_SECONDS..RETRY_CAP_SECONDS jittered backoff for throttling too."""
-    from botocore.retries import quota, standard
+def retry_wait(attempt: int) -> float:
+    """Seconds to wait before retry number `attempt + 1`: full jitter, RETRY_BASE_SECONDS doubling, capped."""
+    return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** attempt))
 
-    class DynamoDBBackoff(standard.ExponentialBackoff):
-        def _get_base_scale(self, context: Any) -> float:
-            return RETRY_BASE_SECONDS
 
-    name = client.meta.service_model.service_id.hyphenize()
-    adapter = standard.RetryEventAdapter()
-    detector = standard.ThrottlingErrorDetector(adapter)
-    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota(), detector)
-    handler = standard.RetryHandler(
-        retry_policy=standard.RetryPolicy(
-            retry_checker=standard.StandardRetryConditions(max_attempts=max_attempts),
-            retry_backoff=DynamoDBBackoff(max_backoff=RETRY_CAP_SECONDS, service_name=name,
-                                          throttling_detector=detector),
-        ),
-        retry_event_adapter=adapter,
-        retry_quota=retry_quota,
-        service_name=name,
-    )
-    unique_id = f"retry-config-{name}"
-    client.meta.events.unregister(f"needs-retry.{name}", unique_id=unique_id)
-    client.meta.events.register(f"needs-retry.{name}", handler.needs_retry, unique_id=unique_id)
-    client.meta.events.register(f"after-call.{name}", retry_quota.release_retry_quota)
+def sdk_versions() -> dict[str, str]:
+    """The boto3 and botocore versions this process runs on (the Lambda runtime's own copy on AWS)."""
+    import boto3
+    import botocore
+
+    return {"boto3": boto3.__version__, "botocore": botocore.__version__}
 
 
 class Store:
     """Reads and writes the events, sessions and stats tables."""
 
-    def __init__(self, settings: Settings | None = None, client: Any = None, *, backoff_base: float = 0.05):
+    def __init__(self, settings: Settings | None = None, client: Any = None, *, backoff_base: float = 0.05,
+                 attempts: int = RETRY_ATTEMPTS, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self.settings = settings or Settings.from_env()
         self._client = client
         self._lock = threading.Lock()
         self._backoff_base = backoff_base
+        self._attempts = attempts
+        self._pause = sleep
+        self._clock = clock
         self._salts: dict[str, bytes] = {}
 
     @property
@@ -289,8 +286,10 @@ class Store:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def get_item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        response = self._call("get_item", TableName=table, Key=serialize(key))
+    def get_item(self, table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:
+        """The live item at `key`, or None (missing, or its `ttl` passed)."""
+        extra = {"ConsistentRead": True} if consistent else {}
+        response = self._call("get_item", TableName=table, Key=serialize(key), **extra)
         item = deserialize(response["Item"]) if response.get("Item") else None
         if item is not None and "ttl" in item and item["ttl"] < time.time():
             return None
@@ -332,19 +331,32 @@ class Store:
     # -- plumbing ---------------------------------------------------------------------
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """One DynamoDB call (the client retries it); what is still refused or unreachable is StoreUnavailable."""
-        try:
-            return getattr(self.client, operation)(**kwargs)
-        except _client_error() as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in THROTTLING_CODES:
-                raise StoreUnavailable(f"DynamoDB refused {operation} after retries ({code})") from exc
-            raise
-        except _connection_errors() as exc:
-            raise StoreUnavailable(f"DynamoDB is unreachable for {operation} ({exc.__class__.__name__})") from exc
+        """One DynamoDB call, retried while DynamoDB throttles, fails inside or cannot be reached.
+
+        Waits `retry_wait(attempt)` between attempts, at most `attempts` attempts and none
+        starting after RETRY_BUDGET_SECONDS; what is still refused or unreachable then is
+        StoreUnavailable. Any other error (a failed condition, a bad request) raises at once.
+        """
+        started = self._clock()
+        attempt = 0
+        while True:
+            try:
+                return getattr(self.client, operation)(**kwargs)
+            except _client_error() as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in THROTTLING_CODES:
+                    raise
+                failure, cause = f"DynamoDB refused {operation} after {attempt + 1} attempts ({code})", exc
+            except _connection_errors() as exc:
+                failure, cause = f"DynamoDB is unreachable for {operation} ({exc.__class__.__name__})", exc
+            wait = retry_wait(attempt)
+            attempt += 1
+            if attempt >= self._attempts or self._clock() - started + wait > RETRY_BUDGET_SECONDS:
+                raise StoreUnavailable(failure) from cause
+            self._pause(wait)
 
     def _sleep(self, attempt: int) -> None:
-        time.sleep(random.uniform(0, self._backoff_base * (2 ** attempt)))
+        self._pause(random.uniform(0, self._backoff_base * (2 ** attempt)))
 
 
 def _salt_of(item: dict[str, Any] | None) -> bytes | None:
@@ -375,4 +387,5 @@ def _connection_errors():
     return (ConnectionError, HTTPClientError)
 
 
-__all__ = ["Store", "StoreUnavailable", "VersionConflict", "make_client", "serialize", "deserialize"]
+__all__ = ["Store", "StoreUnavailable", "VersionConflict", "make_client", "retry_wait", "sdk_versions", "serialize",
+           "deserialize"]

@@ -75,9 +75,9 @@ def store(settings):
     from liveinsight.store import Store, make_client
     from liveinsight.tables import create_tables
 
-    client = make_client(settings, max_attempts=2)
+    client = make_client(settings)
     create_tables(client, settings)
-    return Store(settings, client, backoff_base=0.001)
+    return Store(settings, client, backoff_base=0.001, attempts=2)
 
 
 @pytest.fixture

@@ -118,6 +118,33 @@ def test_a_failing_aggregation_reports_the_batch_for_retry(backend, monkeypatch)
     assert backend.handler({"Records": [record]}, None) == {"batchItemFailures": [{"itemIdentifier": "42"}]}
 
 
+def test_a_batch_reported_as_failed_is_counted_for_the_template_alarm(backend, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from liveinsight import handler
+
+    # GIVEN metrics on, and an aggregation that fails
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    def boom(*_, **__):
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(handler.services().aggregator, "apply_stream_records", boom)
+    record = {"eventSource": "aws:dynamodb", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "7"}}
+    capsys.readouterr()
+    # WHEN the aggregator function reports the batch as failed
+    backend.handler({"Records": [record]}, SimpleNamespace(function_name="liveinsight-stream-aggregator-dev",
+                                                           aws_request_id="r-1"))
+    # THEN one EMF line counts it, with exactly the dimensions the template's alarm watches
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    (emf,) = lines
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "LiveInsight"
+    assert [m["Name"] for m in directive["Metrics"]] == [handler.BATCH_ITEM_FAILURES_METRIC]
+    assert [sorted(d) for d in directive["Dimensions"]] == [["function", "service"]]
+    assert (emf["service"], emf["function"]) == ("liveinsight", "liveinsight-stream-aggregator-dev")
+    assert emf[handler.BATCH_ITEM_FAILURES_METRIC] == [1.0]
+
+
 def test_counts_are_published_as_cloudwatch_emf_metrics(backend, monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     capsys.readouterr()

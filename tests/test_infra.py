@@ -621,3 +621,48 @@ def test_no_account_specific_identifiers(pattern):
     for path in (TEMPLATE, DEPLOY_DOC):
         if path.exists():
             assert not pattern.findall(path.read_text(encoding="utf-8")), path.name
+
+
+# ------------------------------------------------------------------ what only a real deploy would show
+
+
+def test_a_failed_first_deploy_can_be_retried(template):
+    """The rollback of the deploy that created the stats table deletes it again; later it is kept."""
+    stats = template["Resources"]["StatsTable"]
+    assert stats["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert stats["UpdateReplacePolicy"] == "Retain"
+    # deletion protection would make that rollback fail to delete the table ("already exists" next time)
+    assert "DeletionProtectionEnabled" not in stats["Properties"]
+
+
+def test_lambda_never_retries_a_report_run(transformed):
+    """EventBridge's RetryPolicy does not cover Lambda's own asynchronous retries (two by default)."""
+    configs = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    (config,) = [c for c in configs if c["FunctionName"] == {"Ref": "ReportFunction"}]
+    assert config["MaximumRetryAttempts"] == 0
+
+
+def test_failed_stream_batches_raise_an_alarm(transformed):
+    from liveinsight.handler import BATCH_ITEM_FAILURES_METRIC, SERVICE
+
+    alarm = transformed["Resources"]["StreamAggregatorBatchItemFailuresAlarm"]["Properties"]
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    reported = stats["reported"]
+    assert (reported["Namespace"], reported["MetricName"]) == ("LiveInsight", BATCH_ITEM_FAILURES_METRIC)
+    dimensions = {d["Name"]: d["Value"] for d in reported["Dimensions"]}
+    assert dimensions == {"service": SERVICE, "function": {"Fn::Sub": "liveinsight-stream-aggregator-${Stage}"}}
+    assert resolve(dimensions["function"], {"Stage": STAGE}) == FUNCTIONS["StreamAggregatorFunction"]
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert "FILL(reported, 0)" in expression and "FILL(crashed, 0)" in expression
+    assert "bisect" not in alarm["AlarmDescription"].lower()
+    assert not any("StreamAggregatorErrorsAlarm" == logical_id for logical_id in transformed["Resources"])
+
+
+def test_parked_records_raise_an_alarm_per_stage(transformed):
+    from liveinsight.handler import RECORDS_PARKED_METRIC, SERVICE
+
+    alarm = transformed["Resources"]["RecordsParkedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("LiveInsight", RECORDS_PARKED_METRIC)
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions == {"service": SERVICE, "function": {"Fn::Sub": "liveinsight-stream-aggregator-${Stage}"}}
+    assert "liveinsight replay" in alarm["AlarmDescription"]

@@ -156,3 +156,29 @@ def test_replay_command_lists_and_keeps_what_still_fails(backend, monkeypatch, c
     captured = capsys.readouterr()
     assert "still failing, kept" in captured.err and "0 record(s)" not in captured.out
     assert "replayed 0 parked record(s); 1 still parked" in captured.out
+
+
+def test_parked_records_are_counted_for_the_template_alarm(backend, monkeypatch, capsys):
+    # GIVEN metrics on and a record no key can hold in the batch
+    import json as _json
+    from types import SimpleNamespace
+
+    from liveinsight import handler
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    backend.post(page_view("s-1", "/", NOW))
+    write_raw_event(backend.store, "s-poison", HUGE_SITE, NOW + 1)
+    capsys.readouterr()
+    # WHEN the aggregator function gets the batch
+    from liveinsight.local import server
+
+    monkeypatch.setattr(server, "lambda_context", lambda name: SimpleNamespace(
+        function_name="liveinsight-stream-aggregator-dev", aws_request_id="r-1", memory_limit_in_mb=256,
+        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:x", get_remaining_time_in_millis=lambda: 30000))
+    backend.aggregate()
+    # THEN one EMF line counts the parked record with the dimensions the alarm watches
+    lines = [_json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    parked = [line for line in lines if handler.RECORDS_PARKED_METRIC in line]
+    assert len(parked) == 1
+    assert (parked[0]["service"], parked[0]["function"]) == ("liveinsight", "liveinsight-stream-aggregator-dev")
+    assert parked[0][handler.RECORDS_PARKED_METRIC] == [1.0]

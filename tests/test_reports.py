@@ -44,9 +44,9 @@ def backend():
         suffix = uuid.uuid4().hex[:8]
         settings = replace(Settings.from_env(), events_table=f"events-{suffix}",
                            sessions_table=f"sessions-{suffix}", stats_table=f"stats-{suffix}")
-        client = make_client(settings, max_attempts=2)
+        client = make_client(settings)
         create_tables(client, settings)
-        store = Store(settings, client, backoff_base=0.001)
+        store = Store(settings, client, backoff_base=0.001, attempts=2)
         handler.configure(settings, store)
         b = Backend(store)
         report = import_events(enumerate(history(15, 300, NOW, seed=3), 1), store, now=NOW)
@@ -457,3 +457,21 @@ def test_the_scheduled_alert_check_runs_through_the_handler(backend, slack, monk
     monkeypatch.setenv("LIVEINSIGHT_ALERT_HIGH_RATIO", "lots")
     with pytest.raises(ValueError, match="LIVEINSIGHT_ALERT_HIGH_RATIO must be a number from 1.1 to 1000, not 'lots'"):
         lambda_function.lambda_handler({"liveinsight": "alerts"}, None)
+
+
+@pytest.mark.parametrize("job", [{"liveinsight": "report", "period": "7d"}, {"liveinsight": "alerts"}],
+                         ids=["weekly-report", "alert-check"])
+def test_with_no_channel_configured_a_scheduled_job_is_a_quiet_no_op(backend, monkeypatch, job):
+    import lambda_function
+
+    # GIVEN the template's defaults: no recipients, no sender, no webhook (empty variables)
+    for name in ("LIVEINSIGHT_REPORT_RECIPIENTS", "LIVEINSIGHT_REPORT_SENDER", "LIVEINSIGHT_SLACK_WEBHOOK_SECRET"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.delenv("LIVEINSIGHT_SLACK_WEBHOOK_PARAMETER", raising=False)
+    monkeypatch.setenv("LIVEINSIGHT_ALERT_MIN_VISITS", "1")
+    before = len(sent_mail())
+    # WHEN the schedule invokes the function
+    result = lambda_function.lambda_handler(job, None)
+    # THEN it succeeds (no error for the Errors alarm, nothing for Lambda to retry), sends nothing and says why
+    assert result["sent"] == [] and result["skipped"].startswith("no channel is configured")
+    assert len(sent_mail()) == before

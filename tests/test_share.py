@@ -474,3 +474,16 @@ def test_the_cli_without_any_secret_says_where_one_comes_from(stack_file, capsys
     code, out, err = run_cli(capsys, "--site", "shop.example.com", "--expires", "7d")
     assert code == 2 and not out
     assert "LIVEINSIGHT_SHARE_SECRET" in err and "python -m liveinsight up" in err
+
+
+def test_key_holders_learn_the_functions_sdk_share_links_do_not(shared):
+    import boto3
+    import botocore
+
+    # GIVEN a reader with the key, and one with a share link
+    for path in ("/api/realtime", "/api/stats"):
+        _, _, keyed = shared.request("GET", path, headers={"X-API-Key": "key-1"})
+        _, _, linked = shared.request("GET", f"{path}?{urlencode({'share': token()})}")
+        # THEN the key holder sees which SDK the function runs on (doctor reports it); the link's reader does not
+        assert keyed["X-LiveInsight-SDK"] == f"boto3/{boto3.__version__} botocore/{botocore.__version__}"
+        assert "X-LiveInsight-SDK" not in linked

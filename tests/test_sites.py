@@ -80,6 +80,22 @@ def test_a_bot_never_registers_a_site(limited):
     assert limited.post(visit("crawled.example", "human"))[1]["data"]["accepted"] == 1  # its place was not taken
 
 
+def test_doctors_test_site_is_stored_for_its_own_rollups_but_never_registered(limited):
+    from liveinsight.config import DOCTOR_SITE
+    from liveinsight.doctor import DOCTOR_USER_AGENT
+
+    # GIVEN no new site may be registered today
+    limited.post({"events": [visit(f"site{i}.example", f"s{i}") for i in range(3)]})
+    # WHEN doctor's bot-flagged test event arrives for its reserved host
+    data = limited.post(dict(visit(DOCTOR_SITE, "doctor-1", "/liveinsight-doctor"), user_agent=DOCTOR_USER_AGENT))
+    # THEN it is answered filtered but stored, counts as a bot on that host only, and is no site
+    assert data[1]["data"]["filtered"] == 1 and DOCTOR_SITE in {e["site"] for e in limited.raw_events()}
+    limited.aggregate()
+    assert limited.stats(f"period=1h&site={DOCTOR_SITE}")["bots_filtered"] == 1
+    assert DOCTOR_SITE not in limited.stats("period=1h")["sites"]
+    assert limited.post(visit("site3.example", "late"))[1]["data"]["accepted"] == 0  # no place was taken or freed
+
+
 def test_all_sites_answers_read_the_same_number_of_items_with_one_site_or_forty(backend, monkeypatch):
     # GIVEN 40 sites with a visit each, and one site with several
     from liveinsight import handler

@@ -5,7 +5,6 @@ Faults are injected at the wire (tests/faults.py) in front of moto.
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import pytest
 
@@ -16,23 +15,15 @@ NOW = time.time()
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    """The waits botocore makes between attempts (recorded, not slept)."""
-    import botocore.endpoint
-
-    recorded: list[float] = []
-    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=recorded.append))
-    return recorded
-
-
-@pytest.fixture
-def client(settings):
-    from liveinsight.store import make_client
+def retrying(settings):
+    """A Store with the deployed retry policy whose waits are recorded, not slept."""
+    from liveinsight.store import Store, make_client
     from liveinsight.tables import create_tables
 
     client = make_client(settings)
     create_tables(client, settings)
-    return client
+    waits: list[float] = []
+    return Store(settings, client, sleep=waits.append), waits
 
 
 class ThrottleFirst:
@@ -40,36 +31,92 @@ class ThrottleFirst:
 
     def __init__(self, count: int):
         self.left = count
+        self.seen = 0
 
     def __call__(self, request, **kwargs):
         from faults import throttling_response
 
+        self.seen += 1
         if self.left > 0:
             self.left -= 1
             return throttling_response(request.url)
         return None
 
 
-def test_a_throttled_call_is_retried_within_tens_of_milliseconds(client, settings, sleeps):
+def test_a_throttled_call_is_retried_within_tens_of_milliseconds(retrying):
+    store, waits = retrying
     # GIVEN DynamoDB throttling the next 5 requests
-    client.meta.events.register_first("before-send.dynamodb", ThrottleFirst(5))
-    # WHEN the client writes
-    client.put_item(TableName=settings.events_table, Item={"session_id": {"S": "s"}, "timestamp": {"N": "1"}})
-    # THEN it retried 5 times, waiting a jittered 0-25 ms, 0-50 ms, … (botocore alone: 0-1 s, 0-2 s, …)
-    assert len(sleeps) == 5
-    for attempt, wait in enumerate(sleeps):
+    throttle = ThrottleFirst(5)
+    store.client.meta.events.register_first("before-send.dynamodb", throttle)
+    # WHEN the store writes
+    store.batch_put([(store.settings.events_table, {"session_id": "s", "timestamp": 1})])
+    # THEN it sent 6 requests, waiting a jittered 0-25 ms, 0-50 ms, … (botocore alone: 0-1 s, 0-2 s, …)
+    assert throttle.seen == 6 and len(waits) == 5
+    for attempt, wait in enumerate(waits):
         assert 0 <= wait <= 0.025 * 2 ** attempt
-    assert sum(sleeps) < 0.8
+    assert sum(waits) < 0.8
+    assert store.get_item(store.settings.events_table, {"session_id": "s", "timestamp": 1}) is not None
 
 
-def test_waits_are_jittered_and_capped_at_one_second(client, settings, sleeps):
+def test_waits_are_jittered_and_capped_and_the_refusal_is_store_unavailable(retrying):
+    from liveinsight.errors import StoreUnavailable
+
+    store, waits = retrying
+    throttle = ThrottleFirst(100)
+    store.client.meta.events.register_first("before-send.dynamodb", throttle)
+    with pytest.raises(StoreUnavailable, match="after 8 attempts"):
+        store.get_item(store.settings.events_table, {"session_id": "s", "timestamp": 1})
+    assert throttle.seen == 8 and len(waits) == 7  # 8 attempts in all
+    assert max(waits) <= 1.0 and len(set(waits)) == len(waits)
+
+
+def test_botocore_itself_makes_one_attempt(settings):
+    """The retry policy is the store's: botocore's own (slow, internal) retries stay off."""
     from botocore.exceptions import ClientError
 
-    client.meta.events.register_first("before-send.dynamodb", ThrottleFirst(100))
+    from liveinsight.store import make_client
+    from liveinsight.tables import create_tables
+
+    client = make_client(settings)
+    create_tables(client, settings)
+    throttle = ThrottleFirst(1)
+    client.meta.events.register_first("before-send.dynamodb", throttle)
     with pytest.raises(ClientError, match="Throttling"):
         client.get_item(TableName=settings.events_table, Key={"session_id": {"S": "s"}, "timestamp": {"N": "1"}})
-    assert len(sleeps) == 7  # 8 attempts in all
-    assert max(sleeps) <= 1.0 and len(set(sleeps)) == len(sleeps)
+    assert throttle.seen == 1
+
+
+def test_retries_stop_within_the_time_budget_when_each_attempt_is_slow(settings):
+    """An unreachable DynamoDB costs a connect timeout per attempt: retrying stops in time for the 30 s Lambda timeout."""
+    from botocore.exceptions import ConnectTimeoutError
+
+    from liveinsight.errors import StoreUnavailable
+    from liveinsight.store import RETRY_BUDGET_SECONDS, Store
+
+    now = [0.0]
+
+    class Unreachable:
+        calls = 0
+
+        def get_item(self, **_):
+            Unreachable.calls += 1
+            now[0] += 3.0  # the connect timeout
+            raise ConnectTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    store = Store(settings, Unreachable(), sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    with pytest.raises(StoreUnavailable, match="unreachable for get_item"):
+        store.get_item(settings.events_table, {"session_id": "s", "timestamp": 1})
+    assert Unreachable.calls == 4 < 8  # 0 s, ~3 s, ~6 s, ~9 s: a fifth would start after the budget
+    assert now[0] <= RETRY_BUDGET_SECONDS + 3.0
+
+
+def test_a_bad_request_is_not_retried(retrying):
+    from botocore.exceptions import ClientError
+
+    store, waits = retrying
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        store.get_item("no-such-table", {"session_id": "s", "timestamp": 1})
+    assert waits == []
 
 
 def test_a_store_that_keeps_refusing_answers_503_with_retry_after(backend):

@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "liveinsight"
-COMMAND_LINE = {"liveinsight.cli", "liveinsight.__main__", "liveinsight.package"}
+COMMAND_LINE = {"liveinsight.cli", "liveinsight.__main__", "liveinsight.package", "liveinsight.doctor"}
 DASHBOARD_ONLY_LIBRARIES = {"pandas", "plotly", "streamlit", "requests"}
 
 

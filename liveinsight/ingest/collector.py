@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from .. import config
 from ..config import Settings, site_of
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
 from ..errors import InvalidRequest
@@ -132,6 +133,8 @@ class Collector:
         """
         if not site or self.settings.sites or site in self._admitted:
             return True  # no page: no site; an allow-list was already applied by _excluded
+        if site == config.DOCTOR_SITE:
+            return True  # doctor's bot-flagged test events: stored for its own rollups, never a registered site
         day = sites.new_sites_key(now)["sk"]
         if self._refused.get(site) == day:
             return False

@@ -65,6 +65,10 @@ class Channels:
     def slack(self) -> bool:
         return bool(self.slack_url or self.slack_secret or self.slack_parameter)
 
+    @property
+    def configured(self) -> bool:
+        return self.email or self.slack
+
     def describe(self) -> list[str]:
         """What `send` would do, for the CLI and logs (never the webhook URL itself)."""
         out = []
@@ -77,6 +81,10 @@ class Channels:
         elif self.slack_parameter:
             out.append(f"Slack (webhook URL in SSM parameter {self.slack_parameter})")
         return out
+
+
+NO_CHANNEL = (f"no channel is configured: set {config.ENV_REPORT_RECIPIENTS} (and {config.ENV_REPORT_SENDER}) "
+              f"for e-mail, or {config.ENV_SLACK_WEBHOOK_SECRET} / {config.ENV_SLACK_WEBHOOK_PARAMETER} for Slack")
 
 
 class Notifier:
@@ -106,10 +114,8 @@ class Notifier:
 
     def send(self, message: Message) -> list[str]:
         """Deliver to every channel; returns what was sent, raises DeliveryFailed naming each failure."""
-        if not (self.channels.email or self.channels.slack):
-            raise DeliveryFailed(f"no channel is configured: set {config.ENV_REPORT_RECIPIENTS} (and "
-                                 f"{config.ENV_REPORT_SENDER}) for e-mail, or {config.ENV_SLACK_WEBHOOK_SECRET} / "
-                                 f"{config.ENV_SLACK_WEBHOOK_PARAMETER} for Slack")
+        if not self.channels.configured:
+            raise DeliveryFailed(NO_CHANNEL)
         sent, failures = [], []
         for name, deliver in (("e-mail", self._email), ("Slack", self._slack)):
             if not (self.channels.email if name == "e-mail" else self.channels.slack):

@@ -12,7 +12,7 @@ from typing import Any
 from .. import config
 from .alerts import Thresholds, check_sites
 from ..errors import DeliveryFailed, InvalidRequest
-from .notify import Channels, Message, Notifier
+from .notify import NO_CHANNEL, Channels, Message, Notifier
 from .report import DEFAULT_REPORT_PERIOD, build_reports, render_html, render_slack, render_text
 from ..query.stats import StatsReader
 
@@ -46,8 +46,16 @@ def send_reports(reader: StatsReader, notifier: Notifier, period: str = DEFAULT_
 
 def run(event: dict[str, Any], reader: StatsReader, notifier: Notifier | None = None,
         now: float | None = None) -> dict[str, Any]:
-    """Run one scheduled job; a delivery failure raises (the function's Errors metric and alarm see it)."""
+    """Run one scheduled job; a delivery failure raises (the function's Errors metric and alarm see it).
+
+    With no channel configured (the template's defaults) the job is a quiet no-op with a log
+    line: the schedules run from the first deploy, and a deployment without recipients has
+    chosen to get nothing, which is no error to alarm on or retry. The result says why
+    (`skipped`), and the handler logs it.
+    """
     notifier = notifier or Notifier(Channels.from_env())
+    if not notifier.channels.configured:
+        return {"job": event[JOB], "sent": [], "skipped": NO_CHANNEL}
     now = time.time() if now is None else now
     if event[JOB] == "report":
         period = event.get("period", DEFAULT_REPORT_PERIOD)
