@@ -34,7 +34,7 @@ from . import config, share
 DOCTOR_USER_AGENT = "LiveInsight-Doctor/1.0 (+https://liveinsight.invalid/doctor; test event, filtered as a bot)"
 DEFAULT_SITE = config.DOCTOR_SITE
 PROBE_ORIGIN = "https://liveinsight-doctor.invalid"
-# The stream's batching window (10 s by default) plus an aggregator run, with room to spare.
+# The rollup consumer's batching window (60 s by default) plus an aggregator run, with room to spare.
 DEFAULT_WAIT_SECONDS = 90
 POLL_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 15

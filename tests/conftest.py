@@ -166,3 +166,19 @@ def now_minute_start() -> float:
     """A time safely inside the current minute's first half, for tests that must not straddle buckets."""
     now = time.time()
     return now
+
+
+@pytest.fixture
+def fold_bug(monkeypatch):
+    """Makes folding the events of visit `s-bug` raise (a bug in the aggregator); call the result to fix it."""
+    from liveinsight import aggregator
+
+    real_add_event = aggregator.Fold.add_event
+
+    def broken(self, event, state, before):
+        if event["session_id"] == "s-bug":
+            raise KeyError("a bug in the fold")
+        return real_add_event(self, event, state, before)
+
+    monkeypatch.setattr(aggregator.Fold, "add_event", broken)
+    return lambda: monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)

@@ -102,6 +102,8 @@ def running_up(*flags: str, demo: bool = True):
     yields (process, URL, ports, output)."""
     api_port, dashboard_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEINSIGHT_")}
+    # The rollup consumer at 1 s, not the template's minute: what the tests post shows in the stats at once.
+    env["LIVEINSIGHT_ROLLUP_WINDOW_SECONDS"] = "1"
     demo_flags = ["--demo", "--history-days", "7", "--visits-per-day", "400"] if demo else []
     process = subprocess.Popen(
         [sys.executable, "-m", "liveinsight", "up", "--port", str(api_port),

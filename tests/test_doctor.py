@@ -142,8 +142,10 @@ def test_an_sdk_older_than_the_oldest_tested_fails():
 
 def test_a_stopped_aggregator_is_named_with_the_fix(stack, capsys):
     # GIVEN the stream aggregator stopped (last test of the module: the stack stays this way)
-    stack.poller.stop()
-    stack.poller.join(timeout=10)
+    for poller in stack.pollers:
+        poller.stop()
+    for poller in stack.pollers:
+        poller.join(timeout=10)
     # WHEN doctor runs
     code, report = doctor(capsys, "--api", stack.url, "--key", KEY, "--origin", ORIGIN, "--wait", "4")
     # THEN the event is accepted, and its never reaching the rollups is named, with where to look

@@ -302,19 +302,11 @@ def test_an_unknown_consumer_name_is_refused_naming_the_variable(monkeypatch):
         Settings.from_env()
 
 
-def test_a_record_both_consumers_park_is_replayed_once_into_each_kind(backend, monkeypatch):
+def test_a_record_both_consumers_park_is_replayed_once_into_each_kind(backend, fold_bug):
     from liveinsight import aggregator, config
     from liveinsight.local.server import StreamPoller
 
     # GIVEN a bug that makes folding one visit's event raise, in both consumers
-    real_add_event = aggregator.Fold.add_event
-
-    def broken(self, event, state, before):
-        if event["session_id"] == "s-bug":
-            raise KeyError("a bug in the fold")
-        return real_add_event(self, event, state, before)
-
-    monkeypatch.setattr(aggregator.Fold, "add_event", broken)
     t = time.time() - 60
     backend.post({"events": [page_view("s-1", "/", t), page_view("s-bug", "/pricing", t + 1),
                              page_view("s-2", "/", t + 2)]})
@@ -326,7 +318,7 @@ def test_a_record_both_consumers_park_is_replayed_once_into_each_kind(backend, m
     assert backend.get("/api/stats?period=1h")[1]["data"]["totals"]["sessions"] == 2
     assert backend.get("/api/realtime")[1]["data"]["active_sessions"] == 2
     # WHEN the bug is fixed and the parked records are replayed (twice)
-    monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)
+    fold_bug()
     assert store.replay_parked() == (2, [])
     assert store.replay_parked() == (0, [])
     # THEN the record counts once in the rollups and once in the realtime items

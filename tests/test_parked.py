@@ -64,25 +64,17 @@ def test_a_record_no_key_can_hold_is_parked_and_its_batch_neighbours_are_counted
     assert backend.stats()["totals"]["sessions"] == everything
 
 
-def test_a_parked_record_is_replayed_once_its_cause_is_fixed_and_counted_once(backend, monkeypatch):
+def test_a_parked_record_is_replayed_once_its_cause_is_fixed_and_counted_once(backend, fold_bug):
     # GIVEN a record parked because of a bug in folding it (here: one session's events make the fold raise)
     from liveinsight import aggregator
 
-    real_add_event = aggregator.Fold.add_event
-
-    def broken(self, event, state, before):
-        if event["session_id"] == "s-bug":
-            raise KeyError("a bug in the fold")
-        return real_add_event(self, event, state, before)
-
-    monkeypatch.setattr(aggregator.Fold, "add_event", broken)
     backend.post({"events": [page_view("s-1", "/", NOW), page_view("s-bug", "/pricing", NOW + 1),
                              page_view("s-2", "/", NOW + 2)]})
     assert backend.stats()["totals"]["sessions"] == 2
     store = aggregator.Aggregator(backend.store)
     assert len(store.parked_records()) == 1
     # WHEN the bug is fixed and the parked records are replayed, twice (an operator's retry)
-    monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)
+    fold_bug()
     assert store.replay_parked() == (1, [])
     assert store.replay_parked() == (0, [])
     # THEN the record is counted exactly once, and nothing stays parked
@@ -92,16 +84,13 @@ def test_a_parked_record_is_replayed_once_its_cause_is_fixed_and_counted_once(ba
     assert store.parked_records() == []
 
 
-def test_a_replay_interrupted_after_applying_counts_the_record_once(backend, monkeypatch):
+def test_a_replay_interrupted_after_applying_counts_the_record_once(backend, monkeypatch, fold_bug):
     # GIVEN a parked record whose replay applies but dies before the parked item is deleted
     from liveinsight import aggregator
 
-    real_add_event = aggregator.Fold.add_event
-    monkeypatch.setattr(aggregator.Fold, "add_event", lambda self, event, state, before: (_ for _ in ()).throw(
-        RuntimeError("bug")) if event["session_id"] == "s-bug" else real_add_event(self, event, state, before))
     backend.post({"events": [page_view("s-bug", "/pricing", NOW)]})
     backend.aggregate()
-    monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)
+    fold_bug()
     agg = aggregator.Aggregator(backend.store)
     monkeypatch.setattr(backend.store, "delete_item", lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed")))
     try:
