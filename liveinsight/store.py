@@ -180,12 +180,8 @@ class Store:
         if values:
             kwargs["ExpressionAttributeNames"] = {"#v": "v"}
             kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._call("put_item", **kwargs)
-        except _client_error() as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise VersionConflict(f"{item.get('pk')} {item.get('sk')} changed since it was read") from exc
-            raise
+        if not self._conditional("put_item", **kwargs):
+            raise VersionConflict(f"{item.get('pk')} {item.get('sk')} changed since it was read")
 
     def put_item(self, table: str, item: dict[str, Any]) -> None:
         """Put one item, replacing any with the same key."""
@@ -198,13 +194,8 @@ class Store:
 
     def put_if_absent(self, table: str, item: dict[str, Any]) -> bool:
         """Put `item` unless an item with its key exists; whether it was put."""
-        try:
-            self._call("put_item", TableName=table, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
-        except _client_error() as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._conditional("put_item", TableName=table, Item=serialize(item),
+                                 ConditionExpression="attribute_not_exists(pk)")
 
     def add_below(self, table: str, key: dict[str, Any], attribute: str, limit: int,
                   ttl: int | None = None) -> bool:
@@ -214,15 +205,9 @@ class Store:
         if ttl is not None:
             names["#t"], values[":ttl"] = "ttl", {"N": str(ttl)}
             update += " SET #t = :ttl"
-        try:
-            self._call("update_item", TableName=table, Key=serialize(key), UpdateExpression=update,
-                       ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-                       ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-        except _client_error() as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._conditional("update_item", TableName=table, Key=serialize(key), UpdateExpression=update,
+                                 ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
+                                 ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -311,15 +296,12 @@ class Store:
         if salt is None:
             now = int(time.time())
             candidate = {**key, "salt": secrets.token_bytes(32), "ttl": now + SALT_TTL_SECONDS}
-            try:
-                self._call("put_item", TableName=table, Item=serialize(candidate),
-                           ConditionExpression="attribute_not_exists(pk) OR #ttl < :now",
-                           ExpressionAttributeNames={"#ttl": "ttl"},
-                           ExpressionAttributeValues={":now": {"N": str(now)}})
+            if self._conditional("put_item", TableName=table, Item=serialize(candidate),
+                                 ConditionExpression="attribute_not_exists(pk) OR #ttl < :now",
+                                 ExpressionAttributeNames={"#ttl": "ttl"},
+                                 ExpressionAttributeValues={":now": {"N": str(now)}}):
                 salt = candidate["salt"]
-            except _client_error() as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+            else:
                 response = self._call("get_item", TableName=table, Key=serialize(key), ConsistentRead=True)
                 salt = _salt_of(deserialize(response["Item"]) if response.get("Item") else None)
             if salt is None:
@@ -354,6 +336,16 @@ class Store:
             if attempt >= self._attempts or self._clock() - started + wait > RETRY_BUDGET_SECONDS:
                 raise StoreUnavailable(failure) from cause
             self._pause(wait)
+
+    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+        """One conditional write; False when its condition did not hold (the write was refused)."""
+        try:
+            self._call(operation, **kwargs)
+        except _client_error() as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _sleep(self, attempt: int) -> None:
         self._pause(random.uniform(0, self._backoff_base * (2 ** attempt)))
