@@ -50,10 +50,17 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class RequestContext:
-    """What the transport knows about the sender; the IP is used only to derive a session id."""
+    """What the transport knows about the sender; the IP is used only to derive a visitor id.
+
+    `country` (ISO 3166-1 alpha-2), `region` (ISO 3166-2, e.g. "US-WA") and `city` come only
+    from a source the deployment trusts (its own CloudFront distribution's viewer headers).
+    """
 
     client_ip: str = ""
     user_agent: str = ""
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
 
 
 class Collector:
@@ -178,6 +185,9 @@ class Collector:
             "browser": client.browser,
             "os": client.os,
             "device": client.device,
+            "country": context.country,
+            "region": context.region if context.country else None,
+            "city": context.city if context.country else None,
         }
         if event.props:
             enrichment["props"] = event.props
