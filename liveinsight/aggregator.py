@@ -33,7 +33,7 @@ from . import config
 from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
 from .items.events import PAGE_VIEW, event_time, unpack
 from .items.ledger import APPLIED, Batch, PartialRedelivery, consumer_of_parked, lane_of, parked_lane
-from .items.sessions import SessionState, short_hash
+from .items.sessions import EVERYTHING, SessionState, key_parts, short_hash, visitor_key
 from .store import Store, VersionConflict, deserialize, refused_as_invalid
 
 MAX_CONFLICT_RETRIES = 10
@@ -76,6 +76,7 @@ class Fold:
         self.capacity: dict[tuple[str, str], int] = {}
         self.realtime: dict[tuple[str, str], dict] = {}
         self.sessions: dict[str, SessionState] = {}
+        self.visitors_before: dict[str, dict[tuple[int, str], int]] = {}
         self.result = AggregateResult()
 
     def _deltas(self, site: str, dim: str, value: str | None, ts: float) -> Iterable[tuple[str, dict, bool]]:
@@ -108,8 +109,12 @@ class Fold:
                 r.add_total(delta, r.BOT)
 
     def add_event(self, event: dict[str, Any], state: SessionState | None,
-                  before: dict[str, SessionState | None]) -> SessionState | None:
-        """Fold one event into its visit; `before` collects each visit's state before the batch."""
+                  before: dict[str, SessionState | None], visitor: SessionState | None = None) -> SessionState | None:
+        """Fold one event into its visit; `before` collects each visit's state before the batch.
+
+        `visitor`: when the visit has no state yet, the same visitor's state under the previous
+        day's id (a visitor seen before midnight), whose days the new visit continues.
+        """
         ts = event_time(event["timestamp"])
         sid = event["session_id"]
         event = {**event, "page": r.label(event["page"]) if event.get("page") is not None else None}
@@ -119,20 +124,25 @@ class Fold:
             return state
         if sid not in before:
             before[sid] = _copy(state) if state is not None else None
+            seed = state if state is not None else visitor
+            self.visitors_before[sid] = seed.visitor_keys() if seed is not None else {}
         timeout = config.SESSION_TIMEOUT_SECONDS
         if state is not None and ts < state.start - timeout:
             # An event of an earlier visit that arrived after a later one: a visit of its own.
-            self.settle(sid, None, self._count(SessionState.begin(event, ts), event, ts))
+            earlier = self._count(SessionState.begin(event, ts), event, ts)
+            self.settle(sid, None, earlier)
+            state.absorb(earlier)
             return state
         if state is not None and ts > state.last + timeout:
             self.settle(sid, before[sid], state)  # that visit is over; this event starts another
             before[sid] = None
-            state = None
-        if state is None:
-            state = SessionState.begin(event, ts)
+            state = SessionState.begin(event, ts, visitor=state)
+        elif state is None:
+            state = SessionState.begin(event, ts, visitor=_copy(visitor) if visitor is not None else None)
             if not self.count_rollups and event.get("source") is None:
                 self.unknown_origin.add(sid)  # an internal page of a visit not yet saved by the rollup consumer
-        elif ts < state.start:  # a late event: the visit starts earlier, where it came from changes
+        elif ts < state.start or (ts == state.start and event["event_type"] == PAGE_VIEW and not state.from_view):
+            # A late event (or a page view stamped with its click's second): the visit starts here.
             state.start = ts
             state.take_origin(event)
         self.sessions[sid] = state
@@ -150,6 +160,7 @@ class Fold:
         type_index = state.index(state.types, event_type, 20)
         if page_index is not None and type_index is not None:
             state.pairs.add((page_index, type_index))
+        state.see(ts, [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else []))
         if self.count_rollups:
             self._count_event(state, ts, event_type, page, is_view)
         if ts >= self.realtime_since:
@@ -158,7 +169,7 @@ class Fold:
 
     def _count_event(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool) -> None:
         minute = int(ts - r.bucket_start(ts, "hour")) // 60
-        keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type)]
+        keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), *_places(state)]
         if page is not None:
             keys.append((r.PAGE, page))
         for dim, value in keys:
@@ -172,6 +183,8 @@ class Fold:
                 if is_view:
                     r.add_breakdown(delta, r.SOURCES, state.source, 1)
                     r.add_breakdown(delta, r.PAGES, page, 0)
+                    for place_dim, place in _places(state):
+                        r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 1)
                     if all_sites:
                         r.add_breakdown(delta, r.SITES, state.site or r.NO_SITE, 1)
                 slices = []
@@ -191,7 +204,7 @@ class Fold:
         for level in (state.site, *self.levels_for_all):
             key = (rt.pk(level, rt.shard_of(visit, self.realtime_shards)), rt.sk(start))
             delta = self.realtime.setdefault(key, rt.new_delta())
-            rt.add_event(delta, visit, int(ts - start), event_type, page, source, ts, is_view)
+            rt.add_event(delta, visit, int(ts - start), event_type, page, source, ts, is_view, state.country)
 
     # -- visits ---------------------------------------------------------------------
 
@@ -202,6 +215,58 @@ class Fold:
         _contribute(self, after, +1)
         if before is not None:
             _contribute(self, before, -1)
+
+    def settle_visitor(self, sid: str, after: SessionState) -> None:
+        """Move the visitor's counts to where its first events of each day are now (see items.rollups)."""
+        if not self.count_rollups:
+            return
+        before, now = self.visitors_before.get(sid, {}), after.visitor_keys()
+        for day_key in before.keys() | now.keys():
+            was, is_ = before.get(day_key), now.get(day_key)
+            if was == is_:
+                continue
+            if was is not None:
+                _count_visitor(self, after.site, day_key, was, -1)
+            if is_ is not None:
+                _count_visitor(self, after.site, day_key, is_, +1)
+
+
+def _places(state: SessionState) -> list[tuple[str, str]]:
+    """(dim, value) of the visit's country, region and city (the last two when known)."""
+    places = [(r.COUNTRY, state.country)]
+    if state.region:
+        places.append((r.REGION, state.region))
+    if state.city:
+        places.append((r.CITY, state.city))
+    return places
+
+
+def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int, sign: int) -> None:
+    """One visitor (`sign`) under a visitor key, in the minute of the day it was first seen there."""
+    day, key = day_key
+    ts = day + 60 * minute
+    dim, value = key_parts(key)
+    items: list[tuple[str, str | None, str | None]] = [(dim, value, None)]  # (item dim, value, breakdown row)
+    if dim != EVERYTHING:
+        row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, **r.GEO_BREAKDOWNS}.get(dim)
+        if row is not None:
+            items.append((r.ALL, None, row))
+        if dim in (r.REGION, r.CITY):
+            region = value.split("/", 1)[0] if dim == r.CITY else value
+            country = region.split("-", 1)[0]
+            items.append((r.COUNTRY, country, r.GEO_BREAKDOWNS[dim]))
+            if dim == r.CITY and "-" in region:
+                items.append((r.REGION, region, r.CITIES))
+    for item_dim, item_value, row in items:
+        for granularity, delta, all_sites in fold._deltas(site, item_dim, item_value, ts):
+            if row is not None:
+                r.add_breakdown(delta, row, value, r.VISITORS_AT[row], sign)
+                continue
+            r.add_total(delta, r.VI, sign)
+            if granularity == r.HOUR:
+                r.add_minute(delta, int(ts - r.bucket_start(ts, "hour")) // 60, r.MINUTE_VI, sign)
+            if all_sites and dim == EVERYTHING:
+                r.add_breakdown(delta, r.SITES, site or r.NO_SITE, r.VISITORS_AT[r.SITES], sign)
 
 
 def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
@@ -219,6 +284,7 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                                                  if event_type in types]))
     for i, page in enumerate(state.pages):
         keys.append((r.PAGE, page, [page]))
+    keys += [(dim, value, state.pages) for dim, value in _places(state)]
     for dim, value, pages in keys:
         for granularity, delta, all_sites in fold._deltas(site, dim, value, start):
             if all_sites:
@@ -237,6 +303,9 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             r.add_breakdown(delta, r.BROWSERS, state.browser, 0, sign)
             r.add_breakdown(delta, r.OPERATING_SYSTEMS, state.os, 0, sign)
             r.add_breakdown(delta, r.DEVICES, state.device, 0, sign)
+            for place_dim, place in _places(state):
+                r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 0, sign)
+                r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 3, bounce)
             for page in pages:
                 r.add_breakdown(delta, r.PAGES, page, 1, sign)
             slices = []
@@ -250,6 +319,22 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)
                 r.add_slice(delta, key, r.DU, duration)
+
+
+def _continue_visits(events: list[dict[str, Any]], states: dict[str, SessionState]) -> list[dict[str, Any]]:
+    """Events under a new day's visitor id, moved to the previous day's id while that visit is open."""
+    last: dict[str, float] = {sid: state.last for sid, state in states.items()}
+    out = []
+    for event in sorted(events, key=lambda e: event_time(e["timestamp"])):
+        pid, ts = event.get("pid"), event_time(event["timestamp"])
+        if pid and event["session_id"] not in states and not event.get("bot") \
+                and pid in last and ts <= last[pid] + config.SESSION_TIMEOUT_SECONDS:
+            event = {**event, "session_id": pid}
+        if not event.get("bot"):
+            sid = event["session_id"]
+            last[sid] = max(last.get(sid, ts), ts)
+        out.append(event)
+    return out
 
 
 def _without(deltas: dict[tuple[str, str], dict], keys: frozenset[tuple[str, str]]) -> dict[tuple[str, str], dict]:
@@ -383,20 +468,16 @@ class Aggregator:
     def _fold(self, events: list[dict[str, Any]], batch: Batch, now: float, realtime: bool,
               states: dict[str, SessionState], rollups: bool = True) -> Fold:
         """The deltas of `events` on top of their visits' stored states (read into `states`)."""
-        events = sorted(events, key=lambda e: (e["session_id"], event_time(e["timestamp"])))
         done: set[str] = set()
         missing = sorted({e["session_id"] for e in events if not e.get("bot")} - set(states))
-        if missing:
-            # The realtime consumer only needs a visit's source: a read a moment stale costs half.
-            for item in self.store.batch_get(self.settings.sessions_table, [{"session_id": s} for s in missing],
-                                             consistent=rollups):
-                if item.get("sv") != SCHEMA_VERSION or "st" not in item:
-                    continue
-                if batch.applied_to(item):
-                    done.add(item["session_id"])  # its batch was committed whole before the crash
-                state = states[item["session_id"]] = SessionState.from_item(item)
-                if not rollups:
-                    state.ids = []  # the rollup consumer may be ahead: its ids include events of this batch
+        self._read_states(missing, batch, states, done, rollups)
+        # A visitor's id changes at midnight: an event under today's id whose visit is unknown
+        # continues the visit of yesterday's id (`pid`) when that visit is still open.
+        previous = sorted({e["pid"] for e in events if e.get("pid") and not e.get("bot")
+                           and e["session_id"] not in states} - set(states))
+        self._read_states(previous, batch, states, done, rollups)
+        events = _continue_visits(events, states)
+        events.sort(key=lambda e: (e["session_id"], event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
         fold = Fold(now, realtime, all_sites=self.settings.only_site is None, rollups=rollups)
         fold.realtime_shards = rt.shards_for(len(events))  # the same on redelivery: the same records
         before: dict[str, SessionState | None] = {}
@@ -408,14 +489,32 @@ class Aggregator:
                 sid = event["session_id"]
                 if sid in done:
                     continue
-                state = fold.add_event(event, states.get(sid), before)
+                visitor = states.get(event["pid"]) if event.get("pid") and sid not in states else None
+                state = fold.add_event(event, states.get(sid), before, visitor)
                 if state is not None:
                     states[sid] = state
             for sid, previous in before.items():
                 fold.settle(sid, previous, fold.sessions[sid])
+                fold.settle_visitor(sid, fold.sessions[sid])
         except Exception as exc:
             raise UnappliableRecords(f"folding the records failed: {exc!r}") from exc
         return fold
+
+    def _read_states(self, ids: list[str], batch: Batch, states: dict[str, SessionState], done: set[str],
+                     rollups: bool) -> None:
+        """Read the stored visits of `ids` into `states`; `done` gets those that applied `batch`."""
+        if not ids:
+            return
+        # The realtime consumer only needs a visit's source: a read a moment stale costs half.
+        for item in self.store.batch_get(self.settings.sessions_table, [{"session_id": s} for s in ids],
+                                         consistent=rollups):
+            if item.get("sv") != SCHEMA_VERSION or "st" not in item:
+                continue
+            if batch.applied_to(item):
+                done.add(item["session_id"])  # its batch was committed whole before the crash
+            state = states[item["session_id"]] = SessionState.from_item(item)
+            if not rollups:
+                state.ids = []  # the rollup consumer may be ahead: its ids include events of this batch
 
     def _applied_keys(self, record: dict[str, Any], lane: str, now: float,
                       consumer: str | None = None) -> list[tuple[str, str]]:

@@ -120,6 +120,9 @@ PERIOD_SECONDS = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 
 # Sessions and rollups.
 SESSION_TIMEOUT_SECONDS = 30 * 60
+# A visitor id is derived with the UTC day's salt; for this long after midnight an event also
+# carries the id of the day before, so a visit open at midnight goes on as one visit.
+VISIT_ACROSS_MIDNIGHT_SECONDS = 4 * 3600
 ACTIVE_WINDOW_SECONDS = 5 * 60
 MINUTE_ROLLUP_TTL_SECONDS = 2 * 24 * 3600
 LONG_ROLLUP_TTL_SECONDS = 400 * 24 * 3600 + 7 * 24 * 3600

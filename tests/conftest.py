@@ -175,10 +175,10 @@ def fold_bug(monkeypatch):
 
     real_add_event = aggregator.Fold.add_event
 
-    def broken(self, event, state, before):
+    def broken(self, event, state, before, *rest):
         if event["session_id"] == "s-bug":
             raise KeyError("a bug in the fold")
-        return real_add_event(self, event, state, before)
+        return real_add_event(self, event, state, before, *rest)
 
     monkeypatch.setattr(aggregator.Fold, "add_event", broken)
     return lambda: monkeypatch.setattr(aggregator.Fold, "add_event", real_add_event)

@@ -53,7 +53,8 @@ def test_a_mixed_file_keeps_the_good_rows_and_reports_each_bad_one(backend, impo
     assert "`timestamp`" in report.rejected[2][1]
     assert "4 accepted" in report.summary() and "row 4: `page_url`" in report.summary()
     data = backend.stats("period=30d")
-    assert data["totals"] == {"events": 4, "page_views": 3, "sessions": 3, "bounce_rate": pytest.approx(1 / 3, abs=1e-3),
+    assert data["totals"] == {"visitors": 3, "events": 4, "page_views": 3, "sessions": 3,
+                              "bounce_rate": pytest.approx(1 / 3, abs=1e-3),
                               "avg_session_duration": 20.0, "views_per_session": 1.0}
     assert len(backend.raw_events()) == 1  # only the recent event is stored raw
 
@@ -72,7 +73,7 @@ def test_csv_files_import_too(backend, importer, tmp_path):
     start = int(NOW - 45 * DAY)
     data = backend.stats(f"from={start}&to={start + 10 * DAY}")
     assert data["totals"]["sessions"] == 1 and data["totals"]["events"] == 2
-    assert data["sources"] == [{"source": "Hacker News", "sessions": 1, "page_views": 1}]
+    assert data["sources"] == [{"source": "Hacker News", "sessions": 1, "page_views": 1, "visitors": 1}]
     assert data["event_types"][0] == {"event_type": "page_view", "count": 1}
 
 

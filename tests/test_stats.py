@@ -47,7 +47,7 @@ def loaded(backend):
 
 def test_totals_for_a_known_stream(loaded):
     data = loaded.stats("period=1h")
-    assert data["totals"] == {"events": 7, "page_views": 5, "sessions": 4, "bounce_rate": 0.25,
+    assert data["totals"] == {"visitors": 4, "events": 7, "page_views": 5, "sessions": 4, "bounce_rate": 0.25,
                               "avg_session_duration": 37.5, "views_per_session": 1.25}
     assert data["bots_filtered"] == 1
 
@@ -56,15 +56,15 @@ def test_breakdowns_for_a_known_stream(loaded):
     data = loaded.stats("period=1h")
     assert data["event_types"] == [{"event_type": "page_view", "count": 5},
                                    {"event_type": "add_to_cart", "count": 1}, {"event_type": "signup", "count": 1}]
-    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 2},
-                               {"source": "Newsletter", "sessions": 1, "page_views": 2},
-                               {"source": "Hacker News", "sessions": 1, "page_views": 1},
-                               {"source": "Direct", "sessions": 1, "page_views": 0}]
+    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 2, "visitors": 1},
+                               {"source": "Newsletter", "sessions": 1, "page_views": 2, "visitors": 1},
+                               {"source": "Hacker News", "sessions": 1, "page_views": 1, "visitors": 1},
+                               {"source": "Direct", "sessions": 1, "page_views": 0, "visitors": 1}]
     assert data["referrers"] == [{"referrer": "google.com", "sessions": 1},
                                  {"referrer": "news.ycombinator.com", "sessions": 1}]
-    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2},
-                             {"page": "/pricing", "page_views": 2, "sessions": 2},
-                             {"page": "/docs", "page_views": 1, "sessions": 1}]
+    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2, "visitors": 2},
+                             {"page": "/pricing", "page_views": 2, "sessions": 2, "visitors": 2},
+                             {"page": "/docs", "page_views": 1, "sessions": 1, "visitors": 1}]
     assert data["entry_pages"] == [{"page": "/", "sessions": 2}, {"page": "/pricing", "sessions": 1}]
     assert data["campaigns"] == [{"campaign": "nov", "sessions": 1}]
     assert data["browsers"] == [{"name": "Chrome", "sessions": 3}, {"name": "Mobile Safari", "sessions": 1}]
@@ -74,7 +74,7 @@ def test_breakdowns_for_a_known_stream(loaded):
 
 def test_page_filter(loaded):
     data = loaded.stats("period=1h&page=/pricing")
-    assert data["totals"] == {"events": 3, "page_views": 2, "sessions": 2, "bounce_rate": 0.5,
+    assert data["totals"] == {"visitors": 2, "events": 3, "page_views": 2, "sessions": 2, "bounce_rate": 0.5,
                               "avg_session_duration": 60.0, "views_per_session": 1.0}
     assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 1},
                                {"source": "Hacker News", "sessions": 1, "page_views": 1}]
@@ -84,7 +84,7 @@ def test_page_filter(loaded):
 
 def test_source_filter(loaded):
     data = loaded.stats("period=1h&source=Google")
-    assert data["totals"] == {"events": 3, "page_views": 2, "sessions": 1, "bounce_rate": 0.0,
+    assert data["totals"] == {"visitors": 1, "events": 3, "page_views": 2, "sessions": 1, "bounce_rate": 0.0,
                               "avg_session_duration": 120.0, "views_per_session": 2.0}
     assert [p["page"] for p in data["pages"]] == ["/", "/pricing"]
 
@@ -106,7 +106,7 @@ def test_filters_combine_with_and(loaded):
 
 def test_limit_cuts_every_breakdown(loaded):
     data = loaded.stats("period=1h&limit=1")
-    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2}]
+    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2, "visitors": 2}]
     assert len(data["sources"]) == 1 and len(data["event_types"]) == 1
 
 
@@ -115,7 +115,7 @@ def test_timeseries_has_every_bucket_with_zeros(loaded):
     data = loaded.stats(f"from={start}&to={start + 4 * 3600}&interval=hour")
     assert [row["t"] for row in data["timeseries"]] == [start + i * 3600 for i in range(4)]
     assert sum(row["events"] for row in data["timeseries"]) == 7
-    assert data["timeseries"][0] == {"t": start, "events": 0, "page_views": 0, "sessions": 0}
+    assert data["timeseries"][0] == {"t": start, "visitors": 0, "events": 0, "page_views": 0, "sessions": 0}
     assert data["range"] == {"from": start, "to": start + 4 * 3600, "interval": "hour"}
 
 

@@ -160,6 +160,11 @@ class Collector:
         self._admitted.add(site)
         return True
 
+    def _visitor_id(self, at: float, client_ip: str, user_agent: str, host: str | None) -> str:
+        """The visitor's id on the UTC day of `at` (that day's salt)."""
+        day = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d")
+        return cookieless_session_id(self.store.daily_salt(day), client_ip, user_agent, host)
+
     def to_item(self, event: Event, context: RequestContext, ttl_seconds: float) -> dict[str, Any]:
         """The events-table item of an event: the deployed schema plus enrichment attributes."""
         return self._item(event, context, ttl_seconds)[0]
@@ -169,10 +174,11 @@ class Collector:
         client = client_info(user_agent)
         page = page_info(event.page_url)
         source, referrer_host = classify_source(page, event.referrer)
-        session_id = event.session_id
+        session_id, previous_id = event.session_id, None
         if session_id is None:
-            day = datetime.fromtimestamp(event.timestamp, timezone.utc).strftime("%Y-%m-%d")
-            session_id = cookieless_session_id(self.store.daily_salt(day), context.client_ip, user_agent, page.host)
+            session_id = self._visitor_id(event.timestamp, context.client_ip, user_agent, page.host)
+            if event.timestamp % 86400 < config.VISIT_ACROSS_MIDNIGHT_SECONDS:
+                previous_id = self._visitor_id(event.timestamp - 86400, context.client_ip, user_agent, page.host)
         event_id = event.event_id or uuid.uuid4().hex
         enrichment: dict[str, Any] = {
             "site": site_of(page.host),
@@ -185,6 +191,7 @@ class Collector:
             "browser": client.browser,
             "os": client.os,
             "device": client.device,
+            "pid": previous_id,
             "country": context.country,
             "region": context.region if context.country else None,
             "city": context.city if context.country else None,

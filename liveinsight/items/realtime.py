@@ -65,13 +65,16 @@ def sk(start: int) -> str:
 
 
 def new_delta() -> dict[str, Any]:
-    return {"a": {}, "p": {}, "s": {}, "sv": {}, "e": {}, "pe": {}, "r": []}
+    return {"a": {}, "p": {}, "s": {}, "c": {}, "sv": {}, "e": {}, "pe": {}, "r": []}
 
 
 def add_event(delta: dict, visit: str, second: int, event_type: str, page: str | None, source: str | None,
-              ts: float, is_view: bool) -> None:
+              ts: float, is_view: bool, country: str | None = None) -> None:
     """Count one event; a `source` of None (not known yet) leaves the per-source maps alone."""
     delta["a"][visit] = max(second, delta["a"].get(visit, 0))
+    if country is not None:
+        in_country = delta.setdefault("c", {}).setdefault(country, {})
+        in_country[visit] = max(second, in_country.get(visit, 0))
     delta["e"][event_type] = delta["e"].get(event_type, 0) + 1
     if source is not None:
         seen = delta["s"].setdefault(source, {})
@@ -106,7 +109,9 @@ def merge(blob: dict, delta: dict) -> dict:
     """Union the visit maps, add the counts, keep the newest events."""
     active = blob.setdefault("a", {})
     _latest(active, delta["a"], MAX_VISITS - len(active))
-    for key in ("p", "s"):
+    for key in ("p", "s", "c"):
+        if key not in delta:
+            continue
         groups = blob.setdefault(key, {})
         pairs = sum(len(v) for v in groups.values())
         for name, visits in delta[key].items():

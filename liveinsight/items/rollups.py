@@ -4,21 +4,29 @@ One item per (site, dimension value, hour) — and per day for the dimensions wh
 are few and shared by all traffic (everything, sources, event types). Pages, the long
 tail, have hour items only: a day of one page is the sum of its hours at read time.
 
-    pk = "<site>#<dim>#<value hash>"   dim: * (everything) | p page | s source | e event type
+    pk = "<site>#<dim>#<value hash>"   dim: * (everything) | p page | s source | e event type |
+                                       c country | r region | ci city
          site `*` is the all-sites level: every site's events together, for the dims whose
          values are shared by all traffic (ALL_SITES_DIMS), so an answer about all sites is
          one Query however many sites there are; its items add the breakdown `st` (sites)
     sk = "h#<hour start>" | "d#<UTC day start>"     (zero-padded, so a Query reads a range)
     c  = zlib JSON blob:
-         t  [events, page views, sessions, bounces, duration sum, bot events]
-         m  {minute of the hour: [events, page views, sessions, bounces, duration sum]}  (hour items)
+         t  [events, page views, sessions, bounces, duration sum, bot events, visitors]
+         m  {minute of the hour: [events, page views, sessions, bounces, duration sum, visitors]}
+                                       (hour items)
          b  {breakdown: summary}       event types, sources, referrers, pages, entry pages,
                                        campaigns, browsers, operating systems, devices,
-                                       sites (all-sites items only)
+                                       countries, regions, cities, sites (all-sites items only)
          x  summary of AND-combination slices: in a page item "s:<source hash>",
             "e:<type hash>", "se:<source hash>:<type hash>"; in a source item "e:<type hash>";
             each [events, page views, sessions, bounces, duration sum]
     v  version (optimistic concurrency), ap ledger (liveinsight.items.ledger), sv schema, ttl
+
+Visitors: a visitor is counted once per UTC day and value, in the minute of their first event
+of the day with that value (visit-level values — source, country, region, city — at the first
+event of the day of a visit that has them). So a day's visitors are exact uniques, a range sums
+its days, and a range that starts during a day counts the visitors whose first event of that
+day falls inside it. Older items have shorter vectors: every sum pads with zeros.
 
 A *summary* is Space-Saving with exact counts since admission and an exact remainder:
 `{"k": {label: vector}, "e": {label: error}, "o": vector}`. It keeps at most K labels; a
@@ -33,29 +41,38 @@ from __future__ import annotations
 import heapq
 import json
 import zlib
+from itertools import zip_longest
 from typing import Any, Iterable
 
-from .sessions import short_hash
+from .sessions import UNKNOWN, short_hash
 
 HOUR, DAY = "h", "d"
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
-DAY_DIMS = (ALL, SOURCE, EVENT_TYPE)
+COUNTRY, REGION, CITY = "c", "r", "ci"
+DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
 ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
-ALL_SITES_DIMS = (ALL, SOURCE, EVENT_TYPE)
+ALL_SITES_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
+UNKNOWN_COUNTRY = UNKNOWN
 
-# Totals vector.
-EV, PV, SS, BO, DU, BOT = range(6)
-TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 6, 5, 5
+# Totals vector; a minute slot is its first five and VI; a slice its first five.
+EV, PV, SS, BO, DU, BOT, VI = range(7)
+MINUTE_VI = 5
+TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 7, 6, 5
 
 # Breakdowns and their vectors.
 EVENT_TYPES, SOURCES, REFERRERS, PAGES, ENTRY_PAGES = "et", "src", "ref", "pg", "en"
 CAMPAIGNS, BROWSERS, OPERATING_SYSTEMS, DEVICES = "cp", "br", "os", "dv"
+COUNTRIES, REGIONS, CITIES = "co", "rg", "ci"
 SITES = "st"
-BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 2, REFERRERS: 1, PAGES: 2, ENTRY_PAGES: 1, CAMPAIGNS: 1,
-                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 2}
-# SOURCES and SITES = [sessions, page views]; PAGES = [page views, sessions with a view];
+BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 3, ENTRY_PAGES: 1, CAMPAIGNS: 1,
+                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 3, COUNTRIES: 4, REGIONS: 4, CITIES: 4}
+# SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
+# visitors]; COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
 # others [sessions] or [events].
+# The index of the visitors column in each breakdown that has one.
+VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2}
+GEO_BREAKDOWNS = {COUNTRY: COUNTRIES, REGION: REGIONS, CITY: CITIES}
 
 # Labels kept per summary: the unfiltered view lists up to 100 rows; a filtered one fewer.
 K_ALL = 100
@@ -144,9 +161,10 @@ def decode(data: Any) -> dict:
 
 
 def _vadd(a: list | None, b: list) -> list:
+    """The sum of two vectors; the shorter (written before a column was added) counts as zeros."""
     if not a:
         return list(b)
-    return [x + y for x, y in zip(a, b)]
+    return [x + y for x, y in zip_longest(a, b, fillvalue=0)]
 
 
 def _weight(vector: list) -> float:
@@ -216,6 +234,12 @@ def totals(blob: dict) -> list:
 def slice_totals(blob: dict, key: str) -> list:
     """[events, page views, sessions, bounces, duration] of one slice (zeros when absent)."""
     return (blob.get("x", {}).get("k", {}).get(key)) or [0] * SLICE_LEN
+
+
+def minute_totals(vector: list) -> list:
+    """A minute slot as a totals vector (its visitors in VI, no bot count)."""
+    padded = list(vector) + [0] * (MINUTE_LEN - len(vector))
+    return padded[:BOT] + [0, padded[MINUTE_VI]]
 
 
 def sum_vectors(vectors: Iterable[list], length: int) -> list:

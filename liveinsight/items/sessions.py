@@ -25,6 +25,10 @@ UNKNOWN = "Unknown"
 MAX_IDS = 40        # event-id hashes remembered to drop retried events that got a new key
 MAX_PAGES = 50      # distinct pages a visit is counted under (the rest count as events only)
 MAX_TYPES = 20      # distinct event types likewise
+MAX_VISITOR_KEYS = 120  # values a visitor is counted under in a day (beyond, only as a visitor of the site)
+DAYS_KEPT = 2       # the visitor's days remembered: today, and yesterday for a visit that crosses midnight
+DAY = 86400
+EVERYTHING = "*"    # the visitor key of "any event": a visitor of the site
 
 
 def short_hash(value: str, length: int = 12) -> str:
@@ -49,12 +53,21 @@ class SessionState:
     os: str = UNKNOWN
     device: str = UNKNOWN
     campaign: str | None = None
+    country: str = UNKNOWN
+    region: str | None = None
+    city: str | None = None
+    from_view: bool = False                                  # the origin is a page view's
     user_agent: str | None = None
     initial_referrer: str | None = None
     pages: list[str] = field(default_factory=list)          # page labels, in order of first event
     types: list[str] = field(default_factory=list)          # event types, in order of first event
     pairs: set[tuple[int, int]] = field(default_factory=set)  # (page index, type index) seen
     ids: list[str] = field(default_factory=list)
+    # The visitor (this item's key is the visitor's id for the day): per UTC day start, the
+    # minute of the day each value was first seen, of events and of ended visits' origins,
+    # and the first minute of the current visit in each day it reached.
+    days: dict[int, dict[str, int]] = field(default_factory=dict)
+    visit_days: dict[int, int] = field(default_factory=dict)
 
     @property
     def bounce(self) -> bool:
@@ -65,13 +78,17 @@ class SessionState:
         return max(0.0, self.last - self.start)
 
     @classmethod
-    def begin(cls, event: dict[str, Any], ts: float) -> "SessionState":
+    def begin(cls, event: dict[str, Any], ts: float, visitor: "SessionState | None" = None) -> "SessionState":
+        """A new visit of `event`; `visitor`: the same visitor's previous visit, whose days it continues."""
         state = cls(session_id=event["session_id"], site=event.get("site") or "", start=ts, last=ts)
         state.take_origin(event)
+        if visitor is not None:
+            visitor.end_visit()
+            state.days = {day: dict(keys) for day, keys in visitor.days.items()}
         return state
 
     def take_origin(self, event: dict[str, Any]) -> None:
-        """Entry page, source, referrer, campaign and client of the visit's earliest event."""
+        """Entry page, source, referrer, campaign, place and client of the visit's earliest event."""
         self.source = event.get("source") or DIRECT
         self.referrer = event.get("referrer_host")
         self.entry = event.get("page")
@@ -79,8 +96,62 @@ class SessionState:
         self.browser = event.get("browser") or UNKNOWN
         self.os = event.get("os") or UNKNOWN
         self.device = event.get("device") or UNKNOWN
+        self.country, self.region, self.city = place_of(event)
+        self.from_view = event.get("event_type") == "page_view"
         self.user_agent = event.get("user_agent")
         self.initial_referrer = event.get("referrer")
+
+    # -- the visitor ------------------------------------------------------------------
+
+    def origin_keys(self) -> list[str]:
+        """The visitor keys of the visit's origin: its source and place."""
+        keys = [visitor_key("s", self.source), visitor_key("c", self.country)]
+        if self.region:
+            keys.append(visitor_key("r", self.region))
+        if self.city:
+            keys.append(visitor_key("ci", self.city))
+        return keys
+
+    def see(self, ts: float, keys: list[str]) -> None:
+        """The visitor had an event at `ts` under `keys` (event-level values); the visit reached its day."""
+        day, minute = day_and_minute(ts)
+        seen = self.days.setdefault(day, {})
+        for key in [EVERYTHING, *keys]:
+            if key in seen:
+                seen[key] = min(seen[key], minute)
+            elif key == EVERYTHING or len(seen) < MAX_VISITOR_KEYS:
+                seen[key] = minute
+        self.visit_days[day] = min(self.visit_days.get(day, minute), minute)
+        for old in sorted(self.days)[:-DAYS_KEPT]:
+            self.days.pop(old, None)
+            self.visit_days.pop(old, None)
+
+    def end_visit(self) -> None:
+        """Fold the current visit's origin into its days' keys (a next visit of the visitor begins)."""
+        for day, minute in self.visit_days.items():
+            seen = self.days.setdefault(day, {})
+            for key in self.origin_keys():
+                if key in seen or len(seen) < MAX_VISITOR_KEYS:
+                    seen[key] = min(seen.get(key, minute), minute)
+        self.visit_days = {}
+
+    def absorb(self, other: "SessionState") -> None:
+        """Take in the days of another visit of this visitor (an earlier one that arrived late)."""
+        other.end_visit()
+        for day, keys in other.days.items():
+            seen = self.days.setdefault(day, {})
+            for key, minute in keys.items():
+                if key in seen or len(seen) < MAX_VISITOR_KEYS:
+                    seen[key] = min(seen.get(key, minute), minute)
+
+    def visitor_keys(self) -> dict[tuple[int, str], int]:
+        """{(day, key): minute of the day}: where the visitor is counted, the current visit's origin included."""
+        out = {(day, key): minute for day, keys in self.days.items() for key, minute in keys.items()}
+        for day, minute in self.visit_days.items():
+            for key in self.origin_keys():
+                if (day, key) in out or len(self.days.get(day, {})) < MAX_VISITOR_KEYS:
+                    out[(day, key)] = min(out.get((day, key), minute), minute)
+        return out
 
     def index(self, values: list[str], value: str, limit: int) -> int | None:
         if value in values:
@@ -96,6 +167,9 @@ class SessionState:
             "src": self.source, "ref": self.referrer, "en": self.entry, "br": self.browser, "os": self.os,
             "dv": self.device, "cp": self.campaign, "pg": self.pages, "et": self.types,
             "pe": sorted(self.pairs), "ids": self.ids[-MAX_IDS:],
+            "co": self.country, "rg": self.region, "cy": self.city, "fv": self.from_view,
+            "vd": {str(day): keys for day, keys in self.days.items()},
+            "vv": {str(day): minute for day, minute in self.visit_days.items()},
         }
         return {
             "session_id": self.session_id,
@@ -117,4 +191,36 @@ class SessionState:
             device=s["dv"], campaign=s["cp"], user_agent=item.get("user_agent"),
             initial_referrer=item.get("initial_referrer"), pages=list(s["pg"]), types=list(s["et"]),
             pairs={(a, b) for a, b in s["pe"]}, ids=list(s["ids"]),
+            country=s.get("co", UNKNOWN), region=s.get("rg"), city=s.get("cy"), from_view=s.get("fv", False),
+            days={int(day): dict(keys) for day, keys in s.get("vd", {}).items()},
+            visit_days={int(day): minute for day, minute in s.get("vv", {}).items()},
         )
+
+
+def visitor_key(dim: str, value: str) -> str:
+    """A visitor key: the dimension letter and the value (a page label, a source, a country code…)."""
+    return f"{dim}\t{value}"
+
+
+def key_parts(key: str) -> tuple[str, str | None]:
+    """(dimension, value) of a visitor key; ("*", None) for the visitor of the site."""
+    if key == EVERYTHING:
+        return EVERYTHING, None
+    dim, value = key.split("\t", 1)
+    return dim, value
+
+
+def day_and_minute(ts: float) -> tuple[int, int]:
+    day = int(ts // DAY) * DAY
+    return day, int(ts - day) // 60
+
+
+def place_of(event: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """(country, region, city label) of an event: "Unknown" without a country; a city is labelled
+    "<region or country>/<name>" so two Springfields stay apart."""
+    country = event.get("country") or UNKNOWN
+    if country == UNKNOWN:
+        return UNKNOWN, None, None
+    region = event.get("region") or None
+    city = event.get("city") or None
+    return country, region, f"{region or country}/{city}" if city else None

@@ -102,6 +102,13 @@ class RealtimeReader:
         else:
             top_sources = [{"source": name, "sessions": len(rt.active(recent, last5, "s", name)),
                             "page_views": sum(b.get("sv", {}).get(name, 0) for _, b in recent)} for name in sources]
+        countries = {name for _, b in recent for name in b.get("c", {})}
+        on_page = rt.active(recent, last5, "p", page) if page is not None else None
+        by_country = []
+        for name in countries:
+            visits = rt.active(recent, last5, "c", name)
+            by_country.append({"country": name, "active_sessions": len(visits & on_page if on_page is not None
+                                                                           else visits)})
         types: dict[str, list] = {}
         for _, blob in items:
             counts = blob.get("pe", {}).get(page, {}) if page else blob.get("e", {})
@@ -116,6 +123,8 @@ class RealtimeReader:
                             "sessions": int(v[r.SS])} for m, v in series.items()],
             "top_pages": _top(top_pages, "page"),
             "top_referrers": _top(top_sources, "source"),
+            "countries": sorted((row for row in by_country if row["active_sessions"]),
+                                key=lambda row: (-row["active_sessions"], row["country"]))[:TOP_LIMIT],
             "event_types": _ranked(types, 100, "event_type", ("count",)),
             "recent_events": [{"event_type": t, "timestamp": ts, "page": pg, "source": src}
                               for ts, t, pg, src in feed],

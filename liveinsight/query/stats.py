@@ -10,8 +10,10 @@ the time series are exact, breakdowns are not kept per combination.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 from .. import config
@@ -30,7 +32,10 @@ MAX_RANGE_SECONDS = 400 * 86400
 MAX_BUCKETS = {"minute": 1440, "hour": 24 * 45, "day": 401}
 SITES_LISTED = r.K_ALL  # `sites`: the sites with the most visits in the range, at most this many
 PAGE_SITES = 25         # a page filter without `site` adds up this many sites (the most visited)
-STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", "limit", "compare", "site")
+STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", "country", "region", "city",
+                "limit", "compare", "site")
+PLACE_FILTERS = ("country", "region", "city")
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class StatsQuery:
     limit: int = DEFAULT_LIMIT
     compare: bool = False
     site: str | None = None
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
 
     @property
     def combined(self) -> bool:
@@ -91,6 +99,10 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         if value is not None and not value.strip():
             raise InvalidRequest(f"`{name}` is empty; leave it out or give an exact value")
         filters[name] = value
+    place = _place_filter(params)
+    if place and any(v is not None for v in filters.values()):
+        raise InvalidRequest(f"`{next(iter(place))}` cannot be combined with `page`, `source` or `event_type`; "
+                             "give a place alone, or the others without it")
     combined = sum(v is not None for v in filters.values()) > 1
     interval = p.single(params, "interval") or default_interval(end - start, combined)
     if interval not in SECONDS:
@@ -108,7 +120,35 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
     if compare not in (None, "previous"):
         raise InvalidRequest(f"`compare` accepts only 'previous', not {compare!r}")
     return StatsQuery(start=start, end=end, interval=interval, limit=limit, compare=compare == "previous",
-                      site=p.site(params, settings), **filters)
+                      site=p.site(params, settings), **filters, **place)
+
+
+def _place_filter(params: dict[str, list[str]]) -> dict[str, str]:
+    """The country / region / city filter ({} when none): one place, its parents consistent with it."""
+    given = {name: p.single(params, name) for name in PLACE_FILTERS}
+    place = {name: value.strip() for name, value in given.items() if value is not None}
+    for name, value in place.items():
+        if not value:
+            raise InvalidRequest(f"`{name}` is empty; leave it out or give a value from the `{name}` rows")
+    country = place.get("country")
+    if country is not None and country != r.UNKNOWN_COUNTRY and not COUNTRY_CODE.match(country):
+        raise InvalidRequest(f"`country` must be a two-letter ISO 3166-1 code such as US, or {r.UNKNOWN_COUNTRY}, "
+                             f"not {country!r}")
+    region = place.get("region")
+    if region is not None and not re.match(r"^[A-Z]{2}-[A-Z0-9]{1,3}$", region):
+        raise InvalidRequest(f"`region` must be an ISO 3166-2 code such as US-WA, not {region!r}")
+    city = place.get("city")
+    if city is not None and "/" not in city:
+        raise InvalidRequest(f"`city` must be a `city` value of the stats' cities rows, such as US-WA/Seattle, "
+                             f"not {city!r}")
+    inner = {"region": city.split("/", 1)[0] if city else None}
+    inner["country"] = (region or inner["region"] or "").split("-", 1)[0] or None
+    for name in ("region", "country"):
+        if place.get(name) is not None and inner[name] is not None and place[name] != inner[name]:
+            raise InvalidRequest(f"`{name}` {place[name]!r} does not contain the place given with it; "
+                                 "give one place, or consistent ones")
+    return place
+
 
 
 def bucket_starts(start: float, end: float, interval: str) -> list[int]:
@@ -135,9 +175,11 @@ def _ranked(rows: dict[str, list], limit: int, label: str, fields: tuple[str, ..
 
 
 def totals(vector: list) -> dict[str, Any]:
-    """The API's totals from [events, page views, sessions, bounces, duration, …]."""
+    """The API's totals from [events, page views, sessions, bounces, duration, bots, visitors]
+    (a slice has no visitors: None)."""
     events, views, sessions, bounces, duration = vector[:5]
     return {
+        "visitors": int(vector[r.VI]) if len(vector) > r.VI else None,
         "events": int(events),
         "page_views": int(views),
         "sessions": int(sessions),
@@ -149,15 +191,52 @@ def totals(vector: list) -> dict[str, Any]:
 
 BREAKDOWNS = (  # (response field, breakdown, row label, fields)
     ("event_types", r.EVENT_TYPES, "event_type", ("count",)),
-    ("sources", r.SOURCES, "source", ("sessions", "page_views")),
+    ("sources", r.SOURCES, "source", ("sessions", "page_views", "visitors")),
     ("referrers", r.REFERRERS, "referrer", ("sessions",)),
-    ("pages", r.PAGES, "page", ("page_views", "sessions")),
+    ("pages", r.PAGES, "page", ("page_views", "sessions", "visitors")),
     ("entry_pages", r.ENTRY_PAGES, "page", ("sessions",)),
     ("campaigns", r.CAMPAIGNS, "campaign", ("sessions",)),
     ("browsers", r.BROWSERS, "name", ("sessions",)),
     ("operating_systems", r.OPERATING_SYSTEMS, "name", ("sessions",)),
     ("devices", r.DEVICES, "name", ("sessions",)),
 )
+PLACES = (  # (response field, breakdown, row label); rows: sessions, page views, visitors, bounce rate
+    ("countries", r.COUNTRIES, "country"),
+    ("regions", r.REGIONS, "region"),
+    ("cities", r.CITIES, "city"),
+)
+# The breakdowns whose rows count visitors, per filtered dimension: a visitor is counted under a
+# value in the items of everything, and under its places in the items of the places around them.
+VISITOR_ROWS = {r.ALL: set(r.VISITORS_AT), r.COUNTRY: {r.REGIONS, r.CITIES}, r.REGION: {r.CITIES}}
+
+
+def _place_rows(rows: dict[str, list], limit: int, label: str, with_visitors: bool) -> list[dict]:
+    """Rows of countries / regions / cities, most visitors (or visits) first; "Unknown" places left out
+    of regions and cities."""
+    out = []
+    for name, vector in rows.items():
+        sessions, views, visitors, bounces = (list(vector) + [0] * 4)[:4]
+        if not (sessions or views or visitors):
+            continue
+        row: dict[str, Any] = {label: name}
+        if label == "city":
+            region_or_country, row["name"] = name.split("/", 1)
+            row["region"] = region_or_country if "-" in region_or_country else None
+            row["country"] = region_or_country.split("-", 1)[0]
+        elif label == "region":
+            row["country"] = name.split("-", 1)[0]
+        if with_visitors:
+            row["visitors"] = int(visitors)
+        row.update(sessions=int(sessions), page_views=int(views),
+                   bounce_rate=round(bounces / sessions, 4) if sessions > 0 else 0.0)
+        out.append(row)
+    out.sort(key=lambda row: (-row.get("visitors", 0), -row["sessions"], -row["page_views"], str(row[label])))
+    return out[:limit]
+
+
+def _add(into: list, vector: list) -> list:
+    """`into` plus `vector`, kept at `into`'s length (older items have shorter vectors)."""
+    return [a + b for a, b in zip_longest(into, vector[:len(into)], fillvalue=0)]
 
 
 def ranked_sites(blobs: list[dict], limit: int = SITES_LISTED) -> list[str]:
@@ -199,6 +278,12 @@ class StatsReader:
             dim, value, part = r.SOURCE, q.source, r.slice_key(event_type=q.event_type) if q.event_type else None
         elif q.event_type is not None:
             dim, value, part = r.EVENT_TYPE, q.event_type, None
+        elif q.city is not None:
+            dim, value, part = r.CITY, q.city, None
+        elif q.region is not None:
+            dim, value, part = r.REGION, q.region, None
+        elif q.country is not None:
+            dim, value, part = r.COUNTRY, q.country, None
         else:
             dim, value, part = r.ALL, None, None
         buckets = bucket_starts(q.start, q.end, q.interval)
@@ -232,12 +317,12 @@ class StatsReader:
                 for minute, vector in blob.get("m", {}).items():
                     t = start + 60 * int(minute)
                     if t in series:
-                        series[t] = [a + b for a, b in zip(series[t], vector + [0])]
+                        series[t] = _add(series[t], r.minute_totals(vector))
             else:
                 t = r.bucket_start(start, q.interval)
                 if t in series:
                     vector = r.slice_totals(blob, part) if part else r.totals(blob)
-                    series[t] = [a + b for a, b in zip(series[t], vector)]
+                    series[t] = _add(series[t], vector)
             if start + SECONDS[item_unit] > buckets[0] and start < buckets[-1] + size:
                 in_range.append(blob)
         total = r.sum_vectors((series[b] for b in buckets), length)
@@ -247,11 +332,18 @@ class StatsReader:
         }
         if q.compare:
             data["previous_totals"] = totals(r.sum_vectors((series[b] for b in previous), length))
-        data["timeseries"] = [{"t": b, "events": int(series[b][r.EV]), "page_views": int(series[b][r.PV]),
+        data["timeseries"] = [{"t": b, "visitors": None if part else int(series[b][r.VI]),
+                               "events": int(series[b][r.EV]), "page_views": int(series[b][r.PV]),
                                "sessions": int(series[b][r.SS])} for b in buckets]
+        counted = VISITOR_ROWS.get(dim, set())
         for field, name, row_label, fields in BREAKDOWNS:
             rows = {} if part else r.merged_breakdown(in_range, name)
+            if "visitors" in fields and name not in counted:
+                fields = tuple(f for f in fields if f != "visitors")
             data[field] = _ranked(rows, q.limit, row_label, fields)
+        for field, name, row_label in PLACES:
+            rows = {} if part else r.merged_breakdown(in_range, name)
+            data[field] = _place_rows(rows, q.limit, row_label, name in counted)
         data["bots_filtered"] = 0 if part else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data
