@@ -132,6 +132,7 @@ class Fold:
             earlier = self._count(SessionState.begin(event, ts), event, ts)
             self.settle(sid, None, earlier)
             state.absorb(earlier)
+            self.sessions[sid] = state  # its visitor days changed (and were parked as a KeyError before)
             return state
         if state is not None and ts > state.last + timeout:
             self.settle(sid, before[sid], state)  # that visit is over; this event starts another
