@@ -23,6 +23,7 @@ repeated event ids within its batch only.
 """
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -143,9 +144,12 @@ class Fold:
             if not self.count_rollups and event.get("source") is None:
                 self.unknown_origin.add(sid)  # an internal page of a visit not yet saved by the rollup consumer
         elif ts < state.start or (ts == state.start and event["event_type"] == PAGE_VIEW and not state.from_view):
-            # A late event (or a page view stamped with its click's second): the visit starts here.
+            # A late event (or a page view stamped with its click's second): the visit starts here,
+            # and the events already counted under where it came from move with its origin.
+            old = copy.copy(state)
             state.start = ts
             state.take_origin(event)
+            self._move_events(old, state)
         self.sessions[sid] = state
         return self._count(state, event, ts)
 
@@ -162,32 +166,45 @@ class Fold:
         if page_index is not None and type_index is not None:
             state.pairs.add((page_index, type_index))
         state.see(ts, [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else []))
+        if type_index is not None and (page is None or page_index is not None):
+            state.record(ts, page_index, type_index)
         if self.count_rollups:
             self._count_event(state, ts, event_type, page, is_view)
         if ts >= self.realtime_since:
             self._realtime(state, ts, event_type, page, is_view)
         return state
 
-    def _count_event(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool) -> None:
+    def _move_events(self, old: SessionState, new: SessionState) -> None:
+        """Count the visit's events recorded so far under its new origin instead of its old one."""
+        if not self.count_rollups or (old.source, *_places(old)) == (new.source, *_places(new)):
+            return
+        for at, page, event_type, count in new.recorded():
+            is_view = event_type == PAGE_VIEW
+            self._count_event(old, at, event_type, page, is_view, -count)
+            self._count_event(new, at, event_type, page, is_view, count)
+
+    def _count_event(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool,
+                     by: int = 1) -> None:
+        """Count `by` events (negative: take them back) of the visit `state` in their items."""
         minute = int(ts - r.bucket_start(ts, "hour")) // 60
         keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), *_places(state)]
         if page is not None:
             keys.append((r.PAGE, page))
         for dim, value in keys:
             for granularity, delta, all_sites in self._deltas(state.site, dim, value, ts):
-                r.add_total(delta, r.EV)
-                r.add_total(delta, r.PV, int(is_view))
+                r.add_total(delta, r.EV, by)
+                r.add_total(delta, r.PV, by * is_view)
                 if granularity == r.HOUR:
-                    r.add_minute(delta, minute, r.EV)
-                    r.add_minute(delta, minute, r.PV, int(is_view))
-                r.add_breakdown(delta, r.EVENT_TYPES, event_type)
+                    r.add_minute(delta, minute, r.EV, by)
+                    r.add_minute(delta, minute, r.PV, by * is_view)
+                r.add_breakdown(delta, r.EVENT_TYPES, event_type, 0, by)
                 if is_view:
-                    r.add_breakdown(delta, r.SOURCES, state.source, 1)
-                    r.add_breakdown(delta, r.PAGES, page, 0)
+                    r.add_breakdown(delta, r.SOURCES, state.source, 1, by)
+                    r.add_breakdown(delta, r.PAGES, page, 0, by)
                     for place_dim, place in _places(state):
-                        r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 1)
+                        r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 1, by)
                     if all_sites:
-                        r.add_breakdown(delta, r.SITES, state.site or r.NO_SITE, 1)
+                        r.add_breakdown(delta, r.SITES, state.site or r.NO_SITE, 1, by)
                 slices = []
                 if dim == r.PAGE:
                     slices = [r.slice_key(source=state.source), r.slice_key(event_type=event_type),
@@ -195,8 +212,8 @@ class Fold:
                 elif dim == r.SOURCE:
                     slices = [r.slice_key(event_type=event_type)]
                 for key in slices:
-                    r.add_slice(delta, key, r.EV)
-                    r.add_slice(delta, key, r.PV, int(is_view))
+                    r.add_slice(delta, key, r.EV, by)
+                    r.add_slice(delta, key, r.PV, by * is_view)
 
     def _realtime(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool) -> None:
         visit = rt.visit_hash(state.session_id)

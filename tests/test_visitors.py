@@ -228,3 +228,29 @@ def test_active_now_by_country(backend):
     # WHEN realtime is asked THEN it counts them by country
     assert backend.realtime()["countries"] == [{"country": "US", "active_sessions": 2},
                                                {"country": "IN", "active_sessions": 1}]
+
+
+def test_a_late_landing_moves_the_page_views_counted_before_it(backend):
+    # GIVEN a visit whose second and third page views arrive (and are counted, as Direct) before its
+    # landing from Google and a click on the landing page
+    at = midnight() + 9 * 3600
+    later = [{"event_type": "page_view", "timestamp": at + 20, "page_url": "https://shop.example.com/pricing"},
+             {"event_type": "page_view", "timestamp": at + 70, "page_url": "https://shop.example.com/signup"}]
+    landing = [{"event_type": "page_view", "timestamp": at, "page_url": "https://shop.example.com/",
+                "referrer": "https://www.google.com/"},
+               {"event_type": "click", "timestamp": at + 5, "page_url": "https://shop.example.com/"}]
+    collect(backend, later, "198.51.100.50", CHROME, ("FR", None, None), now=at + 120)
+    backend.aggregate()
+    collect(backend, landing, "198.51.100.50", CHROME, ("FR", None, None), now=at + 120)
+    # WHEN asked, per source and with a source filter
+    query = f"from={at - 60}&to={at + 120}"
+    data = stats(backend, query, now=at + 180)
+    google = stats(backend, query + "&source=Google", now=at + 180)
+    direct = stats(backend, query + "&source=Direct", now=at + 180)
+    combined = stats(backend, query + "&interval=hour&source=Google&page=/pricing", now=at + 180)
+    # THEN every page view is Google's: a source's page views are its visits' page views
+    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 3, "visitors": 1}]
+    assert google["totals"]["page_views"] == 3 and google["totals"]["events"] == 4
+    assert {row["page"]: row["page_views"] for row in google["pages"]} == {"/": 1, "/pricing": 1, "/signup": 1}
+    assert direct["totals"]["page_views"] == 0 and direct["totals"]["events"] == 0
+    assert combined["totals"]["page_views"] == 1

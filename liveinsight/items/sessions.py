@@ -25,6 +25,7 @@ UNKNOWN = "Unknown"
 MAX_IDS = 40        # event-id hashes remembered to drop retried events that got a new key
 MAX_PAGES = 50      # distinct pages a visit is counted under (the rest count as events only)
 MAX_TYPES = 20      # distinct event types likewise
+MAX_RECORDED = 300  # (minute, page, event type) counts a visit remembers, to move them with its origin
 MAX_VISITOR_KEYS = 120  # values a visitor is counted under in a day (beyond, only as a visitor of the site)
 DAYS_KEPT = 2       # the visitor's days remembered: today, and yesterday for a visit that crosses midnight
 DAY = 86400
@@ -68,6 +69,9 @@ class SessionState:
     # and the first minute of the current visit in each day it reached.
     days: dict[int, dict[str, int]] = field(default_factory=dict)
     visit_days: dict[int, int] = field(default_factory=dict)
+    # The visit's events by "<minute>:<page index or ->:<type index>": what a late event that
+    # changes the visit's origin moves from the old source and place to the new.
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def bounce(self) -> bool:
@@ -100,6 +104,20 @@ class SessionState:
         self.from_view = event.get("event_type") == "page_view"
         self.user_agent = event.get("user_agent")
         self.initial_referrer = event.get("referrer")
+
+    def record(self, ts: float, page_index: int | None, type_index: int) -> None:
+        key = f"{int(ts // 60)}:{'-' if page_index is None else page_index}:{type_index}"
+        if key in self.counts or len(self.counts) < MAX_RECORDED:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def recorded(self) -> list[tuple[float, str | None, str, int]]:
+        """(minute start, page, event type, events) of the events recorded so far."""
+        out = []
+        for key, count in self.counts.items():
+            minute, page, event_type = key.split(":")
+            out.append((int(minute) * 60.0, None if page == "-" else self.pages[int(page)],
+                        self.types[int(event_type)], count))
+        return out
 
     # -- the visitor ------------------------------------------------------------------
 
@@ -170,6 +188,7 @@ class SessionState:
             "co": self.country, "rg": self.region, "cy": self.city, "fv": self.from_view,
             "vd": {str(day): keys for day, keys in self.days.items()},
             "vv": {str(day): minute for day, minute in self.visit_days.items()},
+            "n": self.counts,
         }
         return {
             "session_id": self.session_id,
@@ -194,6 +213,7 @@ class SessionState:
             country=s.get("co", UNKNOWN), region=s.get("rg"), city=s.get("cy"), from_view=s.get("fv", False),
             days={int(day): dict(keys) for day, keys in s.get("vd", {}).items()},
             visit_days={int(day): minute for day, minute in s.get("vv", {}).items()},
+            counts=dict(s.get("n", {})),
         )
 
 
