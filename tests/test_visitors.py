@@ -254,3 +254,39 @@ def test_a_late_landing_moves_the_page_views_counted_before_it(backend):
     assert {row["page"]: row["page_views"] for row in google["pages"]} == {"/": 1, "/pricing": 1, "/signup": 1}
     assert direct["totals"]["page_views"] == 0 and direct["totals"]["events"] == 0
     assert combined["totals"]["page_views"] == 1
+
+
+def test_100000_distinct_cities_in_a_day_keep_items_small_and_totals_exact(settings):
+    from decimal import Decimal
+
+    from memstore import MemoryStore
+
+    from liveinsight.aggregator import Aggregator
+    from liveinsight.items.ledger import Batch
+    from liveinsight.query.stats import StatsReader
+
+    # GIVEN 100,000 visitors of one day, each in a city of their own, in five countries
+    at, total = midnight() + 3600, 100_000
+    countries = ["US", "DE", "IN", "BR", "JP"]
+    store = MemoryStore(settings)
+
+    def event(n: int) -> dict:  # an unpacked events-table item, as the stream delivers it
+        country = countries[n % 5]
+        return {"session_id": f"v{n}", "timestamp": Decimal(f"{at + n * 0.2:.3f}"), "event_type": "page_view",
+                "event_id": f"e{n}", "page": "/", "site": "shop.example.com", "source": "Direct", "browser": "Chrome",
+                "os": "Windows", "device": "Desktop", "country": country, "region": f"{country}-{n % 97}",
+                "city": f"Town {n}"}
+
+    aggregator = Aggregator(store, settings)
+    for start in range(0, total, 10_000):
+        aggregator.apply([event(n) for n in range(start, start + 10_000)], Batch("shard-0", start + 1, start + 10_000))
+    # THEN no item is over 64 KB
+    sizes = [sum(len(str(k)) + len(v if isinstance(v, bytes) else str(v)) for k, v in item.items())
+             for item in store.items(settings.stats_table)]
+    assert max(sizes) <= 64 * 1024, max(sizes)
+    # AND visitors, visits and each country are exact, whatever the number of cities
+    data = StatsReader(store, settings).answer({"from": [str(at - 60)], "to": [str(at + 86400 - 7200)],
+                                                "limit": ["100"]}, now=at + 86400)
+    assert data["totals"]["visitors"] == total and data["totals"]["sessions"] == total
+    assert {row["country"]: row["visitors"] for row in data["countries"]} == {c: total // 5 for c in countries}
+    assert len(data["cities"]) == 100
