@@ -136,3 +136,19 @@ def test_the_time_zone_itself_is_never_stored(backend):
         dumped += json.dumps(backend.store.client.scan(TableName=table)["Items"], default=readable)
     assert "Buenos_Aires" not in dumped and "America/Argentina" not in dumped
     assert '\\"country\\":\\"AR\\"' in dumped
+
+
+def test_the_documented_tz_field_is_what_the_model_accepts():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from liveinsight import config
+    from liveinsight.ingest.geo import TZ_NAME
+
+    spec = yaml.safe_load((Path(__file__).parent.parent / "openapi.yaml").read_text())
+    tz = spec["components"]["schemas"]["Event"]["properties"]["tz"]
+    assert tz["maxLength"] == config.MAX_TZ_CHARS
+    for value in ("Europe/Berlin", "Etc/GMT+5", "America/Port-au-Prince", "a/../b", "Europe/Ber lin", "1Zone"):
+        assert bool(re.fullmatch(tz["pattern"].strip("^$"), value)) == bool(TZ_NAME.fullmatch(value)), value
