@@ -152,3 +152,10 @@ def test_the_documented_tz_field_is_what_the_model_accepts():
     assert tz["maxLength"] == config.MAX_TZ_CHARS
     for value in ("Europe/Berlin", "Etc/GMT+5", "America/Port-au-Prince", "a/../b", "Europe/Ber lin", "1Zone"):
         assert bool(re.fullmatch(tz["pattern"].strip("^$"), value)) == bool(TZ_NAME.fullmatch(value)), value
+
+
+def test_the_lambda_zip_ships_the_zone_table():
+    from liveinsight import package
+    from liveinsight.ingest import geo
+
+    assert geo.TABLE in package.library_files()
