@@ -114,7 +114,6 @@ class Services:
                                              region=self.settings.region)
         return self._share_secret
 
-
     @property
     def origin_secret(self):
         """The front door's origin secret (config.ORIGIN_HEADER): LIVEINSIGHT_ORIGIN_SECRET, or its Secrets Manager secret."""
