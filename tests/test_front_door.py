@@ -9,7 +9,6 @@ import json
 import time
 from dataclasses import replace
 
-import pytest
 
 from collector_paths import ORIGIN_SECRET, FunctionUrlBackend, on_path
 from conftest import CHROME, page_view
