@@ -9,7 +9,6 @@ import json
 import time
 from dataclasses import replace
 
-
 from collector_paths import ORIGIN_SECRET, FunctionUrlBackend, on_path
 from conftest import CHROME, page_view
 from test_infra import policy_statements, template, transformed  # noqa: F401  (module fixtures)
