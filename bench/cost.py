@@ -17,8 +17,11 @@ touched, the largest item written; then the read units of single API calls. Figu
 ratios within one run, so a slow machine changes the run time, not the result.
 The stack runs both consumers of the events stream at the template's windows (realtime 1 s,
 rollups 60 s; LIVEINSIGHT_STREAM_WINDOW_SECONDS / LIVEINSIGHT_ROLLUP_WINDOW_SECONDS change them).
+Then the all-in dollars per million beacon events on each collector path the template offers
+(and API Gateway's HTTP API for comparison), with the collector's Lambda duration measured as
+its handler's own time, and what a stack costs a month at 0, 1M, 10M and 100M events.
 Targets (issues 10 and 23): <= 2.5 write units per event in total, <= 100 read units per
-30-day stats call, no item over 64 KB.
+30-day stats call, no item over 64 KB, <= $3 per million beacon events at the template's defaults.
 
 Usage: python bench/cost.py [--seconds 120] [--rate 10] [--preload 20000] [--catalogue 30000]
                             [--seed 1] [--json]
@@ -30,6 +33,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import random
 import sys
@@ -58,20 +62,34 @@ TARGET_ITEM_BYTES = 64 * 1024
 # On-demand prices in us-east-1, dollars per million request units.
 WRITE_UNIT_PRICE = 0.625
 READ_UNIT_PRICE = 0.125
-# The rest of a beacon's price (us-east-1 list prices, dollars per million requests).
+# The rest of a beacon's price (us-east-1 list prices, no free tier, dollars per million requests).
 REST_API_PRICE = 3.50            # API Gateway REST API (first 333M a month)
 HTTP_API_PRICE = 1.00            # API Gateway HTTP API, requests up to 512 KB (first 300M a month)
-CLOUDFRONT_REQUEST_PRICE = 1.00  # CloudFront HTTPS requests, US and Europe
+CLOUDFRONT_REQUEST_PRICE = 1.00  # CloudFront HTTPS requests, US and Europe (PriceClass_100)
 LAMBDA_REQUEST_PRICE = 0.20
 LAMBDA_GB_SECOND_PRICE = 0.0000166667  # x86_64
 COLLECTOR_GB, AGGREGATOR_GB = 0.25, 0.5  # the template's memory sizes
-# (path, gateway price, CloudFront price, in the template today)
+# Data transfer, dollars per GB: to the internet from API Gateway or Lambda (first 10 TB), from
+# CloudFront to viewers (US and Europe, first 10 TB), and from CloudFront to an origin.
+INTERNET_GB_PRICE = 0.09
+CLOUDFRONT_OUT_GB_PRICE = 0.085
+CLOUDFRONT_TO_ORIGIN_GB_PRICE = 0.02
+RESPONSE_BYTES = 450   # a beacon's answer: the status line, CORS and CloudFront headers, the small JSON
+HEADER_BYTES = 700     # what a beacon's request carries besides its body (user agent, viewer and origin headers)
+TARGET_DOLLARS_PER_MILLION = 3.0
+# Each collector path: (name, how the template offers it, gateway $/M, CloudFront $/M); None: not offered.
+DEFAULT_PATH = "CloudFront + Lambda function URL"
 COLLECTOR_PATHS = [
-    ("REST API", REST_API_PRICE, 0.0, True),
-    ("HTTP API", HTTP_API_PRICE, 0.0, False),
-    ("CloudFront + Lambda function URL", 0.0, CLOUDFRONT_REQUEST_PRICE, False),
-    ("CloudFront + REST API", REST_API_PRICE, CLOUDFRONT_REQUEST_PRICE, False),
+    (DEFAULT_PATH, "defaults", 0.0, CLOUDFRONT_REQUEST_PRICE),
+    ("CloudFront + REST API", "CollectorOrigin=rest-api", REST_API_PRICE, CLOUDFRONT_REQUEST_PRICE),
+    ("REST API alone", "FrontDoor=disabled", REST_API_PRICE, 0.0),
+    ("HTTP API alone", None, HTTP_API_PRICE, 0.0),
 ]
+# What a stack costs a month with no traffic at all (us-east-1): 17 CloudWatch alarms ($0.10 each),
+# the alarm topic's KMS key ($1), the API key, share and origin secrets ($0.40 each); DynamoDB,
+# Lambda, API Gateway, CloudFront and the tracker's bucket bill (next to) nothing without requests.
+IDLE_MONTHLY = {"FrontDoor=enabled": 17 * 0.10 + 1.00 + 3 * 0.40, "FrontDoor=disabled": 17 * 0.10 + 1.00 + 2 * 0.40}
+MONTHLY_EVENTS = (0, 1_000_000, 10_000_000, 100_000_000)
 SINGLE_CALLS = ["/api/stats?period=30d", "/api/stats?period=30d&page=/", "/api/stats?period=24h",
                 "/api/stats?period=1h", "/api/realtime"]
 
@@ -284,6 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     shop = Shop(args.catalogue, args.seed)
     stack = LocalStack(port=0).start()
+    billed = time_the_collector()
     stack.start_in_thread()
     url, http = stack.url, requests.Session()
     http.headers["User-Agent"] = AGENTS[0][0]
@@ -318,12 +337,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"phase 2: {len(beacons):,} beacons at {args.rate:g}/s ...")
         meter.reset()
         busy = {p.consumer: (p.delivered, p.busy_seconds, p.batches) for p in stack.pollers}
+        billed.clear()
         durations: list[float] = []
         accepted, seconds = send_beacons(http, url, beacons, args.rate, durations)
         aggregated = wait_aggregated(stack, timeout=600.0)
         report = meter.report()
         result["durations"] = {
             "collector_ms": round(sorted(durations)[len(durations) // 2] * 1000, 2),
+            # what Lambda bills: each invocation's duration rounded up to the millisecond
+            "collector_billed_ms": round(sum(math.ceil(b * 1000) for b in billed) / max(1, len(billed)), 2),
+            "beacon_bytes": round(sum(len(json.dumps(b)) for b in beacons) / max(1, len(beacons))),
             **{f"{p.consumer}_ms_per_record": round(1000 * (p.busy_seconds - busy[p.consumer][1])
                                                     / max(1, p.delivered - busy[p.consumer][0]), 3)
                for p in stack.pollers},
@@ -341,6 +364,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stack.stop()
     return result
+
+
+def time_the_collector() -> list[float]:
+    """The seconds of each POST the local gateway hands to the handler (the function's own duration, without HTTP)."""
+    from liveinsight.local.server import Gateway
+
+    billed: list[float] = []
+    inner = Gateway.handler
+
+    def timed(event: dict, context: Any) -> dict:
+        started = time.perf_counter()
+        try:
+            return inner(event, context)
+        finally:
+            if event.get("httpMethod") == "POST":
+                billed.append(time.perf_counter() - started)
+
+    Gateway.handler = staticmethod(timed)
+    return billed
 
 
 def per_event_rows(phase2: dict) -> list[tuple[str, ...]]:
@@ -367,32 +409,62 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def beacon_prices(durations: dict[str, float], wu: float, ru: float) -> list[tuple[str, bool, dict[str, float]]]:
-    """All-in dollars per million beacon events for each collector path, by line."""
+def beacon_prices(durations: dict[str, float], wu: float, ru: float) -> list[tuple[str, str | None, dict[str, float]]]:
+    """All-in dollars per million beacon events for each collector path, by line.
+
+    The collector's Lambda duration is what Lambda bills (`collector_billed_ms`: the handler's
+    own time rounded up to the millisecond; the POST round trip of older results otherwise).
+    """
     dynamodb = wu * WRITE_UNIT_PRICE + ru * READ_UNIT_PRICE
-    collector = LAMBDA_REQUEST_PRICE + 1e6 * durations["collector_ms"] / 1000 * COLLECTOR_GB * LAMBDA_GB_SECOND_PRICE
+    collector_ms = durations.get("collector_billed_ms", durations["collector_ms"])
+    collector = LAMBDA_REQUEST_PRICE + 1e6 * collector_ms / 1000 * COLLECTOR_GB * LAMBDA_GB_SECOND_PRICE
     aggregators = sum(1e6 * durations[f"{c}_ms_per_record"] / 1000 * AGGREGATOR_GB * LAMBDA_GB_SECOND_PRICE
                       + durations[f"{c}_invocations_per_record"] * LAMBDA_REQUEST_PRICE
                       for c in ("realtime", "rollups") if f"{c}_ms_per_record" in durations)
+    request_gb = 1e6 * (durations.get("beacon_bytes", 300) + HEADER_BYTES) / 1e9
+    response_gb = 1e6 * RESPONSE_BYTES / 1e9
     rows = []
-    for path, gateway, cloudfront, offered in COLLECTOR_PATHS:
-        lines = {"DynamoDB": dynamodb, "gateway": gateway, "CloudFront": cloudfront, "collector Lambda": collector,
-                 "aggregator Lambdas": aggregators}
+    for path, offered, gateway, cloudfront in COLLECTOR_PATHS:
+        transfer = (response_gb * CLOUDFRONT_OUT_GB_PRICE + request_gb * CLOUDFRONT_TO_ORIGIN_GB_PRICE if cloudfront
+                    else response_gb * INTERNET_GB_PRICE)
+        lines = {"DynamoDB": dynamodb, "gateway": gateway, "CloudFront": cloudfront, "transfer": transfer,
+                 "collector Lambda": collector, "aggregator Lambdas": aggregators}
         rows.append((path, offered, {**lines, "total": sum(lines.values())}))
     return rows
 
 
-def print_prices(result: dict, wu: float, ru: float) -> None:
+def monthly_costs(rows: list[tuple[str, str | None, dict[str, float]]]) -> list[tuple[str, list[float]]]:
+    """What a stack costs a month at MONTHLY_EVENTS beacon events on each offered path (no free tier)."""
+    table = []
+    for path, offered, lines in rows:
+        if offered is None:
+            continue
+        idle = IDLE_MONTHLY["FrontDoor=disabled" if offered == "FrontDoor=disabled" else "FrontDoor=enabled"]
+        table.append((path, [idle + events / 1e6 * lines["total"] for events in MONTHLY_EVENTS]))
+    return table
+
+
+def print_prices(result: dict, wu: float, ru: float) -> bool:
+    """Print the $ tables; True when the template's default path meets TARGET_DOLLARS_PER_MILLION."""
     d = result["durations"]
-    print(f"all-in $ per million beacon events (us-east-1 list prices; DynamoDB as metered above; Lambda at the "
-          f"measured {d['collector_ms']} ms a beacon (POST round trip, {COLLECTOR_GB * 1024:.0f} MB) and "
-          f"{d.get('realtime_ms_per_record', 0)} + {d.get('rollups_ms_per_record', 0)} ms a record in the two "
-          f"consumers ({AGGREGATOR_GB * 1024:.0f} MB)):")
+    billed = d.get("collector_billed_ms", d["collector_ms"])
+    print(f"all-in $ per million beacon events (us-east-1 list prices, no free tier; DynamoDB as metered above; "
+          f"the collector Lambda at {billed} ms billed a beacon ({COLLECTOR_GB * 1024:.0f} MB; the handler's own "
+          f"time, {d['collector_ms']} ms a POST round trip), the two consumers at "
+          f"{d.get('realtime_ms_per_record', 0)} + {d.get('rollups_ms_per_record', 0)} ms a record "
+          f"({AGGREGATOR_GB * 1024:.0f} MB); {d.get('beacon_bytes', 300)} B a beacon body):")
     rows = beacon_prices(d, wu, ru)
     columns = list(rows[0][2])
-    print_table(("collector path", *columns),
-                [(path + ("" if offered else " (not in the template yet)"), *(f"{lines[c]:.2f}" for c in columns))
+    print_table(("collector path", "template", *columns),
+                [(path, offered or "not offered", *(f"{lines[c]:.2f}" for c in columns))
                  for path, offered, lines in rows])
+    print()
+    print("a month at N beacon events (idle floor: alarms, KMS key, secrets; no free tier):")
+    print_table(("collector path", *(f"{n / 1e6:g}M" for n in MONTHLY_EVENTS)),
+                [(path, *(f"${cost:,.2f}" if cost < 10 else f"${cost:,.0f}" for cost in costs))
+                 for path, costs in monthly_costs(rows)])
+    default = next(lines["total"] for path, _, lines in rows if path == DEFAULT_PATH)
+    return default <= TARGET_DOLLARS_PER_MILLION
 
 
 def print_report(result: dict) -> bool:
@@ -431,7 +503,9 @@ def print_report(result: dict) -> bool:
     print(f"at 1M events/day: {wu * 30:,.0f}M write units + {ru * 30:,.1f}M read units a month "
           f"= ${monthly:,.0f}/month on demand (us-east-1: ${WRITE_UNIT_PRICE}/M writes, ${READ_UNIT_PRICE}/M reads)")
     print()
-    print_prices(result, wu, ru)
+    cheap = print_prices(result, wu, ru)
+    default_total = next(lines["total"] for path, _, lines in beacon_prices(result["durations"], wu, ru)
+                         if path == DEFAULT_PATH)
     if meter["unpriced"] or meter["meter_errors"]:
         print(f"WARNING: unpriced operations {meter['unpriced']}, meter errors {meter['meter_errors']}")
     print()
@@ -453,6 +527,8 @@ def print_report(result: dict) -> bool:
          stats_30d <= TARGET_STATS_READ_UNITS),
         (f"largest item written {biggest:,} B <= {TARGET_ITEM_BYTES:,}", biggest <= TARGET_ITEM_BYTES),
         (f"events counted {p2['counted']:,} == sent {p2['sent']:,}", p2["counted"] == p2["sent"]),
+        (f"all-in ${default_total:.2f} per million beacon events at the template's defaults ({DEFAULT_PATH}) "
+         f"<= ${TARGET_DOLLARS_PER_MILLION:.2f}", cheap),
     ]
     print()
     for text, ok in checks:

@@ -41,6 +41,13 @@ ENV_KEEP_QUERY = "LIVEINSIGHT_KEEP_QUERY"
 # Share links: the secret itself (local and dev), or the ARN of the Secrets Manager secret holding it (AWS).
 ENV_SHARE_SECRET = "LIVEINSIGHT_SHARE_SECRET"
 ENV_SHARE_SECRET_ARN = "LIVEINSIGHT_SHARE_SECRET_ARN"
+# The front door (infra/template.yaml's CloudFront distribution) adds ORIGIN_HEADER with this
+# secret to every request it forwards; only a request carrying it is trusted with the viewer's
+# address and place (CloudFront's viewer headers). The secret itself (local stack, dev), or the
+# ARN of the Secrets Manager secret holding it (AWS).
+ORIGIN_HEADER = "X-LiveInsight-Origin"
+ENV_ORIGIN_SECRET = "LIVEINSIGHT_ORIGIN_SECRET"
+ENV_ORIGIN_SECRET_ARN = "LIVEINSIGHT_ORIGIN_SECRET_ARN"
 
 # Reports and alerts (the scheduled function; see liveinsight/reports/notify.py and alerts.py).
 ENV_REPORT_RECIPIENTS = "LIVEINSIGHT_REPORT_RECIPIENTS"  # comma-separated e-mail addresses
@@ -106,6 +113,8 @@ MAX_PROPS = 30
 MAX_PROP_KEY_CHARS = 64
 MAX_PROP_VALUE_CHARS = 256
 MAX_USER_AGENT_CHARS = 1024
+MAX_TZ_CHARS = 64  # an IANA time zone name (the longest real one has 30)
+MAX_CITY_CHARS = 100  # a city name from CloudFront's viewer header, after percent-decoding
 MAX_EVENT_AGE_SECONDS = 24 * 3600
 MAX_FUTURE_SKEW_SECONDS = 5 * 60
 MILLISECONDS_THRESHOLD = 10**11
@@ -212,6 +221,8 @@ class Settings:
     keep_query: tuple[str, ...] = DEFAULT_KEEP_QUERY
     share_secret: str | None = field(default=None, repr=False)
     share_secret_arn: str | None = None
+    origin_secret: str | None = field(default=None, repr=False)
+    origin_secret_arn: str | None = None
 
     @property
     def only_site(self) -> str | None:
@@ -242,4 +253,6 @@ class Settings:
             keep_query=keep_query_from_env(),
             share_secret=os.environ.get(ENV_SHARE_SECRET) or None,
             share_secret_arn=os.environ.get(ENV_SHARE_SECRET_ARN) or None,
+            origin_secret=os.environ.get(ENV_ORIGIN_SECRET) or None,
+            origin_secret_arn=os.environ.get(ENV_ORIGIN_SECRET_ARN) or None,
         )

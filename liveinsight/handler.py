@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import config, share
@@ -49,6 +49,7 @@ class Services:
         self._stats = None
         self._realtime = None
         self._share_secret = None
+        self._origin_secret = None
         self._api_key = None
         self._views = None
 
@@ -113,9 +114,20 @@ class Services:
                                              region=self.settings.region)
         return self._share_secret
 
+    @property
+    def origin_secret(self):
+        """The front door's origin secret (config.ORIGIN_HEADER): LIVEINSIGHT_ORIGIN_SECRET, or its Secrets Manager secret."""
+        if self._origin_secret is None:
+            from .secret import Secret
+
+            self._origin_secret = Secret(self.settings.origin_secret, self.settings.origin_secret_arn,
+                                         region=self.settings.region)
+        return self._origin_secret
+
 
 _services: Services | None = None
 _app: APIGatewayRestResolver | None = None
+_url_app: LambdaFunctionUrlResolver | None = None
 # Powertools keeps the request being resolved in class attributes (`BaseRouter.current_event`),
 # shared by every resolver of the process: two requests resolved at once read each other's
 # event. Lambda runs one request per execution environment; the local gateway answers
@@ -126,9 +138,9 @@ _resolving = threading.Lock()
 
 def configure(settings: Settings | None = None, store: Store | None = None) -> Services:
     """Set the services used by `handle` (tests and the local stack pass their own)."""
-    global _services, _app
+    global _services, _app, _url_app
     _services = Services(settings, store)
-    _app = None
+    _app = _url_app = None
     return _services
 
 
@@ -165,8 +177,18 @@ def failure(status: int, message: str, errors: list | None = None, headers: dict
                     headers=headers or {})
 
 
-def build_app(settings: Settings) -> APIGatewayRestResolver:
-    """The router: one resolver with CORS (OPTIONS answers 204 on every path, no key needed)."""
+def source_ip(event: dict[str, Any]) -> str:
+    """The address that connected to API Gateway (`identity.sourceIp`) or to a function URL (`http.sourceIp`)."""
+    context = event.get("requestContext") or {}
+    return (context.get("identity") or {}).get("sourceIp") or (context.get("http") or {}).get("sourceIp") or ""
+
+
+def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestResolver | LambdaFunctionUrlResolver:
+    """The router: one resolver with CORS (OPTIONS answers 204 on every path, no key needed).
+
+    `function_url`: the collector's Lambda function URL (payload format 2.0), which serves
+    POST /api/events only; the read routes stay on the REST API.
+    """
     origins = list(settings.allowed_origins)
     cors = CORSConfig(
         allow_origin=origins[0],
@@ -174,7 +196,7 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
         allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         max_age=600,
     )
-    app = APIGatewayRestResolver(cors=cors)
+    app = LambdaFunctionUrlResolver(cors=cors) if function_url else APIGatewayRestResolver(cors=cors)
 
     def require_key() -> None:
         expected = services().api_key.get()
@@ -193,13 +215,9 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
     @app.post("/api/events")
     def post_events() -> Response:
         event = app.current_event
-        headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-        from .ingest.collector import RequestContext
+        from .ingest.origin import request_context
 
-        context = RequestContext(
-            client_ip=event.request_context.identity.source_ip or "",
-            user_agent=headers.get("user-agent", ""),
-        )
+        context = request_context(event.headers, source_ip(event.raw_event), services().origin_secret.get())
         body = None
         if event.body is not None:
             # Bytes, not text: a body that is not UTF-8 is a 400 from decode_body, not a 500 here.
@@ -222,6 +240,16 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
         now = time.time()
         grant = share.verify(token, services().share_secret.get(), now)
         return grant.restrict(params, route, now), grant
+
+    if function_url:
+        _add_error_handlers(app)
+
+        @app.not_found
+        def not_on_function_url(exc: Exception) -> Response:
+            return failure(404, f"no route for {app.current_event.http_method} {app.current_event.path} here: "
+                                "this address serves POST /api/events only; the read routes are on the API")
+
+        return app
 
     @app.get("/api/realtime")
     def get_realtime() -> Response:
@@ -259,6 +287,26 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
         services().views.delete(unquote(name))
         return success({"deleted": unquote(name).strip()})
 
+    _add_error_handlers(app)
+
+    @app.not_found
+    def not_found(exc: Exception) -> Response:
+        method = app.current_event.http_method
+        path = app.current_event.path
+        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET", "/api/views": "GET"}
+        if path in known:
+            return failure(405, f"{method} is not allowed on {path}; use {known[path]} (or OPTIONS)")
+        if path.startswith("/api/views/"):
+            return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
+        return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
+                            "GET /api/realtime, GET /api/stats and GET, PUT, DELETE /api/views")
+
+    return app
+
+
+def _add_error_handlers(app: Any) -> None:
+    """Only the HTTP layer maps LiveInsight errors to status codes: the same on every resolver."""
+
     @app.exception_handler(RequestError)
     def request_error(exc: RequestError) -> Response:
         if exc.errors:
@@ -280,20 +328,6 @@ def build_app(settings: Settings) -> APIGatewayRestResolver:
         logger.exception("unhandled error", extra={"cause": repr(exc)})
         return failure(500, "internal error; the cause is logged with the request id")
 
-    @app.not_found
-    def not_found(exc: Exception) -> Response:
-        method = app.current_event.http_method
-        path = app.current_event.path
-        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET", "/api/views": "GET"}
-        if path in known:
-            return failure(405, f"{method} is not allowed on {path}; use {known[path]} (or OPTIONS)")
-        if path.startswith("/api/views/"):
-            return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
-        return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
-                            "GET /api/realtime, GET /api/stats and GET, PUT, DELETE /api/views")
-
-    return app
-
 
 def _query(app: APIGatewayRestResolver) -> dict[str, list[str]]:
     event = app.current_event
@@ -312,6 +346,38 @@ def app() -> APIGatewayRestResolver:
     return _app
 
 
+def url_app() -> LambdaFunctionUrlResolver:
+    global _url_app
+    if _url_app is None:
+        _url_app = build_app(services().settings, function_url=True)
+    return _url_app
+
+
+def is_function_url_event(event: dict[str, Any]) -> bool:
+    """A request through a Lambda function URL (payload format 2.0), as CloudFront forwards it."""
+    return event.get("version") == "2.0" and "http" in (event.get("requestContext") or {})
+
+
+def _resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The response of the right resolver; a function-URL request without the front door's secret gets 403.
+
+    The function URL has no authorisation of its own (a browser's sendBeacon cannot sign its
+    body for CloudFront's origin access control), so the function refuses what did not come
+    through the deployment's distribution, before reading the body.
+    """
+    if not is_function_url_event(event):
+        return app().resolve(event, context)
+    from .ingest.origin import carries_secret, lowered
+
+    if not carries_secret(lowered(event.get("headers")), services().origin_secret.get()):
+        payload = {"status": "error", "message": f"this address accepts requests only through the deployment's "
+                                                 f"CloudFront distribution (its {config.ORIGIN_HEADER} header); "
+                                                 "send events to the distribution's /api/events"}
+        return {"statusCode": 403, "headers": {"Content-Type": "application/json"}, "body": json.dumps(payload),
+                "isBase64Encoded": False}
+    return url_app().resolve(event, context)
+
+
 def is_stream_event(event: dict[str, Any]) -> bool:
     """A DynamoDB stream batch (tumbling-window invocations may carry no records, only `shardId`)."""
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
@@ -321,7 +387,7 @@ def is_stream_event(event: dict[str, Any]) -> bool:
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Route one Lambda invocation: a DynamoDB stream batch or an API Gateway request."""
+    """Route one Lambda invocation: a DynamoDB stream batch, a schedule, or an API Gateway or function-URL request."""
     if is_stream_event(event):
         return handle_stream(event, context)
     from .reports.scheduled import is_scheduled_event
@@ -333,13 +399,15 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with _resolving:
-            response = app().resolve(event, context)
+            response = _resolve(event, context)
     finally:
         _flush_metrics()
     _add_cors(response, event, services().settings)
     status = response.get("statusCode", 0)
     log = logger.error if status >= 500 else logger.info
-    log("request", extra={"method": event.get("httpMethod"), "path": event.get("path"), "status": status,
+    http = (event.get("requestContext") or {}).get("http") or {}
+    log("request", extra={"method": event.get("httpMethod") or http.get("method"),
+                          "path": event.get("path") or event.get("rawPath"), "status": status,
                           "ms": round((time.perf_counter() - started) * 1000, 1)})
     return response
 

@@ -8,6 +8,13 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from conftest import GOOGLEBOT, IPHONE, page_view
+from collector_paths import COLLECTOR_PATHS, on_path
+
+
+@pytest.fixture(params=COLLECTOR_PATHS)
+def backend(backend, request):
+    """Every test here runs on both collector paths: the REST API and the front door's function URL."""
+    return on_path(backend, request.param)
 
 NOW = time.time()
 

@@ -7,6 +7,14 @@ import time
 import pytest
 
 from conftest import page_view
+from collector_paths import COLLECTOR_PATHS, on_path
+
+
+@pytest.fixture(params=COLLECTOR_PATHS)
+def backend(backend, request):
+    """Every test here runs on both collector paths: the REST API and the front door's function URL."""
+    return on_path(backend, request.param)
+
 
 NOW = time.time()
 pytestmark = pytest.mark.usefixtures("fresh_clock")

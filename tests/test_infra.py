@@ -280,7 +280,7 @@ def test_read_routes_are_throttled_per_route_at_the_stage(template):
 def test_share_secret_is_generated_and_only_the_readers_may_read_it(transformed):
     resources = transformed["Resources"]
     secrets = [k for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"]
-    assert sorted(secrets) == ["ApiKeySecret", "ShareSecret", "SlackWebhookSecret"]
+    assert sorted(secrets) == ["ApiKeySecret", "OriginSecret", "ShareSecret", "SlackWebhookSecret"]
     generated = resources["ShareSecret"]["Properties"]["GenerateSecretString"]
     assert generated["PasswordLength"] >= 32 and "SecretString" not in resources["ShareSecret"]["Properties"]
     for function in FUNCTIONS:

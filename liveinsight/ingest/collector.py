@@ -21,6 +21,7 @@ from ..config import Settings, site_of
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
 from ..errors import InvalidRequest
 from .events import Event, Rejection, decode_body, parse_events, split_batch
+from .geo import country_of_zone
 from ..items import sites
 from ..items.events import event_item
 from ..store import Store
@@ -192,7 +193,8 @@ class Collector:
             "os": client.os,
             "device": client.device,
             "pid": previous_id,
-            "country": context.country,
+            # The trusted CDN's country, else the sender's time zone's (the zone itself is never stored).
+            "country": context.country or country_of_zone(event.tz),
             "region": context.region if context.country else None,
             "city": context.city if context.country else None,
         }

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, 
 from .. import config
 from ..config import normalise_host
 from ..errors import InvalidRequest, PayloadTooLarge
+from .geo import is_zone_name
 from ..items.events import PAGE_VIEW
 
 EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
@@ -52,6 +53,9 @@ ACCEPTED = {
     ),
     "sent_at": ("a number of epoch seconds or milliseconds on the sender's clock when the request was sent; "
                 "with `timestamp`, the event is stamped that long before the server received it"),
+    "tz": (f"the browser's IANA time zone name, at most {config.MAX_TZ_CHARS} characters: letters, digits, _ + - "
+           "in /-separated parts (e.g. \"Europe/Berlin\", \"America/Argentina/Buenos_Aires\"); it gives the "
+           "visit's country when the request does not, and is not stored"),
 }
 FIELDS = ", ".join(ACCEPTED)
 
@@ -70,6 +74,7 @@ class EventIn(BaseModel):
     event_id: StrictStr | None = None
     props: dict[StrictStr, StrictStr | StrictBool | StrictInt | StrictFloat] | None = None
     sent_at: StrictInt | StrictFloat | None = None
+    tz: StrictStr | None = None
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Event:
     props: dict[str, Any] = field(default_factory=dict)
     client_timestamp: bool = True
     client_event_id: bool = True
+    tz: str | None = None  # the sender's time zone: only its country is ever stored
 
 
 @dataclass
@@ -282,6 +288,8 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         1 <= len(model.event_id) <= config.MAX_EVENT_ID_CHARS and not CONTROL.search(model.event_id)
     ):
         raise ValueError(_field_error("event_id", f"has {len(model.event_id)} characters or control characters"))
+    if model.tz is not None and not is_zone_name(model.tz):
+        raise ValueError(_field_error("tz", f"is {_show(model.tz)}"))
     keep = config.keep_query_from_env() if keep_query is None else keep_query
     return Event(
         event_type=model.event_type,
@@ -294,6 +302,7 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         props=_check_props(model.props),
         client_timestamp=client_ts,
         client_event_id=model.event_id is not None,
+        tz=model.tz,
     )
 
 

@@ -1,7 +1,8 @@
 """The local stack: embedded store, stream aggregation and an HTTP gateway to the Lambda handler.
 
 Each HTTP request becomes an API Gateway REST proxy event for
-`lambda_function.lambda_handler`, and each batch read from the events table's stream
+`lambda_function.lambda_handler` (headers passed through as API Gateway does, so a client
+holding the stack's origin secret can play the CloudFront front door), and each batch read from the events table's stream
 becomes a DynamoDB stream event for the same handler: the local and deployed paths are
 one path.
 """
@@ -86,6 +87,41 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
         "body": text,
         "isBase64Encoded": is_b64,
     }
+
+
+def function_url_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str) -> dict:
+    """A Lambda function URL event (payload format 2.0) for one HTTP request, as the front door forwards it.
+
+    Header names are lower-cased and repeated headers joined with commas, as Lambda does.
+    """
+    parts = urlsplit(raw_path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    joined: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    try:
+        text, is_b64 = (body.decode("utf-8"), False) if body else (None, False)
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode(), True
+    url_id = "local0000000000000000000000000000"
+    event = {
+        "version": "2.0", "routeKey": "$default", "rawPath": parts.path, "rawQueryString": parts.query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": url_id, "domainName": f"{url_id}.lambda-url.local.on.aws",
+            "domainPrefix": url_id, "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
+            "timeEpoch": int(time.time() * 1000),
+            "http": {"method": method, "path": parts.path, "protocol": "HTTP/1.1", "sourceIp": client_ip,
+                     "userAgent": joined.get("user-agent", "")},
+        },
+        "isBase64Encoded": is_b64,
+    }
+    if query:
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in query.items()}
+    if text is not None:
+        event["body"] = text
+    return event
 
 
 class Gateway(BaseHTTPRequestHandler):
@@ -400,6 +436,12 @@ class LocalStack:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def origin_secret(self) -> str | None:
+        """The secret a client sends in config.ORIGIN_HEADER to act as the deployment's CloudFront
+        (its CloudFront-Viewer-* headers are then believed): LIVEINSIGHT_ORIGIN_SECRET, else one per run."""
+        return self.settings.origin_secret if self.settings else None
+
     def start(self) -> "LocalStack":
         for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
                             ("AWS_DEFAULT_REGION", config.DEFAULT_REGION)):
@@ -416,6 +458,10 @@ class LocalStack:
         if not settings.share_secret and not settings.share_secret_arn:
             # One secret per run (`share` reads it from the stack file): a restart revokes local links.
             settings = replace(settings, share_secret=secrets.token_urlsafe(32))
+        if not settings.origin_secret and not settings.origin_secret_arn:
+            # The local stack's "front door": whoever sends this in config.ORIGIN_HEADER (the demo, as
+            # CloudFront would) is trusted with CloudFront's viewer headers. One per run: `origin_secret`.
+            settings = replace(settings, origin_secret=secrets.token_urlsafe(32))
         self.settings = settings
         try:
             create_tables(make_client(settings), settings)
