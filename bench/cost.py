@@ -4,10 +4,14 @@ Runs the local stack in this process with every DynamoDB client the backend crea
 by bench/pricing.py (botocore hooks pricing each request by DynamoDB's billing rules), and
 drives it like a real shop: Zipf page popularity (exponent 1) over a product catalogue of
 ~60-character paths plus the hot pages /, /cart and /search; sessions of 1-5 page views
-10-60 s apart; a mix of search, social, email and direct sources; add_to_cart events.
+10-60 s apart; a mix of search, social, email and direct sources; add_to_cart events. Its
+visitors send no visit id (the tracker's default: the server derives visitors and splits
+visits), 15 % of visits are a returning visitor's, and each comes through the front door
+from a weighted country, region and one of 400 Zipf-popular cities per country — so visitors
+and places are counted as a deployment counts them.
 
-  phase 1  --preload events of today's long tail (at most 23 h old), POSTed in batches of
-           100 and aggregated; then the meter is reset.
+  phase 1  --preload events of today's long tail (at most 23 h old), POSTed a visit per
+           request and aggregated; then the meter is reset.
   phase 2  one beacon per request (single-event POSTs, like the tracker) at --rate events/s
            for --seconds, concurrent sessions interleaved as they arrive; then aggregated.
 
@@ -39,6 +43,7 @@ import random
 import sys
 import time
 import uuid
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,6 +118,17 @@ AGENTS = [
      "Safari/605.1.15", 12),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 8),
 ]
+# Where visitors are: (country, weight, regions); a country's cities are Zipf-popular among
+# CITIES_PER_COUNTRY, each in one of its regions — the long tail of places a CDN reports.
+COUNTRIES = [("US", 30, ["CA", "NY", "TX", "FL", "WA", "IL", "MA", "GA", "CO", "OR"]), ("DE", 9, ["BE", "BY", "NW", "HH"]),
+             ("GB", 8, ["ENG", "SCT", "WLS"]), ("IN", 7, ["MH", "KA", "DL", "TN"]), ("FR", 5, ["IDF", "ARA", "PAC"]),
+             ("CA", 4, ["ON", "QC", "BC"]), ("BR", 4, ["SP", "RJ", "MG"]), ("JP", 3, ["13", "27", "14"]),
+             ("NL", 3, ["NH", "ZH", "UT"]), ("AU", 3, ["NSW", "VIC", "QLD"]), ("ES", 3, ["MD", "CT", "AN"]),
+             ("IT", 3, ["62", "25", "72"]), ("PL", 2, ["14", "12"]), ("SE", 2, ["AB", "O"]), ("MX", 2, ["CMX", "JAL"]),
+             ("KR", 2, ["11", "26"]), ("CH", 1, ["ZH", "GE"]), ("AT", 1, ["9", "6"]), ("IE", 1, ["D", "C"]),
+             ("SG", 1, ["01"])]
+CITIES_PER_COUNTRY = 400
+RETURNING_SHARE = 0.15  # of visits: a visitor of an earlier visit today comes back
 WORDS = ("organic cotton merino wool linen canvas leather suede recycled lightweight heavyweight classic slim "
          "relaxed cropped oversized hooded zip crew neck v-neck long-sleeve short-sleeve ribbed quilted "
          "waterproof packable travel everyday weekend trail running walking hiking sneaker boot loafer "
@@ -120,11 +136,31 @@ WORDS = ("organic cotton merino wool linen canvas leather suede recycled lightwe
          "wallet belt scarf beanie cap sock black white navy olive sand charcoal rust sage indigo").split()
 
 
+@dataclasses.dataclass(frozen=True)
+class Visitor:
+    """Who sends a visit: an address, a browser and the place the CDN reports for them."""
+
+    ip: str
+    agent: str
+    country: str
+    region: str
+    city: str
+
+    def headers(self, origin_secret: str) -> dict[str, str]:
+        """The headers the deployment's CloudFront distribution adds to the visitor's requests."""
+        return {"User-Agent": self.agent, "X-LiveInsight-Origin": origin_secret,
+                "CloudFront-Viewer-Address": f"{self.ip}:443", "CloudFront-Viewer-Country": self.country,
+                "CloudFront-Viewer-Country-Region": self.region, "CloudFront-Viewer-City": self.city}
+
+
 class Shop:
     """A long-tail shop's traffic: pages by Zipf popularity, sessions, sources and cart events."""
 
     def __init__(self, catalogue: int, seed: int):
         self.rng = random.Random(seed)
+        self.visitors: list[Visitor] = []
+        city_weights = [1 / rank for rank in range(1, CITIES_PER_COUNTRY + 1)]
+        self.city_weights = list(accumulate(city_weights))
         products = [self._product_path(n) for n in range(1, catalogue + 1)]
         self.rng.shuffle(products)  # popularity rank is unrelated to the product number
         catalogue_share = 1 - sum(share for _, share in HOT_PAGES)
@@ -152,11 +188,26 @@ class Shop:
     def _weighted(self, options: list[tuple]) -> tuple:
         return self.rng.choices(options, weights=[o[-1] for o in options])[0]
 
+    def visitor(self) -> Visitor:
+        """A new visitor from a weighted country, region and city, or one who came earlier today."""
+        r = self.rng
+        if self.visitors and r.random() < RETURNING_SHARE:
+            return r.choice(self.visitors)
+        country, _, regions = self._weighted(COUNTRIES)
+        city = bisect.bisect_left(self.city_weights, r.random() * self.city_weights[-1])
+        visitor = Visitor(ip=f"10.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}",
+                          agent=self._weighted(AGENTS)[0], country=country, region=regions[city % len(regions)],
+                          city=f"{country} Town {city}")
+        self.visitors.append(visitor)
+        return visitor
+
     def session(self, start: float) -> list[dict]:
-        """One session's events from `start` (epoch seconds), oldest first; each carries its user agent."""
+        """One session's events from `start` (epoch seconds), oldest first; each carries its user agent
+        and, in `_visitor`, who sends it."""
         r = self.rng
         session_id = uuid.UUID(int=r.getrandbits(128)).hex
-        agent = self._weighted(AGENTS)[0]
+        visitor = self.visitor()
+        agent = visitor.agent
         referrer, query, _ = self._weighted(SOURCES)
         events, t = [], start
         for view in range(r.randint(*VIEWS_PER_SESSION)):
@@ -171,6 +222,8 @@ class Shop:
                 cart = self._event("add_to_cart", session_id, t + r.uniform(2, 8), SITE + path, agent)
                 cart["props"] = {"product": path.rsplit("-", 1)[1], "quantity": r.choice([1, 1, 1, 2])}
                 events.append(cart)
+        for event in events:
+            event["_visitor"] = visitor
         return events
 
     def _event(self, event_type: str, session_id: str, t: float, url: str, agent: str) -> dict:
@@ -214,10 +267,17 @@ def live_events(shop: Shop, count: int, rate: float) -> list[dict]:
     return events[:count]
 
 
+def _sent(event: dict) -> dict:
+    """An event as sent: without the generator's own keys."""
+    return {k: v for k, v in event.items() if not k.startswith("_")}
+
+
 def post_batches(http: Any, url: str, events: list[dict]) -> int:
+    """POST events with their own visit ids in batches of BATCH_EVENTS (an API client's upload)."""
     accepted = 0
     for start in range(0, len(events), BATCH_EVENTS):
-        response = http.post(f"{url}/api/events", data=json.dumps({"events": events[start:start + BATCH_EVENTS]}),
+        batch = [_sent(e) for e in events[start:start + BATCH_EVENTS]]
+        response = http.post(f"{url}/api/events", data=json.dumps({"events": batch}),
                              headers={"Content-Type": "text/plain"}, timeout=120)
         if response.status_code != 200:
             raise SystemExit(f"preload POST failed: {response.status_code} {response.text[:300]}")
@@ -225,9 +285,27 @@ def post_batches(http: Any, url: str, events: list[dict]) -> int:
     return accepted
 
 
+def post_visits(http: Any, url: str, events: list[dict], origin_secret: str) -> int:
+    """POST each visit's events in one request as the tracker's visitors send them: no visit id (the
+    server derives the visitor), through the front door (the visitor's address and place in its headers)."""
+    visits: dict[str, list[dict]] = {}
+    for event in events:
+        visits.setdefault(event["session_id"], []).append(event)
+    accepted = 0
+    for visit in visits.values():
+        body = [{k: v for k, v in _sent(e).items() if k not in ("session_id", "user_agent")} for e in visit]
+        response = http.post(f"{url}/api/events", data=json.dumps({"events": body}), timeout=120,
+                             headers={"Content-Type": "text/plain", **visit[0]["_visitor"].headers(origin_secret)})
+        if response.status_code != 200:
+            raise SystemExit(f"preload POST failed: {response.status_code} {response.text[:300]}")
+        accepted += response.json()["data"]["accepted"]
+    return accepted
+
+
 def send_beacons(http: Any, url: str, events: list[dict], rate: float,
-                 durations: list[float] | None = None) -> tuple[int, float]:
+                 durations: list[float] | None = None, origin_secret: str | None = None) -> tuple[int, float]:
     """POST each event alone at `rate` per second, user agent in the header like sendBeacon; (accepted, seconds).
+    With `origin_secret`, as the tracker's visitors send them through the front door (see post_visits).
 
     `durations` collects each POST's round trip (an upper bound of the collector function's duration)."""
     accepted, started = 0, time.perf_counter()
@@ -235,11 +313,14 @@ def send_beacons(http: Any, url: str, events: list[dict], rate: float,
         delay = started + i / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        beacon = {k: v for k, v in event.items() if k != "user_agent"}
+        beacon = {k: v for k, v in _sent(event).items() if k != "user_agent"}
         beacon["timestamp"] = int(time.time() * 1000)
+        headers = {"Content-Type": "text/plain", "User-Agent": event["user_agent"]}
+        if origin_secret is not None:
+            beacon.pop("session_id")
+            headers.update(event["_visitor"].headers(origin_secret))
         posted = time.perf_counter()
-        response = http.post(f"{url}/api/events", data=json.dumps(beacon), timeout=60,
-                             headers={"Content-Type": "text/plain", "User-Agent": event["user_agent"]})
+        response = http.post(f"{url}/api/events", data=json.dumps(beacon), timeout=60, headers=headers)
         if durations is not None:
             durations.append(time.perf_counter() - posted)
         if response.status_code != 200:
@@ -320,7 +401,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         paths = len({urlsplit(e["page_url"]).path for e in events})
         log(f"phase 1: {len(events):,} events since {dt.datetime.fromtimestamp(oldest, dt.timezone.utc):%H:%M} UTC, "
             f"{paths:,} distinct pages ...")
-        accepted = post_batches(http, url, events)
+        accepted = post_visits(http, url, events, stack.origin_secret)
         sent_seconds = time.perf_counter() - started
         aggregated = wait_aggregated(stack, timeout=max(600.0, args.preload / 20))
         phase1 = meter.report()
@@ -339,7 +420,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         busy = {p.consumer: (p.delivered, p.busy_seconds, p.batches) for p in stack.pollers}
         billed.clear()
         durations: list[float] = []
-        accepted, seconds = send_beacons(http, url, beacons, args.rate, durations)
+        accepted, seconds = send_beacons(http, url, beacons, args.rate, durations, stack.origin_secret)
         aggregated = wait_aggregated(stack, timeout=600.0)
         report = meter.report()
         result["durations"] = {
