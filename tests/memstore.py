@@ -76,3 +76,18 @@ class MemoryStore:
 
     def items(self, table: str) -> list[dict]:
         return list(self.tables.get(table, {}).values())
+
+    def largest_item_bytes(self, table: str) -> int:
+        """The size of the table's largest item, as DynamoDB roughly counts it (names and values)."""
+        return max(sum(len(str(k)) + len(v if isinstance(v, bytes) else str(v)) for k, v in item.items())
+                   for item in self.items(table))
+
+
+def aggregate_in_batches(store: MemoryStore, settings, event, total: int, size: int = 10_000) -> None:
+    """Fold unpacked events `event(0)`..`event(total - 1)` in stream batches of `size`, one shard."""
+    from liveinsight.aggregator import Aggregator
+    from liveinsight.items.ledger import Batch
+
+    aggregator = Aggregator(store, settings)
+    for start in range(0, total, size):
+        aggregator.apply([event(n) for n in range(start, start + size)], Batch("shard-0", start + 1, start + size))
