@@ -132,8 +132,9 @@ def client_info(user_agent: str | None) -> ClientInfo:
     A bot is what crawlerdetect or ua-parser call one, a user agent carrying a URL or an
     e-mail address or naming an automation tool, or one in which ua-parser recognises no
     browser, no operating system and no device at all (HTTP libraries, scripts, made-up
-    names): a real browser is always recognisable. No user agent at all is unknown, not
-    a bot (imported history often has none).
+    names) and that names no platform or browser. Those rules do not read what names no
+    robot in real browsers (ANDROID_MODEL, INNOCENT, WORD_PARTS). No user agent at all is
+    unknown, not a bot (imported history often has none).
     """
     if not user_agent or not user_agent.strip():
         return ClientInfo(is_bot=False)
@@ -170,7 +171,9 @@ def _unless_a_robot(android: re.Match) -> str:
 def _without_word_parts(agent: str) -> str | None:
     """None when crawlerdetect finds a robot's name in `agent`; else `agent` without the words
     in which it found only WORD_PARTS (each set aside, and the rest read again)."""
-    detector = _crawler_detector()
+    from crawlerdetect import CrawlerDetect
+
+    detector = CrawlerDetect()  # its own: getMatches() is the state of the last isCrawler() of the instance
     for _ in range(8):
         if not detector.isCrawler(agent):
             return agent
@@ -206,18 +209,6 @@ def _device_class(user_agent: str, device_family: str, os_name: str) -> str:
     if "smart-tv" in ua or "smarttv" in ua or "tv" in device_family.lower():
         return "TV"
     return "Desktop" if os_name == UNKNOWN and "mozilla" in ua else UNKNOWN
-
-
-_detector = None
-
-
-def _crawler_detector():
-    global _detector
-    if _detector is None:
-        from crawlerdetect import CrawlerDetect
-
-        _detector = CrawlerDetect()
-    return _detector
 
 
 def cookieless_session_id(salt: bytes, client_ip: str, user_agent: str, host: str | None) -> str:
