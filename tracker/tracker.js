@@ -129,7 +129,9 @@
       .concat(add || [])
       .slice(-MAX_QUEUED);
     try {
-      if (persist) sessionStorage.setItem(QUEUE_KEY, JSON.stringify(pending));
+      if (persist) {
+        pending[0] ? sessionStorage.setItem(QUEUE_KEY, JSON.stringify(pending)) : sessionStorage.removeItem(QUEUE_KEY);
+      }
     } catch (e) {}
   }
 
