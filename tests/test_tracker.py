@@ -67,7 +67,9 @@ def origin_of(server: ThreadingHTTPServer) -> str:
 class CaptureHandler(BaseHTTPRequestHandler):
     """Plays the collect API: records every POST /api/events and serves /tracker.js.
 
-    `statuses` lists the answers to give to the next POSTs (503, 429, …); then 200.
+    `statuses` lists the answers to give to the next POSTs (503, 429, …, or (429, "5") to add
+    `Retry-After: 5`); then 200. Retry-After is exposed to cross-origin scripts, as an API must
+    for the tracker to see it.
     """
 
     records: list[dict] = []  # replaced per server
@@ -80,6 +82,7 @@ class CaptureHandler(BaseHTTPRequestHandler):
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
         self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.send_header("Access-Control-Expose-Headers", "Retry-After")
 
     def do_OPTIONS(self):
         self.records.append({"method": "OPTIONS", "path": self.path})
@@ -101,19 +104,24 @@ class CaptureHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         status = self.statuses.pop(0) if self.statuses else 200
+        status, retry_after = status if isinstance(status, tuple) else (status, None)
         self.records.append(
             {
                 "method": "POST",
                 "path": self.path,
                 "content_type": self.headers.get("Content-Type", ""),
                 "cookie": self.headers.get("Cookie"),
+                "mode": self.headers.get("Sec-Fetch-Mode"),  # cors for fetch(), no-cors for a text/plain beacon
                 "body": json.loads(raw),
                 "status": status,
+                "at": time.monotonic(),
             }
         )
         payload = json.dumps(ACCEPTED if status == 200 else {"status": "error", "message": "busy"}).encode()
         self.send_response(status)
         self._cors()
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -271,10 +279,11 @@ def test_build_is_within_the_gzip_budget():
 
 def test_build_contains_the_public_api():
     code = TRACKER_BUILD.read_text()
-    for needle in ("liveinsight", "/api/events", "keepalive", "sessionStorage", "data-api", "sent_at",
-                   "liveinsight_ignore", "data-hash", "online"):
+    for needle in ("liveinsight", "/api/events", "keepalive", "data-api", "sent_at", "liveinsight_ignore",
+                   "data-hash", "online", "pagehide", "sendBeacon", "data-persist-queue", "timeZone", "Retry-After"):
         assert needle in code
-    assert "document.cookie" not in code
+    assert "document.cookie" not in code and "session_id" not in code
+    assert code.count("setItem") == 1, "the one write to storage: the opt-in persistent queue"
 
 
 @pytest.mark.skipif(
@@ -294,7 +303,9 @@ def test_committed_build_is_up_to_date(tmp_path):
 
 
 @needs_chromium
-def test_page_view_on_load_has_the_contract_fields(page, context, tracked_site, capture):
+def test_page_view_on_load_has_the_contract_fields(browser, tracked_site, capture):
+    context = browser.new_context(timezone_id="America/Sao_Paulo")
+    page = context.new_page()
     page.goto(tracked_site.url("/index.html"), referer=HACKER_NEWS)
 
     [event] = capture.wait_for_events(1)
@@ -307,26 +318,32 @@ def test_page_view_on_load_has_the_contract_fields(page, context, tracked_site, 
     assert abs(event["timestamp"] - time.time() * 1000) < 60_000, "timestamp is in milliseconds"
     assert 0 <= event["sent_at"] - event["timestamp"] < 5_000, "sent_at: this device's clock at sending"
     assert len(event["event_id"]) == 36  # crypto.randomUUID on a secure context
-    assert event["session_id"]
+    assert event["tz"] == "America/Sao_Paulo", "the browser's IANA time zone, for the country"
+    assert "session_id" not in event, "no identifier: the server derives the visitor's"
     assert "props" not in event
     settle(page)
     assert [r["method"] for r in capture.records] == ["POST"], "a text/plain body needs no preflight"
     assert post["cookie"] is None
     assert context.cookies() == []
     assert page.evaluate("document.cookie") == ""
+    context.close()
 
 
 @needs_chromium
-def test_session_survives_page_loads_and_referrer_is_sent_once(page, tracked_site, capture):
+def test_the_referrer_is_sent_with_the_landing_page_view_only(page, tracked_site, capture):
+    # GIVEN a visitor arriving from Hacker News
     page.goto(tracked_site.url("/index.html"), referer=HACKER_NEWS)
     capture.wait_for_events(1)
+    # WHEN they open a second page, then navigate inside the single-page app
     page.click("#to-app")
-    first, second = capture.wait_for_events(2)
-
-    assert second["page_url"] == tracked_site.url("/app.html")
-    assert second["session_id"] == first["session_id"]
-    assert "referrer" not in second, "later page views would only carry this site's own URL"
-    assert second["event_id"] != first["event_id"]
+    capture.wait_for_events(2)
+    page.click("#to-settings")
+    landing, second, third = capture.wait_for_events(3)
+    # THEN only the landing carries the referrer: later views' referrer is this site itself
+    assert landing["referrer"] == HACKER_NEWS
+    assert second["page_url"] == tracked_site.url("/app.html") and "referrer" not in second
+    assert third["page_url"] == tracked_site.url("/app/settings") and "referrer" not in third
+    assert len({e["event_id"] for e in (landing, second, third)}) == 3
 
 
 @needs_chromium
@@ -349,7 +366,6 @@ def test_single_page_app_navigation(page, tracked_site, capture):
     paths = [e["page_url"].removeprefix(tracked_site.origin) for e in events]
     assert paths == ["/app.html", "/app/settings", "/app/profile", "/app/settings?tab=2"]
     assert {e["event_type"] for e in events} == {"page_view"}
-    assert len({e["session_id"] for e in events}) == 1
 
 
 @needs_chromium
@@ -362,8 +378,7 @@ def test_custom_event_with_props(page, tracked_site, capture):
     assert event["event_type"] == "signup"
     assert event["props"] == {"plan": "pro", "seats": 3}
     assert event["page_url"] == tracked_site.url("/app.html")
-    assert "referrer" not in event
-    assert event["session_id"] == capture.events[0]["session_id"]
+    assert "referrer" not in event and "session_id" not in event
 
 
 @needs_chromium
@@ -379,47 +394,7 @@ def test_calls_queued_before_load_are_sent(page, tracked_site, capture):
     assert by_type["early_bird"]["props"] == {"source": "inline"}
     assert "props" not in by_type["second_early"]
     assert by_type["page_view"]["timestamp"] <= by_type["early_bird"]["timestamp"]
-    assert len({e["session_id"] for e in capture.events}) == 1
     assert page.evaluate("typeof window.liveinsight.q") == "undefined", "the stub was replaced"
-
-
-@needs_chromium
-def test_session_rotates_after_30_minutes_without_activity(page, tracked_site, capture):
-    page.goto(tracked_site.url("/app.html"))
-    [first] = capture.wait_for_events(1)
-    page.evaluate(
-        """() => {
-            const key = 'liveinsight_session';
-            const session = JSON.parse(sessionStorage.getItem(key));
-            session.t -= 29 * 60 * 1000;
-            sessionStorage.setItem(key, JSON.stringify(session));
-        }"""
-    )
-    page.evaluate("liveinsight('still_here')")
-    _, still = capture.wait_for_events(2)
-    assert still["session_id"] == first["session_id"], "29 idle minutes keep the session"
-
-    page.evaluate(
-        """() => {
-            const key = 'liveinsight_session';
-            const session = JSON.parse(sessionStorage.getItem(key));
-            session.t -= 31 * 60 * 1000;
-            sessionStorage.setItem(key, JSON.stringify(session));
-        }"""
-    )
-    page.evaluate("liveinsight('came_back')")
-    *_, back = capture.wait_for_events(3)
-    assert back["session_id"] != first["session_id"], "31 idle minutes start a new session"
-
-
-@needs_chromium
-def test_new_tab_is_a_new_session(context, tracked_site, capture):
-    first_tab, second_tab = context.new_page(), context.new_page()
-    first_tab.goto(tracked_site.url("/index.html"))
-    capture.wait_for_events(1)
-    second_tab.goto(tracked_site.url("/index.html"))
-    one, two = capture.wait_for_events(2)
-    assert one["session_id"] != two["session_id"]
 
 
 @needs_chromium
@@ -466,8 +441,8 @@ def test_tracks_a_real_hostname_without_opt_in(playwright, capture, site):
         browser.close()
     assert view["page_url"] == f"http://shop.test:{port}/app.html"
     assert signup["event_type"] == "signup"
-    ids = {view["event_id"], signup["event_id"], view["session_id"]}
-    assert len(ids) == 3 and all(0 < len(i) <= 64 for i in ids)
+    ids = {view["event_id"], signup["event_id"]}
+    assert len(ids) == 2 and all(0 < len(i) <= 64 for i in ids)
 
 
 # --- delivery: refusals, offline, wrong clocks, odd loaders --------------------------
@@ -475,12 +450,61 @@ def test_tracks_a_real_hostname_without_opt_in(playwright, capture, site):
 FAST_CLOCK = "(() => { const now = Date.now; Date.now = () => now() + 10 * 60 * 1000; })();"
 
 
-def queued(page) -> list[dict]:
+STORAGE = """async () => ({
+    cookie: document.cookie,
+    localStorage: Object.keys(localStorage),
+    sessionStorage: Object.keys(sessionStorage),
+    indexedDB: (await indexedDB.databases()).map(d => d.name),
+    caches: await caches.keys(),
+})"""
+NOTHING_STORED = {"cookie": "", "localStorage": [], "sessionStorage": [], "indexedDB": [], "caches": []}
+
+
+def persisted(page) -> list[dict]:
     return page.evaluate("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]')")
 
 
+def count_failed_posts(page) -> list[str]:
+    """The event POSTs that failed at the network level (offline), as they fail."""
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url) if r.method == "POST" else None)
+    return failed
+
+
+def wait_until(page, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(50)
+
+
 @needs_chromium
-def test_a_refused_event_is_retried_until_accepted(page, tracked_site, capture):
+def test_nothing_is_stored_on_the_device(context, tracked_site, capture):
+    page = context.new_page()
+    # GIVEN a visitor who views two pages, navigates inside the app and signs up,
+    page.goto(tracked_site.url("/index.html"), referer=HACKER_NEWS)
+    capture.wait_for_events(1)
+    page.click("#to-app")
+    capture.wait_for_events(2)
+    page.click("#to-settings")
+    capture.wait_for_events(3)
+    # WHEN a send is refused and retried, and a second tab of the site is opened
+    capture.statuses.append(503)
+    page.click("#signup")
+    capture.wait_for_events(4)
+    other = context.new_page()
+    other.goto(tracked_site.url("/index.html"))
+    capture.wait_for_events(5)
+    settle(page)
+    # THEN no cookie, localStorage, sessionStorage, IndexedDB or cache entry exists on the device
+    for tab in (page, other):
+        assert tab.evaluate(STORAGE) == NOTHING_STORED
+    assert context.cookies() == [] and context.storage_state()["origins"] == []
+    assert all("session_id" not in e for e in capture.events)
+
+
+@needs_chromium
+def test_a_refused_event_is_retried_from_memory_until_accepted(page, tracked_site, capture):
     # GIVEN an API that answers 503, then 429, then accepts
     capture.statuses.extend([503, 429])
     # WHEN a page is viewed
@@ -493,23 +517,57 @@ def test_a_refused_event_is_retried_until_accepted(page, tracked_site, capture):
     assert attempts[-1]["body"]["sent_at"] - attempts[0]["body"]["sent_at"] >= 2500, "it backed off"
     assert event["timestamp"] == attempts[0]["body"]["timestamp"], "the event keeps the time it happened"
     settle(page)
-    assert queued(page) == []
+    assert page.evaluate(STORAGE) == NOTHING_STORED, "the queue was in memory"
 
 
 @needs_chromium
-def test_refused_events_survive_a_page_load_in_the_tab(page, tracked_site, capture):
-    # GIVEN an API that refuses the first two posts
-    capture.statuses.extend([503, 503])
+def test_retry_after_is_honoured(page, tracked_site, capture):
+    # GIVEN an API that is throttled and says to come back in 4 s (the backoff's first step is 1 s)
+    capture.statuses.append((429, "4"))
+    # WHEN a page is viewed
     page.goto(tracked_site.url("/index.html"))
+    # THEN the page view is sent again no sooner than the API asked
+    capture.wait_for_events(1, timeout=10)
+    refused, accepted = [r for r in capture.records if r["method"] == "POST"]
+    assert (refused["status"], accepted["status"]) == (429, 200)
+    assert accepted["at"] - refused["at"] >= 3.9
+    assert accepted["body"]["event_id"] == refused["body"]["event_id"]
+
+
+@needs_chromium
+def test_refused_events_are_sent_with_a_beacon_when_the_page_is_left(page, tracked_site, capture):
+    # GIVEN a page view refused with a retry due in a minute
+    capture.statuses.append((503, "60"))
+    with page.expect_response(lambda r: r.request.method == "POST" and r.status == 503):
+        page.goto(tracked_site.url("/index.html"))
+    settle(page, 0.3)  # the tracker reads the answer and queues the event
+    # WHEN the visitor leaves the page
+    page.goto("about:blank")
+    # THEN the page view leaves with it, in a beacon, and nothing is kept on the device
+    [event] = capture.wait_for_events(1, timeout=5)
+    assert event["event_id"] == capture.records[0]["body"]["event_id"] and event["page_url"].endswith("/index.html")
+    [refused, beacon] = capture.records
+    assert (refused["mode"], beacon["mode"]) == ("cors", "no-cors"), "a fetch, then a beacon"
+    assert beacon["content_type"].startswith("text/plain")
+
+
+@needs_chromium
+def test_the_queue_outlives_a_reload_only_with_data_persist_queue(page, site, capture):
+    # GIVEN a site that has its visitors' consent and opts in to the persistent queue,
+    site.use(data_api=capture.origin, data_allow_localhost=True, data_persist_queue=True)
+    # and an API that refuses the page view (next try in a minute) and the beacon sent on leaving
+    capture.statuses.extend([(503, "60"), 503])
+    page.goto(site.url("/index.html"))
     page.wait_for_function("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]').length == 1")
-    # WHEN the visitor goes on to the next page (whose own page view is refused too)
-    page.click("#to-app")
-    page.wait_for_url(tracked_site.url("/app.html"))
-    # THEN both page views arrive, once each
-    events = capture.wait_for_events(2, timeout=10)
-    assert sorted(e["page_url"].removeprefix(tracked_site.origin) for e in events) == ["/app.html", "/index.html"]
+    [refused] = persisted(page)
+    # WHEN the visitor reloads the page
+    page.reload()
+    # THEN the new page sends the first page view as well as its own, and its queue empties
+    wait_until(page, lambda: refused["event_id"] in {e["event_id"] for e in capture.events})
+    capture.wait_for_events(2)
     settle(page, 1.0)
-    assert len(capture.events) == 2 and queued(page) == []
+    assert len({e["event_id"] for e in capture.events}) == 2
+    assert page.evaluate(STORAGE) == NOTHING_STORED, "an empty queue leaves nothing behind"
 
 
 @needs_chromium
@@ -517,18 +575,17 @@ def test_events_made_offline_are_sent_when_back_online(context, tracked_site, ca
     page = context.new_page()
     page.goto(tracked_site.url("/app.html"))
     capture.wait_for_events(1)
+    failed = count_failed_posts(page)
     # GIVEN a visitor who goes offline and signs up
     context.set_offline(True)
     page.click("#signup")
-    page.wait_for_function("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]').length == 1")
+    wait_until(page, lambda: len(failed) >= 1)
     assert len(capture.events) == 1
     # WHEN the connection comes back
     context.set_offline(False)
     # THEN the sign-up is delivered at once (not at the next backoff step)
     _, signup = capture.wait_for_events(2, timeout=3)
     assert signup["event_type"] == "signup" and signup["sent_at"] > signup["timestamp"]
-    settle(page)
-    assert queued(page) == []
 
 
 @needs_chromium
@@ -536,15 +593,16 @@ def test_the_retry_queue_is_bounded(context, tracked_site, capture):
     page = context.new_page()
     page.goto(tracked_site.url("/app.html"))
     capture.wait_for_events(1)
+    failed = count_failed_posts(page)
     context.set_offline(True)
     page.evaluate("for (let i = 0; i < 50; i++) liveinsight('click_' + i)")
-    page.wait_for_function("JSON.parse(sessionStorage.getItem('liveinsight_queue') || '[]').length == 30")
+    wait_until(page, lambda: len(failed) >= 50)
     settle(page, 0.5)
-    kept = queued(page)
-    assert [e["event_type"] for e in kept] == [f"click_{i}" for i in range(20, 50)], "the newest 30 are kept"
     context.set_offline(False)
     capture.wait_for_events(31, timeout=10)
-    assert sorted(e["event_type"] for e in capture.events[1:]) == sorted(f"click_{i}" for i in range(20, 50))
+    settle(page, 1.0)
+    assert sorted(e["event_type"] for e in capture.events[1:]) == sorted(f"click_{i}" for i in range(20, 50)), \
+        "the newest 30 are kept"
 
 
 @needs_chromium
@@ -774,6 +832,49 @@ def test_visit_shows_up_in_stats(browser, site, liveinsight_server):
     assert [s["source"] for s in stats["sources"]] == ["Hacker News"], stats["sources"]
     pages = {p["page"]: p["page_views"] for p in stats["pages"]}
     assert pages == {"/index.html": 1, "/app.html": 1, "/app/settings": 1}, stats["pages"]
+
+
+def wait_for_stats(origin: str, done, timeout: float = 30) -> dict:
+    stats: dict = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = get_json(origin + "/api/stats?period=1h")["data"]
+        if done(stats):
+            break
+        time.sleep(0.5)
+    return stats
+
+
+@needs_chromium
+@pytest.mark.skipif(not HAS_SERVE, reason="`python -m liveinsight serve` is not on this branch yet")
+def test_two_tabs_of_one_browser_are_one_visit(browser, site, liveinsight_server):
+    # GIVEN a visitor's browser on a site that posts to `liveinsight serve`
+    context = browser.new_context(user_agent=DESKTOP_CHROME_UA)
+    site.use(src=liveinsight_server + "/tracker.js", data_api=liveinsight_server, data_allow_localhost=True)
+    answers: list[int] = []
+
+    def watch(tab):
+        tab.on("requestfinished", lambda r: answers.append(r.response().status)
+               if r.url == liveinsight_server + "/api/events" else None)
+        return tab
+
+    # WHEN they arrive from Hacker News in one tab, then open the app in a second tab
+    first = watch(context.new_page())
+    first.goto(site.url("/index.html"), referer=HACKER_NEWS)
+    wait_until(first, lambda: len(answers) == 1)
+    second = watch(context.new_page())
+    second.goto(site.url("/app.html"))
+    wait_until(second, lambda: len(answers) == 2)
+    storage = [tab.evaluate(STORAGE) for tab in (first, second)]
+    context.close()
+    # THEN both page views are counted in one visit, which came from Hacker News
+    assert answers == [200, 200]
+    stats = wait_for_stats(liveinsight_server, lambda s: s["totals"]["page_views"] >= 2)
+    assert stats["totals"]["page_views"] == 2, stats
+    assert stats["totals"]["sessions"] == 1, stats
+    assert stats["totals"]["bounce_rate"] == 0, stats
+    assert [s["source"] for s in stats["sources"]] == ["Hacker News"], stats["sources"]
+    assert storage == [NOTHING_STORED, NOTHING_STORED]
 
 
 @needs_chromium

@@ -1,5 +1,5 @@
 /*!
- * LiveInsight tracker — cookieless page views and custom events.
+ * LiveInsight tracker — page views and custom events, nothing stored on the visitor's device.
  * Source of liveinsight/static/tracker.js; rebuild with `cd tracker && npm run build`.
  *
  *   <script defer src="https://…/tracker.js" data-api="https://api.example.com"></script>
@@ -9,15 +9,17 @@
  *   data-allow-localhost  also track on localhost, 127.x.x.x, [::1] and file: pages
  *   data-respect-dnt      send nothing when Do Not Track or Global Privacy Control is on
  *   data-hash             hash-based routing: `#/route` is part of the page (a page view per route)
+ *   data-persist-queue    keep refused events in sessionStorage across page loads of the tab
+ *                         (stores data on the device: only for sites that have the visitor's consent)
  *
- * An owner excludes their own browser with localStorage.liveinsight_ignore = "true".
+ * By default nothing is written to cookies, localStorage or sessionStorage: events carry no
+ * visitor or session id, and the server derives one (docs/privacy.md). The only thing read is
+ * the owner's opt-out, localStorage.liveinsight_ignore = "true".
  */
 (function (win, doc) {
   'use strict';
 
-  var SESSION_KEY = 'liveinsight_session';
   var QUEUE_KEY = 'liveinsight_queue';
-  var SESSION_TIMEOUT_MS = 30 * 60 * 1000;
   var MAX_QUEUED = 30; // refused events kept for retry; the oldest are dropped beyond this
   var MAX_BATCH = 10; // events per retry request
   var FIRST_RETRY_MS = 1000;
@@ -49,6 +51,7 @@
   var base = script.getAttribute('data-api') || (script.src && new URL(script.src).origin);
   var endpoint = base && base.replace(/\/+$/, '') + '/api/events';
   var hashRouting = has('data-hash');
+  var persist = has('data-persist-queue');
 
   var disabled =
     !endpoint ||
@@ -66,6 +69,12 @@
     return;
   }
 
+  // The browser's IANA time zone ("Europe/Paris"): the server maps it to a country and does not store it.
+  var timeZone;
+  try {
+    timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch (e) {}
+
   function uuid() {
     var c = win.crypto;
     return c && c.randomUUID
@@ -73,107 +82,99 @@
       : Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  function load(key) {
-    try {
-      return JSON.parse(sessionStorage.getItem(key));
-    } catch (e) {}
-  }
-
-  function save(key, value) {
-    try {
-      sessionStorage.setItem(key, JSON.stringify(value));
-    } catch (e) {}
-  }
-
-  // The session lives in sessionStorage (one tab, no cookies) and rotates after
-  // 30 minutes without any event. Returns [id, isNewSession].
-  function touchSession() {
-    var now = Date.now();
-    var session = load(SESSION_KEY);
-    var isNew = !session || !session.id || !(now - session.t < SESSION_TIMEOUT_MS);
-    if (isNew) session = { id: uuid() };
-    session.t = now;
-    save(SESSION_KEY, session);
-    return [session.id, isNew];
-  }
-
   // Delivery. Every event carries `timestamp` (when it happened) and, set at each attempt,
   // `sent_at`, both on this device's clock: the server stamps the event `sent_at - timestamp`
   // before it received it, so a clock that is minutes off does not matter.
   // Each event is posted at once. One that is refused (network error, 408, 429, 5xx) waits
-  // in a small queue in sessionStorage, which outlives page loads in the tab, and is retried
-  // with exponential backoff (1 s, 2 s, … 60 s), and at once when the browser is back online.
+  // in a small queue in memory and is retried with exponential backoff (1 s, 2 s, … 60 s, and
+  // never sooner than the answer's Retry-After), at once when the browser is back online, and
+  // with sendBeacon when the page is hidden for good. Only with data-persist-queue is the
+  // queue kept in sessionStorage, where the tab's next page finds it.
+  var pending = [];
   var retryDelay = FIRST_RETRY_MS;
   var timer;
   var retrying;
 
-  function deliver(events) {
+  if (persist) {
+    try {
+      pending = JSON.parse(sessionStorage.getItem(QUEUE_KEY)) || [];
+    } catch (e) {}
+  }
+
+  function body(events) {
     var now = Date.now();
     for (var i = 0; i < events.length; i++) events[i].sent_at = now;
-    var body = JSON.stringify(events[1] ? { events: events } : events[0]);
+    return JSON.stringify(events[1] ? { events: events } : events[0]);
+  }
+
+  // Resolves to nothing when the events are done with (accepted, or invalid: not retried),
+  // or to how long the server asked to wait (ms, 0 when it did not say) when refused.
+  function deliver(events) {
     // A string body is sent as text/plain: no CORS preflight. keepalive lets it outlive the page.
-    return fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' }).then(
+    return fetch(endpoint, { method: 'POST', body: body(events), keepalive: true, credentials: 'omit' }).then(
       function (response) {
-        return !/^(408|429|5..)$/.test(response.status);
+        if (/^(408|429|5..)$/.test(response.status)) return response.headers.get('Retry-After') * 1000 || 0;
       },
-      noop
+      function () {
+        return 0;
+      }
     );
   }
 
   function queue(add, remove) {
-    var events = (load(QUEUE_KEY) || []).filter(function (e) {
-      return !remove || remove.indexOf(e.event_id) < 0;
-    });
-    if (add) events.push(add);
-    save(QUEUE_KEY, events.slice(-MAX_QUEUED));
-    return events;
+    pending = pending
+      .filter(function (e) {
+        return !remove || remove.indexOf(e) < 0;
+      })
+      .concat(add || [])
+      .slice(-MAX_QUEUED);
+    try {
+      if (persist) {
+        pending[0] ? sessionStorage.setItem(QUEUE_KEY, JSON.stringify(pending)) : sessionStorage.removeItem(QUEUE_KEY);
+      }
+    } catch (e) {}
   }
 
   function retry() {
     clearTimeout(timer);
     timer = 0;
-    var events = queue().slice(0, MAX_BATCH);
+    var events = pending.slice(0, MAX_BATCH);
     if (retrying || !events[0]) return;
     retrying = 1;
-    deliver(events).then(function (done) {
+    deliver(events).then(function (wait) {
       retrying = 0;
-      if (done) {
-        queue(0, events.map(function (e) {
-          return e.event_id;
-        }));
+      if (wait == null) {
+        queue(0, events);
         retryDelay = FIRST_RETRY_MS;
         retry();
       } else {
-        schedule();
+        schedule(wait);
       }
     });
   }
 
-  function schedule() {
-    timer = setTimeout(retry, retryDelay);
+  function schedule(wait) {
+    timer = setTimeout(retry, Math.max(wait, retryDelay));
     retryDelay = Math.min(retryDelay * 2, MAX_RETRY_MS);
   }
 
-  function send(eventType, props, isPageView) {
-    var session = touchSession();
+  function send(eventType, props, landing) {
     var event = {
       event_type: eventType,
-      session_id: session[0],
       timestamp: Date.now(),
       page_url: pageUrl(),
-      event_id: uuid()
+      event_id: uuid(),
+      tz: timeZone
     };
-    // The referrer is sent once, with the first page view of a session, and only
-    // when it is another site: later views' document.referrer is this site itself.
+    // The referrer is sent with the first page view of a page load, and only when it is
+    // another site: on later pages of the visit document.referrer is this site itself.
     var referrer = doc.referrer;
-    if (isPageView && session[1] && referrer && referrer.indexOf(loc.origin + '/') != 0) {
-      event.referrer = referrer;
-    }
+    if (landing && referrer && referrer.indexOf(loc.origin + '/') != 0) event.referrer = referrer;
     if (props && typeof props == 'object') event.props = props;
-    deliver([event]).then(function (done) {
-      if (!done) {
+    deliver([event]).then(function (wait) {
+      if (wait != null) {
         queue(event);
-        timer || retrying || schedule();
+        timer || retrying || schedule(wait);
       }
     });
   }
@@ -196,8 +197,8 @@
   function pageView(force) {
     var path = loc.pathname + route();
     if (!force && lastPath == path) return;
+    send('page_view', 0, lastPath == null);
     lastPath = path;
-    send('page_view', 0, 1);
   }
 
   // Single-page apps: a new path through the History API is a new page view.
@@ -222,6 +223,12 @@
     if (e.persisted) pageView(1);
   });
   win.addEventListener('online', retry);
+  // Last chance for what is still refused: a beacon outlives the page (its answer is not seen).
+  // With data-persist-queue the events also stay queued for the tab's next page; the server
+  // counts an event_id once.
+  win.addEventListener('pagehide', function () {
+    if (pending[0] && nav.sendBeacon && nav.sendBeacon(endpoint, body(pending)) && !persist) queue(0, pending);
+  });
 
   win.liveinsight = function (name, props) {
     send(name, props);
@@ -230,6 +237,6 @@
   pageView();
   // Calls made before this script loaded, through the documented stub.
   for (var i = 0; i < queued.length; i++) win.liveinsight.apply(win, queued[i]);
-  // Events refused on an earlier page of this tab.
+  // Events refused on an earlier page of this tab (data-persist-queue).
   retry();
 })(window, document);
