@@ -194,6 +194,7 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
         allow_origin=origins[0],
         extra_origins=origins[1:] or None,
         allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        expose_headers=[CORS_EXPOSED],
         max_age=600,
     )
     app = LambdaFunctionUrlResolver(cors=cors) if function_url else APIGatewayRestResolver(cors=cors)
@@ -414,12 +415,14 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 CORS_METHODS = "GET,POST,OPTIONS"
 CORS_HEADERS = "Content-Type,X-API-Key,Authorization"
+CORS_EXPOSED = "Retry-After"  # the tracker's retry waits for it: a cross-origin script reads only exposed headers
 
 
 def cors_headers(settings: Settings, origin: str | None) -> dict[str, str]:
     """CORS headers for a response to `origin`: `*`, or the origin itself when it is allowed."""
     allowed = settings.allowed_origins
-    headers = {"Access-Control-Allow-Methods": CORS_METHODS, "Access-Control-Allow-Headers": CORS_HEADERS}
+    headers = {"Access-Control-Allow-Methods": CORS_METHODS, "Access-Control-Allow-Headers": CORS_HEADERS,
+               "Access-Control-Expose-Headers": CORS_EXPOSED}
     if "*" in allowed:
         headers["Access-Control-Allow-Origin"] = "*"
     elif origin and origin in allowed:

@@ -121,9 +121,11 @@ def test_a_bad_request_is_not_retried(retrying):
 
 def test_a_store_that_keeps_refusing_answers_503_with_retry_after(backend):
     Throttle(1.0).register(backend.store.client)
-    status, payload, headers = backend.request("POST", "/api/events", page_view("s", "/", NOW))
+    status, payload, headers = backend.request("POST", "/api/events", page_view("s", "/", NOW),
+                                               headers={"Origin": "https://shop.example.com"})
     assert status == 503
     assert int(headers["Retry-After"]) >= 1
+    assert "Retry-After" in headers["Access-Control-Expose-Headers"]  # the tracker, cross-origin, can read it
     assert "retry after" in payload["message"]
 
 

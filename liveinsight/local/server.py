@@ -199,6 +199,7 @@ class Gateway(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Expose-Headers", "Retry-After")
             self.send_header("Connection", "close")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
