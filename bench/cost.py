@@ -378,7 +378,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from liveinsight.local.server import CHECKPOINT_PREFIX, LocalStack
 
     # The stream pollers' checkpoints stand in for the position an event source mapping keeps for free.
-    meter = Meter(trust_own_writes=True, free_key_prefixes=(CHECKPOINT_PREFIX,))
+    meter = Meter(trust_own_writes=True, free_key_prefixes=(CHECKPOINT_PREFIX,), kind_of=item_kind)
     census = meter_backend(meter)  # before the stack creates its clients
 
     shop = Shop(args.catalogue, args.seed)
@@ -548,6 +548,24 @@ def print_prices(result: dict, wu: float, ru: float) -> bool:
     return default <= TARGET_DOLLARS_PER_MILLION
 
 
+DIMENSIONS = {"*": "everything", "p": "page", "s": "source", "e": "event type", "c": "country", "r": "region",
+              "ci": "city"}
+
+
+def item_kind(table: str, hash_key: str) -> str:
+    """What a written item is: a table's own kind, or for a stats item its level and dimension."""
+    if "events" in table:
+        return "raw event"
+    if "sessions" in table:
+        return "visit state"
+    parts = hash_key.split("#")
+    if parts[0] == "rt":
+        return "realtime"
+    if len(parts) == 3 and parts[1] in DIMENSIONS:
+        return ("all sites: " if parts[0] == "*" else "site: ") + DIMENSIONS[parts[1]]
+    return "other stats items"
+
+
 def print_report(result: dict) -> bool:
     p1, p2 = result["phase1"], result["phase2"]
     meter = p2["meter"]
@@ -574,6 +592,11 @@ def print_report(result: dict) -> bool:
     print_table(("operation", "requests", "write units", "read units", "items written", "failed writes"),
                 [(op, f"{u['requests']:,}", f"{u['write_units']:,.0f}", f"{u['read_units']:,.1f}",
                   f"{u['items_written']:,}", f"{u['failed_writes']:,}") for op, u in meter["operations"].items()])
+    print()
+    print("phase 2, write units per event sent by item kind (stats items: level and dimension):")
+    print_table(("item kind", "write units", "per event", "items written", "units per item"),
+                [(kind, f"{k['write_units']:,.0f}", f"{k['write_units'] / sent:.3f}", f"{k['items_written']:,}",
+                  f"{k['write_units'] / max(1, k['items_written']):.2f}") for kind, k in meter["kinds"].items()])
     print()
     for phase, largest in (("phase 2", p2["largest_write"]), ("phase 1", p1["largest_write"])):
         if largest:

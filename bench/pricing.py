@@ -51,7 +51,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
@@ -193,10 +193,13 @@ class _Call:
 class Meter:
     """Prices the DynamoDB requests of every client attached to it; thread-safe."""
 
-    def __init__(self, trust_own_writes: bool = False, free_key_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, trust_own_writes: bool = False, free_key_prefixes: tuple[str, ...] = (),
+                 kind_of: Callable[[str, str], str | None] | None = None) -> None:
         """`free_key_prefixes`: calls on items whose hash key starts with one of these are not metered
-        (what the local stack stores only to stand in for something AWS does for free)."""
+        (what the local stack stores only to stand in for something AWS does for free).
+        `kind_of(table, hash key)`: the kind of item a write is, for the write units by kind (None: not told)."""
         self.trust_own_writes = trust_own_writes
+        self.kind_of = kind_of
         self.free_key_prefixes = free_key_prefixes
         self._context_key = f"{_CONTEXT_KEY}-{id(self)}"  # several meters may share a client
         self._known: dict[tuple[str, str], dict | None] = {}  # item images left by metered writes
@@ -231,6 +234,7 @@ class Meter:
             self._requests: Counter[str] = Counter()
             self._failed_requests: Counter[str] = Counter()
             self._unpriced: Counter[str] = Counter()
+            self._kinds: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
             self.largest_write: LargestItem | None = None
             self.largest_read: LargestItem | None = None
             self.errors = 0
@@ -255,6 +259,7 @@ class Meter:
             usage = {key: Usage(**asdict(u)) for key, u in self._usage.items()}
             requests, failed, unpriced = Counter(self._requests), Counter(self._failed_requests), Counter(self._unpriced)
             largest_write, largest_read = self.largest_write, self.largest_read
+            kinds = {kind: {"write_units": units, "items_written": items} for kind, (units, items) in self._kinds.items()}
         tables: dict[str, Usage] = defaultdict(Usage)
         operations: dict[str, Usage] = defaultdict(Usage)
         for (scope, operation), u in sorted(usage.items()):
@@ -280,6 +285,7 @@ class Meter:
             "largest_write": asdict(largest_write) if largest_write else None,
             "largest_read": asdict(largest_read) if largest_read else None,
             "unpriced": dict(unpriced),
+            "kinds": dict(sorted(kinds.items(), key=lambda row: -row[1]["write_units"])),
             "meter_errors": self.errors,
             "meter_lookups": self.lookups,
         }
@@ -402,6 +408,7 @@ class Meter:
             size = max(item_size(before), item_size(after))
             factor = TRANSACTION_FACTOR if target.transactional else 1
             self._charge(target.table, call.operation, write=factor * write_units(size), written=1)
+            self._charge_kind(target.table, target.key, factor * write_units(size))
             touched.add(target.table)
             if after is not None:
                 self._note_largest("largest_write", item_size(after), target.table, target.key)
@@ -476,6 +483,16 @@ class Meter:
             usage.items_written += written
             usage.items_read += read_items
             usage.failed_writes += failed
+
+    def _charge_kind(self, table: str, key: dict[str, Any], units: float) -> None:
+        if self.kind_of is None:
+            return
+        (_, hash_key), = list(key.values())[0].items()
+        kind = self.kind_of(table, str(hash_key))
+        if kind is not None:
+            with self._lock:
+                self._kinds[kind][0] += units
+                self._kinds[kind][1] += 1
 
     def _count_requests(self, scopes: Iterable[str], operation: str) -> None:
         with self._lock:

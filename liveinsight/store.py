@@ -307,7 +307,9 @@ class Store:
             if salt is None:
                 logger.warning("no salt item for %s after a conditional put; using a process-local salt", day)
                 salt = secrets.token_bytes(32)
-        self._salts = {day: salt}
+        # Today's and yesterday's: a visitor's id of the day before is derived next to today's after midnight.
+        self._salts = {d: known for d, known in self._salts.items() if d in sorted(self._salts)[-1:]}
+        self._salts[day] = salt
         return salt
 
     # -- plumbing ---------------------------------------------------------------------

@@ -239,3 +239,16 @@ def test_cookieless_events_are_accepted_when_the_salt_item_expired(backend):
     event = {"event_type": "page_view", "page_url": "https://shop.example.com/", "timestamp": NOW}
     code, payload = backend.post(event)
     assert code == 200 and payload["data"]["accepted"] == 1
+
+
+def test_after_midnight_todays_and_yesterdays_salts_are_each_read_once(store):
+    # GIVEN a warm collector deriving, after midnight, each visitor's id of today and of yesterday
+    reads = []
+    real_get = store.get_item
+    store.get_item = lambda table, key, **kw: reads.append(key["pk"]) or real_get(table, key, **kw)
+    # WHEN it needs the two days' salts for many events in a row
+    for _ in range(50):
+        store.daily_salt("2026-11-30")
+        store.daily_salt("2026-12-01")
+    # THEN each salt item was read once (one per day before: two reads per event after midnight)
+    assert sorted(reads) == ["salt#2026-11-30", "salt#2026-12-01"]
