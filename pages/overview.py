@@ -10,7 +10,8 @@ ui.page_header(":material/dashboard: Overview", filters,
                     "(Realtime shows them in seconds)")
 stats = ui.load_stats(filters, compare=True)
 
-for column, kpi in zip(st.columns(6), frames.kpis(stats.totals, stats.previous_totals)):
+tiles = frames.kpis(stats.totals, stats.previous_totals)
+for column, kpi in zip(st.columns(len(tiles)), tiles):
     column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True)
 
 if not frames.has_traffic(stats.timeseries):

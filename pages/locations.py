@@ -1,0 +1,43 @@
+"""Locations: where visitors are — a world map, countries, and the regions and cities known; a choice filters every page."""
+import streamlit as st
+
+from liveinsight.dashboard import charts, frames, kiosk, places, text, ui
+
+PLACES_LIMIT = 100  # The API's largest breakdown: every country a site usually sees.
+
+filters = ui.current_filters()
+ui.page_header(":material/public: Locations", filters)
+stats = ui.load_stats(filters, limit=PLACES_LIMIT)
+if stats.countries.empty:
+    ui.empty_state("No visitors in this range yet, so no places to show.")
+    st.stop()
+
+chosen = next(((name, getattr(filters, name)) for name in reversed(ui.PLACE_FILTERS) if getattr(filters, name)), None)
+if chosen:
+    st.info(f"Every page shows visitors from {text.plain(places.describe(*chosen))} only.", icon=":material/filter_alt:")
+    st.button("Show all places", on_click=ui.choose_place, args=("country", None), icon=":material/close:")
+elif not kiosk.active():
+    st.caption("Select a row in a table to focus every page on that country, region or city.")
+
+shaded = frames.world_map(stats.countries)
+if shaded.empty:
+    st.caption("The map has no country to shade: every visitor in this range is of unknown country.")
+else:
+    ui.map_chart(charts.world_map(shaded, title="Visitors by country"))
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Countries")
+    ui.place_chooser(frames.countries(stats.countries), stats.countries["country"], "country", "countries.csv")
+with right:
+    st.subheader("Regions", help="Known for visits through the deployment's CloudFront distribution; "
+                                 "a browser's time zone gives the country only.")
+    if stats.regions.empty:
+        st.caption("No regions known in this range.")
+    else:
+        ui.place_chooser(frames.regions(stats.regions), stats.regions["region"], "region", "regions.csv")
+    st.subheader("Cities")
+    if stats.cities.empty:
+        st.caption("No cities known in this range.")
+    else:
+        ui.place_chooser(frames.cities(stats.cities), stats.cities["city"], "city", "cities.csv")
