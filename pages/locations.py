@@ -20,10 +20,9 @@ elif not kiosk.active():
     st.caption("Select a row in a table to focus every page on that country, region or city.")
 
 shaded = frames.world_map(stats.countries)
+ui.map_chart(charts.world_map(shaded, title="Visitors by country"))
 if shaded.empty:
-    st.caption("The map has no country to shade: every visitor in this range is of unknown country.")
-else:
-    ui.map_chart(charts.world_map(shaded, title="Visitors by country"))
+    st.caption("No country to shade: every visitor in this range is of unknown country.")
 
 left, right = st.columns(2)
 with left:
@@ -36,8 +35,9 @@ with right:
         st.caption("No regions known in this range.")
     else:
         ui.place_chooser(frames.regions(stats.regions), stats.regions["region"], "region", "regions.csv")
-    st.subheader("Cities")
-    if stats.cities.empty:
-        st.caption("No cities known in this range.")
-    else:
-        ui.place_chooser(frames.cities(stats.cities), stats.cities["city"], "city", "cities.csv")
+
+st.subheader("Cities")
+if stats.cities.empty:
+    st.caption("No cities known in this range.")
+else:
+    ui.place_chooser(frames.cities(stats.cities), stats.cities["city"], "city", "cities.csv")

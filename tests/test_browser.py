@@ -35,7 +35,7 @@ UP_READY_SECONDS = 90
 RENDER_TIMEOUT_MS = 60_000
 # (menu label, screenshot name); the title on each page ends with the menu label.
 PAGES = [("Overview", "overview"), ("Realtime", "realtime"), ("Sources", "sources"), ("Pages", "pages"),
-         ("Events", "events"), ("Devices", "devices")]
+         ("Events", "events"), ("Devices", "devices"), ("Locations", "locations")]
 ERROR_TEXTS = ("Traceback", "Error", "Exception")
 # A drawn trace: a line or bar series, or a donut slice.
 DRAWN_TRACE = ".js-plotly-plot .main-svg g.trace, .js-plotly-plot .main-svg g.slice"
@@ -297,7 +297,7 @@ def test_up_kiosk_shows_a_full_screen_in_large_type_that_rotates(kiosk_stack):
 
 # Every page by its URL path, and the kiosk screens: (path, title).
 PAGE_PATHS = [("", "Overview"), ("realtime", "Realtime"), ("sources", "Sources"), ("top_pages", "Pages"),
-              ("events", "Events"), ("devices", "Devices")]
+              ("events", "Events"), ("devices", "Devices"), ("locations", "Locations")]
 # Elements Markdown or plotly would make from a label; any of them carrying the corpus's text is made from data.
 MADE_FROM_DATA = """([markers]) => {
   const offenders = [];

@@ -147,9 +147,9 @@ def as_text(frame: pd.DataFrame, labels: dict[str, str], rows: int) -> pd.DataFr
 
 
 def countries(frame: pd.DataFrame) -> pd.DataFrame:
-    """The countries breakdown for a table: its name first ("United States"), then its code and counts."""
+    """The countries breakdown for a table: each country's name ("United States") and counts."""
     named = frame.assign(country_name=frame["country"].map(places.country_name))
-    return named[["country_name", "country", *PLACE_METRICS]].reset_index(drop=True)
+    return named[["country_name", *PLACE_METRICS]].reset_index(drop=True)
 
 
 def world_map(frame: pd.DataFrame) -> pd.DataFrame:
@@ -160,10 +160,10 @@ def world_map(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def regions(frame: pd.DataFrame) -> pd.DataFrame:
-    """The regions breakdown for a table: the region's name ("Washington"), its code, its country, counts."""
+    """The regions breakdown for a table: the region's name ("Washington"), its country's, counts."""
     named = frame.assign(region_name=frame["region"].map(places.region_name),
                          country_name=frame["country"].map(places.country_name))
-    return named[["region_name", "region", "country_name", *PLACE_METRICS]].reset_index(drop=True)
+    return named[["region_name", "country_name", *PLACE_METRICS]].reset_index(drop=True)
 
 
 def cities(frame: pd.DataFrame) -> pd.DataFrame:

@@ -431,8 +431,6 @@ COLUMN_CONFIG: dict[str, Any] = {
     "country_name": "Country",
     "region_name": "Region",
     "city_name": "City",
-    "country": st.column_config.TextColumn("Code", width="small"),
-    "region": st.column_config.TextColumn("Code", width="small"),
     "ago": "When",
     "visitors": _count("Visitors"),
     "sessions": _count("Sessions"),
