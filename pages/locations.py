@@ -9,7 +9,7 @@ filters = ui.current_filters()
 ui.page_header(":material/public: Locations", filters)
 stats = ui.load_stats(filters, limit=PLACES_LIMIT)
 if stats.countries.empty:
-    ui.empty_state("No visitors in this range yet, so no places to show.")
+    ui.empty_state()
     st.stop()
 
 chosen = next(((name, getattr(filters, name)) for name in reversed(ui.PLACE_FILTERS) if getattr(filters, name)), None)

@@ -134,7 +134,9 @@ class Filters:
 
     def stats_args(self) -> dict[str, Any]:
         """Keyword arguments for Client.stats."""
-        args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS}
+        # The place filters only when chosen: a server that predates them answers the rest as before.
+        args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS
+                                if name not in PLACE_FILTERS or getattr(self, name)}
         if self.period == "custom" and self.start and self.end:
             # Whole UTC days: from the start day's midnight to the midnight after the end day.
             args.update(from_=self.start, to=self.end + timedelta(days=1))
