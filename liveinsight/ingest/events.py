@@ -70,6 +70,7 @@ class EventIn(BaseModel):
     event_id: StrictStr | None = None
     props: dict[StrictStr, StrictStr | StrictBool | StrictInt | StrictFloat] | None = None
     sent_at: StrictInt | StrictFloat | None = None
+    tz: StrictStr | None = None
 
 
 @dataclass
