@@ -19,8 +19,8 @@ if chosen:
 elif not kiosk.active():
     st.caption("Select a row in a table to focus every page on that country, region or city.")
 
-shaded = frames.world_map(stats.countries)
-ui.map_chart(charts.world_map(shaded, title="Visitors by country"))
+shaded, metric = frames.world_map(stats.countries), frames.map_metric(stats.countries)
+ui.map_chart(charts.world_map(shaded, metric, title=f"{charts.METRIC_LABELS[metric]} by country"))
 if shaded.empty:
     st.caption("No country to shade: every visitor in this range is of unknown country.")
 

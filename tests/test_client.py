@@ -184,8 +184,20 @@ def test_an_older_server_without_visitors_or_places_reads_as_zero_and_empty(api,
 
     stats = client.stats()
 
-    assert stats.totals.visitors == 0 and stats.timeseries["visitors"].sum() == 0
+    assert stats.totals.visitors is None  # not counted, which is not zero
+    assert stats.timeseries["visitors"].isna().all() and stats.pages["visitors"].isna().all()
     assert stats.countries.empty and stats.regions.empty and stats.cities.empty
+
+
+def test_visitors_the_api_does_not_count_stay_unknown(api, client):
+    # A combination of filters: the API answers null totals and series, and rows without visitors.
+    api.stats = fakes.stats_payload(totals={**fakes.stats_payload()["totals"], "visitors": None},
+                                    pages=[{"page": "/", "page_views": 5, "sessions": 4}])
+
+    stats = client.stats(source="Google", event_type="signup")
+
+    assert stats.totals.visitors is None
+    assert stats.pages["visitors"].isna().all() and stats.pages["sessions"].tolist() == [4]
 
 
 def test_a_place_filter_the_api_refuses_carries_its_message(api, client):

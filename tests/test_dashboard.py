@@ -892,3 +892,18 @@ def test_a_saved_view_and_a_kiosk_screen_keep_the_country(fake, kiosk_clock):
     fake.calls.clear()
     at = open_page(PAGES["overview"], {"kiosk": "1", "country": "DE"})
     assert fake.stats_calls()[-1]["country"] == "DE"
+
+
+def test_a_filter_combination_without_visitors_shows_a_dash_and_no_visitors_column(fake):
+    payload = fakes.stats_payload(previous_totals={**fakes.PREVIOUS_TOTALS, "visitors": None})
+    payload["totals"]["visitors"] = None
+    for row in payload["timeseries"] + payload["pages"] + payload["sources"]:
+        row.pop("visitors")
+    fake.stats_data = payload
+
+    at = open_page(PAGES["overview"], {"source": "Google", "event_type": "signup"})
+
+    tile = next(m for m in at.metric if m.label == "Visitors")
+    assert tile.value == "—" and not tile.delta
+    assert "visitors" not in table_with(at, "page").columns
+    assert "Visitors" not in [t["name"] for t in chart_spec(charts(at)[0])["data"]]

@@ -267,3 +267,26 @@ def test_world_map_shades_by_visitors_and_shows_collected_names_as_text():
     trace = figure.data[0]
     assert (trace.locationmode, list(trace.locations), list(trace.z)) == ("ISO-3", ["USA"], [5])
     assert list(trace.text) == ["&lt;b&gt;US&lt;/b&gt;"]
+
+
+def test_visitors_the_api_does_not_count_show_as_a_dash_not_zero():
+    tiles = {t.key: t for t in frames.kpis(Totals(sessions=4), Totals(sessions=2, visitors=1))}
+
+    assert (tiles["visitors"].value, tiles["visitors"].delta) == ("—", None)
+    assert "does not count visitors" in tiles["visitors"].help
+
+
+def test_a_breakdown_without_visitors_loses_the_column_and_the_map_shades_visits():
+    rows = [{"country": "US", "sessions": 5, "page_views": 9, "bounce_rate": 0.2}]
+    countries = Stats.from_json(fakes.stats_payload(countries=rows)).countries
+
+    assert "visitors" not in frames.counted(frames.countries(countries)).columns
+    assert frames.map_metric(countries) == "sessions"
+    assert frames.map_metric(Stats.from_json(fakes.stats_payload()).countries) == "visitors"
+
+
+def test_the_traffic_chart_leaves_out_visitors_the_api_does_not_count():
+    series = Stats.from_json(fakes.stats_payload(timeseries=[
+        {"t": fakes.NOW, "events": 3, "page_views": 2, "sessions": 1, "visitors": None}])).timeseries
+
+    assert [t.name for t in charts.traffic_over_time(series).data] == ["Sessions", "Page views", "Events"]

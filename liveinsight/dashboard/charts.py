@@ -55,8 +55,10 @@ def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
 def traffic_over_time(timeseries: pd.DataFrame,
                       metrics: tuple[str, ...] = ("visitors", "sessions", "page_views", "events"),
                       title: str = "Traffic over time") -> go.Figure:
-    """One line per metric over the period's buckets."""
+    """One line per metric over the period's buckets (visitors only where the API counts them)."""
+    metrics = tuple(m for m in metrics if m != "visitors" or timeseries[m].notna().any())
     long = timeseries.melt(id_vars="t", value_vars=list(metrics), var_name="metric", value_name="value")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
     long["metric"] = long["metric"].map(METRIC_LABELS)
     figure = px.line(
         long, x="t", y="value", color="metric", title=title, markers=len(timeseries) <= 48,
@@ -130,7 +132,7 @@ def world_map(shaded: pd.DataFrame, metric: str = "visitors", title: str = "") -
     """
     noun = METRIC_LABELS.get(metric, metric).lower()
     figure = go.Figure(go.Choropleth(
-        locations=shaded["iso3"], locationmode="ISO-3", z=shaded[metric],
+        locations=shaded["iso3"], locationmode="ISO-3", z=shaded[metric].astype("float64"),
         text=shaded["name"].map(text.chart_text), colorscale=MAP_SCALE, zmin=0,
         marker_line_color="#FFFFFF", marker_line_width=0.5,
         colorbar=dict(title=dict(text=METRIC_LABELS.get(metric, metric)), tickformat=",d", thickness=12),

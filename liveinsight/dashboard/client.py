@@ -101,8 +101,9 @@ class Totals:
     bounce_rate: float = 0.0
     avg_session_duration: float = 0.0
     views_per_session: float = 0.0
-    # Each day's distinct visitors, summed over the range's days (the visitor id rotates daily).
-    visitors: int = 0
+    # Each day's distinct visitors, summed over the range's days (the visitor id rotates daily);
+    # None where the API does not count them (a combination of filters, an older server).
+    visitors: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Totals":
@@ -113,7 +114,7 @@ class Totals:
             bounce_rate=float(data.get("bounce_rate") or 0.0),
             avg_session_duration=float(data.get("avg_session_duration") or 0.0),
             views_per_session=float(data.get("views_per_session") or 0.0),
-            visitors=int(data.get("visitors") or 0),
+            visitors=int(data["visitors"]) if data.get("visitors") is not None else None,
         )
 
 
@@ -258,9 +259,11 @@ def _table(rows: Any, columns: tuple[str, ...], times: tuple[str, ...] = ()) -> 
     frame = frame[list(columns) + extra]
     for column in times:
         frame[column] = _epoch_to_utc(frame[column])
-    for column in ("events", "page_views", "sessions", "count", "visitors", "active_sessions"):
+    for column in ("events", "page_views", "sessions", "count", "active_sessions"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("int64")
+    if "visitors" in frame.columns:  # Missing where the API does not count them: unknown, not zero.
+        frame["visitors"] = pd.to_numeric(frame["visitors"], errors="coerce").astype("Int64")
     if "bounce_rate" in frame.columns:
         frame["bounce_rate"] = pd.to_numeric(frame["bounce_rate"], errors="coerce").fillna(0.0).astype("float64")
     return frame

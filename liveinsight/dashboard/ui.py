@@ -454,6 +454,7 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
 
     On a kiosk screen: the first kiosk.TABLE_ROWS rows as a plain table in large type, no download.
     """
+    frame = frames.counted(frame)  # A breakdown the API counts no visitors for has no Visitors column.
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
     if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
