@@ -215,3 +215,32 @@ def test_every_cookieless_event_is_valid(cookieless_day):
 
     for _, event in cookieless_day[:3000]:
         validate_event(dict(event), 1_790_000_000.0, max_age_seconds=2 * 86400)
+
+
+def test_up_demos_backfill_sends_each_event_as_its_visitor(backend):
+    from liveinsight.local.demo import backfill
+
+    # GIVEN a few hours of history within one UTC day (a visitor's id is the day's)
+    now = time.time() // 86400 * 86400 - 60
+    pairs = list(visitor_history(0.25, 800, now, seed=9))
+
+    # WHEN up --demo backfills it
+    report = backfill(backend.store, 0.25, 800, now, seed=9)
+
+    # THEN every event is kept, with no id of its own: the collector derived one per visitor
+    assert report.accepted + report.filtered == len(pairs) and not report.rejected  # crawlers filtered
+    items = {item["event_id"]: item for item in backend.raw_events()}
+    ids: dict = {}
+    for person, event in pairs:
+        if client_info(person.agent).is_bot:
+            continue
+        item = items[event["event_id"]]
+        ids.setdefault(person, set()).add(item["session_id"])
+        # AND the place the deployment's CloudFront named for the visitor, nothing for those placed by time zone
+        if person.time_zone_only:
+            assert item.get("country") is None
+        else:
+            assert (item["country"], item["region"], item["city"]) == (
+                person.country, f"{person.country}-{person.region}", person.city)
+    assert all(len(visitor_ids) == 1 for visitor_ids in ids.values())
+    assert len({i for visitor_ids in ids.values() for i in visitor_ids}) == len(ids)

@@ -283,6 +283,24 @@ def history(days: float, visits_per_day: int, now: float, seed: int = 7) -> Iter
         yield event
 
 
+def backfill(store: Any, days: float, visits_per_day: int, now: float, seed: int = 7) -> Any:
+    """Import `days` of cookieless demo history into `store`, each event with its visitor's request context.
+
+    What the deployment's collector would have learned from CloudFront for each request — the
+    visitor's address, browser and place — goes with each event, as the live simulator sends it.
+    """
+    from ..ingest.collector import RequestContext
+    from .importer import import_events
+
+    pairs = list(visitor_history(days, visits_per_day, now, seed))
+    contexts = {person: RequestContext(client_ip=person.ip, user_agent=person.agent) if person.time_zone_only else
+                RequestContext(client_ip=person.ip, user_agent=person.agent, country=person.country,
+                               region=f"{person.country}-{person.region}", city=person.city)
+                for person in {person for person, _ in pairs}}
+    return import_events(((number, event) for number, (_, event) in enumerate(pairs, 1)), store, now=now,
+                         context_of=lambda number: contexts[pairs[number - 1][0]])
+
+
 def visitor_history(days: float, visits_per_day: int, now: float, seed: int = 7,
                     cookieless: bool = True) -> Iterator[tuple[Visitor, dict]]:
     """(visitor, event) of the visits over the past `days` on the day-night curve, in time order.
