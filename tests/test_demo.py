@@ -206,7 +206,7 @@ def test_the_simulator_takes_the_origin_secret_from_the_local_stacks_environment
     assert Simulator("http://x").origin_secret == "from-env"
     assert Simulator("http://x", origin_secret="given").origin_secret == "given"
     monkeypatch.delenv("LIVEINSIGHT_ORIGIN_SECRET")
-    person = TrafficModel(seed=1).visitor("agent")
+    person = TrafficModel(seed=1).visitor("agent", 1_790_000_000.0)
     assert "X-LiveInsight-Origin" not in person.headers(Simulator("http://x").origin_secret, 4000)
 
 

@@ -467,6 +467,18 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
     return shown
 
 
+# Seven tiles in one row leave a 1400-pixel window ~110 pixels each: "44.2%" and "1m 22s" cut off.
+KPI_TILES_PER_ROW = 4
+
+
+def kpi_tiles(tiles: list[frames.Kpi]) -> None:
+    """The KPI tiles, KPI_TILES_PER_ROW to a row (all in one row across a kiosk screen's width)."""
+    per_row = len(tiles) if kiosk.active() else KPI_TILES_PER_ROW
+    for first in range(0, len(tiles), per_row):
+        for column, kpi in zip(st.columns(per_row), tiles[first:first + per_row]):
+            column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True)
+
+
 def chart(figure: go.Figure, **kwargs: Any) -> Any:
     """st.plotly_chart, in large type on a kiosk screen."""
     return st.plotly_chart(kiosk.styled(figure) if kiosk.active() else figure, **kwargs)

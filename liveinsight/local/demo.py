@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from collections import deque
 import math
 import os
 import random
@@ -162,8 +163,9 @@ class TrafficModel:
     mobile_share: float = 0.38
     bot_share: float = 0.03
     mean_gap_seconds: float = 35.0
-    # Of the visits, those by someone who came before (the same address and browser, so the same visitor).
-    returning_share: float = 0.3
+    # Of the visits, those by someone who came earlier the same day or night (the same address and
+    # browser, so the same visitor), after their visit had ended.
+    returning_share: float = 0.35
     # Of the engaged visits, those that open a page or two in more tabs while reading.
     tabs_share: float = 0.3
     time_zone_only_share: float = 0.2
@@ -173,35 +175,42 @@ class TrafficModel:
     seed: int = 7
     rng: random.Random = field(init=False)
     people: random.Random = field(init=False)
-    visitors: list[Visitor] = field(init=False)
+    recent: deque = field(init=False)
 
-    # The visitors a returning visit is drawn from: the latest ones.
-    RETURNING_POOL = 5000
+    # Someone comes back within hours of a visit, and after it ended (30 minutes without an event).
+    RETURN_WITHIN_SECONDS = 8 * 3600
+    RETURN_AFTER_SECONDS = 45 * 60
+    RECENT_LIMIT = 50_000
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         # Who visits, and their tabs, from a generator of their own: the visits' pages, sources and
         # events stay what the same seed gave before visitors had places.
         self.people = random.Random(self.seed + 101)
-        self.visitors = []
+        self.recent = deque()  # (start of their latest visit, visitor), oldest first
 
     def _weighted(self, options: list[tuple], rng: random.Random | None = None) -> tuple:
         return (rng or self.rng).choices(options, weights=[o[-1] for o in options])[0]
 
-    def visitor(self, agent: str, bot: bool = False) -> Visitor:
-        """Who makes the next visit with a browser like `agent`: someone who came before, or someone new."""
+    def visitor(self, agent: str, start: float, bot: bool = False) -> Visitor:
+        """Who makes a visit starting at `start` with a browser like `agent`: someone back from earlier, or someone new."""
         p = self.people
-        if not bot and self.visitors and p.random() < self.returning_share:
-            return p.choice(self.visitors)
+        while self.recent and (self.recent[0][0] < start - self.RETURN_WITHIN_SECONDS
+                               or len(self.recent) > self.RECENT_LIMIT):
+            self.recent.popleft()
+        if not bot and p.random() < self.returning_share:
+            back = [person for seen, person in self.recent
+                    if start - self.RETURN_WITHIN_SECONDS <= seen <= start - self.RETURN_AFTER_SECONDS]
+            if back:
+                person = p.choice(back)
+                self.recent.append((start, person))
+                return person
         country, region, city, time_zone, _ = self._weighted(PLACES, p)
         # Addresses from 198.18.0.0/15, the block set aside for benchmarks: never a real person's.
         ip = f"198.{18 + p.getrandbits(1)}.{p.getrandbits(8)}.{1 + p.randrange(254)}"
         person = Visitor(ip, agent, country, region, city, time_zone, p.random() < self.time_zone_only_share)
-        if bot:  # A crawler does not come back as a person.
-            return person
-        self.visitors.append(person)
-        if len(self.visitors) > self.RETURNING_POOL:
-            del self.visitors[: len(self.visitors) - self.RETURNING_POOL]
+        if not bot:  # A crawler does not come back as a person.
+            self.recent.append((start, person))
         return person
 
     def visit(self, start: float, source: tuple | None = None, landing: str | None = None) -> list[dict]:
@@ -215,12 +224,12 @@ class TrafficModel:
         session_id = uuid.UUID(int=r.getrandbits(128)).hex
         if r.random() < self.bot_share:
             agent = r.choice(BOT_AGENTS)
-            person = self.visitor(agent, bot=True)
+            person = self.visitor(agent, start, bot=True)
             return person, [self._event("page_view", session_id, start + i * 2, r.choice(PAGES)[0], agent, "",
                                         person) for i in range(r.randint(1, 4))]
         kind, referrer, query, _ = source or self._weighted(SOURCES)
         agent = self._weighted(MOBILE_AGENTS if r.random() < self.mobile_share else DESKTOP_AGENTS)[0]
-        person = self.visitor(agent)
+        person = self.visitor(agent, start)
         agent = person.agent  # someone coming back comes back with their own browser
         landing = landing or self._weighted(PAGES)[0]
         events = [self._event("page_view", session_id, start, landing + query, agent, referrer, person)]
