@@ -35,7 +35,7 @@ def live_view() -> None:
     with per_minute:
         ui.chart(charts.events_per_minute(now.per_minute))
     with by_country:
-        st.subheader("Active now by country", help="Sessions with an event in the last 5 minutes, by country.")
+        st.subheader("By country", help="Active now: sessions with an event in the last 5 minutes, by country.")
         if now.countries.empty:
             st.caption("No one is active right now.")
         else:
