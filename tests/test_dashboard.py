@@ -907,3 +907,12 @@ def test_a_filter_combination_without_visitors_shows_a_dash_and_no_visitors_colu
     assert tile.value == "—" and not tile.delta
     assert "visitors" not in table_with(at, "page").columns
     assert "Visitors" not in [t["name"] for t in chart_spec(charts(at)[0])["data"]]
+
+
+def test_no_country_choice_while_the_api_names_no_places(fake):
+    for key in ("countries", "regions", "cities"):
+        fake.stats_data[key] = []
+
+    at = open_page(PAGES["overview"])
+
+    assert "country" not in [s.key for s in at.selectbox]

@@ -263,6 +263,8 @@ def url_filters() -> Filters:
 def _place_selectors(base: Filters, countries: list[str]) -> None:
     """Country, then its regions, then their cities: each offered once the coarser one is chosen."""
     country, region = st.session_state.get("country"), st.session_state.get("region")
+    if not countries and not country:  # An API that names no places (yet): nothing to choose between.
+        return
     st.selectbox("Country", _with_current(countries, country), index=None, key="country",
                  placeholder="All countries", format_func=lambda code: text.visible(places.country_name(code)),
                  on_change=_clear_finer, args=("country",))
