@@ -37,8 +37,8 @@ RENDER_TIMEOUT_MS = 60_000
 PAGES = [("Overview", "overview"), ("Realtime", "realtime"), ("Sources", "sources"), ("Pages", "pages"),
          ("Events", "events"), ("Devices", "devices"), ("Locations", "locations")]
 ERROR_TEXTS = ("Traceback", "Error", "Exception")
-# A drawn trace: a line or bar series, or a donut slice.
-DRAWN_TRACE = ".js-plotly-plot .main-svg g.trace, .js-plotly-plot .main-svg g.slice"
+# A drawn trace: a line or bar series, a donut slice, or a map's land (a map with no country to shade has no trace).
+DRAWN_TRACE = ".js-plotly-plot .main-svg g.trace, .js-plotly-plot .main-svg g.slice, .js-plotly-plot .geo .layer.land path"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
