@@ -916,3 +916,20 @@ def test_no_country_choice_while_the_api_names_no_places(fake):
     at = open_page(PAGES["overview"])
 
     assert "country" not in [s.key for s in at.selectbox]
+
+
+@pytest.mark.parametrize("label", hostile.PATHS[:5] + hostile.SOURCES[:2])
+def test_hostile_place_names_are_text_in_banners_captions_and_tables(fake, label):
+    # GIVEN a city and a country code as a forged header or a link could name them
+    fake.stats_data = fakes.stats_payload(
+        countries=[{"country": label, "visitors": 3, "sessions": 3, "page_views": 3, "bounce_rate": 0.0},
+                   {"country": "US", "visitors": 2, "sessions": 2, "page_views": 2, "bounce_rate": 0.0}],
+        cities=[{"city": f"US-WA/{label}", "name": label, "region": "US-WA", "country": "US", "visitors": 2,
+                 "sessions": 2, "page_views": 2, "bounce_rate": 0.0}])
+
+    at = open_page(PAGES["locations"], {"city": f"US-WA/{label}"})
+
+    for element in [*at.info, *at.caption, *at.markdown]:
+        assert hostile.markup_from(element.value) == set(), element.value
+    assert hostile.seen(label) in [hostile.shown(i.value) for i in at.info][0]
+    assert table_with(at, "city_name")["city_name"].tolist() == [label]
