@@ -12,9 +12,9 @@ if stats.countries.empty:
     ui.empty_state()
     st.stop()
 
-chosen = next(((name, getattr(filters, name)) for name in reversed(ui.PLACE_FILTERS) if getattr(filters, name)), None)
-if chosen:
-    st.info(f"Every page shows visitors from {text.plain(places.describe(*chosen))} only.", icon=":material/filter_alt:")
+if filters.place:
+    st.info(f"Every page shows visitors from {text.plain(places.describe(*filters.place))} only.",
+            icon=":material/filter_alt:")
     st.button("Show all places", on_click=ui.choose_place, args=("country", None), icon=":material/close:")
 elif not kiosk.active():
     st.caption("Select a row in a table to focus every page on that country, region or city.")

@@ -145,6 +145,11 @@ class Filters:
         return args
 
     @property
+    def place(self) -> tuple[str, str] | None:
+        """The finest place filter chosen, e.g. ("region", "US-WA"); None for everywhere."""
+        return next(((name, getattr(self, name)) for name in reversed(PLACE_FILTERS) if getattr(self, name)), None)
+
+    @property
     def description(self) -> str:
         """"Last 7 days · site shop.example.com · page /pricing" for captions."""
         if self.period == "custom" and self.start and self.end:
