@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/top_pages.py", title="Pages", icon=":material/description:"),
     st.Page("pages/events.py", title="Events", icon=":material/ads_click:"),
     st.Page("pages/devices.py", title="Devices", icon=":material/devices:"),
+    st.Page("pages/locations.py", title="Locations", icon=":material/public:"),
 ]
 # Streamlit's own menu is off (.streamlit/config.toml): it would list the pages/ folder
 # on a fresh server's first run. ui.navigation_menu draws the same menu from PAGES.

@@ -16,11 +16,12 @@ COPY requirements-dashboard.txt ./
 RUN pip install --no-cache-dir -r requirements-dashboard.txt \
     && useradd --system --uid 10001 --create-home --home-dir /home/liveinsight --shell /usr/sbin/nologin liveinsight
 
-# The router, its pages, the theme, and the package the command line and the dashboard import
+# The router, its pages, the theme, the map's shapes (static/), and the package the command line and the dashboard import
 # (the local stack's wing stays out: see dashboard.Dockerfile.dockerignore).
 COPY dashboard.py ./
 COPY pages/ pages/
 COPY .streamlit/config.toml .streamlit/config.toml
+COPY static/ static/
 COPY liveinsight/ liveinsight/
 
 USER 10001

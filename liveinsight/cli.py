@@ -192,13 +192,12 @@ def _up(args: argparse.Namespace) -> int:
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         print(f"Sites            {sites_note(stack.settings)}", flush=True)
         if args.demo:
-            from .local.demo import Simulator, history
-            from .local.importer import import_events
+            from .local.demo import Simulator, backfill
 
             started = time.monotonic()
             print(f"backfilling {args.history_days} days of demo history…", flush=True)
-            report = import_events(enumerate(history(args.history_days, args.visits_per_day, time.time(),
-                                                     seed=args.seed), start=1), stack.services.store)
+            report = backfill(stack.services.store, args.history_days, args.visits_per_day, time.time(),
+                              seed=args.seed)
             stack.wait_until_aggregated()
             print(f"  {report.accepted} events in {time.monotonic() - started:.0f} s", flush=True)
             simulator = Simulator(stack.url, rate=args.rate, scenario=args.scenario, seed=args.seed)

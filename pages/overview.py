@@ -10,8 +10,7 @@ ui.page_header(":material/dashboard: Overview", filters,
                     "(Realtime shows them in seconds)")
 stats = ui.load_stats(filters, compare=True)
 
-for column, kpi in zip(st.columns(6), frames.kpis(stats.totals, stats.previous_totals)):
-    column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True)
+ui.kpi_tiles(frames.kpis(stats.totals, stats.previous_totals))
 
 if not frames.has_traffic(stats.timeseries):
     ui.empty_state()

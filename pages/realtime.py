@@ -10,7 +10,7 @@ filters = ui.current_filters()
 st.title(":material/bolt: Realtime")
 scope = [f"{name} {text.plain(value)}" for name, value in (("site", filters.site), ("page", filters.page)) if value]
 st.caption(" · ".join(["Last 5 and 30 minutes", *scope,
-                        "the period, source and event type filters do not apply here."]))
+                        "the period, source, event type and place filters do not apply here."]))
 if kiosk.active():  # Nobody in the room would press Pause.
     refresh = DEFAULT_REFRESH
 else:
@@ -31,7 +31,15 @@ def live_view() -> None:
     if not now.per_minute["events"].sum():
         ui.empty_state("No events in the last 30 minutes yet.")
         return
-    ui.chart(charts.events_per_minute(now.per_minute))
+    per_minute, by_country = st.columns([3, 1])
+    with per_minute:
+        ui.chart(charts.events_per_minute(now.per_minute))
+    with by_country:
+        st.subheader("By country", help="Active now: sessions with an event in the last 5 minutes, by country.")
+        if now.countries.empty:
+            st.caption("No one is active right now.")
+        else:
+            ui.table(frames.active_countries(now.countries), "realtime-countries.csv")
 
     pages, sources, types = st.columns([3, 2, 2])  # Paths need the room.
     with pages:

@@ -16,18 +16,19 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
     data = {
         "range": {"from": NOW - 24 * HOUR, "to": NOW, "interval": "hour"},
         "totals": {"events": 4321, "page_views": 3210, "sessions": 1234, "bounce_rate": 0.4213,
-                   "avg_session_duration": 125.0, "views_per_session": 2.6},
-        "timeseries": [{"t": NOW - (24 - i) * HOUR, "events": 100 + i, "page_views": 80 + i, "sessions": 30 + i}
-                       for i in range(24)],
+                   "avg_session_duration": 125.0, "views_per_session": 2.6, "visitors": 987},
+        "timeseries": [{"t": NOW - (24 - i) * HOUR, "events": 100 + i, "page_views": 80 + i, "sessions": 30 + i,
+                        "visitors": 20 + i} for i in range(24)],
         "event_types": [{"event_type": "page_view", "count": 3210}, {"event_type": "signup", "count": 777},
                         {"event_type": "download", "count": 334}],
-        "sources": [{"source": "Google", "sessions": 600, "page_views": 1500},
-                    {"source": "Direct", "sessions": 400, "page_views": 1100},
-                    {"source": "news.ycombinator.com", "sessions": 234, "page_views": 610}],
+        "sources": [{"source": "Google", "visitors": 511, "sessions": 600, "page_views": 1500},
+                    {"source": "Direct", "visitors": 333, "sessions": 400, "page_views": 1100},
+                    {"source": "news.ycombinator.com", "visitors": 201, "sessions": 234, "page_views": 610}],
         "referrers": [{"referrer": "www.google.com", "sessions": 600},
                       {"referrer": "news.ycombinator.com", "sessions": 234}],
-        "pages": [{"page": "/", "page_views": 1800, "sessions": 900}, {"page": "/pricing", "page_views": 987, "sessions": 456},
-                  {"page": "/docs", "page_views": 423, "sessions": 200}],
+        "pages": [{"page": "/", "page_views": 1800, "visitors": 805, "sessions": 900},
+                  {"page": "/pricing", "page_views": 987, "visitors": 401, "sessions": 456},
+                  {"page": "/docs", "page_views": 423, "visitors": 188, "sessions": 200}],
         "entry_pages": [{"page": "/", "sessions": 800}, {"page": "/pricing", "sessions": 300}],
         "browsers": [{"name": "Chrome", "sessions": 700}, {"name": "Firefox", "sessions": 321}, {"name": "Safari", "sessions": 213}],
         "operating_systems": [{"name": "Windows", "sessions": 500}, {"name": "macOS", "sessions": 400},
@@ -35,22 +36,40 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
         "devices": [{"name": "desktop", "sessions": 900}, {"name": "mobile", "sessions": 300}, {"name": "tablet", "sessions": 34}],
         "bots_filtered": 42,
         "sites": ["shop.example.com"],
+        "countries": [
+            {"country": "US", "visitors": 412, "sessions": 520, "page_views": 1400, "bounce_rate": 0.38},
+            {"country": "DE", "visitors": 203, "sessions": 260, "page_views": 650, "bounce_rate": 0.45},
+            {"country": "JP", "visitors": 151, "sessions": 170, "page_views": 480, "bounce_rate": 0.41},
+            {"country": "Unknown", "visitors": 96, "sessions": 104, "page_views": 230, "bounce_rate": 0.52},
+            {"country": "BR", "visitors": 77, "sessions": 90, "page_views": 260, "bounce_rate": 0.36},
+        ],
+        "regions": [
+            {"region": "US-WA", "country": "US", "visitors": 150, "sessions": 190, "page_views": 520, "bounce_rate": 0.33},
+            {"region": "DE-BE", "country": "DE", "visitors": 120, "sessions": 150, "page_views": 380, "bounce_rate": 0.4},
+            {"region": "US-NY", "country": "US", "visitors": 98, "sessions": 120, "page_views": 300, "bounce_rate": 0.42},
+        ],
+        "cities": [
+            {"city": "US-WA/Seattle", "name": "Seattle", "region": "US-WA", "country": "US", "visitors": 131,
+             "sessions": 170, "page_views": 470, "bounce_rate": 0.31},
+            {"city": "DE-BE/Berlin", "name": "Berlin", "region": "DE-BE", "country": "DE", "visitors": 117,
+             "sessions": 145, "page_views": 372, "bounce_rate": 0.39},
+        ],
     }
     data.update(overrides)
     return data
 
 
 PREVIOUS_TOTALS = {"events": 4000, "page_views": 3000, "sessions": 1000, "bounce_rate": 0.40,
-                   "avg_session_duration": 100.0, "views_per_session": 2.0}
+                   "avg_session_duration": 100.0, "views_per_session": 2.0, "visitors": 900}
 
 
 def empty_stats_payload() -> dict[str, Any]:
     """A period without any event: zeros and empty breakdowns, as the server answers."""
     data = stats_payload(totals={key: 0 for key in PREVIOUS_TOTALS},
-                         timeseries=[{"t": NOW - (24 - i) * HOUR, "events": 0, "page_views": 0, "sessions": 0}
-                                     for i in range(24)])
+                         timeseries=[{"t": NOW - (24 - i) * HOUR, "events": 0, "page_views": 0, "sessions": 0,
+                                      "visitors": 0} for i in range(24)])
     for key in ("event_types", "sources", "referrers", "pages", "entry_pages", "browsers", "operating_systems",
-                "devices", "sites"):
+                "devices", "sites", "countries", "regions", "cities"):
         data[key] = []
     return data
 
@@ -68,6 +87,8 @@ def realtime_payload(**overrides: Any) -> dict[str, Any]:
         "recent_events": [{"event_type": "play_video", "timestamp": NOW - 3, "page": "/live", "source": "Twitter"},
                           {"event_type": "page_view", "timestamp": NOW - 40, "page": "/", "source": "Direct"}],
         "generated_at": NOW,
+        "countries": [{"country": "US", "active_sessions": 9}, {"country": "GB", "active_sessions": 5},
+                      {"country": "Unknown", "active_sessions": 3}],
     }
     data.update(overrides)
     return data

@@ -35,10 +35,10 @@ UP_READY_SECONDS = 90
 RENDER_TIMEOUT_MS = 60_000
 # (menu label, screenshot name); the title on each page ends with the menu label.
 PAGES = [("Overview", "overview"), ("Realtime", "realtime"), ("Sources", "sources"), ("Pages", "pages"),
-         ("Events", "events"), ("Devices", "devices")]
+         ("Events", "events"), ("Devices", "devices"), ("Locations", "locations")]
 ERROR_TEXTS = ("Traceback", "Error", "Exception")
-# A drawn trace: a line or bar series, or a donut slice.
-DRAWN_TRACE = ".js-plotly-plot .main-svg g.trace, .js-plotly-plot .main-svg g.slice"
+# A drawn trace: a line or bar series, a donut slice, or a map's land (a map with no country to shade has no trace).
+DRAWN_TRACE = ".js-plotly-plot .main-svg g.trace, .js-plotly-plot .main-svg g.slice, .js-plotly-plot .geo .layer.land path"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
@@ -207,7 +207,7 @@ def test_up_demo_dashboard_in_a_real_browser_then_ctrl_c_stops_everything(demo_s
             page.goto(url)
             # THEN the Overview shows its title, KPI tiles and a drawn chart, with the menu beside it
             wait_until_rendered(page, "Overview")
-            assert page.locator('[data-testid="stMetric"]').count() >= 6
+            assert page.locator('[data-testid="stMetric"]').count() >= 7
             assert page.locator(DRAWN_TRACE).count() > 0
             menu = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
             labels = [text.split()[-1] for text in menu.all_inner_texts()]  # "dashboard Overview": icon, title.
@@ -271,7 +271,7 @@ def test_up_kiosk_shows_a_full_screen_in_large_type_that_rotates(kiosk_stack):
                 assert not page.locator(f'[data-testid="{chrome}"]').first.is_visible(), f"{chrome} is visible"
             assert not page.get_by_text("Deploy", exact=True).is_visible()
             # AND the KPIs and the chart's ticks are in large type, the live label in a corner
-            assert page.locator('[data-testid="stMetric"]').count() == 6
+            assert page.locator('[data-testid="stMetric"]').count() == 7
             assert css_pixels(page, '[data-testid="stMetricValue"]') >= KIOSK_MIN_KPI_PIXELS
             assert css_pixels(page, ".js-plotly-plot .xtick text") >= KIOSK_MIN_TICK_PIXELS
             assert "updated" in page.locator(".liveinsight-kiosk-label").inner_text()
@@ -297,7 +297,7 @@ def test_up_kiosk_shows_a_full_screen_in_large_type_that_rotates(kiosk_stack):
 
 # Every page by its URL path, and the kiosk screens: (path, title).
 PAGE_PATHS = [("", "Overview"), ("realtime", "Realtime"), ("sources", "Sources"), ("top_pages", "Pages"),
-              ("events", "Events"), ("devices", "Devices")]
+              ("events", "Events"), ("devices", "Devices"), ("locations", "Locations")]
 # Elements Markdown or plotly would make from a label; any of them carrying the corpus's text is made from data.
 MADE_FROM_DATA = """([markers]) => {
   const offenders = [];

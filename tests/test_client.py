@@ -131,7 +131,7 @@ def test_stats_parses_totals_and_tables(client):
 def test_stats_timeseries_has_utc_datetimes(client):
     series = client.stats().timeseries
 
-    assert list(series.columns) == ["t", "events", "page_views", "sessions"]
+    assert list(series.columns) == ["t", "events", "page_views", "sessions", "visitors"]
     assert isinstance(series["t"].dtype, pd.DatetimeTZDtype) and str(series["t"].dt.tz) == "UTC"
     assert series["t"].iloc[0] == pd.Timestamp(fakes.NOW - 24 * 3600, unit="s", tz="UTC")
     assert series["sessions"].iloc[:3].tolist() == [30, 31, 32]
@@ -145,6 +145,69 @@ def test_stats_sends_filters_and_the_api_key(api, client):
     assert query == {"period": ["7d"], "page": ["/pricing"], "source": ["Google"], "event_type": ["signup"],
                      "limit": ["25"], "interval": ["day"]}
     assert headers["X-API-Key"] == API_KEY
+
+
+def test_stats_sends_the_place_filters_only_when_given(api, client):
+    client.stats(country="US", region="US-WA", city="US-WA/Seattle")
+    query = api.requests[-1][1]
+    assert (query["country"], query["region"], query["city"]) == (["US"], ["US-WA"], ["US-WA/Seattle"])
+
+    client.stats()
+    assert not {"country", "region", "city"} & set(api.requests[-1][1])
+
+
+def test_stats_parses_visitors_and_places(api, client):
+    api.stats = fakes.stats_payload(previous_totals=fakes.PREVIOUS_TOTALS)
+
+    stats = client.stats(compare=True)
+
+    assert (stats.totals.visitors, stats.previous_totals.visitors) == (987, 900)
+    assert stats.timeseries["visitors"].iloc[:3].tolist() == [20, 21, 22]
+    assert stats.pages["visitors"].tolist() == [805, 401, 188]
+    assert stats.sources["visitors"].tolist() == [511, 333, 201]
+    assert stats.countries["country"].tolist() == ["US", "DE", "JP", "Unknown", "BR"]
+    assert stats.countries["visitors"].tolist() == [412, 203, 151, 96, 77]
+    assert stats.countries["bounce_rate"].tolist() == [0.38, 0.45, 0.41, 0.52, 0.36]
+    assert stats.regions[["region", "country"]].values.tolist() == [["US-WA", "US"], ["DE-BE", "DE"], ["US-NY", "US"]]
+    assert stats.cities[["city", "name", "region"]].values.tolist() == [
+        ["US-WA/Seattle", "Seattle", "US-WA"], ["DE-BE/Berlin", "Berlin", "DE-BE"]]
+
+
+def test_an_older_server_without_visitors_or_places_reads_as_zero_and_empty(api, client):
+    payload = fakes.stats_payload()
+    for key in ("countries", "regions", "cities"):
+        del payload[key]
+    del payload["totals"]["visitors"]
+    for row in payload["timeseries"] + payload["pages"]:
+        del row["visitors"]
+    api.stats = payload
+
+    stats = client.stats()
+
+    assert stats.totals.visitors is None  # not counted, which is not zero
+    assert stats.timeseries["visitors"].isna().all() and stats.pages["visitors"].isna().all()
+    assert stats.countries.empty and stats.regions.empty and stats.cities.empty
+
+
+def test_visitors_the_api_does_not_count_stay_unknown(api, client):
+    # A combination of filters: the API answers null totals and series, and rows without visitors.
+    api.stats = fakes.stats_payload(totals={**fakes.stats_payload()["totals"], "visitors": None},
+                                    pages=[{"page": "/", "page_views": 5, "sessions": 4}])
+
+    stats = client.stats(source="Google", event_type="signup")
+
+    assert stats.totals.visitors is None
+    assert stats.pages["visitors"].isna().all() and stats.pages["sessions"].tolist() == [4]
+
+
+def test_a_place_filter_the_api_refuses_carries_its_message(api, client):
+    message = "`country` cannot be combined with `page`; choose one of them"
+    api.reply = (400, json.dumps({"status": "error", "message": message}).encode(), "application/json")
+
+    with pytest.raises(ApiRequestError) as caught:
+        client.stats(country="US", page="/pricing")
+
+    assert (caught.value.status, caught.value.message) == (400, message)
 
 
 def test_stats_asks_for_one_site_only_when_given(api, client):
@@ -190,7 +253,11 @@ def test_empty_breakdowns_still_have_their_columns(api, client):
 
     stats = client.stats()
 
-    assert stats.pages.empty and list(stats.pages.columns) == ["page", "page_views", "sessions"]
+    assert stats.pages.empty and list(stats.pages.columns) == ["page", "page_views", "visitors", "sessions"]
+    assert stats.countries.empty and list(stats.countries.columns) == [
+        "country", "visitors", "sessions", "page_views", "bounce_rate"]
+    assert list(stats.cities.columns) == ["city", "name", "region", "country", "visitors", "sessions", "page_views",
+                                          "bounce_rate"]
     assert list(stats.browsers.columns) == ["name", "sessions"]
     assert stats.totals.sessions == 0
     assert stats.timeseries["events"].sum() == 0
@@ -231,6 +298,7 @@ def test_realtime_parses_numbers_and_tables(api, client):
     assert now.top_referrers["source"].tolist() == ["Twitter"]
     assert list(now.recent_events.columns) == ["event_type", "timestamp", "page", "source"]
     assert now.recent_events["page"].tolist() == ["/live", "/"]
+    assert now.countries.values.tolist() == [["US", 9], ["GB", 5], ["Unknown", 3]]
     assert now.recent_events["timestamp"].iloc[0] == pd.Timestamp(fakes.NOW - 3, unit="s", tz="UTC")
     assert api.requests[-1][:2] == ("/api/realtime", {"page": ["/live"], "window": ["15"]})
 

@@ -27,6 +27,7 @@ PAGES = {
     "pages": "pages/top_pages.py",
     "events": "pages/events.py",
     "devices": "pages/devices.py",
+    "locations": "pages/locations.py",
 }
 ALL_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items()]
 STATS_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items() if name != "realtime"]
@@ -102,9 +103,9 @@ def test_every_page_renders_with_a_title_chart_and_downloadable_tables(fake, pag
     assert not at.error
 
 
-def test_navigation_lists_six_pages_with_icons(fake):
+def test_navigation_lists_every_page_with_an_icon(fake):
     at = open_page(PAGES["overview"])
-    # The router is the entry file; its pages are the six files, each with an icon.
+    # The router is the entry file; its pages are the page files, each with an icon.
     source = Path(DASHBOARD).read_text()
     for path in PAGES.values():
         assert f'st.Page("{path}"' in source
@@ -120,6 +121,7 @@ def test_overview_kpis_show_the_clients_numbers_and_change_against_previous_peri
 
     tiles = {m.label: (m.value, m.delta) for m in at.metric}
     assert tiles == {
+        "Visitors": ("987", "+9.7%"),
         "Sessions": ("1,234", "+23.4%"),
         "Page views": ("3,210", "+7.0%"),
         "Events": ("4,321", "+8.0%"),
@@ -128,6 +130,15 @@ def test_overview_kpis_show_the_clients_numbers_and_change_against_previous_peri
         "Views per session": ("2.60", "+30.0%"),
     }
     assert any(call.get("compare") is True for call in fake.stats_calls())
+    assert [m.label for m in at.metric][0] == "Visitors"
+    assert "once per day" in at.metric[0].help
+
+
+def test_overview_and_source_tables_count_visitors(fake):
+    at = open_page(PAGES["overview"])
+
+    assert table_with(at, "page")["visitors"].tolist() == [805, 401, 188]
+    assert table_with(at, "source")["visitors"].tolist() == [511, 333, 201]
 
 
 def test_overview_says_new_events_count_within_the_rollup_window(fake):
@@ -153,8 +164,9 @@ def test_overview_traffic_chart_plots_the_time_series_in_metric_colours(fake):
     series = {trace["name"]: values(trace["y"]) for trace in figure["data"]}
     assert series["Sessions"][:3] == [30, 31, 32]
     assert series["Page views"][-1] == 103
+    assert series["Visitors"][:2] == [20, 21]
     assert {trace["name"]: trace["line"]["color"] for trace in figure["data"]} == {
-        "Sessions": PALETTE["sessions"], "Page views": PALETTE["page_views"], "Events": PALETTE["events"]}
+        "Visitors": PALETTE["visitors"], "Sessions": PALETTE["sessions"], "Page views": PALETTE["page_views"], "Events": PALETTE["events"]}
     assert figure["layout"]["xaxis"]["title"]["text"] == "Time (UTC)"
 
 
@@ -174,6 +186,23 @@ def test_realtime_shows_active_sessions_feed_and_breakdowns(fake):
     assert table_with(at, "page")["page"].tolist() == ["/live", "/"]
     assert table_with(at, "event_type")["count"].tolist() == [61, 13]
     assert fake.calls[-1] == ("realtime", {"page": None, "site": None, "window": 30})
+
+
+def test_realtime_shows_who_is_active_now_by_country(fake):
+    at = open_page(PAGES["realtime"])
+
+    by_country = table_with(at, "active_sessions")
+    assert by_country.values.tolist() == [["United States", 9], ["United Kingdom", 5], ["Unknown", 3]]
+    assert "place filters do not apply here" in texts(at)
+
+
+def test_realtime_says_when_no_country_is_active_now(fake):
+    fake.realtime_data = fakes.realtime_payload(countries=[])
+
+    at = open_page(PAGES["realtime"])
+
+    assert "No one is active right now." in [c.value for c in at.caption]
+    assert not [d for d in at.dataframe if "active_sessions" in d.value.columns]
 
 
 def test_realtime_refresh_defaults_to_five_seconds_and_can_pause(fake):
@@ -736,7 +765,7 @@ def test_bad_kiosk_parameters_are_named_on_screen_and_the_rest_still_works(fake,
 
     messages = [hostile.shown(w.value) for w in at.warning]
     assert messages == [
-        "rotate: no page named 'traffic'; choose from overview, realtime, sources, pages, events, devices.",
+        "rotate: no page named 'traffic'; choose from overview, realtime, sources, pages, events, devices, locations.",
         "every: '1' is not a number of seconds between 5 and 3600; showing each page for 30 s.",
     ]
     assert not at.exception
@@ -762,3 +791,145 @@ def test_a_kiosk_screen_opened_from_a_share_link_keeps_to_its_scope(keyed_fake, 
         for call in calls)
     assert {key for _, key in keyed_fake.factory_calls} == {None}
     assert at.query_params["share"] in (link, [link])
+
+
+# --- Locations and the place filters ---------------------------------------------------
+
+
+def test_locations_map_shades_countries_by_visitors_from_the_dashboards_own_shapes(fake):
+    at = open_page(PAGES["locations"])
+
+    chart = charts(at)[0]
+    trace = chart_spec(chart)["data"][0]
+    assert (trace["type"], trace["locationmode"]) == ("choropleth", "ISO-3")
+    assert list(trace["locations"]) == ["USA", "DEU", "JPN", "BRA"]  # Unknown has no shape
+    assert values(trace["z"]) == [412, 203, 151, 77]
+    assert json.loads(chart.proto.config)["topojsonURL"] == ui.TOPOJSON_URL
+    assert (ROOT / "static" / "topojson" / "world_110m.json").is_file()
+    assert any(call.get("limit") == 100 and call.get("country") is None for call in fake.stats_calls())
+
+
+def test_locations_tables_name_countries_regions_and_cities(fake):
+    at = open_page(PAGES["locations"])
+
+    countries = table_with(at, "country_name")
+    assert countries["country_name"].tolist() == ["United States", "Germany", "Japan", "Unknown", "Brazil"]
+    assert countries["visitors"].tolist() == [412, 203, 151, 96, 77]
+    assert table_with(at, "region_name")["region_name"].tolist()[:2] == ["Washington", "Berlin"]
+    assert table_with(at, "city_name")["city_name"].tolist() == ["Seattle", "Berlin"]
+
+
+def test_locations_without_regions_or_cities_say_so(fake):
+    fake.stats_data = fakes.stats_payload(regions=[], cities=[],
+                                          countries=[{"country": "Unknown", "visitors": 4, "sessions": 5,
+                                                      "page_views": 9, "bounce_rate": 0.2}])
+
+    at = open_page(PAGES["locations"])
+
+    shown = [c.value for c in at.caption]
+    assert "No regions known in this range." in shown and "No cities known in this range." in shown
+    assert any("every visitor in this range is of unknown country" in c for c in shown)
+    assert table_with(at, "country_name")["country_name"].tolist() == ["Unknown"]
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_a_country_chosen_in_the_sidebar_filters_every_page_and_the_url(fake, page):
+    at = open_page(page)
+    fake.calls.clear()
+
+    at.selectbox(key="country").set_value("DE").run()
+
+    page_calls = [call for name, call in fake.calls if name == "stats" and call.get("limit") != 100]
+    if page == PAGES["realtime"]:  # Realtime has no place filter; it says so.
+        assert "place filters do not apply here" in texts(at)
+    elif page == PAGES["locations"]:  # Its own call asks for as many rows as the sidebar's lists do.
+        assert "Every page shows visitors from Germany only." in [hostile.shown(i.value) for i in at.info]
+        assert any(call.get("country") == "DE" for call in fake.stats_calls())
+    else:
+        assert page_calls and all(call["country"] == "DE" for call in page_calls)
+        assert "country Germany" in texts(at)
+    assert at.query_params["country"] in ("DE", ["DE"])
+
+
+def test_a_country_offers_its_regions_and_a_new_country_clears_them(fake):
+    at = open_page(PAGES["locations"], {"country": "US"})
+    assert at.selectbox(key="country").value == "US"
+
+    at.selectbox(key="region").set_value("US-WA").run()
+    assert fake.stats_calls()[-1]["region"] == "US-WA"
+    assert "Every page shows visitors from Washington only." in [hostile.shown(i.value) for i in at.info]
+
+    at.selectbox(key="country").set_value("JP").run()
+    assert at.selectbox(key="region").value is None
+    assert "region" not in at.query_params and "region" not in fake.stats_calls()[-1]
+
+
+def test_show_all_places_clears_country_region_and_city(fake):
+    at = open_page(PAGES["locations"], {"country": "US", "region": "US-WA", "city": "US-WA/Seattle"})
+    assert "Every page shows visitors from Seattle, Washington only." in [hostile.shown(i.value) for i in at.info]
+
+    at.button[[b.label for b in at.button].index("Show all places")].click().run()
+
+    assert not {"country", "region", "city"} & set(at.query_params)
+    assert not {"country", "region", "city"} & set(fake.stats_calls()[-1])
+
+
+def test_a_place_filter_the_api_refuses_with_a_page_filter_shows_its_message(fake):
+    fake.error = ApiRequestError("`country` cannot be combined with `page` yet", 400)
+
+    at = open_page(PAGES["locations"], {"country": "US", "page": "/pricing"})
+
+    assert "`country` cannot be combined with `page` yet" in hostile.shown(at.warning[0].value)
+    assert not at.exception
+
+
+def test_a_saved_view_and_a_kiosk_screen_keep_the_country(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"country": "DE", "period": "7d"})
+    at.text_input(key="_saved_view_name").set_value("Germany").run()
+    at.button[[b.label for b in at.button].index("Save view")].click().run()
+    assert fake.saved["germany"].filters == {"period": "7d", "country": "DE"}
+
+    fake.calls.clear()
+    at = open_page(PAGES["overview"], {"kiosk": "1", "country": "DE"})
+    assert fake.stats_calls()[-1]["country"] == "DE"
+
+
+def test_a_filter_combination_without_visitors_shows_a_dash_and_no_visitors_column(fake):
+    payload = fakes.stats_payload(previous_totals={**fakes.PREVIOUS_TOTALS, "visitors": None})
+    payload["totals"]["visitors"] = None
+    for row in payload["timeseries"] + payload["pages"] + payload["sources"]:
+        row.pop("visitors")
+    fake.stats_data = payload
+
+    at = open_page(PAGES["overview"], {"source": "Google", "event_type": "signup"})
+
+    tile = next(m for m in at.metric if m.label == "Visitors")
+    assert tile.value == "—" and not tile.delta
+    assert "visitors" not in table_with(at, "page").columns
+    assert "Visitors" not in [t["name"] for t in chart_spec(charts(at)[0])["data"]]
+
+
+def test_no_country_choice_while_the_api_names_no_places(fake):
+    for key in ("countries", "regions", "cities"):
+        fake.stats_data[key] = []
+
+    at = open_page(PAGES["overview"])
+
+    assert "country" not in [s.key for s in at.selectbox]
+
+
+@pytest.mark.parametrize("label", hostile.PATHS[:5] + hostile.SOURCES[:2])
+def test_hostile_place_names_are_text_in_banners_captions_and_tables(fake, label):
+    # GIVEN a city and a country code as a forged header or a link could name them
+    fake.stats_data = fakes.stats_payload(
+        countries=[{"country": label, "visitors": 3, "sessions": 3, "page_views": 3, "bounce_rate": 0.0},
+                   {"country": "US", "visitors": 2, "sessions": 2, "page_views": 2, "bounce_rate": 0.0}],
+        cities=[{"city": f"US-WA/{label}", "name": label, "region": "US-WA", "country": "US", "visitors": 2,
+                 "sessions": 2, "page_views": 2, "bounce_rate": 0.0}])
+
+    at = open_page(PAGES["locations"], {"city": f"US-WA/{label}"})
+
+    for element in [*at.info, *at.caption, *at.markdown]:
+        assert hostile.markup_from(element.value) == set(), element.value
+    assert hostile.seen(label) in [hostile.shown(i.value) for i in at.info][0]
+    assert table_with(at, "city_name")["city_name"].tolist() == [label]

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from liveinsight.dashboard import charts, frames
+from liveinsight.dashboard import charts, frames, places
 from liveinsight.dashboard.client import Realtime, Stats, Totals
 from liveinsight.dashboard.ui import Filters
 from tests import fakes
@@ -24,10 +24,10 @@ def test_format_duration(seconds, text):
 
 def test_kpis_without_a_previous_period_have_no_delta():
     tiles = frames.kpis(Totals(events=10, page_views=8, sessions=4, bounce_rate=0.5, avg_session_duration=61,
-                               views_per_session=2))
+                               views_per_session=2, visitors=3))
 
     assert [(t.label, t.value, t.delta) for t in tiles] == [
-        ("Sessions", "4", None), ("Page views", "8", None), ("Events", "10", None),
+        ("Visitors", "3", None), ("Sessions", "4", None), ("Page views", "8", None), ("Events", "10", None),
         ("Bounce rate", "50.0%", None), ("Avg. duration", "1m 01s", None), ("Views per session", "2.00", None)]
 
 
@@ -35,6 +35,14 @@ def test_kpis_against_an_empty_previous_period_show_no_change():
     tiles = frames.kpis(Totals(sessions=4), Totals())
 
     assert all(t.delta is None for t in tiles)
+
+
+def test_visitors_come_first_with_their_change_and_say_how_days_add_up():
+    tiles = frames.kpis(Totals(visitors=1100, sessions=1300), Totals(visitors=1000, sessions=1200))
+
+    visitors = tiles[0]
+    assert (visitors.label, visitors.value, visitors.delta) == ("Visitors", "1,100", "+10.0%")
+    assert "once per day" in visitors.help and "adds up each day" in visitors.help
 
 
 def test_bounce_rate_rising_is_bad_news():
@@ -96,7 +104,7 @@ def test_traffic_chart_keeps_metric_colours_and_labels_the_time_axis():
     figure = charts.traffic_over_time(Stats.from_json(fakes.stats_payload()).timeseries)
 
     assert {t.name: t.line.color for t in figure.data} == {
-        "Sessions": charts.PALETTE["sessions"], "Page views": charts.PALETTE["page_views"],
+        "Visitors": charts.PALETTE["visitors"], "Sessions": charts.PALETTE["sessions"], "Page views": charts.PALETTE["page_views"],
         "Events": charts.PALETTE["events"]}
     assert figure.layout.xaxis.title.text == "Time (UTC)"
 
@@ -133,6 +141,8 @@ def test_share_donut_and_series_by():
     pytest.param(Filters(period="7d", page="/pricing", source="Google", event_type="signup", site="shop.example.com"),
                  id="everything"),
     pytest.param(Filters(period="custom", start=date(2026, 1, 1), end=date(2026, 1, 7)), id="custom-range"),
+    pytest.param(Filters(country="US", region="US-WA", city="US-WA/Seattle"), id="places"),
+    pytest.param(Filters(country="Unknown"), id="unknown-country"),
 ])
 def test_filters_round_trip_through_the_query_string(filters):
     assert Filters.from_query(filters.to_query()) == filters
@@ -177,3 +187,106 @@ def test_as_text_reads_like_the_dashboards_tables_for_a_screen_across_the_room()
 
     assert shown.to_dict("list") == {"Page": ["/", "/pricing"], "Page views": ["1,800", "987"],
                                      "share": ["56.1%", "30.7%"]}
+
+
+def test_as_text_shows_bounce_rates_in_percent():
+    shown = frames.as_text(pd.DataFrame({"country_name": ["Germany"], "bounce_rate": [0.4213]}),
+                           {"country_name": "Country"}, rows=5)
+
+    assert shown.to_dict("list") == {"Country": ["Germany"], "bounce_rate": ["42.1%"]}
+
+
+# --- places ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    pytest.param("US", "United States", id="iso"),
+    pytest.param("KR", "South Korea", id="common-name"),
+    pytest.param("XK", "Kosovo", id="user-assigned"),
+    pytest.param("Unknown", "Unknown", id="unknown"),
+    pytest.param("Q<b>", "Q<b>", id="not-a-code"),
+])
+def test_country_names(code, name):
+    assert places.country_name(code) == name
+
+
+def test_region_and_city_names():
+    assert places.region_name("US-WA") == "Washington"
+    assert places.region_name("DE-BE") == "Berlin"
+    assert places.region_name("ZZ-99") == "ZZ-99"
+    assert places.city_name("US-WA/Seattle") == "Seattle, Washington"
+    assert places.city_name("SG/Singapore") == "Singapore, Singapore"
+
+
+def test_the_place_filters_read_by_name_in_captions_and_go_to_the_api_only_when_chosen():
+    filters = Filters(period="7d", country="US", region="US-WA", city="US-WA/Seattle")
+
+    assert filters.description == "Last 7 days · country United States · region Washington · city Seattle, Washington"
+    assert filters.to_query() == {"period": "7d", "country": "US", "region": "US-WA", "city": "US-WA/Seattle"}
+    assert {k: filters.stats_args()[k] for k in ("country", "region", "city")} == {
+        "country": "US", "region": "US-WA", "city": "US-WA/Seattle"}
+    assert not {"country", "region", "city"} & set(Filters().stats_args())
+
+
+def test_countries_are_named_and_the_map_shades_those_with_a_shape():
+    stats = Stats.from_json(fakes.stats_payload())
+
+    table = frames.countries(stats.countries)
+    shaded = frames.world_map(stats.countries)
+
+    assert table["country_name"].tolist() == ["United States", "Germany", "Japan", "Unknown", "Brazil"]
+    assert table["visitors"].tolist() == [412, 203, 151, 96, 77]
+    assert shaded[["iso3", "visitors"]].values.tolist() == [["USA", 412], ["DEU", 203], ["JPN", 151], ["BRA", 77]]
+
+
+def test_regions_and_cities_are_named_with_where_they_are():
+    stats = Stats.from_json(fakes.stats_payload())
+
+    regions = frames.regions(stats.regions)
+    cities = frames.cities(stats.cities.assign(region=[None, "DE-BE"]))
+
+    assert regions[["region_name", "country_name"]].values.tolist() == [
+        ["Washington", "United States"], ["Berlin", "Germany"], ["New York", "United States"]]
+    assert cities[["city_name", "region_name", "country_name"]].values.tolist() == [
+        ["Seattle", "", "United States"], ["Berlin", "Berlin", "Germany"]]
+
+
+def test_active_countries_most_first_by_name():
+    frame = Realtime.from_json(fakes.realtime_payload(countries=[
+        {"country": "GB", "active_sessions": 2}, {"country": "US", "active_sessions": 7}])).countries
+
+    assert frames.active_countries(frame).values.tolist() == [["United States", 7], ["United Kingdom", 2]]
+
+
+def test_world_map_shades_by_visitors_and_shows_collected_names_as_text():
+    shaded = pd.DataFrame({"iso3": ["USA"], "name": ["<b>US</b>"], "country": ["US"], "visitors": [5],
+                           "sessions": [6], "page_views": [9], "bounce_rate": [0.5]})
+
+    figure = charts.world_map(shaded)
+
+    trace = figure.data[0]
+    assert (trace.locationmode, list(trace.locations), list(trace.z)) == ("ISO-3", ["USA"], [5])
+    assert list(trace.text) == ["&lt;b&gt;US&lt;/b&gt;"]
+
+
+def test_visitors_the_api_does_not_count_show_as_a_dash_not_zero():
+    tiles = {t.key: t for t in frames.kpis(Totals(sessions=4), Totals(sessions=2, visitors=1))}
+
+    assert (tiles["visitors"].value, tiles["visitors"].delta) == ("—", None)
+    assert "does not count visitors" in tiles["visitors"].help
+
+
+def test_a_breakdown_without_visitors_loses_the_column_and_the_map_shades_visits():
+    rows = [{"country": "US", "sessions": 5, "page_views": 9, "bounce_rate": 0.2}]
+    countries = Stats.from_json(fakes.stats_payload(countries=rows)).countries
+
+    assert "visitors" not in frames.counted(frames.countries(countries)).columns
+    assert frames.map_metric(countries) == "sessions"
+    assert frames.map_metric(Stats.from_json(fakes.stats_payload()).countries) == "visitors"
+
+
+def test_the_traffic_chart_leaves_out_visitors_the_api_does_not_count():
+    series = Stats.from_json(fakes.stats_payload(timeseries=[
+        {"t": fakes.NOW, "events": 3, "page_views": 2, "sessions": 1, "visitors": None}])).timeseries
+
+    assert [t.name for t in charts.traffic_over_time(series).data] == ["Sessions", "Page views", "Events"]

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from liveinsight.local.demo import Scenario, Simulator, TrafficModel, day_night, history
+from liveinsight.local.demo import PLACES, Scenario, Simulator, TrafficModel, day_night, history, visitor_history
 from liveinsight.ingest.enrich import classify_source, client_info, page_info
 
 
@@ -92,3 +92,155 @@ def test_the_campaign_scenario_tags_the_newsletter_burst():
     visits = [traffic.new_visit(time.time(), elapsed=0) for _ in range(400)]
     tagged = [v for v in visits if "utm_campaign=black-friday" in v[0]["page_url"]]
     assert 0.5 < len(tagged) / len(visits) < 0.75
+
+
+# --- visitors and places -----------------------------------------------------------------
+
+SESSION_TIMEOUT = 30 * 60
+
+
+def visits_by_inactivity(pairs) -> int:
+    """Visits as the server splits a cookieless visitor's events: 30 minutes without an event ends one."""
+    last: dict = {}
+    visits = 0
+    for person, event in sorted(pairs, key=lambda pair: pair[1]["timestamp"]):
+        if person not in last or event["timestamp"] - last[person] > SESSION_TIMEOUT:
+            visits += 1
+        last[person] = event["timestamp"]
+    return visits
+
+
+@pytest.fixture(scope="module")
+def cookieless_day():
+    """A day of cookieless demo history: (visitor, event) pairs."""
+    return list(visitor_history(1, 3000, 1_790_000_000.0, seed=13))
+
+
+def test_visitors_come_from_a_weighted_mix_of_countries_regions_and_cities(cookieless_day):
+    import zoneinfo
+
+    import pycountry
+
+    people = {person for person, _ in cookieless_day}
+    countries = Counter(person.country for person in people)
+    weights = Counter()
+    for country, _, _, _, weight in PLACES:
+        weights[country] += weight
+    assert len(countries) >= 15
+    assert countries.most_common(1)[0][0] == "US"
+    assert countries["US"] / len(people) == pytest.approx(weights["US"] / sum(weights.values()), abs=0.03)
+    assert {"DE", "GB", "IN", "FR", "BR", "JP", "CA", "NL", "AU"} <= set(countries)
+    # Regions are what CloudFront sends: an ISO 3166-2 code without its country; zones are IANA's.
+    for country, region, city, zone, _ in PLACES:
+        assert pycountry.subdivisions.get(code=f"{country}-{region}") is not None, (country, region)
+        assert city.isascii() and zoneinfo.ZoneInfo(zone)
+    assert len({(p.region, p.city) for p in people if p.country == "US"}) >= 5
+
+
+def test_a_fifth_of_visitors_are_placed_by_their_time_zone_only(cookieless_day):
+    people = {person for person, _ in cookieless_day}
+    by_zone = [person for person in people if person.time_zone_only]
+
+    assert len(by_zone) / len(people) == pytest.approx(0.2, abs=0.03)
+    for person, event in cookieless_day:
+        assert event.get("tz") == (person.time_zone if person.time_zone_only else None)
+        assert "session_id" not in event
+
+
+def test_visitors_come_back_so_there_are_fewer_visitors_than_visits(cookieless_day):
+    people = {person for person, _ in cookieless_day}
+    visits = visits_by_inactivity(cookieless_day)
+
+    assert 0.6 < len(people) / visits < 0.85
+    assert len({person.ip for person in people}) > 0.97 * len(people)  # each their own address
+
+
+def test_some_visits_read_in_several_tabs_within_the_visit():
+    now = 1_790_000_000.0
+    one_tab = TrafficModel(seed=5, tabs_share=0.0, cookieless=True)
+    tabs = TrafficModel(seed=5, cookieless=True)
+    engaged = with_tabs = 0
+    for i in range(1500):
+        plain, read = one_tab.visit(now + i * 7200), tabs.visit(now + i * 7200)
+        extra = [e for e in read if e["event_id"] not in {p["event_id"] for p in plain}]
+        engaged += len(plain) > 1
+        if extra:
+            with_tabs += 1
+            # THEN the other tabs' page views fall within the visit, between its own events
+            assert all(e["event_type"] == "page_view" for e in extra)
+            assert all(plain[0]["timestamp"] <= e["timestamp"] <= plain[-1]["timestamp"] + 30 * 60 for e in extra)
+            assert sorted(e["timestamp"] for e in read) == [e["timestamp"] for e in read]
+    assert with_tabs / engaged == pytest.approx(0.3, abs=0.05)
+
+
+def test_the_simulator_sends_each_visitor_as_the_deployments_cloudfront_would():
+    simulator = Simulator("http://x", origin_secret="s3cret", seed=4)
+    due = []
+    for i in range(300):
+        person, events = simulator.traffic.new_visit_by(1_790_000_000.0 + i, i)
+        due += [(person, event) for event in events]
+
+    requests = simulator.requests_for(due)
+
+    assert len(requests) == len({person for person, _ in due})  # one request per visitor
+    assert sum(count for _, _, count in requests) == len(due)
+    for headers, body, _ in requests:
+        events = body["events"] if "events" in body else [body]
+        person = next(p for p, e in due if e["event_id"] == events[0]["event_id"])
+        assert headers["X-LiveInsight-Origin"] == "s3cret"
+        ip, port = headers["CloudFront-Viewer-Address"].rsplit(":", 1)
+        assert ip == person.ip and 1024 <= int(port) <= 65535
+        assert headers["User-Agent"] == person.agent
+        assert all("session_id" not in e and "user_agent" not in e for e in events)
+        if person.time_zone_only:
+            assert not {"CloudFront-Viewer-Country", "CloudFront-Viewer-City"} & set(headers)
+            assert all(e["tz"] == person.time_zone for e in events)
+        else:
+            assert (headers["CloudFront-Viewer-Country"], headers["CloudFront-Viewer-Country-Region"],
+                    headers["CloudFront-Viewer-City"]) == (person.country, person.region, person.city)
+            assert all("tz" not in e for e in events)
+
+
+def test_the_simulator_takes_the_origin_secret_from_the_local_stacks_environment(monkeypatch):
+    monkeypatch.setenv("LIVEINSIGHT_ORIGIN_SECRET", "from-env")
+    assert Simulator("http://x").origin_secret == "from-env"
+    assert Simulator("http://x", origin_secret="given").origin_secret == "given"
+    monkeypatch.delenv("LIVEINSIGHT_ORIGIN_SECRET")
+    person = TrafficModel(seed=1).visitor("agent", 1_790_000_000.0)
+    assert "X-LiveInsight-Origin" not in person.headers(Simulator("http://x").origin_secret, 4000)
+
+
+def test_every_cookieless_event_is_valid(cookieless_day):
+    from liveinsight.ingest.events import validate_event
+
+    for _, event in cookieless_day[:3000]:
+        validate_event(dict(event), 1_790_000_000.0, max_age_seconds=2 * 86400)
+
+
+def test_up_demos_backfill_sends_each_event_as_its_visitor(backend):
+    from liveinsight.local.demo import backfill
+
+    # GIVEN a few hours of history within one UTC day (a visitor's id is the day's)
+    now = time.time() // 86400 * 86400 - 60
+    pairs = list(visitor_history(0.25, 800, now, seed=9))
+
+    # WHEN up --demo backfills it
+    report = backfill(backend.store, 0.25, 800, now, seed=9)
+
+    # THEN every event is kept, with no id of its own: the collector derived one per visitor
+    assert report.accepted + report.filtered == len(pairs) and not report.rejected  # crawlers filtered
+    items = {item["event_id"]: item for item in backend.raw_events()}
+    ids: dict = {}
+    for person, event in pairs:
+        if client_info(person.agent).is_bot:
+            continue
+        item = items[event["event_id"]]
+        ids.setdefault(person, set()).add(item["session_id"])
+        # AND the place the deployment's CloudFront named for the visitor, nothing for those placed by time zone
+        if person.time_zone_only:
+            assert item.get("country") is None
+        else:
+            assert (item["country"], item["region"], item["city"]) == (
+                person.country, f"{person.country}-{person.region}", person.city)
+    assert all(len(visitor_ids) == 1 for visitor_ids in ids.values())
+    assert len({i for visitor_ids in ids.values() for i in visitor_ids}) == len(ids)

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from liveinsight.dashboard import text
 
 PALETTE = {
+    "visitors": "#E64980",
     "sessions": "#4C6EF5",
     "page_views": "#12B886",
     "events": "#F59F00",
@@ -23,6 +24,7 @@ PALETTE = {
     "views_per_session": "#15AABF",
 }
 METRIC_LABELS = {
+    "visitors": "Visitors",
     "sessions": "Sessions",
     "page_views": "Page views",
     "events": "Events",
@@ -32,6 +34,10 @@ METRIC_LABELS = {
 CATEGORY_COLOURS = ["#4C6EF5", "#12B886", "#F59F00", "#FA5252", "#7950F2", "#15AABF", "#E64980", "#82C91E", "#868E96"]
 TIME_AXIS_TITLE = "Time (UTC)"
 CHART_HEIGHT = 340
+MAP_HEIGHT = 460
+# Light to the visitors colour: no visitors reads as the land around it.
+MAP_SCALE = ["#FFF0F6", "#FCC2D7", "#F06595", "#C2255C", "#862E9C"]
+LAND_COLOUR = "#F1F3F5"
 
 
 def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
@@ -46,10 +52,13 @@ def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
     return figure
 
 
-def traffic_over_time(timeseries: pd.DataFrame, metrics: tuple[str, ...] = ("sessions", "page_views", "events"),
+def traffic_over_time(timeseries: pd.DataFrame,
+                      metrics: tuple[str, ...] = ("visitors", "sessions", "page_views", "events"),
                       title: str = "Traffic over time") -> go.Figure:
-    """One line per metric over the period's buckets."""
+    """One line per metric over the period's buckets (visitors only where the API counts them)."""
+    metrics = tuple(m for m in metrics if m != "visitors" or timeseries[m].notna().any())
     long = timeseries.melt(id_vars="t", value_vars=list(metrics), var_name="metric", value_name="value")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
     long["metric"] = long["metric"].map(METRIC_LABELS)
     figure = px.line(
         long, x="t", y="value", color="metric", title=title, markers=len(timeseries) <= 48,
@@ -113,3 +122,24 @@ def series_by(long: pd.DataFrame, dimension: str, metric: str, title: str = "") 
     figure.update_traces(hovertemplate="%{y:,}")
     figure.update_yaxes(rangemode="tozero", tickformat=",d")
     return _finish(figure)
+
+
+def world_map(shaded: pd.DataFrame, metric: str = "visitors", title: str = "") -> go.Figure:
+    """A world choropleth of a frames.world_map frame, each country shaded by `metric`.
+
+    The map's shapes are plotly.js's world_110m topology, keyed by ISO 3166-1 alpha-3; the page
+    serves them itself (ui.map_chart), since plotly.js would fetch them from its CDN.
+    """
+    noun = METRIC_LABELS.get(metric, metric).lower()
+    figure = go.Figure(go.Choropleth(
+        locations=shaded["iso3"], locationmode="ISO-3", z=shaded[metric].astype("float64"),
+        text=shaded["name"].map(text.chart_text), colorscale=MAP_SCALE, zmin=0,
+        marker_line_color="#FFFFFF", marker_line_width=0.5,
+        colorbar=dict(title=dict(text=METRIC_LABELS.get(metric, metric)), tickformat=",d", thickness=12),
+        hovertemplate=f"%{{text}}: %{{z:,}} {noun}<extra></extra>",
+    ))
+    figure.update_layout(title=title)
+    figure.update_geos(projection_type="natural earth", showframe=False, showcoastlines=False,
+                       showland=True, landcolor=LAND_COLOUR, showcountries=True, countrycolor="#DEE2E6",
+                       showlakes=False, lataxis_range=[-58, 85])
+    return _finish(figure, height=MAP_HEIGHT).update_layout(hovermode="closest", margin=dict(l=0, r=0, t=36, b=0))

@@ -35,17 +35,25 @@ VIEWS_PATH = "/api/views"
 API_KEY_HEADER = "X-API-Key"
 
 # Columns of every table, so an empty answer still yields a frame with the right shape.
-TIMESERIES_COLUMNS = ("t", "events", "page_views", "sessions")
+TIMESERIES_COLUMNS = ("t", "events", "page_views", "sessions", "visitors")
 PER_MINUTE_COLUMNS = ("minute", "events", "page_views", "sessions")
 EVENT_TYPE_COLUMNS = ("event_type", "count")
 SOURCE_COLUMNS = ("source", "sessions", "page_views")
+STATS_SOURCE_COLUMNS = ("source", "visitors", "sessions", "page_views")
 REFERRER_COLUMNS = ("referrer", "sessions")
-PAGE_COLUMNS = ("page", "page_views", "sessions")
+PAGE_COLUMNS = ("page", "page_views", "visitors", "sessions")
 REALTIME_PAGE_COLUMNS = ("page", "sessions", "page_views")
 ENTRY_PAGE_COLUMNS = ("page", "sessions")
 NAMED_COLUMNS = ("name", "sessions")
 CAMPAIGN_COLUMNS = ("campaign", "sessions")
 RECENT_EVENT_COLUMNS = ("event_type", "timestamp", "page", "source")
+# Places: a country is ISO 3166-1 alpha-2 or "Unknown"; a region ISO 3166-2 ("US-WA"); a city's
+# `city` is its filter value ("US-WA/Seattle") and `name` what it is called.
+PLACE_METRICS = ("visitors", "sessions", "page_views", "bounce_rate")
+COUNTRY_COLUMNS = ("country", *PLACE_METRICS)
+REGION_COLUMNS = ("region", "country", *PLACE_METRICS)
+CITY_COLUMNS = ("city", "name", "region", "country", *PLACE_METRICS)
+REALTIME_COUNTRY_COLUMNS = ("country", "active_sessions")
 
 
 # --- errors -------------------------------------------------------------------------
@@ -93,6 +101,9 @@ class Totals:
     bounce_rate: float = 0.0
     avg_session_duration: float = 0.0
     views_per_session: float = 0.0
+    # Each day's distinct visitors, summed over the range's days (the visitor id rotates daily);
+    # None where the API does not count them (a combination of filters, an older server).
+    visitors: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Totals":
@@ -103,6 +114,7 @@ class Totals:
             bounce_rate=float(data.get("bounce_rate") or 0.0),
             avg_session_duration=float(data.get("avg_session_duration") or 0.0),
             views_per_session=float(data.get("views_per_session") or 0.0),
+            visitors=int(data["visitors"]) if data.get("visitors") is not None else None,
         )
 
 
@@ -118,6 +130,8 @@ class Realtime:
     event_types: pd.DataFrame
     recent_events: pd.DataFrame
     generated_at: datetime | None
+    # Active sessions by country, most first; empty when an older server leaves it out.
+    countries: pd.DataFrame = field(default_factory=lambda: _table(None, REALTIME_COUNTRY_COLUMNS))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Realtime":
@@ -130,6 +144,7 @@ class Realtime:
             event_types=_table(data.get("event_types"), EVENT_TYPE_COLUMNS),
             recent_events=_table(data.get("recent_events"), RECENT_EVENT_COLUMNS, times=("timestamp",)),
             generated_at=_to_datetime(data.get("generated_at")),
+            countries=_table(data.get("countries"), REALTIME_COUNTRY_COLUMNS),
         )
 
 
@@ -190,6 +205,11 @@ class Stats:
     sites: list[str] = field(default_factory=list)
     # Only in answers to a share link: the scope the API verified and served.
     share: ShareScope | None = None
+    # Where visitors are: by country, and the regions and cities known (those of the country or
+    # region filtered to, when one is); empty when an older server leaves them out.
+    countries: pd.DataFrame = field(default_factory=lambda: _table(None, COUNTRY_COLUMNS))
+    regions: pd.DataFrame = field(default_factory=lambda: _table(None, REGION_COLUMNS))
+    cities: pd.DataFrame = field(default_factory=lambda: _table(None, CITY_COLUMNS))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -203,7 +223,7 @@ class Stats:
             previous_totals=Totals.from_json(previous) if previous is not None else None,
             timeseries=_table(data.get("timeseries"), TIMESERIES_COLUMNS, times=("t",)),
             event_types=_table(data.get("event_types"), EVENT_TYPE_COLUMNS),
-            sources=_table(data.get("sources"), SOURCE_COLUMNS),
+            sources=_table(data.get("sources"), STATS_SOURCE_COLUMNS),
             referrers=_table(data.get("referrers"), REFERRER_COLUMNS),
             pages=_table(data.get("pages"), PAGE_COLUMNS),
             entry_pages=_table(data.get("entry_pages"), ENTRY_PAGE_COLUMNS),
@@ -214,6 +234,9 @@ class Stats:
             campaigns=_table(data.get("campaigns"), CAMPAIGN_COLUMNS),
             sites=[str(site) for site in data.get("sites") or []],
             share=ShareScope.from_json(data["share"]) if isinstance(data.get("share"), dict) else None,
+            countries=_table(data.get("countries"), COUNTRY_COLUMNS),
+            regions=_table(data.get("regions"), REGION_COLUMNS),
+            cities=_table(data.get("cities"), CITY_COLUMNS),
         )
 
 
@@ -236,9 +259,13 @@ def _table(rows: Any, columns: tuple[str, ...], times: tuple[str, ...] = ()) -> 
     frame = frame[list(columns) + extra]
     for column in times:
         frame[column] = _epoch_to_utc(frame[column])
-    for column in ("events", "page_views", "sessions", "count"):
+    for column in ("events", "page_views", "sessions", "count", "active_sessions"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("int64")
+    if "visitors" in frame.columns:  # Missing where the API does not count them: unknown, not zero.
+        frame["visitors"] = pd.to_numeric(frame["visitors"], errors="coerce").astype("Int64")
+    if "bounce_rate" in frame.columns:
+        frame["bounce_rate"] = pd.to_numeric(frame["bounce_rate"], errors="coerce").fillna(0.0).astype("float64")
     return frame
 
 
@@ -341,6 +368,9 @@ class Client:
         compare: bool = False,
         site: str | None = None,
         share: str | None = None,
+        country: str | None = None,
+        region: str | None = None,
+        city: str | None = None,
     ) -> Stats:
         """Totals, time series and breakdowns of a period.
 
@@ -363,6 +393,10 @@ class Client:
             One site's host, e.g. ``shop.example.com``; by default all sites together.
         share:
             A share link's token: read without a key, only within the link's scope.
+        country, region, city:
+            Where visits come from: ``US`` (ISO 3166-1 alpha-2) or ``Unknown``, ``US-WA`` (ISO 3166-2),
+            ``US-WA/Seattle`` (a `cities` row's ``city``). With a country, `regions` and `cities` are
+            that country's; with a region, `cities` are that region's.
         """
         params = {
             "period": period,
@@ -376,6 +410,9 @@ class Client:
             "compare": "previous" if compare else None,
             "site": site,
             "share": share,
+            "country": country,
+            "region": region,
+            "city": city,
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 

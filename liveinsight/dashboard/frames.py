@@ -9,9 +9,17 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from liveinsight.dashboard import places
 from liveinsight.dashboard.client import Totals
 
 CUSTOM_EVENT_EXCLUDES = ("page_view",)
+# What the Visitors tile's help says: how a daily-rotated visitor id counts (Plausible says the same).
+VISITORS_HELP = ("People, counted once per day: nothing is stored on their device, so the id the server derives "
+                 "changes every day. A range of several days adds up each day's visitors, so someone who comes "
+                 "back on another day counts again.")
+VISITORS_NOT_COUNTED_HELP = "The API does not count visitors for this combination of filters."
+NOT_COUNTED = "—"
+PLACE_METRICS = ["visitors", "sessions", "page_views", "bounce_rate"]
 
 
 @dataclass(frozen=True)
@@ -57,15 +65,19 @@ def percent_change(current: float, previous: float) -> str | None:
 
 
 def kpis(totals: Totals, previous: Totals | None = None) -> list[Kpi]:
-    """The six Overview tiles, each with its change against the previous period."""
+    """The seven Overview tiles, visitors first, each with its change against the previous period."""
 
     def change(name: str) -> str | None:
-        return percent_change(getattr(totals, name), getattr(previous, name)) if previous else None
+        if previous is None or getattr(totals, name) is None or getattr(previous, name) is None:
+            return None
+        return percent_change(getattr(totals, name), getattr(previous, name))
 
     bounce_delta = None
     if previous is not None and previous.sessions:
         bounce_delta = f"{(totals.bounce_rate - previous.bounce_rate) * 100:+.1f} pp"
     return [
+        Kpi("visitors", "Visitors", NOT_COUNTED if totals.visitors is None else format_count(totals.visitors),
+            change("visitors"), help=VISITORS_HELP if totals.visitors is not None else VISITORS_NOT_COUNTED_HELP),
         Kpi("sessions", "Sessions", format_count(totals.sessions), change("sessions"),
             help="Visits; a session ends after 30 minutes without events."),
         Kpi("page_views", "Page views", format_count(totals.page_views), change("page_views")),
@@ -130,10 +142,58 @@ def as_text(frame: pd.DataFrame, labels: dict[str, str], rows: int) -> pd.DataFr
     shown = frame.head(rows).copy()
     for column in shown.columns:
         values = shown[column]
-        if column == "share":
+        if column in ("share", "bounce_rate"):
             shown[column] = values.map(format_percent)
         elif pd.api.types.is_datetime64_any_dtype(values):
             shown[column] = values.dt.strftime("%H:%M:%S" if column == "timestamp" else "%d %b %H:%M")
         elif pd.api.types.is_numeric_dtype(values):
-            shown[column] = values.map(format_count)
+            shown[column] = values.map(lambda value: NOT_COUNTED if pd.isna(value) else format_count(value))
     return shown.rename(columns=labels)
+
+
+def countries(frame: pd.DataFrame) -> pd.DataFrame:
+    """The countries breakdown for a table: each country's name ("United States") and counts."""
+    named = frame.assign(country_name=frame["country"].map(places.country_name))
+    return named[["country_name", *PLACE_METRICS]].reset_index(drop=True)
+
+
+def counted(frame: pd.DataFrame, metrics: tuple[str, ...] = ("visitors",)) -> pd.DataFrame:
+    """`frame` without those of `metrics` the API left out of every row (unknown is not zero)."""
+    gone = [m for m in metrics if m in frame.columns and len(frame) and frame[m].isna().all()]
+    return frame.drop(columns=gone)
+
+
+def map_metric(frame: pd.DataFrame) -> str:
+    """What the map shades by: visitors, or visits where the API does not count visitors (a place filter's rows)."""
+    return "visitors" if len(frame) and frame["visitors"].notna().any() else "sessions"
+
+
+def world_map(frame: pd.DataFrame) -> pd.DataFrame:
+    """The countries the map can shade: alpha-3 code (`iso3`), name and counts ("Unknown" left out)."""
+    shaded = frame.assign(iso3=frame["country"].map(places.country_iso3),
+                          name=frame["country"].map(places.country_name))
+    return shaded[shaded["iso3"].notna()][["iso3", "name", "country", *PLACE_METRICS]].reset_index(drop=True)
+
+
+def regions(frame: pd.DataFrame) -> pd.DataFrame:
+    """The regions breakdown for a table: the region's name ("Washington"), its country's, counts."""
+    named = frame.assign(region_name=frame["region"].map(places.region_name),
+                         country_name=frame["country"].map(places.country_name))
+    return named[["region_name", "country_name", *PLACE_METRICS]].reset_index(drop=True)
+
+
+def cities(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cities breakdown for a table: the city's name, its region's and country's, counts."""
+    named = frame.assign(
+        city_name=frame["name"],
+        region_name=frame["region"].map(lambda code: places.region_name(code) if isinstance(code, str) and code
+                                        else ""),
+        country_name=frame["country"].map(places.country_name))
+    return named[["city_name", "region_name", "country_name", *PLACE_METRICS]].reset_index(drop=True)
+
+
+def active_countries(frame: pd.DataFrame) -> pd.DataFrame:
+    """Realtime's active sessions by country, named, most first."""
+    named = frame.assign(country_name=frame["country"].map(places.country_name))
+    return named.sort_values("active_sessions", ascending=False, kind="stable")[
+        ["country_name", "active_sessions"]].reset_index(drop=True)

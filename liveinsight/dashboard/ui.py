@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from liveinsight.dashboard import frames, kiosk
+from liveinsight.dashboard import frames, kiosk, places
 from liveinsight.dashboard.client import (
     DEFAULT_API_URL,
     ApiAuthError,
@@ -45,9 +45,14 @@ PERIODS = {
 }
 DEFAULT_PERIOD = "24h"
 DEFAULT_CUSTOM_DAYS = 7
-FILTER_KEYS = ("period", "from", "to", "site", "page", "source", "event_type")
+FILTER_KEYS = ("period", "from", "to", "site", "page", "source", "event_type", "country", "region", "city")
+# Where visits come from, coarse to fine: choosing one clears the finer ones.
+PLACE_FILTERS = ("country", "region", "city")
 # The filters that pick one value of a dimension; None means all of them.
-VALUE_FILTERS = ("site", "page", "source", "event_type")
+VALUE_FILTERS = ("site", "page", "source", "event_type", *PLACE_FILTERS)
+# Served by Streamlit from static/ (server.enableStaticServing); relative, so it holds under a base path.
+# plotly.js would fetch its map shapes from its CDN otherwise, and a dashboard without internet draws no map.
+TOPOJSON_URL = "app/static/topojson/"
 ALL_SITES = "All sites"
 
 client_factory: Callable[[str, str | None], Client] = Client
@@ -97,6 +102,9 @@ class Filters:
     source: str | None = None
     event_type: str | None = None
     site: str | None = None
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> "Filters":
@@ -126,7 +134,9 @@ class Filters:
 
     def stats_args(self) -> dict[str, Any]:
         """Keyword arguments for Client.stats."""
-        args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS}
+        # The place filters only when chosen: a server that predates them answers the rest as before.
+        args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS
+                                if name not in PLACE_FILTERS or getattr(self, name)}
         if self.period == "custom" and self.start and self.end:
             # Whole UTC days: from the start day's midnight to the midnight after the end day.
             args.update(from_=self.start, to=self.end + timedelta(days=1))
@@ -135,13 +145,19 @@ class Filters:
         return args
 
     @property
+    def place(self) -> tuple[str, str] | None:
+        """The finest place filter chosen, e.g. ("region", "US-WA"); None for everywhere."""
+        return next(((name, getattr(self, name)) for name in reversed(PLACE_FILTERS) if getattr(self, name)), None)
+
+    @property
     def description(self) -> str:
         """"Last 7 days · site shop.example.com · page /pricing" for captions."""
         if self.period == "custom" and self.start and self.end:
             parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y} (UTC)"]
         else:
             parts = [PERIODS[self.period]]
-        parts += [f"{name.replace('_', ' ')} {getattr(self, name)}" for name in VALUE_FILTERS if getattr(self, name)]
+        parts += [f"{name.replace('_', ' ')} {places.describe(name, getattr(self, name))}" for name in VALUE_FILTERS
+                  if getattr(self, name)]
         return " · ".join(parts)
 
 
@@ -227,6 +243,7 @@ def sidebar_filters() -> Filters:
         st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
                      index=None, key="event_type", placeholder="All event types",
                      disabled=share.locked(grant, "event_type"), format_func=text.visible)
+        _place_selectors(replace(unfiltered, site=st.session_state.get("site")), catalog["country"])
         st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", width="stretch")
         api_url, _ = api_settings()
         st.caption(f"API: `{api_url}`")
@@ -246,6 +263,33 @@ def url_filters() -> Filters:
         share.lock(grant, st.session_state, list(PERIODS))
         share.keep_in_url()
     return _current_filters()
+
+
+def _place_selectors(base: Filters, countries: list[str]) -> None:
+    """Country, then its regions, then their cities: each offered once the coarser one is chosen."""
+    country, region = st.session_state.get("country"), st.session_state.get("region")
+    if not countries and not country:  # An API that names no places (yet): nothing to choose between.
+        return
+    st.selectbox("Country", _with_current(countries, country), index=None, key="country",
+                 placeholder="All countries", format_func=lambda code: text.visible(places.country_name(code)),
+                 on_change=_clear_finer, args=("country",))
+    if not country:
+        return
+    within = filter_options(replace(base, country=country))
+    if within["region"] or region:
+        st.selectbox("Region", _with_current(within["region"], region), index=None, key="region",
+                     placeholder="All regions", format_func=lambda code: text.visible(places.region_name(code)),
+                     on_change=_clear_finer, args=("region",))
+    cities = filter_options(replace(base, country=country, region=region))["city"] if region else within["city"]
+    if cities or st.session_state.get("city"):
+        st.selectbox("City", _with_current(cities, st.session_state.get("city")), index=None, key="city",
+                     placeholder="All cities", format_func=lambda value: text.visible(places.city_name(value)))
+
+
+def _clear_finer(name: str) -> None:
+    """A new country (or region) drops the region and city (or city) chosen within the old one."""
+    for finer in PLACE_FILTERS[PLACE_FILTERS.index(name) + 1:]:
+        st.session_state[finer] = None
 
 
 def _site_selector(sites: list[str], locked: bool = False) -> None:
@@ -282,6 +326,12 @@ def choose_page(page: str | None) -> None:
     st.session_state["page"] = page
 
 
+def choose_place(name: str, value: str | None) -> None:
+    """Set the country, region or city filter (clearing the finer ones); a widget callback, like choose_page."""
+    st.session_state[name] = value
+    _clear_finer(name)
+
+
 # --- cached API calls ----------------------------------------------------------------
 
 
@@ -314,6 +364,9 @@ def filter_options(filters: Filters) -> dict[str, list[str]]:
         "page": stats.pages["page"].dropna().astype(str).tolist(),
         "source": stats.sources["source"].dropna().astype(str).tolist(),
         "event_type": stats.event_types["event_type"].dropna().astype(str).tolist(),
+        "country": stats.countries["country"].dropna().astype(str).tolist(),
+        "region": stats.regions["region"].dropna().astype(str).tolist(),
+        "city": stats.cities["city"].dropna().astype(str).tolist(),
     }
 
 
@@ -384,8 +437,14 @@ COLUMN_CONFIG: dict[str, Any] = {
     "campaign": "Campaign",
     "name": "Name",
     "event_type": "Event type",
+    "country_name": "Country",
+    "region_name": "Region",
+    "city_name": "City",
     "ago": "When",
+    "visitors": _count("Visitors"),
     "sessions": _count("Sessions"),
+    "active_sessions": _count("Active now"),
+    "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
     "page_views": _count("Page views"),
     "events": _count("Events"),
     "count": _count("Events"),
@@ -402,6 +461,7 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
 
     On a kiosk screen: the first kiosk.TABLE_ROWS rows as a plain table in large type, no download.
     """
+    frame = frames.counted(frame)  # A breakdown the API counts no visitors for has no Visitors column.
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
     if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
@@ -414,9 +474,38 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
     return shown
 
 
+# Seven tiles in one row leave a 1400-pixel window ~110 pixels each: "44.2%" and "1m 22s" cut off.
+KPI_TILES_PER_ROW = 4
+
+
+def kpi_tiles(tiles: list[frames.Kpi]) -> None:
+    """The KPI tiles, KPI_TILES_PER_ROW to a row (all in one row across a kiosk screen's width)."""
+    per_row = len(tiles) if kiosk.active() else KPI_TILES_PER_ROW
+    for first in range(0, len(tiles), per_row):
+        for column, kpi in zip(st.columns(per_row), tiles[first:first + per_row]):
+            column.metric(kpi.label, kpi.value, kpi.delta, delta_color=kpi.delta_color, help=kpi.help, border=True)
+
+
 def chart(figure: go.Figure, **kwargs: Any) -> Any:
     """st.plotly_chart, in large type on a kiosk screen."""
     return st.plotly_chart(kiosk.styled(figure) if kiosk.active() else figure, **kwargs)
+
+
+def map_chart(figure: go.Figure, **kwargs: Any) -> Any:
+    """A map, its shapes served by the dashboard itself (TOPOJSON_URL), never fetched from plotly's CDN."""
+    return chart(figure, config={"topojsonURL": TOPOJSON_URL}, **kwargs)
+
+
+def place_chooser(shown: pd.DataFrame, values: pd.Series, name: str, file_name: str) -> Any:
+    """A table of places whose selected row becomes the `name` filter (country, region or city): `values[row]`."""
+    key = f"{name}_chooser"
+
+    def choose() -> None:
+        rows = st.session_state[key].selection.rows
+        if rows:
+            choose_place(name, str(values.iloc[rows[0]]))
+
+    return table(shown, file_name, key=key, on_select=choose, selection_mode="single-row")
 
 
 def page_chooser(pages: pd.DataFrame, file_name: str) -> Any:

@@ -1,16 +1,22 @@
-"""The demo traffic simulator: believable visits sent through the public HTTP API.
+"""The demo traffic simulator: believable visitors and visits sent through the public HTTP API.
 
 A `TrafficModel` makes visits (a referrer mix, a page catalogue with a few hot pages,
-a bounce share, custom events, desktop and mobile browsers, a few bots); `history`
-lays them out over past days on a day-night curve for backfill; `Simulator` plays them
-in real time against an API, as sites' browsers would (single events, small batches).
+a bounce share, custom events, desktop and mobile browsers, a few bots) by visitors: people
+with a stable address and browser, from a weighted mix of countries, regions and cities, some
+coming back and some reading in several tabs at once. `history` lays visits out over past days
+on a day-night curve for backfill; `Simulator` plays them in real time against an API, as
+sites' browsers would (single events, small batches) — and as the deployment's CloudFront
+distribution would forward them: each visitor's address and place in CloudFront's viewer
+headers, with the origin secret, or, for some, only the browser's time zone in the event.
 Everything is deterministic for a given seed.
 """
 from __future__ import annotations
 
 import heapq
 import json
+from collections import deque
 import math
+import os
 import random
 import threading
 import time
@@ -72,6 +78,73 @@ BOT_AGENTS = [
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
 ]
 
+# Where visitors are: (country, region as CloudFront sends it (ISO 3166-2 without the country),
+# city, IANA time zone, weight) — roughly a small English-language SaaS site's audience.
+PLACES = [
+    ("US", "CA", "San Francisco", "America/Los_Angeles", 7), ("US", "CA", "Los Angeles", "America/Los_Angeles", 4),
+    ("US", "WA", "Seattle", "America/Los_Angeles", 4), ("US", "NY", "New York", "America/New_York", 7),
+    ("US", "TX", "Austin", "America/Chicago", 3), ("US", "IL", "Chicago", "America/Chicago", 3),
+    ("US", "MA", "Boston", "America/New_York", 2),
+    ("DE", "BE", "Berlin", "Europe/Berlin", 4), ("DE", "BY", "Munich", "Europe/Berlin", 3),
+    ("DE", "HH", "Hamburg", "Europe/Berlin", 2),
+    ("GB", "ENG", "London", "Europe/London", 6), ("GB", "ENG", "Manchester", "Europe/London", 1.5),
+    ("GB", "SCT", "Edinburgh", "Europe/London", 1),
+    ("IN", "KA", "Bengaluru", "Asia/Kolkata", 4), ("IN", "MH", "Mumbai", "Asia/Kolkata", 3),
+    ("IN", "DL", "Delhi", "Asia/Kolkata", 2),
+    ("FR", "IDF", "Paris", "Europe/Paris", 4), ("FR", "ARA", "Lyon", "Europe/Paris", 1.5),
+    ("BR", "SP", "Sao Paulo", "America/Sao_Paulo", 3), ("BR", "RJ", "Rio de Janeiro", "America/Sao_Paulo", 1.5),
+    ("JP", "13", "Tokyo", "Asia/Tokyo", 3), ("JP", "27", "Osaka", "Asia/Tokyo", 1),
+    ("CA", "ON", "Toronto", "America/Toronto", 2.5), ("CA", "BC", "Vancouver", "America/Vancouver", 1.5),
+    ("CA", "QC", "Montreal", "America/Toronto", 1),
+    ("NL", "NH", "Amsterdam", "Europe/Amsterdam", 2.5), ("NL", "ZH", "Rotterdam", "Europe/Amsterdam", 0.8),
+    ("AU", "NSW", "Sydney", "Australia/Sydney", 2), ("AU", "VIC", "Melbourne", "Australia/Melbourne", 1.5),
+    ("ES", "MD", "Madrid", "Europe/Madrid", 1.5), ("ES", "CT", "Barcelona", "Europe/Madrid", 1),
+    ("IT", "25", "Milan", "Europe/Rome", 1.2), ("PL", "14", "Warsaw", "Europe/Warsaw", 1.2),
+    ("SE", "AB", "Stockholm", "Europe/Stockholm", 1), ("CH", "ZH", "Zurich", "Europe/Zurich", 0.8),
+    ("KR", "11", "Seoul", "Asia/Seoul", 1), ("SG", "01", "Singapore", "Asia/Singapore", 1),
+    ("MX", "CMX", "Mexico City", "America/Mexico_City", 1), ("NG", "LA", "Lagos", "Africa/Lagos", 0.6),
+    ("ZA", "GP", "Johannesburg", "Africa/Johannesburg", 0.6),
+]
+# Send the browser's IANA time zone (the tracker's `tz`) for visitors whose place CloudFront does not
+# name: the server maps it to a country. Off, those visitors' events carry nothing about where they are.
+SEND_TIME_ZONES = True
+# The secret CloudFront adds to every request it forwards (the distribution's origin header): the
+# collector trusts the viewer headers below only with it. The local stack's value is in this variable.
+ENV_ORIGIN_SECRET = "LIVEINSIGHT_ORIGIN_SECRET"
+ORIGIN_HEADER = "X-LiveInsight-Origin"
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+VIEWER_COUNTRY_HEADER = "CloudFront-Viewer-Country"
+VIEWER_REGION_HEADER = "CloudFront-Viewer-Country-Region"
+VIEWER_CITY_HEADER = "CloudFront-Viewer-City"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """One person: a stable address and browser, and where they are.
+
+    `time_zone_only` visitors reach the site without the deployment's CloudFront naming their
+    place; their browser's time zone (`tz`) is all the server learns.
+    """
+
+    ip: str
+    agent: str
+    country: str
+    region: str
+    city: str
+    time_zone: str
+    time_zone_only: bool = False
+
+    def headers(self, origin_secret: str | None, port: int) -> dict[str, str]:
+        """What the deployment's CloudFront adds to this visitor's requests (with the origin secret when known)."""
+        headers = {"User-Agent": self.agent, VIEWER_ADDRESS_HEADER: f"{self.ip}:{port}"}
+        if origin_secret:
+            headers[ORIGIN_HEADER] = origin_secret
+        if not self.time_zone_only:
+            headers.update({VIEWER_COUNTRY_HEADER: self.country, VIEWER_REGION_HEADER: self.region,
+                            VIEWER_CITY_HEADER: self.city})
+        return headers
+
+
 # (event type, probability per visit, props)
 CUSTOM_EVENTS = [
     ("signup", 0.06, lambda r: {"plan": r.choice(["free", "pro", "team"])}),
@@ -90,51 +163,120 @@ class TrafficModel:
     mobile_share: float = 0.38
     bot_share: float = 0.03
     mean_gap_seconds: float = 35.0
+    # Of the visits, those by someone who came earlier the same day or night (the same address and
+    # browser, so the same visitor), after their visit had ended.
+    returning_share: float = 0.35
+    # Of the engaged visits, those that open a page or two in more tabs while reading.
+    tabs_share: float = 0.3
+    time_zone_only_share: float = 0.2
+    # Without a session id each visit's events carry none, as the tracker sends them: the server derives
+    # the visitor from the address and browser. With one, the visit's own (an import, an API client).
+    cookieless: bool = False
     seed: int = 7
     rng: random.Random = field(init=False)
+    people: random.Random = field(init=False)
+    recent: deque = field(init=False)
+
+    # Someone comes back within hours of a visit, and after it ended (30 minutes without an event).
+    RETURN_WITHIN_SECONDS = 8 * 3600
+    RETURN_AFTER_SECONDS = 45 * 60
+    RECENT_LIMIT = 50_000
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        # Who visits, and their tabs, from a generator of their own: the visits' pages, sources and
+        # events stay what the same seed gave before visitors had places.
+        self.people = random.Random(self.seed + 101)
+        self.recent = deque()  # (start of their latest visit, visitor), oldest first
 
-    def _weighted(self, options: list[tuple]) -> tuple:
-        return self.rng.choices(options, weights=[o[-1] for o in options])[0]
+    def _weighted(self, options: list[tuple], rng: random.Random | None = None) -> tuple:
+        return (rng or self.rng).choices(options, weights=[o[-1] for o in options])[0]
+
+    def visitor(self, agent: str, start: float, bot: bool = False) -> Visitor:
+        """Who makes a visit starting at `start` with a browser like `agent`: someone back from earlier, or someone new."""
+        p = self.people
+        while self.recent and (self.recent[0][0] < start - self.RETURN_WITHIN_SECONDS
+                               or len(self.recent) > self.RECENT_LIMIT):
+            self.recent.popleft()
+        if not bot and p.random() < self.returning_share:
+            back = [person for seen, person in self.recent
+                    if start - self.RETURN_WITHIN_SECONDS <= seen <= start - self.RETURN_AFTER_SECONDS]
+            if back:
+                person = p.choice(back)
+                self.recent.append((start, person))
+                return person
+        country, region, city, time_zone, _ = self._weighted(PLACES, p)
+        # Addresses from 198.18.0.0/15, the block set aside for benchmarks: never a real person's.
+        ip = f"198.{18 + p.getrandbits(1)}.{p.getrandbits(8)}.{1 + p.randrange(254)}"
+        person = Visitor(ip, agent, country, region, city, time_zone, p.random() < self.time_zone_only_share)
+        if not bot:  # A crawler does not come back as a person.
+            self.recent.append((start, person))
+        return person
 
     def visit(self, start: float, source: tuple | None = None, landing: str | None = None) -> list[dict]:
         """The events of one visit starting at `start` (epoch seconds), oldest first."""
+        return self.visit_by(start, source, landing)[1]
+
+    def visit_by(self, start: float, source: tuple | None = None,
+                 landing: str | None = None) -> tuple[Visitor, list[dict]]:
+        """Who makes one visit starting at `start`, and its events (several tabs' interleaved), oldest first."""
         r = self.rng
         session_id = uuid.UUID(int=r.getrandbits(128)).hex
         if r.random() < self.bot_share:
             agent = r.choice(BOT_AGENTS)
-            return [self._event("page_view", session_id, start + i * 2, r.choice(PAGES)[0], agent, "")
-                    for i in range(r.randint(1, 4))]
+            person = self.visitor(agent, start, bot=True)
+            return person, [self._event("page_view", session_id, start + i * 2, r.choice(PAGES)[0], agent, "",
+                                        person) for i in range(r.randint(1, 4))]
         kind, referrer, query, _ = source or self._weighted(SOURCES)
         agent = self._weighted(MOBILE_AGENTS if r.random() < self.mobile_share else DESKTOP_AGENTS)[0]
+        person = self.visitor(agent, start)
+        agent = person.agent  # someone coming back comes back with their own browser
         landing = landing or self._weighted(PAGES)[0]
-        events = [self._event("page_view", session_id, start, landing + query, agent, referrer)]
+        events = [self._event("page_view", session_id, start, landing + query, agent, referrer, person)]
         if r.random() < self.bounce_share:
-            return events
+            return person, events
         t = start
         for _ in range(min(1 + int(r.expovariate(1 / 2.2)), 9)):
             t += 3 + r.expovariate(1 / self.mean_gap_seconds)
-            events.append(self._event("page_view", session_id, t, self._weighted(PAGES)[0], agent, ""))
+            events.append(self._event("page_view", session_id, t, self._weighted(PAGES)[0], agent, "", person))
         for name, probability, props in CUSTOM_EVENTS:
             if r.random() < probability * 2.2:  # per engaged visit, so the per-visit rate matches
                 t += 2 + r.expovariate(1 / 20)
                 page = events[-1]["page_url"][len(SITE):]
                 if name == "signup" and page != "/signup":  # people sign up on the sign-up page
                     page = "/signup"
-                    events.append(self._event("page_view", session_id, t, page, agent, ""))
+                    events.append(self._event("page_view", session_id, t, page, agent, "", person))
                     t += 5 + r.expovariate(1 / 30)
-                event = self._event(name, session_id, t, page, agent, "")
+                event = self._event(name, session_id, t, page, agent, "", person)
                 event["props"] = props(r)
                 events.append(event)
+        events += self._tabs(session_id, start, t, agent, person)
+        events.sort(key=lambda e: e["timestamp"])
+        return person, events
+
+    def _tabs(self, session_id: str, start: float, end: float, agent: str, person: Visitor) -> list[dict]:
+        """Pages opened in more tabs while the visit goes on: a link opened in a new tab, read a little later."""
+        p, events = self.people, []
+        if p.random() >= self.tabs_share:
+            return events
+        for _ in range(p.choice((1, 1, 2))):
+            t = start + p.uniform(0, max(end - start, 30))
+            for _ in range(p.choice((1, 1, 2, 3))):
+                events.append(self._event("page_view", session_id, t, self._weighted(PAGES, p)[0], agent, "",
+                                          person, p))
+                t += 5 + p.expovariate(1 / self.mean_gap_seconds)
         return events
 
-    def _event(self, event_type: str, session_id: str, ts: float, path: str, agent: str, referrer: str) -> dict:
-        event = {"event_type": event_type, "session_id": session_id, "timestamp": round(ts, 3),
-                 "page_url": SITE + path, "user_agent": agent, "event_id": uuid.UUID(int=self.rng.getrandbits(128)).hex}
+    def _event(self, event_type: str, session_id: str, ts: float, path: str, agent: str, referrer: str,
+               person: Visitor, rng: random.Random | None = None) -> dict:
+        event = {"event_type": event_type, "timestamp": round(ts, 3), "page_url": SITE + path, "user_agent": agent,
+                 "event_id": uuid.UUID(int=(rng or self.rng).getrandbits(128)).hex}
+        if not self.cookieless:
+            event["session_id"] = session_id
         if referrer:
             event["referrer"] = referrer
+        if person.time_zone_only and SEND_TIME_ZONES:
+            event["tz"] = person.time_zone
         return event
 
 
@@ -145,16 +287,45 @@ def day_night(ts: float) -> float:
 
 
 def history(days: float, visits_per_day: int, now: float, seed: int = 7) -> Iterator[dict]:
-    """Visits laid out over the past `days` on the day-night curve, events in time order."""
-    model = TrafficModel(seed=seed)
+    """Visits laid out over the past `days` on the day-night curve, events in time order (each with its session id)."""
+    for _, event in visitor_history(days, visits_per_day, now, seed, cookieless=False):
+        yield event
+
+
+def backfill(store: Any, days: float, visits_per_day: int, now: float, seed: int = 7) -> Any:
+    """Import `days` of cookieless demo history into `store`, each event with its visitor's request context.
+
+    What the deployment's collector would have learned from CloudFront for each request — the
+    visitor's address, browser and place — goes with each event, as the live simulator sends it.
+    """
+    from ..ingest.collector import RequestContext
+    from .importer import import_events
+
+    pairs = list(visitor_history(days, visits_per_day, now, seed))
+    contexts = {person: RequestContext(client_ip=person.ip, user_agent=person.agent) if person.time_zone_only else
+                RequestContext(client_ip=person.ip, user_agent=person.agent, country=person.country,
+                               region=f"{person.country}-{person.region}", city=person.city)
+                for person in {person for person, _ in pairs}}
+    return import_events(((number, event) for number, (_, event) in enumerate(pairs, 1)), store, now=now,
+                         context_of=lambda number: contexts[pairs[number - 1][0]])
+
+
+def visitor_history(days: float, visits_per_day: int, now: float, seed: int = 7,
+                    cookieless: bool = True) -> Iterator[tuple[Visitor, dict]]:
+    """(visitor, event) of the visits over the past `days` on the day-night curve, in time order.
+
+    Cookieless events carry no session id: an import gives each one its visitor's request context.
+    """
+    model = TrafficModel(seed=seed, cookieless=cookieless)
     rng = random.Random(seed + 1)
     start, events = now - days * 86400, []
     mean_rate = visits_per_day / 86400 / 0.625  # the curve averages 0.625
     t = start
     while t < now - 120:
         t += rng.expovariate(mean_rate * day_night(t))
-        events.extend(e for e in model.visit(t) if e["timestamp"] < now - 60)
-    events.sort(key=lambda e: e["timestamp"])
+        person, visit = model.visit_by(t)
+        events.extend((person, e) for e in visit if e["timestamp"] < now - 60)
+    events.sort(key=lambda pair: pair[1]["timestamp"])
     yield from events
 
 
@@ -168,26 +339,30 @@ EVENTS_PER_VISIT = 3.2
 class Scenario:
     """When visits start and what they look like: steady traffic, a launch spike or a campaign burst."""
 
-    def __init__(self, scenario: str = "steady", rate: float = 3.0, seed: int = 7):
+    def __init__(self, scenario: str = "steady", rate: float = 3.0, seed: int = 7, cookieless: bool = False):
         if scenario not in SCENARIOS:
             raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, not {scenario!r}")
         if rate <= 0:
             raise ValueError("rate must be a positive number of events per second")
         self.name, self.rate = scenario, rate
-        self.model = TrafficModel(seed=seed)
+        self.model = TrafficModel(seed=seed, cookieless=cookieless)
         self.rng = random.Random(seed + 2)
 
     def new_visit(self, now: float, elapsed: float) -> list[dict]:
         """The events of a visit starting at `now`, `elapsed` seconds into the scenario."""
+        return self.new_visit_by(now, elapsed)[1]
+
+    def new_visit_by(self, now: float, elapsed: float) -> tuple[Visitor, list[dict]]:
+        """Who makes a visit starting at `now`, `elapsed` seconds into the scenario, and its events."""
         r = self.rng
         if self.name == "launch" and r.random() < 0.9 * math.exp(-elapsed / LAUNCH_FADE_SECONDS):
-            return self.model.visit(now, source=("news", "https://news.ycombinator.com/item?id=42", "", 1),
-                                    landing="/blog/launch")
+            return self.model.visit_by(now, source=("news", "https://news.ycombinator.com/item?id=42", "", 1),
+                                       landing="/blog/launch")
         if self.name == "campaign" and r.random() < 0.6 * math.exp(-elapsed / CAMPAIGN_FADE_SECONDS):
-            return self.model.visit(now, source=(
+            return self.model.visit_by(now, source=(
                 "newsletter", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=black-friday", 1),
                 landing=r.choice(["/pricing", "/blog/launch", "/features"]))
-        return self.model.visit(now)
+        return self.model.visit_by(now)
 
     def visit_rate(self, elapsed: float) -> float:
         """Visits per second, `elapsed` seconds into the scenario."""
@@ -211,12 +386,19 @@ class Scenario:
 
 
 class Simulator:
-    """Plays a scenario's visits in real time against a LiveInsight API."""
+    """Plays a scenario's visits in real time against a LiveInsight API, as the deployment's CloudFront forwards them.
+
+    Events carry no session id (the tracker's default); each request carries its visitor's address
+    and place in CloudFront's viewer headers, and the origin secret (`origin_secret`, by default
+    the environment's LIVEINSIGHT_ORIGIN_SECRET) that makes the collector trust them.
+    """
 
     def __init__(self, api: str, rate: float = 3.0, scenario: str = "steady", seed: int = 7,
-                 duration: float | None = None, api_key: str | None = None):
-        self.traffic = Scenario(scenario, rate, seed)
+                 duration: float | None = None, api_key: str | None = None, origin_secret: str | None = None):
+        self.traffic = Scenario(scenario, rate, seed, cookieless=True)
         self.api, self.rate, self.scenario, self.duration = api.rstrip("/"), rate, scenario, duration
+        self.origin_secret = origin_secret or os.environ.get(ENV_ORIGIN_SECRET) or None
+        self.ports = random.Random(seed + 3)
         self.stop_event = threading.Event()
         self.sent = 0
         self.requests = 0
@@ -230,7 +412,7 @@ class Simulator:
         session = requests.Session()
         session.headers["Content-Type"] = "text/plain"
         started = time.time()
-        queue: list[tuple[float, int, dict]] = []
+        queue: list[tuple[float, int, Visitor, dict]] = []
         counter = 0
         next_visit = started
         while not self.stop_event.is_set():
@@ -238,36 +420,39 @@ class Simulator:
             if self.duration is not None and now - started >= self.duration:
                 break
             while next_visit <= now:
-                for event in self.traffic.new_visit(next_visit, next_visit - started):
+                person, events = self.traffic.new_visit_by(next_visit, next_visit - started)
+                for event in events:
                     counter += 1
-                    heapq.heappush(queue, (event["timestamp"], counter, event))
+                    heapq.heappush(queue, (event["timestamp"], counter, person, event))
                 next_visit = self.traffic.next_start(next_visit, started)
             due = []
             while queue and queue[0][0] <= now:
-                due.append(heapq.heappop(queue)[2])
+                _, _, person, event = heapq.heappop(queue)
+                due.append((person, event))
             self._send(session, due)
             wake = min(next_visit, queue[0][0] if queue else next_visit)
             self.stop_event.wait(max(0.01, min(0.5, wake - time.time())))
 
-    def _send(self, session: Any, events: list[dict]) -> None:
-        by_visit: dict[str, list[dict]] = {}
-        for event in events:
-            by_visit.setdefault(event["session_id"], []).append(event)
-        for visit in by_visit.values():
-            agent = visit[0].pop("user_agent")
-            for e in visit[1:]:
-                e.pop("user_agent", None)
-            body = visit[0] if len(visit) == 1 else {"events": visit}
+    def requests_for(self, due: list[tuple[Visitor, dict]]) -> list[tuple[dict[str, str], dict, int]]:
+        """(headers, body, events) of the requests that send `due`: one per visitor, as their browser would."""
+        by_visitor: dict[Visitor, list[dict]] = {}
+        for person, event in due:
+            by_visitor.setdefault(person, []).append({k: v for k, v in event.items() if k != "user_agent"})
+        return [(person.headers(self.origin_secret, 1024 + self.ports.randrange(64511)),
+                 visit[0] if len(visit) == 1 else {"events": visit}, len(visit))
+                for person, visit in by_visitor.items()]
+
+    def _send(self, session: Any, due: list[tuple[Visitor, dict]]) -> None:
+        for headers, body, count in self.requests_for(due):
             self.requests += 1
             try:
-                response = session.post(f"{self.api}/api/events", data=json.dumps(body),
-                                         headers={"User-Agent": agent}, timeout=10)
+                response = session.post(f"{self.api}/api/events", data=json.dumps(body), headers=headers, timeout=10)
             except requests_error() as exc:
                 self.errors += 1
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
                 continue
             if response.status_code == 200:
-                self.sent += len(visit)
+                self.sent += count
             else:
                 self.errors += 1
                 self.last_error = f"HTTP {response.status_code}: {response.text[:200]}"

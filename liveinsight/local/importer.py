@@ -90,8 +90,13 @@ def _csv_event(row: dict[str, str]) -> Any:
 
 
 def import_events(rows: Iterable[tuple[int, Any]], store: Store, now: float | None = None,
-                  progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Validate rows and load them: old events into rollups, recent ones as raw events."""
+                  progress: Callable[[int], None] | None = None,
+                  context_of: Callable[[int], RequestContext] | None = None) -> ImportReport:
+    """Validate rows and load them: old events into rollups, recent ones as raw events.
+
+    `context_of(row number)` is what a request would have told about the row's sender (the demo's
+    visitors: an address, a browser, a place); by default nothing, as for a file.
+    """
     now = time.time() if now is None else now
     settings = store.settings
     raw_cutoff = now - settings.raw_retention_hours * 3600
@@ -111,11 +116,12 @@ def import_events(rows: Iterable[tuple[int, Any]], store: Store, now: float | No
         except ValueError as exc:
             report.rejected.append((number, str(exc)))
             continue
+        sender = context_of(number) if context_of else context
         if event.timestamp < raw_cutoff:
-            old_items.append(unpack(collector.to_item(event, context,
+            old_items.append(unpack(collector.to_item(event, sender,
                                                       ttl_seconds=settings.raw_retention_hours * 3600)))
         else:
-            recent.append(event)
+            recent.append((event, sender))
     old_items.sort(key=lambda item: item["timestamp"])
     sessions: dict = {}
     for start in range(0, len(old_items), CHUNK):
@@ -127,12 +133,16 @@ def import_events(rows: Iterable[tuple[int, Any]], store: Store, now: float | No
     # Only visits that recent events may still continue need their state stored.
     aggregator.save_sessions(s for s in sessions.values()
                              if s.last >= raw_cutoff - config.SESSION_TIMEOUT_SECONDS)
-    recent.sort(key=lambda e: e.timestamp)
-    for start in range(0, len(recent), 500):
-        result = collector.store_events(recent[start:start + 500], context, now)
-        report.stored_raw += result.accepted
-        report.filtered += result.filtered
-        report.duplicates += result.duplicates
+    recent.sort(key=lambda pair: pair[0].timestamp)
+    by_sender: dict[RequestContext, list] = {}
+    for event, sender in recent:
+        by_sender.setdefault(sender, []).append(event)
+    for sender, events in by_sender.items():
+        for start in range(0, len(events), 500):
+            result = collector.store_events(events[start:start + 500], sender, now)
+            report.stored_raw += result.accepted
+            report.filtered += result.filtered
+            report.duplicates += result.duplicates
     report.accepted = report.rolled_up + report.stored_raw
     return report
 
