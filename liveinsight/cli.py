@@ -58,7 +58,8 @@ def stack_file() -> Path:
 
 
 def local_stack() -> dict:
-    """What a running local stack (`serve` / `up`) recorded: api, dynamodb_endpoint, share_secret, dashboard.
+    """What a running local stack (`serve` / `up`) recorded: api, dynamodb_endpoint, share_secret,
+    origin_secret (what its collector trusts CDN viewer headers with), dashboard.
 
     The file is read without following a link and only if this user owns it."""
     try:
@@ -131,7 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _record_stack(stack, dashboard: str | None = None) -> None:
     recorded = {"api": stack.url, "dynamodb_endpoint": stack.settings.dynamodb_endpoint,
-                "share_secret": stack.settings.share_secret}
+                "share_secret": stack.settings.share_secret, "origin_secret": stack.origin_secret}
     if dashboard:
         recorded["dashboard"] = dashboard
     _write_stack_file(recorded)
@@ -200,7 +201,8 @@ def _up(args: argparse.Namespace) -> int:
                               seed=args.seed)
             stack.wait_until_aggregated()
             print(f"  {report.accepted} events in {time.monotonic() - started:.0f} s", flush=True)
-            simulator = Simulator(stack.url, rate=args.rate, scenario=args.scenario, seed=args.seed)
+            simulator = Simulator(stack.url, rate=args.rate, scenario=args.scenario, seed=args.seed,
+                                  origin_secret=stack.origin_secret)
             threading.Thread(target=simulator.run, name="liveinsight-demo", daemon=True).start()
             print(f"demo traffic: {args.rate:g} events/s, scenario {args.scenario}", flush=True)
         print(f"Dashboard        {dashboard_url}   Ctrl-C stops everything.", flush=True)
@@ -297,8 +299,11 @@ def _demo(args: argparse.Namespace) -> int:
     from .local.demo import Simulator
 
     try:
+        recorded = local_stack()
+        # Against the running local stack, act as its CDN (its visitors' places); elsewhere the env var's.
+        origin_secret = recorded.get("origin_secret") if recorded.get("api") == args.api.rstrip("/") else None
         simulator = Simulator(args.api, rate=args.rate, scenario=args.scenario, seed=args.seed,
-                              duration=args.duration)
+                              duration=args.duration, origin_secret=origin_secret)
     except ValueError as exc:
         print(f"liveinsight demo: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..config import ENV_ORIGIN_SECRET, ORIGIN_HEADER
+from ..ingest.origin import VIEWER_ADDRESS, VIEWER_CITY, VIEWER_COUNTRY, VIEWER_REGION
+
 SITE = "https://shop.example.com"
 SCENARIOS = ("steady", "launch", "campaign")
 
@@ -108,14 +111,8 @@ PLACES = [
 # Send the browser's IANA time zone (the tracker's `tz`) for visitors whose place CloudFront does not
 # name: the server maps it to a country. Off, those visitors' events carry nothing about where they are.
 SEND_TIME_ZONES = True
-# The secret CloudFront adds to every request it forwards (the distribution's origin header): the
-# collector trusts the viewer headers below only with it. The local stack's value is in this variable.
-ENV_ORIGIN_SECRET = "LIVEINSIGHT_ORIGIN_SECRET"
-ORIGIN_HEADER = "X-LiveInsight-Origin"
-VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
-VIEWER_COUNTRY_HEADER = "CloudFront-Viewer-Country"
-VIEWER_REGION_HEADER = "CloudFront-Viewer-Country-Region"
-VIEWER_CITY_HEADER = "CloudFront-Viewer-City"
+# The secret CloudFront adds to every request it forwards (the distribution's origin header,
+# config.ORIGIN_HEADER): the collector trusts the viewer headers (ingest.origin) only with it.
 
 
 @dataclass(frozen=True)
@@ -136,12 +133,12 @@ class Visitor:
 
     def headers(self, origin_secret: str | None, port: int) -> dict[str, str]:
         """What the deployment's CloudFront adds to this visitor's requests (with the origin secret when known)."""
-        headers = {"User-Agent": self.agent, VIEWER_ADDRESS_HEADER: f"{self.ip}:{port}"}
+        headers = {"User-Agent": self.agent, VIEWER_ADDRESS: f"{self.ip}:{port}"}
         if origin_secret:
             headers[ORIGIN_HEADER] = origin_secret
         if not self.time_zone_only:
-            headers.update({VIEWER_COUNTRY_HEADER: self.country, VIEWER_REGION_HEADER: self.region,
-                            VIEWER_CITY_HEADER: self.city})
+            headers.update({VIEWER_COUNTRY: self.country, VIEWER_REGION: self.region,
+                            VIEWER_CITY: self.city})
         return headers
 
 
