@@ -199,6 +199,7 @@ def test_regions_and_cities_drill_down_under_a_country(backend):
     data = stats(backend, f"from={at - 60}&to={at + 60}&country=US", now=at + 120)
     # THEN its regions and cities, with visitors
     assert data["totals"]["visitors"] == 3
+    assert [(c["country"], c["visitors"]) for c in data["countries"]] == [("US", 3)]
     assert [(r["region"], r["visitors"]) for r in data["regions"]] == [("US-WA", 2), ("US-NY", 1)]
     assert [(c["city"], c["name"], c["visitors"]) for c in data["cities"]] == [
         ("US-WA/Seattle", "Seattle", 2), ("US-NY/New York", "New York", 1)]

@@ -344,6 +344,10 @@ class StatsReader:
         for field, name, row_label in PLACES:
             rows = {} if part else r.merged_breakdown(in_range, name)
             data[field] = _place_rows(rows, q.limit, row_label, name in counted)
+            if r.GEO_BREAKDOWNS.get(dim) == name:  # the filtered place's own row: its visitors are the totals'
+                for row in data[field]:
+                    if row[row_label] == value:
+                        row["visitors"] = data["totals"]["visitors"]
         data["bots_filtered"] = 0 if part else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data
