@@ -52,7 +52,9 @@ ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
 COUNTRY, REGION, CITY = "c", "r", "ci"
 DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
 ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
-ALL_SITES_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
+# Countries are per site like pages: a country across all sites adds up the most visited sites
+# (the all-sites level's countries breakdown still lists every site's countries together).
+ALL_SITES_DIMS = (ALL, SOURCE, EVENT_TYPE)
 UNKNOWN_COUNTRY = UNKNOWN
 
 # Totals vector; a minute slot is its first five and VI; a slice its first five.
