@@ -63,4 +63,4 @@ def test_a_captured_stream_batch_is_aggregated_and_removes_are_ignored(backend):
     data = backend.stats("period=1h")
     assert data["totals"]["page_views"] == 2 and data["totals"]["sessions"] == 1
     assert data["totals"]["avg_session_duration"] == 30.0
-    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 2}]
+    assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 2, "visitors": 1}]
