@@ -187,7 +187,7 @@ class Fold:
                      by: int = 1) -> None:
         """Count `by` events (negative: take them back) of the visit `state` in their items."""
         minute = int(ts - r.bucket_start(ts, "hour")) // 60
-        keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), *_places(state)]
+        keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), (r.COUNTRY, state.country)]
         if page is not None:
             keys.append((r.PAGE, page))
         for dim, value in keys:
@@ -201,7 +201,7 @@ class Fold:
                 if is_view:
                     r.add_breakdown(delta, r.SOURCES, state.source, 1, by)
                     r.add_breakdown(delta, r.PAGES, page, 0, by)
-                    for place_dim, place in _places(state):
+                    for place_dim, place in _places(state, dim):
                         r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 1, by)
                     if all_sites:
                         r.add_breakdown(delta, r.SITES, state.site or r.NO_SITE, 1, by)
@@ -211,6 +211,8 @@ class Fold:
                               r.slice_key(state.source, event_type)]
                 elif dim == r.SOURCE:
                     slices = [r.slice_key(event_type=event_type)]
+                elif dim == r.COUNTRY:
+                    slices = _place_slices(state)
                 for key in slices:
                     r.add_slice(delta, key, r.EV, by)
                     r.add_slice(delta, key, r.PV, by * is_view)
@@ -249,9 +251,12 @@ class Fold:
                 _count_visitor(self, after.site, day_key, is_, +1)
 
 
-def _places(state: SessionState) -> list[tuple[str, str]]:
-    """(dim, value) of the visit's country, region and city (the last two when known)."""
+def _places(state: SessionState, item_dim: str | None = None) -> list[tuple[str, str]]:
+    """(dim, value) of the visit's country, region and city (the last two when known); in an item of
+    `item_dim`, the breakdown rows it keeps: regions and cities only in everything's and a country's."""
     places = [(r.COUNTRY, state.country)]
+    if item_dim not in (None, r.ALL, r.COUNTRY):
+        return places
     if state.region:
         places.append((r.REGION, state.region))
     if state.city:
@@ -259,24 +264,30 @@ def _places(state: SessionState) -> list[tuple[str, str]]:
     return places
 
 
+def _place_slices(state: SessionState) -> list[str]:
+    """The slices of the visit's region and city inside its country's items."""
+    return [r.place_slice(place) for place in (state.region, state.city) if place]
+
+
 def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int, sign: int) -> None:
     """One visitor (`sign`) under a visitor key, in the minute of the day it was first seen there."""
     day, key = day_key
     ts = day + 60 * minute
     dim, value = key_parts(key)
-    items: list[tuple[str, str | None, str | None]] = [(dim, value, None)]  # (item dim, value, breakdown row)
+    # (item dim, value, breakdown row or slice): the item's own count, or a row or slice of it
+    items: list[tuple[str, str | None, str | None]] = [(dim, value, None)]
     if dim != EVERYTHING:
         row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, **r.GEO_BREAKDOWNS}.get(dim)
         if row is not None:
             items.append((r.ALL, None, row))
         if dim in (r.REGION, r.CITY):
-            region = value.split("/", 1)[0] if dim == r.CITY else value
-            country = region.split("-", 1)[0]
-            items.append((r.COUNTRY, country, r.GEO_BREAKDOWNS[dim]))
-            if dim == r.CITY and "-" in region:
-                items.append((r.REGION, region, r.CITIES))
+            items = [(r.ALL, None, row), (r.COUNTRY, r.country_of(value), row),
+                     (r.COUNTRY, r.country_of(value), r.place_slice(value))]
     for item_dim, item_value, row in items:
         for granularity, delta, all_sites in fold._deltas(site, item_dim, item_value, ts):
+            if row is not None and row.startswith("pl:"):
+                r.add_slice(delta, row, r.SLICE_VI, sign)
+                continue
             if row is not None:
                 r.add_breakdown(delta, row, value, r.VISITORS_AT[row], sign)
                 continue
@@ -302,7 +313,7 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                                                  if event_type in types]))
     for i, page in enumerate(state.pages):
         keys.append((r.PAGE, page, [page]))
-    keys += [(dim, value, state.pages) for dim, value in _places(state)]
+    keys.append((r.COUNTRY, state.country, state.pages))
     for dim, value, pages in keys:
         for granularity, delta, all_sites in fold._deltas(site, dim, value, start):
             if all_sites:
@@ -321,7 +332,7 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             r.add_breakdown(delta, r.BROWSERS, state.browser, 0, sign)
             r.add_breakdown(delta, r.OPERATING_SYSTEMS, state.os, 0, sign)
             r.add_breakdown(delta, r.DEVICES, state.device, 0, sign)
-            for place_dim, place in _places(state):
+            for place_dim, place in _places(state, dim):
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 0, sign)
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 3, bounce)
             for page in pages:
@@ -333,6 +344,8 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                     slices += [r.slice_key(event_type=event_type), r.slice_key(state.source, event_type)]
             elif dim == r.SOURCE:
                 slices = [r.slice_key(event_type=t) for t in state.types]
+            elif dim == r.COUNTRY:
+                slices = _place_slices(state)
             for key in slices:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)
@@ -610,7 +623,7 @@ class Aggregator:
                     blob = rt.merge(blob, delta)
                     ttl = int(now + rt.TTL_SECONDS)
                 else:
-                    blob = r.merge(blob, delta, capacity[key])
+                    blob = r.merge(blob, delta, capacity[key], r.slice_capacity(key[0]))
                     ttl = int(now + config.LONG_ROLLUP_TTL_SECONDS)
                 version = int(old["v"]) if old is not None and "v" in old else None
                 item = {"pk": key[0], "sk": key[1], "c": r.encode(blob), "v": (version or 0) + 1,

@@ -203,9 +203,14 @@ def test_regions_and_cities_drill_down_under_a_country(backend):
     assert [(r["region"], r["visitors"]) for r in data["regions"]] == [("US-WA", 2), ("US-NY", 1)]
     assert [(c["city"], c["name"], c["visitors"]) for c in data["cities"]] == [
         ("US-WA/Seattle", "Seattle", 2), ("US-NY/New York", "New York", 1)]
-    # AND a city is a filter
+    # AND a region and a city are filters; a region lists its cities
+    washington = stats(backend, f"from={at - 60}&to={at + 60}&region=US-WA", now=at + 120)
+    assert washington["totals"]["visitors"] == 2 and washington["totals"]["sessions"] == 2
+    assert [(c["city"], c["visitors"]) for c in washington["cities"]] == [("US-WA/Seattle", 2)]
     seattle = stats(backend, f"from={at - 60}&to={at + 60}&city=US-WA/Seattle", now=at + 120)
     assert seattle["totals"]["visitors"] == 2 and seattle["totals"]["page_views"] == 2
+    assert seattle["range"]["interval"] == "hour"  # a place has no minute slots
+    assert sum(p["visitors"] for p in seattle["timeseries"]) == 2
 
 
 @pytest.mark.parametrize("query, message", [
@@ -214,6 +219,7 @@ def test_regions_and_cities_drill_down_under_a_country(backend):
     ("city=Seattle", "`city` must be a `city` value"),
     ("country=DE&region=US-WA", "`country` 'DE' does not contain"),
     ("country=US&page=/", "`country` cannot be combined with `page`"),
+    ("city=US-WA/Seattle&interval=minute", "interval=minute is not available for a `city`"),
 ])
 def test_bad_place_filters_are_400_naming_the_parameter(backend, query, message):
     code, payload = backend.get(f"/api/stats?{query}")

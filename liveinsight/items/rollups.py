@@ -5,7 +5,7 @@ are few and shared by all traffic (everything, sources, event types). Pages, the
 tail, have hour items only: a day of one page is the sum of its hours at read time.
 
     pk = "<site>#<dim>#<value hash>"   dim: * (everything) | p page | s source | e event type |
-                                       c country | r region | ci city
+                                       c country (its regions and cities are slices inside it)
          site `*` is the all-sites level: every site's events together, for the dims whose
          values are shared by all traffic (ALL_SITES_DIMS), so an answer about all sites is
          one Query however many sites there are; its items add the breakdown `st` (sites)
@@ -19,7 +19,8 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
                                        countries, regions, cities, sites (all-sites items only)
          x  summary of AND-combination slices: in a page item "s:<source hash>",
             "e:<type hash>", "se:<source hash>:<type hash>"; in a source item "e:<type hash>";
-            each [events, page views, sessions, bounces, duration sum]
+            in a country item its regions and cities "pl:<place hash>";
+            each [events, page views, sessions, bounces, duration sum, visitors (places only)]
     v  version (optimistic concurrency), ap ledger (liveinsight.items.ledger), sv schema, ttl
 
 Visitors: a visitor is counted once per UTC day and value, in the minute of their first event
@@ -49,7 +50,7 @@ from .sessions import UNKNOWN, short_hash
 HOUR, DAY = "h", "d"
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
-COUNTRY, REGION, CITY = "c", "r", "ci"
+COUNTRY, REGION, CITY = "c", "r", "ci"  # only countries have items; region and city key visitors and breakdowns
 DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
 ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
 # Countries are per site like pages: a country across all sites adds up the most visited sites
@@ -59,8 +60,8 @@ UNKNOWN_COUNTRY = UNKNOWN
 
 # Totals vector; a minute slot is its first five and VI; a slice its first five.
 EV, PV, SS, BO, DU, BOT, VI = range(7)
-MINUTE_VI = 5
-TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 7, 6, 5
+MINUTE_VI = SLICE_VI = 5
+TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 7, 6, 6
 
 # Breakdowns and their vectors.
 EVENT_TYPES, SOURCES, REFERRERS, PAGES, ENTRY_PAGES = "et", "src", "ref", "pg", "en"
@@ -80,6 +81,7 @@ GEO_BREAKDOWNS = {COUNTRY: COUNTRIES, REGION: REGIONS, CITY: CITIES}
 K_ALL = 100
 K_VALUE = 20
 K_SLICES = 50
+K_PLACE_SLICES = 250  # a country item's regions and cities: a region or city filter reads its slice
 MAX_LABEL = 200  # longer labels (2,000-character paths) are shortened with a hash to stay distinct
 
 
@@ -109,6 +111,21 @@ def label(value: str) -> str:
     if len(value) <= MAX_LABEL:
         return value
     return f"{value[:MAX_LABEL - 14]}…#{short_hash(value, 12)}"
+
+
+def place_slice(place: str) -> str:
+    """The slice of a region ("US-WA") or city ("US-WA/Seattle") inside its country's items."""
+    return f"pl:{short_hash(place)}"
+
+
+def country_of(place: str) -> str:
+    """The country of a region or city label."""
+    return place.split("/", 1)[0].split("-", 1)[0]
+
+
+def slice_capacity(pk_value: str) -> int:
+    """Slices an item keeps: a country's places, or a page's or source's combinations."""
+    return K_PLACE_SLICES if pk_value.split("#")[1:2] == [COUNTRY] else K_SLICES
 
 
 def slice_key(source: str | None = None, event_type: str | None = None) -> str:
@@ -211,7 +228,7 @@ def summary_add(summary: dict, rows: dict[str, list], k: int) -> dict:
     return summary
 
 
-def merge(blob: dict, delta: dict, k: int) -> dict:
+def merge(blob: dict, delta: dict, k: int, k_slices: int = K_SLICES) -> dict:
     """Apply a batch's delta to a stored blob, keeping every summary bounded."""
     blob["t"] = _vadd(blob.get("t"), delta["t"])
     if delta["m"]:
@@ -223,7 +240,7 @@ def merge(blob: dict, delta: dict, k: int) -> dict:
         for name, rows in delta["b"].items():
             breakdowns[name] = summary_add(breakdowns.get(name, {}), rows, k)
     if delta["x"]:
-        blob["x"] = summary_add(blob.get("x", {}), delta["x"], K_SLICES)
+        blob["x"] = summary_add(blob.get("x", {}), delta["x"], k_slices)
     return blob
 
 
@@ -236,6 +253,12 @@ def totals(blob: dict) -> list:
 def slice_totals(blob: dict, key: str) -> list:
     """[events, page views, sessions, bounces, duration] of one slice (zeros when absent)."""
     return (blob.get("x", {}).get("k", {}).get(key)) or [0] * SLICE_LEN
+
+
+def place_totals(vector: list) -> list:
+    """A place's slice as a totals vector (its visitors in VI)."""
+    padded = list(vector) + [0] * (SLICE_LEN - len(vector))
+    return padded[:BOT] + [0, padded[SLICE_VI]]
 
 
 def minute_totals(vector: list) -> list:

@@ -104,9 +104,13 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         raise InvalidRequest(f"`{next(iter(place))}` cannot be combined with `page`, `source` or `event_type`; "
                              "give a place alone, or the others without it")
     combined = sum(v is not None for v in filters.values()) > 1
-    interval = p.single(params, "interval") or default_interval(end - start, combined)
+    in_place = "region" in place or "city" in place  # a slice of its country's items: no minute slots
+    interval = p.single(params, "interval") or default_interval(end - start, combined or in_place)
     if interval not in SECONDS:
         raise InvalidRequest(f"`interval` must be one of minute, hour, day, not {interval!r}")
+    if interval == "minute" and in_place:
+        raise InvalidRequest(f"interval=minute is not available for a `{'city' if 'city' in place else 'region'}`; "
+                             "use interval=hour")
     if interval == "minute" and combined:
         raise InvalidRequest("interval=minute is not available when filters are combined; "
                              "use interval=hour, or one filter")
@@ -207,7 +211,7 @@ PLACES = (  # (response field, breakdown, row label); rows: sessions, page views
 )
 # The breakdowns whose rows count visitors, per filtered dimension: a visitor is counted under a
 # value in the items of everything, and under its places in the items of the places around them.
-VISITOR_ROWS = {r.ALL: set(r.VISITORS_AT), r.COUNTRY: {r.REGIONS, r.CITIES}, r.REGION: {r.CITIES}}
+VISITOR_ROWS = {r.ALL: set(r.VISITORS_AT), r.COUNTRY: {r.REGIONS, r.CITIES}}
 
 
 def _place_rows(rows: dict[str, list], limit: int, label: str, with_visitors: bool) -> list[dict]:
@@ -278,10 +282,9 @@ class StatsReader:
             dim, value, part = r.SOURCE, q.source, r.slice_key(event_type=q.event_type) if q.event_type else None
         elif q.event_type is not None:
             dim, value, part = r.EVENT_TYPE, q.event_type, None
-        elif q.city is not None:
-            dim, value, part = r.CITY, q.city, None
-        elif q.region is not None:
-            dim, value, part = r.REGION, q.region, None
+        elif q.city is not None or q.region is not None:  # a slice of the country's items
+            place = q.city or q.region
+            dim, value, part = r.COUNTRY, r.country_of(place), r.place_slice(place)
         elif q.country is not None:
             dim, value, part = r.COUNTRY, q.country, None
         else:
@@ -325,6 +328,10 @@ class StatsReader:
                     series[t] = _add(series[t], vector)
             if start + SECONDS[item_unit] > buckets[0] and start < buckets[-1] + size:
                 in_range.append(blob)
+        in_place = q.city is not None or q.region is not None
+        if in_place:  # a place's slice: visitors counted, as in a totals vector
+            series = {b: r.place_totals(vector) for b, vector in series.items()}
+            length, part = r.TOTALS_LEN, None
         total = r.sum_vectors((series[b] for b in buckets), length)
         data: dict[str, Any] = {
             "range": {"from": q.start, "to": q.end, "interval": q.interval},
@@ -337,17 +344,23 @@ class StatsReader:
                                "sessions": int(series[b][r.SS])} for b in buckets]
         counted = VISITOR_ROWS.get(dim, set())
         for field, name, row_label, fields in BREAKDOWNS:
-            rows = {} if part else r.merged_breakdown(in_range, name)
+            rows = {} if part or in_place else r.merged_breakdown(in_range, name)
             if "visitors" in fields and name not in counted:
                 fields = tuple(f for f in fields if f != "visitors")
             data[field] = _ranked(rows, q.limit, row_label, fields)
         for field, name, row_label in PLACES:
             rows = {} if part else r.merged_breakdown(in_range, name)
+            if in_place:  # the country's rows of the place, and of the cities inside a region
+                place = q.city or q.region
+                rows = {} if name == r.COUNTRIES else {
+                    label: vector for label, vector in rows.items()
+                    if label == place or (name == r.CITIES and label.startswith(f"{place}/"))
+                    or (name == r.REGIONS and q.city is not None and q.city.startswith(f"{label}/"))}
             data[field] = _place_rows(rows, q.limit, row_label, name in counted)
             if r.GEO_BREAKDOWNS.get(dim) == name:  # the filtered place's own row: its visitors are the totals'
                 for row in data[field]:
                     if row[row_label] == value:
                         row["visitors"] = data["totals"]["visitors"]
-        data["bots_filtered"] = 0 if part else int(sum(r.totals(b)[r.BOT] for b in in_range))
+        data["bots_filtered"] = 0 if part or in_place else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data
