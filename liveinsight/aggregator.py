@@ -66,8 +66,10 @@ class AggregateResult:
 class Fold:
     """The deltas of one batch: {(pk, sk): delta} for rollups and realtime, and the sessions after it."""
 
-    def __init__(self, now: float, realtime: bool = True, all_sites: bool = True, rollups: bool = True) -> None:
+    def __init__(self, now: float, realtime: bool = True, all_sites: bool = True, rollups: bool = True,
+                 props: tuple[str, ...] = ()) -> None:
         self.now = now
+        self.props = props  # the custom property keys counted (LIVEINSIGHT_PROPS); () counts every key
         self.levels_for_all = (r.ALL_SITES,) if all_sites else ()
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
         self.count_rollups = rollups
@@ -165,11 +167,13 @@ class Fold:
         type_index = state.index(state.types, event_type, 20)
         if page_index is not None and type_index is not None:
             state.pairs.add((page_index, type_index))
-        state.see(ts, [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else []))
+        props = self._counted_props(event_type, event.get("props"))
+        state.see(ts, [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else [])
+                  + [visitor_key(r.PROP, f"{event_type}\t{key}\t{value}") for key, value in props])
         if type_index is not None and (page is None or page_index is not None):
             state.record(ts, page_index, type_index)
         if self.count_rollups:
-            self._count_event(state, ts, event_type, page, is_view)
+            self._count_event(state, ts, event_type, page, is_view, props=props)
         if ts >= self.realtime_since:
             self._realtime(state, ts, event_type, page, is_view)
         return state
@@ -183,9 +187,17 @@ class Fold:
             self._count_event(old, at, event_type, page, is_view, -count)
             self._count_event(new, at, event_type, page, is_view, count)
 
+    def _counted_props(self, event_type: str, props: dict[str, Any] | None) -> list[tuple[str, str]]:
+        """(key, value label) of the event's custom properties that are counted, in key order."""
+        if not props:
+            return []
+        keys = sorted(k for k in props if not self.props or k in self.props)[:config.COUNTED_PROPS_PER_EVENT]
+        return [(key, r.prop_value(props[key])) for key in keys]
+
     def _count_event(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool,
-                     by: int = 1) -> None:
-        """Count `by` events (negative: take them back) of the visit `state` in their items."""
+                     by: int = 1, props: list[tuple[str, str]] = ()) -> None:
+        """Count `by` events (negative: take them back) of the visit `state` in their items; an event
+        type's items count its custom `props` too."""
         minute = int(ts - r.bucket_start(ts, "hour")) // 60
         keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), (r.COUNTRY, state.country)]
         if page is not None:
@@ -213,6 +225,9 @@ class Fold:
                     slices = [r.slice_key(event_type=event_type)]
                 elif dim == r.COUNTRY:
                     slices = _place_slices(state)
+                elif dim == r.EVENT_TYPE:
+                    for key, value in props:
+                        r.add_breakdown(delta, r.prop_breakdown(key), value, 0, by)
                 for key in slices:
                     r.add_slice(delta, key, r.EV, by)
                     r.add_slice(delta, key, r.PV, by * is_view)
@@ -274,6 +289,11 @@ def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int,
     day, key = day_key
     ts = day + 60 * minute
     dim, value = key_parts(key)
+    if dim == r.PROP:  # a value of a custom property: its row in the event type's items
+        event_type, prop, label = value.split("\t", 2)
+        for _, delta, _ in fold._deltas(site, r.EVENT_TYPE, event_type, ts):
+            r.add_breakdown(delta, r.prop_breakdown(prop), label, 1, sign)
+        return
     # (item dim, value, breakdown row or slice): the item's own count, or a row or slice of it
     items: list[tuple[str, str | None, str | None]] = [(dim, value, None)]
     if dim != EVERYTHING:
@@ -509,7 +529,8 @@ class Aggregator:
         self._read_states(previous, batch, states, done, rollups)
         events = _continue_visits(events, states)
         events.sort(key=lambda e: (e["session_id"], event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
-        fold = Fold(now, realtime, all_sites=self.settings.only_site is None, rollups=rollups)
+        fold = Fold(now, realtime, all_sites=self.settings.only_site is None, rollups=rollups,
+                    props=self.settings.props)
         fold.realtime_shards = rt.shards_for(len(events))  # the same on redelivery: the same records
         before: dict[str, SessionState | None] = {}
         try:  # folding only computes: whatever raises here, raises for these records every time

@@ -20,6 +20,7 @@ ENV_API_KEY_SECRET_ARN = "LIVEINSIGHT_API_KEY_SECRET_ARN"  # the template's: the
 ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
+ENV_PROPS = "LIVEINSIGHT_PROPS"  # custom property keys to count (comma-separated); empty: every key
 ENV_NEW_SITES_PER_DAY = "LIVEINSIGHT_NEW_SITES_PER_DAY"
 ENV_MAX_REPORTS = "LIVEINSIGHT_MAX_REPORTS_PER_RUN"
 ENV_MAX_ALERTS = "LIVEINSIGHT_MAX_ALERTS_PER_RUN"
@@ -118,6 +119,10 @@ MAX_CITY_CHARS = 100  # a city name from CloudFront's viewer header, after perce
 MAX_EVENT_AGE_SECONDS = 24 * 3600
 MAX_FUTURE_SKEW_SECONDS = 5 * 60
 MILLISECONDS_THRESHOLD = 10**11
+# Custom properties counted: per event, its first COUNTED_PROPS_PER_EVENT keys (in key order);
+# per event type and bucket, COUNTED_PROP_KEYS keys (later keys of that bucket are not counted).
+COUNTED_PROPS_PER_EVENT = 10
+COUNTED_PROP_KEYS = 20
 MAX_PROP_NUMBER = 10**38  # DynamoDB numbers hold 38 significant digits
 
 # Privacy: a stored page URL keeps scheme, host, path, `utm_*` and these query parameters
@@ -215,6 +220,7 @@ class Settings:
     sites: tuple[str, ...] = ()
     new_sites_per_day: int = DEFAULT_NEW_SITES_PER_DAY
     exclude_paths: tuple[str, ...] = ()
+    props: tuple[str, ...] = ()  # LIVEINSIGHT_PROPS: the custom property keys counted; () counts every key
     stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
     rollup_window_seconds: float = DEFAULT_ROLLUP_WINDOW_SECONDS
     stream_consumer: str | None = None  # None: one consumer writes every item kind
@@ -247,6 +253,7 @@ class Settings:
             sites=tuple(sorted({site_of(h) for h in _env(ENV_SITES, "").split(",") if h.strip()})),
             new_sites_per_day=whole_number_env(ENV_NEW_SITES_PER_DAY, DEFAULT_NEW_SITES_PER_DAY, 0, 10**6),
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
+            props=tuple(k.strip() for k in _env(ENV_PROPS, "").split(",") if k.strip()),
             stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
             rollup_window_seconds=float(_env(ENV_ROLLUP_WINDOW, str(DEFAULT_ROLLUP_WINDOW_SECONDS))),
             stream_consumer=_consumer(os.environ.get(ENV_STREAM_CONSUMER, "")),

@@ -45,6 +45,7 @@ import zlib
 from itertools import zip_longest
 from typing import Any, Iterable
 
+from .. import config
 from .sessions import UNKNOWN, short_hash
 
 HOUR, DAY = "h", "d"
@@ -76,6 +77,26 @@ BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 3, ENTRY_PAGES
 # The index of the visitors column in each breakdown that has one.
 VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2}
 GEO_BREAKDOWNS = {COUNTRY: COUNTRIES, REGION: REGIONS, CITY: CITIES}
+# Custom properties: in an event type's items, one breakdown per property key, "pk:<key>",
+# of its values, each [events, visitors].
+PROP_PREFIX = "pk:"
+PROP_LEN = 2
+PROP = "pv"  # the visitor key dimension of a property value: "<event type>\t<key>\t<value>"
+
+
+def prop_breakdown(key: str) -> str:
+    return f"{PROP_PREFIX}{key}"
+
+
+def prop_value(value: Any) -> str:
+    """A property value as a breakdown label: JSON's spelling of booleans, numbers as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return label(str(value))
+
+
+def breakdown_len(name: str) -> int:
+    return PROP_LEN if name.startswith(PROP_PREFIX) else BREAKDOWN_LEN[name]
 
 # Labels kept per summary: the unfiltered view lists up to 100 rows; a filtered one fewer.
 K_ALL = 100
@@ -154,7 +175,7 @@ def add_minute(delta: dict, minute: int, index: int, by: float = 1) -> None:
 def add_breakdown(delta: dict, name: str, value: str | None, index: int = 0, by: float = 1) -> None:
     if value is None or not by:
         return
-    row = delta["b"].setdefault(name, {}).setdefault(label(value), [0] * BREAKDOWN_LEN[name])
+    row = delta["b"].setdefault(name, {}).setdefault(label(value), [0] * breakdown_len(name))
     row[index] += by
 
 
@@ -237,7 +258,12 @@ def merge(blob: dict, delta: dict, k: int, k_slices: int = K_SLICES) -> dict:
             minutes[minute] = _vadd(minutes.get(minute), vector)
     if delta["b"]:
         breakdowns = blob.setdefault("b", {})
+        keys = sum(name.startswith(PROP_PREFIX) for name in breakdowns)
         for name, rows in delta["b"].items():
+            if name.startswith(PROP_PREFIX) and name not in breakdowns:
+                if keys >= config.COUNTED_PROP_KEYS:
+                    continue  # a bucket counts a bounded number of property keys (docs/data-model.md)
+                keys += 1
             breakdowns[name] = summary_add(breakdowns.get(name, {}), rows, k)
     if delta["x"]:
         blob["x"] = summary_add(blob.get("x", {}), delta["x"], k_slices)

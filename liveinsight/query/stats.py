@@ -238,6 +238,26 @@ def _place_rows(rows: dict[str, list], limit: int, label: str, with_visitors: bo
     return out[:limit]
 
 
+def properties(blobs: list[dict], limit: int) -> list[dict]:
+    """The custom properties of an event type's items: per key, its `limit` values with the most events
+    ([events, visitors] each) and an exact "other" (events of every value not listed; visitors summed
+    over them)."""
+    out = []
+    names = sorted({name for blob in blobs for name in blob.get("b", {}) if name.startswith(r.PROP_PREFIX)})
+    for name in names:
+        rows = r.merged_breakdown(blobs, name)
+        ranked = sorted(rows.items(), key=lambda row: (-row[1][0], -row[1][1] if len(row[1]) > 1 else 0, row[0]))
+        other = r.sum_vectors([vector for _, vector in ranked[limit:]] +
+                              [blob["b"][name].get("o") or [] for blob in blobs if name in blob.get("b", {})],
+                              r.PROP_LEN)
+        values = [{"value": value, "events": int(vector[0]), "visitors": int((list(vector) + [0])[1])}
+                  for value, vector in ranked[:limit] if vector[0] > 0]
+        if values or other[0] > 0:
+            out.append({"key": name[len(r.PROP_PREFIX):], "values": values,
+                        "other": {"events": int(other[0]), "visitors": int(other[1])}})
+    return out
+
+
 def _add(into: list, vector: list) -> list:
     """`into` plus `vector`, kept at `into`'s length (older items have shorter vectors)."""
     return [a + b for a, b in zip_longest(into, vector[:len(into)], fillvalue=0)]
@@ -361,6 +381,7 @@ class StatsReader:
                 for row in data[field]:
                     if row[row_label] == value:
                         row["visitors"] = data["totals"]["visitors"]
+        data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
         data["bots_filtered"] = 0 if part or in_place else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data
