@@ -1,7 +1,7 @@
 """Events: which event types happen, custom events, and each type over time."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, ui
+from liveinsight.dashboard import charts, frames, text, ui
 
 TYPES_OVER_TIME = 5
 
@@ -33,3 +33,17 @@ else:
     types, title = stats.event_types["event_type"].head(TYPES_OVER_TIME).tolist(), "Events over time by type"
 series = frames.stack_series(ui.load_series(filters, "event_type", types), "event_type", "events")
 ui.chart(charts.series_by(series, "event_type", "events", title=title))
+
+st.subheader("Properties")
+properties = stats.properties if filters.event_type else stats.properties.iloc[0:0]
+if not filters.event_type:
+    st.caption("Choose an event type in the sidebar to see the values of its custom properties (`props`).")
+elif properties.empty:
+    st.caption("No custom properties on these events in this range.")
+for n, (key, values) in enumerate(properties.groupby("key", sort=True)):
+    left, right = st.columns(2)
+    with left:
+        ui.chart(charts.breakdown_bars(values, "value", ("events", "visitors"), title=text.chart_text(key),
+                                        label_title="Value"))
+    with right:
+        ui.table(values.drop(columns="key"), f"{filters.event_type}-property-{n + 1}.csv", key=f"property-{n}")

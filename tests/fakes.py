@@ -54,6 +54,15 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
             {"city": "DE-BE/Berlin", "name": "Berlin", "region": "DE-BE", "country": "DE", "visitors": 117,
              "sessions": 145, "page_views": 372, "bounce_rate": 0.39},
         ],
+        # What an event type filter answers (the fake answers it to any request).
+        "properties": [
+            {"key": "newsletter", "values": [{"value": "true", "events": 600, "visitors": 510},
+                                             {"value": "false", "events": 177, "visitors": 150}],
+             "other": {"events": 0, "visitors": 0}},
+            {"key": "plan", "values": [{"value": "pro", "events": 500, "visitors": 420},
+                                       {"value": "free", "events": 200, "visitors": 190}],
+             "other": {"events": 77, "visitors": 70}},
+        ],
     }
     data.update(overrides)
     return data

@@ -301,6 +301,24 @@ def test_events_page_with_an_event_type_filter_plots_only_that_type(fake):
     assert per_type == ["signup"]
 
 
+def test_events_page_shows_each_property_of_the_chosen_event_type(fake):
+    # WHEN a product manager picks the signups
+    at = open_page(PAGES["events"], {"event_type": "signup"})
+    # THEN each property has a chart and a table of its values, with the rest as (other)
+    tables = {tuple(d.value["value"]): d.value for d in at.dataframe if "value" in d.value.columns}
+    assert list(tables) == [("true", "false"), ("pro", "free", "(other)")]
+    assert tables[("pro", "free", "(other)")]["events"].tolist() == [500, 200, 77]
+    assert tables[("pro", "free", "(other)")]["visitors"].tolist() == [420, 190, 70]
+    titles = [chart_spec(c)["layout"]["title"]["text"] for c in charts(at)]
+    assert "newsletter" in titles and "plan" in titles
+
+
+def test_events_page_without_an_event_type_says_how_to_see_properties(fake):
+    at = open_page(PAGES["events"])
+    assert any("Choose an event type" in c.value for c in at.caption)
+    assert not [d for d in at.dataframe if "value" in d.value.columns]
+
+
 def test_devices_page_shows_browsers_systems_and_device_classes(fake):
     at = open_page(PAGES["devices"])
 

@@ -54,6 +54,8 @@ COUNTRY_COLUMNS = ("country", *PLACE_METRICS)
 REGION_COLUMNS = ("region", "country", *PLACE_METRICS)
 CITY_COLUMNS = ("city", "name", "region", "country", *PLACE_METRICS)
 REALTIME_COUNTRY_COLUMNS = ("country", "active_sessions")
+PROPERTY_COLUMNS = ("key", "value", "events", "visitors")
+OTHER_VALUE = "(other)"
 
 
 # --- errors -------------------------------------------------------------------------
@@ -210,6 +212,9 @@ class Stats:
     countries: pd.DataFrame = field(default_factory=lambda: _table(None, COUNTRY_COLUMNS))
     regions: pd.DataFrame = field(default_factory=lambda: _table(None, REGION_COLUMNS))
     cities: pd.DataFrame = field(default_factory=lambda: _table(None, CITY_COLUMNS))
+    # With an event type filter: its custom properties, a row per (key, value), each key's remainder
+    # as the value "(other)"; empty otherwise or from an older server.
+    properties: pd.DataFrame = field(default_factory=lambda: _table(None, PROPERTY_COLUMNS))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -237,6 +242,7 @@ class Stats:
             countries=_table(data.get("countries"), COUNTRY_COLUMNS),
             regions=_table(data.get("regions"), REGION_COLUMNS),
             cities=_table(data.get("cities"), CITY_COLUMNS),
+            properties=_table(_property_rows(data.get("properties")), PROPERTY_COLUMNS),
         )
 
 
@@ -247,6 +253,17 @@ def _to_datetime(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value, tz=timezone.utc)
     moment = pd.Timestamp(value)  # ISO 8601
     return (moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")).to_pydatetime()
+
+
+def _property_rows(properties: Any) -> list[dict[str, Any]]:
+    """The API's `properties` ([{key, values, other}]) as rows of (key, value, events, visitors)."""
+    rows = []
+    for prop in properties or []:
+        rows += [{"key": prop["key"], **value} for value in prop.get("values") or []]
+        other = prop.get("other") or {}
+        if other.get("events"):
+            rows.append({"key": prop["key"], "value": OTHER_VALUE, **other})
+    return rows
 
 
 def _table(rows: Any, columns: tuple[str, ...], times: tuple[str, ...] = ()) -> pd.DataFrame:

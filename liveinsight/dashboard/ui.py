@@ -437,6 +437,7 @@ COLUMN_CONFIG: dict[str, Any] = {
     "campaign": "Campaign",
     "name": "Name",
     "event_type": "Event type",
+    "value": "Value",
     "country_name": "Country",
     "region_name": "Region",
     "city_name": "City",
