@@ -297,7 +297,9 @@ def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int,
     # (item dim, value, breakdown row or slice): the item's own count, or a row or slice of it
     items: list[tuple[str, str | None, str | None]] = [(dim, value, None)]
     if dim != EVERYTHING:
-        row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, **r.GEO_BREAKDOWNS}.get(dim)
+        if dim == r.CHANNEL:  # a row of everything's items only
+            items = []
+        row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, r.CHANNEL: r.CHANNELS, **r.GEO_BREAKDOWNS}.get(dim)
         if row is not None:
             items.append((r.ALL, None, row))
         if dim in (r.REGION, r.CITY):
@@ -352,6 +354,11 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             r.add_breakdown(delta, r.BROWSERS, state.browser, 0, sign)
             r.add_breakdown(delta, r.OPERATING_SYSTEMS, state.os, 0, sign)
             r.add_breakdown(delta, r.DEVICES, state.device, 0, sign)
+            if dim == r.ALL:  # channels and every UTM tag: rows of everything's items
+                r.add_breakdown(delta, r.CHANNELS, state.channel, 0, sign)
+                r.add_breakdown(delta, r.CHANNELS, state.channel, 2, bounce)
+                for name, tag in zip(r.UTM_BREAKDOWNS, state.utm):
+                    r.add_breakdown(delta, name, tag, 0, sign)
             for place_dim, place in _places(state, dim):
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 0, sign)
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 3, bounce)

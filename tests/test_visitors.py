@@ -291,3 +291,27 @@ def test_100000_distinct_cities_in_a_day_keep_items_small_and_totals_exact(setti
     assert data["totals"]["visitors"] == total and data["totals"]["sessions"] == total
     assert {row["country"]: row["visitors"] for row in data["countries"]} == {c: total // 5 for c in countries}
     assert len(data["cities"]) == 100
+
+
+def test_channels_and_every_utm_tag_of_the_landing(backend):
+    # GIVEN visits from a newsletter (all five UTM tags), a Google search, a paid Google ad and directly
+    at = midnight() + 13 * 3600
+    tagged = ("https://shop.example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=spring"
+              "&utm_term=shoes&utm_content=hero")
+    visits = [(tagged, None), ("https://shop.example.com/", "https://www.google.com/"),
+              ("https://shop.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=brand", None),
+              ("https://shop.example.com/", None)]
+    for n, (url, referrer) in enumerate(visits):
+        event = {"event_type": "page_view", "timestamp": at + n, "page_url": url}
+        if referrer:
+            event["referrer"] = referrer
+        collect(backend, [event], f"198.51.100.{70 + n}", CHROME, ("US", None, None), now=at + 60)
+    # WHEN asked
+    data = stats(backend, f"from={at - 60}&to={at + 60}", now=at + 120)
+    # THEN each visit is in its GA4 channel, with its visitor, and each UTM tag is a breakdown
+    assert {row["channel"]: (row["visitors"], row["sessions"]) for row in data["channels"]} == {
+        "Email": (1, 1), "Organic Search": (1, 1), "Paid Search": (1, 1), "Direct": (1, 1)}
+    assert {r["utm_source"] for r in data["utm_sources"]} == {"newsletter", "google"}
+    assert {r["utm_medium"] for r in data["utm_mediums"]} == {"email", "cpc"}
+    assert data["utm_terms"] == [{"utm_term": "shoes", "sessions": 1}]
+    assert data["utm_contents"] == [{"utm_content": "hero", "sessions": 1}]

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import config
 from ..config import Settings, site_of
+from .channels import channel, source_and_medium
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
 from ..errors import InvalidRequest
 from .events import Event, Rejection, decode_body, parse_events, split_batch
@@ -189,6 +190,11 @@ class Collector:
             "referrer_host": referrer_host,
             "utm_campaign": page.utm_campaign,
             "utm_medium": page.utm_medium,
+            "utm_source": page.utm_source,
+            "utm_term": page.utm_term,
+            "utm_content": page.utm_content,
+            "channel": channel(*source_and_medium(page.utm_source, page.utm_medium, referrer_host, source),
+                               page.utm_campaign),
             "browser": client.browser,
             "os": client.os,
             "device": client.device,

@@ -61,6 +61,8 @@ class PageInfo:
     utm_source: str | None = None
     utm_medium: str | None = None
     utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def page_info(page_url: str | None) -> PageInfo:
         utm_source=tag("utm_source") or tag("ref"),
         utm_medium=tag("utm_medium"),
         utm_campaign=tag("utm_campaign"),
+        utm_term=tag("utm_term"),
+        utm_content=tag("utm_content"),
     )
 
 

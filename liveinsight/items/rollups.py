@@ -68,14 +68,19 @@ TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 7, 6, 6
 EVENT_TYPES, SOURCES, REFERRERS, PAGES, ENTRY_PAGES = "et", "src", "ref", "pg", "en"
 CAMPAIGNS, BROWSERS, OPERATING_SYSTEMS, DEVICES = "cp", "br", "os", "dv"
 COUNTRIES, REGIONS, CITIES = "co", "rg", "ci"
+CHANNELS = "ch"                                                   # [sessions, visitors, bounces]
+UTM_SOURCES, UTM_MEDIUMS, UTM_TERMS, UTM_CONTENTS = "us", "um", "ut", "uc"  # [sessions] (everything's items)
+UTM_BREAKDOWNS = (UTM_SOURCES, UTM_MEDIUMS, UTM_TERMS, UTM_CONTENTS)
+CHANNEL = "ch"  # the visitor key dimension of a channel
 SITES = "st"
 BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 3, ENTRY_PAGES: 1, CAMPAIGNS: 1,
-                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 3, COUNTRIES: 4, REGIONS: 4, CITIES: 4}
+                 BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 3, COUNTRIES: 4, REGIONS: 4, CITIES: 4,
+                 CHANNELS: 3, UTM_SOURCES: 1, UTM_MEDIUMS: 1, UTM_TERMS: 1, UTM_CONTENTS: 1}
 # SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
 # visitors]; COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
 # others [sessions] or [events].
 # The index of the visitors column in each breakdown that has one.
-VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2}
+VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2, CHANNELS: 1}
 GEO_BREAKDOWNS = {COUNTRY: COUNTRIES, REGION: REGIONS, CITY: CITIES}
 # Custom properties: in an event type's items, one breakdown per property key, "pk:<key>",
 # of its values, each [events, visitors].

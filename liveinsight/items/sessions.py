@@ -54,6 +54,8 @@ class SessionState:
     os: str = UNKNOWN
     device: str = UNKNOWN
     campaign: str | None = None
+    channel: str = DIRECT
+    utm: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)  # source, medium, term, content
     country: str = UNKNOWN
     region: str | None = None
     city: str | None = None
@@ -97,6 +99,8 @@ class SessionState:
         self.referrer = event.get("referrer_host")
         self.entry = event.get("page")
         self.campaign = event.get("utm_campaign")
+        self.channel = event.get("channel") or DIRECT
+        self.utm = (event.get("utm_source"), event.get("utm_medium"), event.get("utm_term"), event.get("utm_content"))
         self.browser = event.get("browser") or UNKNOWN
         self.os = event.get("os") or UNKNOWN
         self.device = event.get("device") or UNKNOWN
@@ -123,7 +127,7 @@ class SessionState:
 
     def origin_keys(self) -> list[str]:
         """The visitor keys of the visit's origin: its source and place."""
-        keys = [visitor_key("s", self.source), visitor_key("c", self.country)]
+        keys = [visitor_key("s", self.source), visitor_key("c", self.country), visitor_key("ch", self.channel)]
         if self.region:
             keys.append(visitor_key("r", self.region))
         if self.city:
@@ -186,6 +190,7 @@ class SessionState:
             "dv": self.device, "cp": self.campaign, "pg": self.pages, "et": self.types,
             "pe": sorted(self.pairs), "ids": self.ids[-MAX_IDS:],
             "co": self.country, "rg": self.region, "cy": self.city, "fv": self.from_view,
+            "ch": self.channel, "ut": list(self.utm),
             "vd": {str(day): keys for day, keys in self.days.items()},
             "vv": {str(day): minute for day, minute in self.visit_days.items()},
             "n": self.counts,
@@ -211,6 +216,7 @@ class SessionState:
             initial_referrer=item.get("initial_referrer"), pages=list(s["pg"]), types=list(s["et"]),
             pairs={(a, b) for a, b in s["pe"]}, ids=list(s["ids"]),
             country=s.get("co", UNKNOWN), region=s.get("rg"), city=s.get("cy"), from_view=s.get("fv", False),
+            channel=s.get("ch", DIRECT), utm=tuple(s.get("ut") or (None, None, None, None)),
             days={int(day): dict(keys) for day, keys in s.get("vd", {}).items()},
             visit_days={int(day): minute for day, minute in s.get("vv", {}).items()},
             counts=dict(s.get("n", {})),

@@ -203,6 +203,10 @@ BREAKDOWNS = (  # (response field, breakdown, row label, fields)
     ("browsers", r.BROWSERS, "name", ("sessions",)),
     ("operating_systems", r.OPERATING_SYSTEMS, "name", ("sessions",)),
     ("devices", r.DEVICES, "name", ("sessions",)),
+    ("utm_sources", r.UTM_SOURCES, "utm_source", ("sessions",)),
+    ("utm_mediums", r.UTM_MEDIUMS, "utm_medium", ("sessions",)),
+    ("utm_terms", r.UTM_TERMS, "utm_term", ("sessions",)),
+    ("utm_contents", r.UTM_CONTENTS, "utm_content", ("sessions",)),
 )
 PLACES = (  # (response field, breakdown, row label); rows: sessions, page views, visitors, bounce rate
     ("countries", r.COUNTRIES, "country"),
@@ -256,6 +260,18 @@ def properties(blobs: list[dict], limit: int) -> list[dict]:
             out.append({"key": name[len(r.PROP_PREFIX):], "values": values,
                         "other": {"events": int(other[0]), "visitors": int(other[1])}})
     return out
+
+
+def _channel_rows(rows: dict[str, list], limit: int) -> list[dict]:
+    """Channel rows (GA4's default channels), most visits first: visitors, sessions, bounce rate."""
+    out = []
+    for name, vector in rows.items():
+        sessions, visitors, bounces = (list(vector) + [0] * 3)[:3]
+        if sessions > 0:
+            out.append({"channel": name, "visitors": int(visitors), "sessions": int(sessions),
+                        "bounce_rate": round(bounces / sessions, 4)})
+    out.sort(key=lambda row: (-row["sessions"], -row["visitors"], row["channel"]))
+    return out[:limit]
 
 
 def _add(into: list, vector: list) -> list:
@@ -381,6 +397,8 @@ class StatsReader:
                 for row in data[field]:
                     if row[row_label] == value:
                         row["visitors"] = data["totals"]["visitors"]
+        data["channels"] = _channel_rows({} if part or in_place or dim != r.ALL
+                                         else r.merged_breakdown(in_range, r.CHANNELS), q.limit)
         data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
         data["bots_filtered"] = 0 if part or in_place else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
