@@ -20,11 +20,21 @@ with right:
     ui.chart(charts.breakdown_bars(stats.referrers, "referrer", title="Referrers"))
     ui.table(frames.with_share(stats.referrers, "sessions"), "referrers.csv")
 
-st.subheader("UTM campaigns")
-if stats.campaigns.empty:
-    st.caption("No UTM campaigns in this range. Links tagged with `utm_campaign` show up here.")
-else:
-    ui.table(stats.campaigns, "campaigns.csv")
+st.subheader("Channels and UTM tags")
+channels, *tags = st.tabs(["Channels", "Medium", "Source", "Campaign", "Term", "Content"])
+with channels:
+    if stats.channels.empty:
+        st.caption("No visits in this range.")
+    else:
+        ui.chart(charts.breakdown_bars(stats.channels, "channel", ("visitors", "sessions"), title="Channels"))
+        ui.table(stats.channels, "channels.csv")
+for tab, tag in zip(tags, ("utm_medium", "utm_source", "utm_campaign", "utm_term", "utm_content")):
+    with tab:
+        values = stats.utm.get(tag)
+        if values is None or values.empty:
+            st.caption(f"No {tag} in this range. Links tagged with `{tag}` show up here.")
+        else:
+            ui.table(values, f"{tag}.csv")
 
 st.subheader("Over time")
 if filters.source:

@@ -246,7 +246,7 @@ def test_sources_page_shows_sources_referrers_and_per_source_series(fake):
     assert table_with(at, "referrer")["referrer"].tolist() == ["www.google.com", "news.ycombinator.com"]
     per_source = {call.get("source") for call in fake.stats_calls() if call.get("limit") == 1}
     assert per_source == {"Google", "Direct", "news.ycombinator.com"}
-    assert "No UTM campaigns in this range" in texts(at)
+    assert "No utm_campaign in this range" in texts(at)
 
 
 def test_sources_page_shows_utm_campaigns_when_the_api_sends_them(fake):
@@ -254,8 +254,22 @@ def test_sources_page_shows_utm_campaigns_when_the_api_sends_them(fake):
 
     at = open_page(PAGES["sources"])
 
-    campaigns = table_with(at, "campaign")
-    assert (campaigns["campaign"].tolist(), campaigns["sessions"].tolist()) == (["spring_sale"], [55])
+    campaigns = table_with(at, "utm_campaign")
+    assert (campaigns["utm_campaign"].tolist(), campaigns["sessions"].tolist()) == (["spring_sale"], [55])
+
+
+def test_sources_page_shows_channels_and_each_utm_tag(fake):
+    fake.stats_data["channels"] = [{"channel": "Organic Search", "visitors": 400, "sessions": 480, "bounce_rate": 0.4},
+                                   {"channel": "Email", "visitors": 90, "sessions": 100, "bounce_rate": 0.2}]
+    fake.stats_data["utm_mediums"] = [{"utm_medium": "email", "sessions": 100}]
+    fake.stats_data["utm_terms"] = [{"utm_term": "running shoes", "sessions": 12}]
+
+    at = open_page(PAGES["sources"])
+
+    assert table_with(at, "channel")["visitors"].tolist() == [400, 90]
+    assert table_with(at, "utm_medium")["utm_medium"].tolist() == ["email"]
+    assert table_with(at, "utm_term")["sessions"].tolist() == [12]
+    assert "No utm_content in this range" in texts(at)
 
 
 def test_pages_page_lists_top_and_entry_pages(fake):

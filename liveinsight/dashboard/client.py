@@ -55,6 +55,8 @@ REGION_COLUMNS = ("region", "country", *PLACE_METRICS)
 CITY_COLUMNS = ("city", "name", "region", "country", *PLACE_METRICS)
 REALTIME_COUNTRY_COLUMNS = ("country", "active_sessions")
 PROPERTY_COLUMNS = ("key", "value", "events", "visitors")
+CHANNEL_COLUMNS = ("channel", "visitors", "sessions", "bounce_rate")
+UTM_TAGS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 OTHER_VALUE = "(other)"
 
 
@@ -215,6 +217,10 @@ class Stats:
     # With an event type filter: its custom properties, a row per (key, value), each key's remainder
     # as the value "(other)"; empty otherwise or from an older server.
     properties: pd.DataFrame = field(default_factory=lambda: _table(None, PROPERTY_COLUMNS))
+    # GA4's default channels, and the visits of each UTM tag's values ({tag: frame of tag, sessions};
+    # utm_campaign from `campaigns`); empty from an older server.
+    channels: pd.DataFrame = field(default_factory=lambda: _table(None, CHANNEL_COLUMNS))
+    utm: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -243,6 +249,10 @@ class Stats:
             regions=_table(data.get("regions"), REGION_COLUMNS),
             cities=_table(data.get("cities"), CITY_COLUMNS),
             properties=_table(_property_rows(data.get("properties")), PROPERTY_COLUMNS),
+            channels=_table(data.get("channels"), CHANNEL_COLUMNS),
+            utm={tag: _table(data.get(f"{tag}s") if tag != "utm_campaign" else
+                             [{"utm_campaign": row.get("campaign"), "sessions": row.get("sessions")}
+                              for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},
         )
 
 
