@@ -27,8 +27,8 @@ def test_the_mix_matches_the_model_within_tolerance(visits):
     assert (devices["Mobile"] + devices["Tablet"]) / len(humans) == pytest.approx(0.38, abs=0.03)
     sources = Counter(classify_source(page_info(v[0]["page_url"]), v[0].get("referrer"))[0] for v in humans)
     share = {name: n / len(humans) for name, n in sources.items()}
-    assert share["Direct"] == pytest.approx(0.36, abs=0.03)
-    assert share["Google"] == pytest.approx(0.26, abs=0.03)
+    assert share["Direct"] == pytest.approx(0.28, abs=0.03)
+    assert share["Google"] == pytest.approx(0.31, abs=0.03)  # search 26 %, its ads 5 % (utm_source=google)
     assert share["Newsletter"] == pytest.approx(0.10, abs=0.02)
     assert share["Hacker News"] == pytest.approx(0.04, abs=0.015)
     custom = Counter(e["event_type"] for v in humans for e in v if e["event_type"] != "page_view")

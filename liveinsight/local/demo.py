@@ -49,8 +49,15 @@ SOURCES = [
     ("social", "https://www.facebook.com/", "", 2),
     ("news", "https://news.ycombinator.com/", "", 4),
     ("referral", "https://github.com/liveinsight/liveinsight", "", 4),
-    ("newsletter", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=weekly-digest", 10),
-    ("direct", "", "", 36),
+    ("newsletter", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=weekly-digest&utm_content=header", 6),
+    ("newsletter", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=weekly-digest&utm_content=footer", 4),
+    ("ads", "", "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=self+hosted+analytics"
+                "&utm_content=text-ad-a", 3),
+    ("ads", "", "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=plausible+alternative"
+                "&utm_content=text-ad-b", 2),
+    ("ads", "", "?utm_source=facebook&utm_medium=paid_social&utm_campaign=launch-week&utm_content=video", 2),
+    ("partner", "", "?utm_source=stackshare&utm_medium=affiliate&utm_campaign=partners", 1),
+    ("direct", "", "", 28),
 ]
 
 DESKTOP_AGENTS = [
