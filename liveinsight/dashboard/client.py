@@ -36,6 +36,9 @@ API_KEY_HEADER = "X-API-Key"
 
 # Columns of every table, so an empty answer still yields a frame with the right shape.
 TIMESERIES_COLUMNS = ("t", "events", "page_views", "sessions", "visitors")
+# `previous_timeseries`: the comparison range's series, `t` the bucket it is drawn against, `t_previous` its own.
+PREVIOUS_TIMESERIES_COLUMNS = ("t", "t_previous", "events", "page_views", "sessions", "visitors")
+COMPARE = ("previous", "year")  # what `compare` asks for: the previous period, or 52 weeks earlier
 PER_MINUTE_COLUMNS = ("minute", "events", "page_views", "sessions")
 EVENT_TYPE_COLUMNS = ("event_type", "count")
 SOURCE_COLUMNS = ("source", "sessions", "page_views")
@@ -210,6 +213,9 @@ class Stats:
     countries: pd.DataFrame = field(default_factory=lambda: _table(None, COUNTRY_COLUMNS))
     regions: pd.DataFrame = field(default_factory=lambda: _table(None, REGION_COLUMNS))
     cities: pd.DataFrame = field(default_factory=lambda: _table(None, CITY_COLUMNS))
+    # With `compare`: the comparison range's series, one row per bucket of `timeseries`; else empty.
+    previous_timeseries: pd.DataFrame = field(
+        default_factory=lambda: _table(None, PREVIOUS_TIMESERIES_COLUMNS, times=("t", "t_previous")))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -237,6 +243,8 @@ class Stats:
             countries=_table(data.get("countries"), COUNTRY_COLUMNS),
             regions=_table(data.get("regions"), REGION_COLUMNS),
             cities=_table(data.get("cities"), CITY_COLUMNS),
+            previous_timeseries=_table(data.get("previous_timeseries"), PREVIOUS_TIMESERIES_COLUMNS,
+                                       times=("t", "t_previous")),
         )
 
 
@@ -247,6 +255,16 @@ def _to_datetime(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value, tz=timezone.utc)
     moment = pd.Timestamp(value)  # ISO 8601
     return (moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")).to_pydatetime()
+
+
+def _compare(compare: bool | str | None) -> str | None:
+    if compare is True:
+        return "previous"
+    if compare in (False, None):
+        return None
+    if compare not in COMPARE:
+        raise ValueError(f"compare must be one of {', '.join(COMPARE)} (or True for previous), not {compare!r}")
+    return str(compare)
 
 
 def _table(rows: Any, columns: tuple[str, ...], times: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -365,7 +383,7 @@ class Client:
         source: str | None = None,
         event_type: str | None = None,
         limit: int = 10,
-        compare: bool = False,
+        compare: bool | str | None = False,
         site: str | None = None,
         share: str | None = None,
         country: str | None = None,
@@ -388,7 +406,8 @@ class Client:
         limit:
             Rows per breakdown, 1–100.
         compare:
-            Also fetch ``previous_totals`` for the previous period of equal length.
+            Also fetch ``previous_totals`` and ``previous_timeseries``: ``"previous"`` (or ``True``) for
+            the previous period of equal length, ``"year"`` for the same range 52 weeks earlier.
         site:
             One site's host, e.g. ``shop.example.com``; by default all sites together.
         share:
@@ -407,7 +426,7 @@ class Client:
             "source": source,
             "event_type": event_type,
             "limit": limit,
-            "compare": "previous" if compare else None,
+            "compare": _compare(compare),
             "site": site,
             "share": share,
             "country": country,
