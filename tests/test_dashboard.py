@@ -761,6 +761,15 @@ def test_kiosk_mode_keeps_the_url_filters_and_labels_the_screen_live(fake, kiosk
     assert len(label) == 1 and re.search(r">shop\.example\.com · updated \d\d:\d\d:\d\d UTC<", label[0])
 
 
+def test_kiosk_overview_draws_the_url_comparison_dashed_without_a_control(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"kiosk": "1", "compare": "year"})
+
+    assert fake.stats_calls()[-1]["compare"] == "year"
+    assert not at.get("button_group")  # nobody in the room picks a comparison
+    dashed = [t["name"] for t in traffic_traces(at) if t.get("line", {}).get("dash") == "dash"]
+    assert "Sessions (a year earlier)" in dashed
+
+
 def test_kiosk_charts_are_in_large_type(fake, kiosk_clock):
     at = open_page(PAGES["overview"], {"kiosk": "1"})
 
