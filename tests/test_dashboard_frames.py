@@ -327,4 +327,4 @@ def test_traffic_chart_draws_the_comparison_dashed_in_each_metrics_colour():
     assert (dashed.name, dashed.line.dash, dashed.line.color) == ("Sessions (previous period)", "dash",
                                                                   charts.PALETTE["sessions"])
     assert list(dashed.x) == list(solid.x)
-    assert pd.Timestamp(dashed.customdata[0]) == stats.previous_timeseries["t_previous"].iloc[0]
+    assert pd.Timestamp(dashed.customdata[0]) == stats.previous_timeseries["t_previous"].iloc[0].tz_convert(None)
