@@ -25,6 +25,7 @@ from typing import Any
 from . import config
 from .items import rollups
 from .query import params as p
+from .query.stats import YEAR_SECONDS
 from .errors import Forbidden, InvalidRequest, Unauthorized
 
 PARAM = config.SHARE_PARAM
@@ -121,8 +122,10 @@ class Grant:
             length = max(end - start, 0)
         else:
             return  # `to` without `from`: the stats parser refuses it (400)
-        # The previous period of `compare=previous` must lie inside the window too; else it is left out.
-        if start - length < now - window - RANGE_SLACK_SECONDS:
+        # The comparison range of `compare` (previous, or a year earlier) must lie inside the window too; else
+        # it is left out.
+        offset = YEAR_SECONDS if p.single(out, "compare") == "year" else length
+        if start - offset < now - window - RANGE_SLACK_SECONDS:
             out.pop("compare", None)
 
     def annotate(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -70,6 +70,13 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
 
 PREVIOUS_TOTALS = {"events": 4000, "page_views": 3000, "sessions": 1000, "bounce_rate": 0.40,
                    "avg_session_duration": 100.0, "views_per_session": 2.0, "visitors": 900}
+YEAR = 364 * 86400
+
+
+def previous_timeseries(offset: int = 24 * HOUR) -> list[dict[str, Any]]:
+    """`previous_timeseries` aligned to stats_payload's series, `offset` seconds earlier, smaller numbers."""
+    return [{"t": NOW - (24 - i) * HOUR, "t_previous": NOW - (24 - i) * HOUR - offset, "events": 50 + i,
+             "page_views": 40 + i, "sessions": 15 + i, "visitors": 10 + i} for i in range(24)]
 
 
 def empty_stats_payload() -> dict[str, Any]:
@@ -122,6 +129,9 @@ class FakeClient:
         data = copy.deepcopy(self.stats_data)
         if not params.get("compare"):
             data.pop("previous_totals", None)
+            data.pop("previous_timeseries", None)
+        elif "previous_timeseries" not in data:
+            data["previous_timeseries"] = previous_timeseries(YEAR if params["compare"] == "year" else 24 * HOUR)
         if params.get("share"):
             data["share"] = self.verify_share(params["share"])
         return Stats.from_json(data)

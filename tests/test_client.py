@@ -59,8 +59,10 @@ def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                     return self._json(400, {"status": "error",
                                             "message": "Please provide limit as a number between 1 and 100."})
                 data = dict(api.stats)
-                if query.get("compare") == ["previous"]:
+                if query.get("compare") in (["previous"], ["year"]):
                     data["previous_totals"] = fakes.PREVIOUS_TOTALS
+                    data["previous_timeseries"] = fakes.previous_timeseries(
+                        fakes.YEAR if query["compare"] == ["year"] else 24 * fakes.HOUR)
                 return self._json(200, {"status": "success", "data": data})
             if url.path == "/api/realtime":
                 return self._json(200, {"status": "success", "data": api.realtime})
@@ -230,6 +232,34 @@ def test_stats_compare_asks_for_the_previous_period(api, client):
     assert api.requests[-1][1]["compare"] == ["previous"]
     assert stats.previous_totals.sessions == 1000
     assert stats.previous_totals.bounce_rate == pytest.approx(0.40)
+
+
+@pytest.mark.parametrize(("compare", "asked", "offset"), [(True, "previous", 24 * fakes.HOUR),
+                                                         ("previous", "previous", 24 * fakes.HOUR),
+                                                         ("year", "year", fakes.YEAR)])
+def test_stats_compare_returns_the_comparison_series_aligned_to_the_buckets(api, client, compare, asked, offset):
+    stats = client.stats(compare=compare)
+
+    assert api.requests[-1][1]["compare"] == [asked]
+    previous = stats.previous_timeseries
+    assert list(previous["t"]) == list(stats.timeseries["t"])
+    assert list(previous["t_previous"]) == list(stats.timeseries["t"] - pd.Timedelta(seconds=offset))
+    assert str(previous["t_previous"].dt.tz) == "UTC"
+    assert (previous["sessions"].iloc[0], previous["visitors"].iloc[-1]) == (15, 33)
+
+
+def test_without_compare_the_comparison_series_is_empty_with_its_columns(api, client):
+    stats = client.stats()
+
+    assert "compare" not in api.requests[-1][1]
+    assert stats.previous_timeseries.empty
+    assert {"t", "t_previous", "sessions", "visitors"} <= set(stats.previous_timeseries.columns)
+
+
+def test_an_unknown_compare_is_refused_before_asking(api, client):
+    with pytest.raises(ValueError, match="compare must be one of previous, year"):
+        client.stats(compare="last_year")
+    assert api.requests == []
 
 
 @pytest.mark.parametrize(("start", "end", "expected"), [

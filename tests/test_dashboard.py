@@ -129,7 +129,7 @@ def test_overview_kpis_show_the_clients_numbers_and_change_against_previous_peri
         "Avg. duration": ("2m 05s", "+25.0%"),
         "Views per session": ("2.60", "+30.0%"),
     }
-    assert any(call.get("compare") is True for call in fake.stats_calls())
+    assert any(call.get("compare") == "previous" for call in fake.stats_calls())
     assert [m.label for m in at.metric][0] == "Visitors"
     assert "once per day" in at.metric[0].help
 
@@ -165,7 +165,8 @@ def test_overview_traffic_chart_plots_the_time_series_in_metric_colours(fake):
     assert series["Sessions"][:3] == [30, 31, 32]
     assert series["Page views"][-1] == 103
     assert series["Visitors"][:2] == [20, 21]
-    assert {trace["name"]: trace["line"]["color"] for trace in figure["data"]} == {
+    solid = [trace for trace in figure["data"] if trace["line"].get("dash") != "dash"]
+    assert {trace["name"]: trace["line"]["color"] for trace in solid} == {
         "Visitors": PALETTE["visitors"], "Sessions": PALETTE["sessions"], "Page views": PALETTE["page_views"], "Events": PALETTE["events"]}
     assert figure["layout"]["xaxis"]["title"]["text"] == "Time (UTC)"
 
@@ -343,6 +344,55 @@ def test_devices_page_shows_browsers_systems_and_device_classes(fake):
     assert len(charts(at)) == 3
 
 
+def traffic_traces(at: AppTest) -> list[dict]:
+    spec = next(chart_spec(c) for c in charts(at) if "Traffic over time" in json.dumps(chart_spec(c)["layout"]))
+    return spec["data"]
+
+
+def test_overview_draws_the_previous_period_dashed_with_its_own_legend_entries(fake):
+    at = open_page(PAGES["overview"])
+
+    traces = {t["name"]: t for t in traffic_traces(at)}
+    dashed = {name: t for name, t in traces.items() if t.get("line", {}).get("dash") == "dash"}
+    assert set(dashed) == {"Visitors (previous period)", "Sessions (previous period)",
+                           "Page views (previous period)", "Events (previous period)"}
+    sessions = dashed["Sessions (previous period)"]
+    # THEN drawn against the current buckets, in the metric's colour, the hover giving the compared day's date
+    assert sessions["x"] == traces["Sessions"]["x"]
+    assert values(sessions["y"]) == [15 + i for i in range(24)]
+    assert sessions["line"]["color"] == PALETTE["sessions"]
+    first = pd.Timestamp(fakes.NOW - 48 * fakes.HOUR, unit="s")  # UTC, as the chart's axis
+    assert pd.Timestamp(sessions["customdata"][0]) == first
+    assert "customdata|" in sessions["hovertemplate"]
+
+
+def test_choosing_a_year_earlier_asks_for_it_and_keeps_it_in_the_url(fake):
+    at = open_page(PAGES["overview"])
+
+    at.button_group(key="compare").set_value("year").run()
+
+    assert fake.stats_calls()[-1]["compare"] == "year"
+    assert at.query_params["compare"] in ("year", ["year"])
+    names = [t["name"] for t in traffic_traces(at) if t.get("line", {}).get("dash") == "dash"]
+    assert "Sessions (a year earlier)" in names and "Sessions (previous period)" not in names
+    sessions = next(t for t in traffic_traces(at) if t["name"] == "Sessions (a year earlier)")
+    assert pd.Timestamp(sessions["customdata"][0]) == pd.Timestamp(fakes.NOW - 24 * fakes.HOUR - fakes.YEAR,
+                                                                    unit="s")
+
+
+def test_a_link_with_compare_year_reproduces_it_and_none_draws_no_dashed_line(fake):
+    at = open_page(PAGES["overview"], {"compare": "year"})
+    assert at.button_group(key="compare").value == "year"
+    assert fake.stats_calls()[-1]["compare"] == "year"
+
+    at.button_group(key="compare").set_value("none").run()
+
+    assert fake.stats_calls()[-1]["compare"] is None
+    assert at.query_params["compare"] in ("none", ["none"])
+    assert not [t for t in traffic_traces(at) if t.get("line", {}).get("dash") == "dash"]
+    assert not [m.delta for m in at.metric if m.delta]
+
+
 # --- filters and the URL ------------------------------------------------------------
 
 
@@ -350,7 +400,7 @@ def test_default_filters_ask_for_the_last_24_hours_and_keep_the_url_clean(fake):
     at = open_page(PAGES["overview"])
 
     assert fake.stats_calls()[-1] == {"period": "24h", "page": None, "source": None, "event_type": None,
-                                      "site": None, "compare": True}
+                                      "site": None, "compare": "previous"}
     assert dict(at.query_params) == {}
 
 
@@ -362,7 +412,7 @@ def test_sidebar_filters_flow_into_client_calls_and_the_url(fake):
     at.selectbox(key="event_type").set_value("signup").run()
 
     assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": "signup",
-                                      "site": None, "compare": True}
+                                      "site": None, "compare": "previous"}
     assert {k: at.query_params[k] for k in at.query_params} in (
         {"period": "7d", "source": "Google", "event_type": "signup"},
         {"period": ["7d"], "source": ["Google"], "event_type": ["signup"]})
@@ -375,7 +425,7 @@ def test_a_link_reproduces_the_view(fake):
     assert at.selectbox(key="period").value == "30d"
     assert at.selectbox(key="page").value == "/pricing"
     assert fake.stats_calls()[-1] == {"period": "30d", "page": "/pricing", "source": "Google", "event_type": None,
-                                      "site": None, "compare": True}
+                                      "site": None, "compare": "previous"}
 
 
 def test_filters_persist_across_pages(fake):
@@ -736,11 +786,20 @@ def test_kiosk_mode_keeps_the_url_filters_and_labels_the_screen_live(fake, kiosk
     at = open_page(PAGES["overview"], {"kiosk": "1", "period": "7d", "source": "Google", "site": "shop.example.com"})
 
     assert fake.stats_calls()[-1] == {"period": "7d", "page": None, "source": "Google", "event_type": None,
-                                      "site": "shop.example.com", "compare": True}
+                                      "site": "shop.example.com", "compare": "previous"}
     assert "Last 7 days · site shop.example.com · source Google" in texts(at)
     label = [h.proto.body for h in at.get("html")
              if kiosk.LABEL_CLASS in h.proto.body and "<style>" not in h.proto.body]
     assert len(label) == 1 and re.search(r">shop\.example\.com · updated \d\d:\d\d:\d\d UTC<", label[0])
+
+
+def test_kiosk_overview_draws_the_url_comparison_dashed_without_a_control(fake, kiosk_clock):
+    at = open_page(PAGES["overview"], {"kiosk": "1", "compare": "year"})
+
+    assert fake.stats_calls()[-1]["compare"] == "year"
+    assert not at.get("button_group")  # nobody in the room picks a comparison
+    dashed = [t["name"] for t in traffic_traces(at) if t.get("line", {}).get("dash") == "dash"]
+    assert "Sessions (a year earlier)" in dashed
 
 
 def test_kiosk_charts_are_in_large_type(fake, kiosk_clock):

@@ -290,3 +290,41 @@ def test_the_traffic_chart_leaves_out_visitors_the_api_does_not_count():
         {"t": fakes.NOW, "events": 3, "page_views": 2, "sessions": 1, "visitors": None}])).timeseries
 
     assert [t.name for t in charts.traffic_over_time(series).data] == ["Sessions", "Page views", "Events"]
+
+
+def test_comparison_series_is_long_with_the_compared_buckets_own_dates():
+    # GIVEN an answer with a year-earlier series aligned to the current buckets
+    stats = Stats.from_json(fakes.stats_payload(previous_timeseries=fakes.previous_timeseries(fakes.YEAR)))
+
+    long = frames.comparison_series(stats.previous_timeseries, ("visitors", "sessions"))
+
+    assert list(long.columns) == ["t", "t_previous", "metric", "value"]
+    assert len(long) == 2 * 24
+    first = long[long["metric"] == "sessions"].iloc[0]
+    assert first["value"] == 15.0
+    assert first["t"] == stats.timeseries["t"].iloc[0]
+    assert first["t_previous"] == first["t"] - pd.Timedelta(days=364)
+
+
+def test_comparison_series_leaves_out_visitors_the_api_does_not_count_and_is_empty_without_compare():
+    rows = [{**row, "visitors": None} for row in fakes.previous_timeseries()]
+    stats = Stats.from_json(fakes.stats_payload(previous_timeseries=rows))
+
+    assert set(frames.comparison_series(stats.previous_timeseries, ("visitors", "sessions"))["metric"]) == {"sessions"}
+    empty = frames.comparison_series(Stats.from_json(fakes.stats_payload()).previous_timeseries, ("sessions",))
+    assert empty.empty and list(empty.columns) == ["t", "t_previous", "metric", "value"]
+
+
+def test_traffic_chart_draws_the_comparison_dashed_in_each_metrics_colour():
+    stats = Stats.from_json(fakes.stats_payload(previous_timeseries=fakes.previous_timeseries()))
+    comparison = frames.comparison_series(stats.previous_timeseries, ("sessions",))
+
+    figure = charts.traffic_over_time(stats.timeseries, ("sessions",), comparison=comparison,
+                                      comparison_label="previous period")
+
+    solid, dashed = figure.data
+    assert (solid.name, solid.line.dash) == ("Sessions", "solid")
+    assert (dashed.name, dashed.line.dash, dashed.line.color) == ("Sessions (previous period)", "dash",
+                                                                  charts.PALETTE["sessions"])
+    assert list(dashed.x) == list(solid.x)
+    assert pd.Timestamp(dashed.customdata[0]) == stats.previous_timeseries["t_previous"].iloc[0].tz_convert(None)

@@ -108,3 +108,18 @@ def test_kiosk_charts_use_large_type_everywhere_and_room_for_every_bar_label():
     assert (figure.layout.xaxis.tickfont.size, figure.layout.yaxis.tickfont.size, figure.layout.legend.font.size,
             figure.layout.title.font.size) == (big, big, big, kiosk.CHART_TITLE_SIZE)
     assert figure.layout.height >= 12 * kiosk.BAR_ROW_PIXELS
+
+
+def test_kiosk_draws_the_comparison_dashed_and_thick_enough_to_see_across_the_room():
+    from liveinsight.dashboard import frames
+
+    stats = Stats.from_json(fakes.stats_payload(previous_timeseries=fakes.previous_timeseries(fakes.YEAR)))
+    comparison = frames.comparison_series(stats.previous_timeseries, ("sessions", "page_views"))
+
+    figure = kiosk.styled(charts.traffic_over_time(stats.timeseries, ("sessions", "page_views"),
+                                                   comparison=comparison, comparison_label="a year earlier"))
+
+    dashed = {trace.name: trace.line.width for trace in figure.data if trace.line.dash == "dash"}
+    assert dashed == {"Sessions (a year earlier)": kiosk.COMPARISON_LINE_WIDTH,
+                      "Page views (a year earlier)": kiosk.COMPARISON_LINE_WIDTH}
+    assert all(trace.line.dash != "dash" for trace in figure.data if "(" not in trace.name)

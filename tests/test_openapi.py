@@ -204,12 +204,13 @@ def test_real_responses_match_the_document(backend):
         assert call(backend, "POST", "/api/events", body)[0] == status
     # GET: stats with every kind of parameter, realtime, and their 400s.
     backend.aggregate()
-    for query in ("", "period=1h", "period=7d&compare=previous&limit=3", "period=30d", "interval=hour",
+    for query in ("", "period=1h", "period=7d&compare=previous&limit=3", "period=30d&compare=year", "interval=hour",
                   f"from={int(now) - 7200}&to={int(now)}", "from=2026-01-01&to=2026-01-08T00:00:00Z",
                   "page=/pricing&source=Google&event_type=page_view", "source=Direct&compare=previous"):
         status, payload, _ = call(backend, "GET", f"/api/stats?{query}")
         assert status == 200, payload
-        assert ("previous_totals" in payload["data"]) == ("compare=previous" in query)
+        assert ("previous_totals" in payload["data"]) == ("compare=" in query)
+        assert ("previous_timeseries" in payload["data"]) == ("compare=" in query)
     data = call(backend, "GET", "/api/stats?period=1h")[1]["data"]
     assert data["totals"]["events"] == 4 and data["campaigns"] == [{"campaign": "spring", "sessions": 1}]
     for query in ("limit=0", "limit=101", "period=2d", "interval=week", "from=1", "from=9&to=1", "foo=1",
@@ -307,7 +308,7 @@ STATS_VALUES = {
     "source": st.sampled_from(["Direct", "Google", "GitHub"]) | odd_text,
     "event_type": st.sampled_from(["page_view", "signup"]) | odd_text,
     "limit": st.integers(min_value=-5, max_value=120).map(str) | huge_numbers | odd_text,
-    "compare": st.sampled_from(["previous", "next", "", "PREVIOUS"]) | odd_text,
+    "compare": st.sampled_from(["previous", "year", "next", "", "PREVIOUS"]) | odd_text,
 }
 STATS_VALID = {
     "period": st.sampled_from(["1h", "24h", "7d", "30d"]),
@@ -316,7 +317,7 @@ STATS_VALID = {
     "source": st.sampled_from(["Direct", "Google"]),
     "event_type": st.sampled_from(["page_view", "signup"]),
     "limit": st.integers(min_value=1, max_value=100).map(str),
-    "compare": st.just("previous"),
+    "compare": st.sampled_from(["previous", "year"]),
 }
 REALTIME_VALID = {
     "page": st.sampled_from(["/", "/pricing", "/nowhere"]) | st.text(min_size=1, max_size=20).filter(str.strip),
@@ -388,7 +389,8 @@ def test_any_stats_query_gets_a_documented_answer(backend, query):
     if status == 400:
         assert _names_a_parameter(payload["message"], reader.STATS_PARAMS), payload
     else:
-        assert ("previous_totals" in payload["data"]) == ("compare=previous" in query)
+        compared = "compare=previous" in query or "compare=year" in query
+        assert ("previous_totals" in payload["data"]) == ("previous_timeseries" in payload["data"]) == compared
 
 
 def _realtime_ok(query: str) -> bool:

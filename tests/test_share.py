@@ -257,6 +257,15 @@ def test_compare_is_answered_only_when_the_previous_period_is_inside_the_window(
     assert "previous_totals" in inside and "previous_totals" not in outside and "previous_totals" in unlimited
 
 
+def test_compare_year_reaches_outside_any_windowed_link_and_is_left_out(shared):
+    # GIVEN a link limited to the last 30 days: a year earlier lies outside it, even for the last hour
+    link = token(period="30d")
+    limited = get(shared, "/api/stats", share=link, period="1h", compare="year")[1]["data"]
+    unlimited = get(shared, "/api/stats", share=token(), period="1h", compare="year")[1]["data"]
+    assert "previous_timeseries" not in limited and "previous_totals" not in limited
+    assert "previous_timeseries" in unlimited and "previous_totals" in unlimited
+
+
 def test_realtime_with_a_link_answers_for_its_site(shared):
     status, payload = get(shared, "/api/realtime", share=token(page="/pricing"))
     assert status == 200, payload

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -146,6 +147,102 @@ def test_compare_previous_adds_the_previous_equal_period(backend):
     assert "previous_totals" not in backend.stats("period=1h")
 
 
+HOUR = 3600
+YEAR = 364 * 86400  # compare=year: 52 weeks earlier, so weekdays line up
+
+
+def _series(data: dict, field: str = "previous_timeseries") -> list[tuple]:
+    return [(row["t"], row.get("t_previous"), row["sessions"], row["page_views"], row["visitors"])
+            for row in data[field]]
+
+
+def test_compare_previous_gives_the_previous_periods_series_bucket_by_bucket(backend):
+    # GIVEN three whole hours and the three before them, with a known stream in each
+    h = int(NOW // HOUR) * HOUR
+    backend.post({"events": [page_view("p1", "/", h - 5 * HOUR + 60), page_view("p1", "/a", h - 5 * HOUR + 120),
+                             page_view("c1", "/", h - 2 * HOUR + 60), page_view("c2", "/", h - HOUR + 60),
+                             page_view("c3", "/", h - HOUR + 90)]})
+    # WHEN the three hours are asked with compare=previous
+    data = backend.stats(f"from={h - 3 * HOUR}&to={h}&compare=previous")
+    # THEN each row names the current bucket and the previous period's bucket it is drawn against
+    assert _series(data) == [(h - 3 * HOUR, h - 6 * HOUR, 0, 0, 0), (h - 2 * HOUR, h - 5 * HOUR, 1, 2, 1),
+                             (h - HOUR, h - 4 * HOUR, 0, 0, 0)]
+    assert [row["sessions"] for row in data["timeseries"]] == [0, 1, 2]
+    assert data["previous_totals"]["sessions"] == 1 and data["previous_totals"]["page_views"] == 2
+    assert "previous_timeseries" not in backend.stats(f"from={h - 3 * HOUR}&to={h}")
+
+
+@pytest.fixture
+def year_ago(backend):
+    """History imported as it would be from an old export: one visit 52 weeks ago, one a calendar year ago."""
+    from liveinsight.local.importer import import_events
+
+    h = int(NOW // HOUR) * HOUR
+    rows = [page_view("y1", "/", h - YEAR - 2 * HOUR + 60), page_view("y1", "/b", h - YEAR - 2 * HOUR + 600),
+            page_view("y2", "/", h - YEAR - HOUR + 60), page_view("y3", "/", h - YEAR - HOUR + 70),
+            page_view("cal", "/", h - 365 * 86400 - 2 * HOUR + 60)]
+    report = import_events(list(enumerate(rows, start=1)), backend.store, now=NOW)
+    assert report.rolled_up == len(rows)
+    backend.post(page_view("now", "/", h - 2 * HOUR + 60))
+    return backend, h
+
+
+def test_compare_year_gives_the_range_52_weeks_earlier_bucket_by_bucket(year_ago):
+    backend, h = year_ago
+    data = backend.stats(f"from={h - 3 * HOUR}&to={h}&compare=year")
+    # THEN the same hours 364 days earlier (the same weekday), not a calendar year earlier
+    assert _series(data) == [(h - 3 * HOUR, h - YEAR - 3 * HOUR, 0, 0, 0),
+                             (h - 2 * HOUR, h - YEAR - 2 * HOUR, 1, 2, 1),
+                             (h - HOUR, h - YEAR - HOUR, 2, 2, 2)]
+    assert data["previous_totals"]["sessions"] == 3 and data["previous_totals"]["page_views"] == 4
+    assert data["totals"]["sessions"] == 1
+    # a filter's comparison is filtered too; combined filters count no visitors: null, as in timeseries
+    paged = backend.stats(f"from={h - 3 * HOUR}&to={h}&compare=year&page=/b&event_type=page_view")
+    assert _series(paged) == [(h - 3 * HOUR, h - YEAR - 3 * HOUR, 0, 0, None),
+                              (h - 2 * HOUR, h - YEAR - 2 * HOUR, 1, 1, None),
+                              (h - HOUR, h - YEAR - HOUR, 0, 0, None)]
+
+
+def test_compare_year_over_thirty_days_by_day(year_ago):
+    backend, h = year_ago
+    data = backend.stats("period=30d&compare=year")
+    rows = data["previous_timeseries"]
+    assert len(rows) == len(data["timeseries"]) == 31
+    assert all(row["t"] - row["t_previous"] == YEAR for row in rows)
+    # every imported view lies in the 30 days 52 weeks ago (the calendar year's one a day before the others)
+    views = Counter(int(t // 86400) * 86400 for t in (h - YEAR - 2 * HOUR + 60, h - YEAR - 2 * HOUR + 600,
+                                                      h - YEAR - HOUR + 60, h - YEAR - HOUR + 70,
+                                                      h - 365 * 86400 - 2 * HOUR + 60))
+    assert {row["t_previous"]: row["page_views"] for row in rows if row["page_views"]} == views
+    assert data["previous_totals"]["sessions"] == 4 and data["previous_totals"]["page_views"] == 5
+
+
+def test_compare_year_is_one_more_query_over_as_many_items(backend):
+    def spans(query: str) -> list[int]:
+        """The seconds each stats-table Query covers."""
+        backend.aggregate()
+        seen = []
+
+        def hook(model, params, **_):
+            if model.name == "Query" and params["TableName"] == backend.store.settings.stats_table:
+                values = params["ExpressionAttributeValues"]
+                seen.append(int(values[":b"]["S"].split("#")[1]) - int(values[":a"]["S"].split("#")[1]))
+
+        backend.store.client.meta.events.register("provide-client-params.dynamodb.Query", hook)
+        try:
+            code, _ = backend.get(f"/api/stats?{query}")
+        finally:
+            backend.store.client.meta.events.unregister("provide-client-params.dynamodb.Query", hook)
+        assert code == 200
+        return seen
+
+    backend.post(page_view("s", "/", NOW - 600))
+    for query in ("period=24h", "period=30d", "period=7d&page=/"):
+        alone, compared = spans(query), spans(f"{query}&compare=year")
+        # THEN one more Query, over no more items than the range's own (never the year in between)
+        assert len(compared) == len(alone) + 1 and compared[-1] <= max(alone)
+
+
 def test_iso_8601_ranges_are_accepted(loaded):
     from datetime import datetime, timezone
 
@@ -188,7 +285,11 @@ BAD_QUERIES = [
     pytest.param("from=0&to=40000000", "longer than 400 days", id="over-400-days"),
     pytest.param("period=1h&from=1&to=2", "either `period` or `from`", id="period-and-range"),
     pytest.param("pgae=/x", "unknown parameter `pgae`", id="unknown-param"),
-    pytest.param("compare=last_year", "`compare` accepts only 'previous'", id="bad-compare"),
+    pytest.param("compare=last_year", "`compare` accepts only 'previous' or 'year', not 'last_year'",
+                 id="bad-compare"),
+    pytest.param("period=30d&compare=Year", "`compare` accepts only 'previous' or 'year'", id="compare-case"),
+    pytest.param("from=0&to=86400&compare=year", "compare=year reaches before the 400 days of kept rollups",
+                 id="compare-year-beyond-retention"),
     pytest.param("period=30d&interval=minute", "at most 1440 are accepted", id="too-many-buckets"),
     pytest.param("page=", "`page` is empty", id="empty-page"),
 ]

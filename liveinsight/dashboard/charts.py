@@ -54,8 +54,13 @@ def _finish(figure: go.Figure, height: int = CHART_HEIGHT) -> go.Figure:
 
 def traffic_over_time(timeseries: pd.DataFrame,
                       metrics: tuple[str, ...] = ("visitors", "sessions", "page_views", "events"),
-                      title: str = "Traffic over time") -> go.Figure:
-    """One line per metric over the period's buckets (visitors only where the API counts them)."""
+                      title: str = "Traffic over time", comparison: pd.DataFrame | None = None,
+                      comparison_label: str = "previous period") -> go.Figure:
+    """One line per metric over the period's buckets (visitors only where the API counts them).
+
+    `comparison` (frames.comparison_series): the compared range, a dashed line per metric in the same
+    colour, named "Sessions (previous period)", its hover giving the compared bucket's own date.
+    """
     metrics = tuple(m for m in metrics if m != "visitors" or timeseries[m].notna().any())
     long = timeseries.melt(id_vars="t", value_vars=list(metrics), var_name="metric", value_name="value")
     long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
@@ -66,6 +71,16 @@ def traffic_over_time(timeseries: pd.DataFrame,
         labels={"t": TIME_AXIS_TITLE, "value": "Count", "metric": ""},
     )
     figure.update_traces(hovertemplate="%{y:,}")
+    if comparison is not None and not comparison.empty:
+        for metric in metrics:
+            rows = comparison[comparison["metric"] == metric]
+            if rows.empty:
+                continue
+            figure.add_scatter(
+                x=rows["t"], y=rows["value"], customdata=rows["t_previous"], mode="lines",
+                name=f"{METRIC_LABELS[metric]} ({comparison_label})",
+                line=dict(color=PALETTE[metric], dash="dash", width=1.5), opacity=0.75,
+                hovertemplate="%{y:,} on %{customdata|%a %d %b %Y %H:%M}")
     figure.update_yaxes(rangemode="tozero", tickformat=",d")
     return _finish(figure)
 

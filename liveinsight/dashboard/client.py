@@ -36,6 +36,9 @@ API_KEY_HEADER = "X-API-Key"
 
 # Columns of every table, so an empty answer still yields a frame with the right shape.
 TIMESERIES_COLUMNS = ("t", "events", "page_views", "sessions", "visitors")
+# `previous_timeseries`: the comparison range's series, `t` the bucket it is drawn against, `t_previous` its own.
+PREVIOUS_TIMESERIES_COLUMNS = ("t", "t_previous", "events", "page_views", "sessions", "visitors")
+COMPARE = ("previous", "year")  # what `compare` asks for: the previous period, or 52 weeks earlier
 PER_MINUTE_COLUMNS = ("minute", "events", "page_views", "sessions")
 EVENT_TYPE_COLUMNS = ("event_type", "count")
 SOURCE_COLUMNS = ("source", "sessions", "page_views")
@@ -221,6 +224,9 @@ class Stats:
     # utm_campaign from `campaigns`); empty from an older server.
     channels: pd.DataFrame = field(default_factory=lambda: _table(None, CHANNEL_COLUMNS))
     utm: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # With `compare`: the comparison range's series, one row per bucket of `timeseries`; else empty.
+    previous_timeseries: pd.DataFrame = field(
+        default_factory=lambda: _table(None, PREVIOUS_TIMESERIES_COLUMNS, times=("t", "t_previous")))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -253,6 +259,8 @@ class Stats:
             utm={tag: _table(data.get(f"{tag}s") if tag != "utm_campaign" else
                              [{"utm_campaign": row.get("campaign"), "sessions": row.get("sessions")}
                               for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},
+            previous_timeseries=_table(data.get("previous_timeseries"), PREVIOUS_TIMESERIES_COLUMNS,
+                                       times=("t", "t_previous")),
         )
 
 
@@ -274,6 +282,16 @@ def _property_rows(properties: Any) -> list[dict[str, Any]]:
         if other.get("events"):
             rows.append({"key": prop["key"], "value": OTHER_VALUE, **other})
     return rows
+
+
+def _compare(compare: bool | str | None) -> str | None:
+    if compare is True:
+        return "previous"
+    if compare in (False, None):
+        return None
+    if compare not in COMPARE:
+        raise ValueError(f"compare must be one of {', '.join(COMPARE)} (or True for previous), not {compare!r}")
+    return str(compare)
 
 
 def _table(rows: Any, columns: tuple[str, ...], times: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -392,7 +410,7 @@ class Client:
         source: str | None = None,
         event_type: str | None = None,
         limit: int = 10,
-        compare: bool = False,
+        compare: bool | str | None = False,
         site: str | None = None,
         share: str | None = None,
         country: str | None = None,
@@ -415,7 +433,8 @@ class Client:
         limit:
             Rows per breakdown, 1–100.
         compare:
-            Also fetch ``previous_totals`` for the previous period of equal length.
+            Also fetch ``previous_totals`` and ``previous_timeseries``: ``"previous"`` (or ``True``) for
+            the previous period of equal length, ``"year"`` for the same range 52 weeks earlier.
         site:
             One site's host, e.g. ``shop.example.com``; by default all sites together.
         share:
@@ -434,7 +453,7 @@ class Client:
             "source": source,
             "event_type": event_type,
             "limit": limit,
-            "compare": "previous" if compare else None,
+            "compare": _compare(compare),
             "site": site,
             "share": share,
             "country": country,

@@ -122,6 +122,25 @@ def stack_series(series: dict[str, pd.DataFrame], dimension: str, metric: str) -
     return pd.concat(parts, ignore_index=True)[["t", dimension, metric]]
 
 
+# What the Overview compares with: `compare` values and how their legend entries and KPI help name them.
+COMPARE_LABELS = {"previous": "previous period", "year": "a year earlier"}
+
+
+def comparison_series(previous: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """The comparison range's series, long: one row per bucket and metric (t, t_previous, metric, value).
+
+    `t` is the current bucket the row is drawn against, `t_previous` the comparison bucket's own start
+    (what a hover shows); a metric the API does not count there (visitors: all null) is left out.
+    """
+    columns = ["t", "t_previous", "metric", "value"]
+    kept = [m for m in metrics if m in previous.columns and previous[m].notna().any()]
+    if previous.empty or not kept:
+        return pd.DataFrame(columns=columns)
+    long = previous.melt(id_vars=["t", "t_previous"], value_vars=kept, var_name="metric", value_name="value")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
+    return long[columns].reset_index(drop=True)
+
+
 def has_traffic(timeseries: pd.DataFrame) -> bool:
     """Whether a series has any event at all (an all-zero series is an empty state, not a chart)."""
     return bool(len(timeseries)) and bool(timeseries["events"].sum())

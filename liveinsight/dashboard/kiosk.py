@@ -33,6 +33,7 @@ TIMER_SLACK_SECONDS = 1.0
 
 # Large type, readable across a room on a 1080p screen.
 CHART_FONT_SIZE = 20
+COMPARISON_LINE_WIDTH = 3  # a dashed comparison line (Overview) stays visible across the room
 CHART_TITLE_SIZE = 28
 CHART_HEIGHT = 380  # With the KPI row and five-row tables, the Overview fits 1080 pixels.
 DONUT_HEIGHT = 500  # Three in a row (Devices) still leave room for their tables.
@@ -150,6 +151,7 @@ def styled(figure: go.Figure) -> go.Figure:
     if any(trace.type == "pie" for trace in figure.data):  # Thin slices lose their label rather than shrink it.
         figure.update_layout(uniformtext=dict(minsize=CHART_FONT_SIZE - 4, mode="hide"), height=DONUT_HEIGHT,
                              margin_t=12 if not figure.layout.title.text else 80)
+    figure.update_traces(line_width=COMPARISON_LINE_WIDTH, selector=dict(type="scatter", line_dash="dash"))
     return figure.update_traces(textfont=big, selector=dict(type="pie"))
 
 

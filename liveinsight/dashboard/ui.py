@@ -201,6 +201,30 @@ def _write_filters_to_url(filters: Filters) -> None:
             del st.query_params[key]
 
 
+# The Overview's comparison: URL value → the control's label ("none": nothing compared). Kept in the URL as
+# `compare` (the default, previous, is left out) so a shared link or a kiosk screen shows the same lines.
+COMPARE_OPTIONS = {"previous": "Previous period", "year": "A year earlier", "none": "None"}
+DEFAULT_COMPARE = "previous"
+
+
+def compare_choice() -> str | None:
+    """What the page compares with (the client's `compare`: "previous", "year" or None), chosen in a
+    segmented control and kept in the URL; a kiosk screen takes it from the URL without the control."""
+    if "compare" not in st.session_state:
+        wanted = st.query_params.get("compare", DEFAULT_COMPARE)
+        st.session_state["compare"] = wanted if wanted in COMPARE_OPTIONS else DEFAULT_COMPARE
+    if not kiosk.active():
+        st.segmented_control("Compare with", list(COMPARE_OPTIONS), format_func=COMPARE_OPTIONS.get,
+                             key="compare", help="Dashed lines and the KPIs' changes: the period before, or "
+                                                 "the same days 52 weeks earlier (same weekdays).")
+    chosen = st.session_state.get("compare") or "none"  # a click on the chosen option unselects it
+    if chosen == DEFAULT_COMPARE:
+        st.query_params.pop("compare", None)
+    elif st.query_params.get("compare") != chosen:
+        st.query_params["compare"] = chosen
+    return None if chosen == "none" else chosen
+
+
 def _clear_filters() -> None:
     st.session_state["period"] = DEFAULT_PERIOD
     for name in VALUE_FILTERS:

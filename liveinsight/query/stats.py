@@ -35,6 +35,9 @@ PAGE_SITES = 25         # a page filter without `site` adds up this many sites (
 STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", "country", "region", "city",
                 "limit", "compare", "site")
 PLACE_FILTERS = ("country", "region", "city")
+COMPARE = ("previous", "year")  # `compare`: the previous period of equal length, or the range a year earlier
+YEAR_SECONDS = 364 * 86400      # compare=year: 52 weeks earlier, so weekdays line up
+ROLLUP_DAYS = 400               # hour and day rollups are kept this long (config.LONG_ROLLUP_TTL_SECONDS, less slack)
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
 
@@ -49,7 +52,7 @@ class StatsQuery:
     source: str | None = None
     event_type: str | None = None
     limit: int = DEFAULT_LIMIT
-    compare: bool = False
+    compare: str | None = None  # one of COMPARE
     site: str | None = None
     country: str | None = None
     region: str | None = None
@@ -58,6 +61,11 @@ class StatsQuery:
     @property
     def combined(self) -> bool:
         return sum(v is not None for v in (self.page, self.source, self.event_type)) > 1
+
+    @property
+    def offset(self) -> float:
+        """How far the comparison range lies before the range (0 without `compare`)."""
+        return {"previous": self.end - self.start, "year": YEAR_SECONDS}.get(self.compare or "", 0)
 
 
 def default_interval(seconds: float, combined: bool = False) -> str:
@@ -121,9 +129,12 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
     limit = p.whole_number(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT,
                            f"please provide `limit` as a number between 1 and {MAX_LIMIT}")
     compare = p.single(params, "compare")
-    if compare not in (None, "previous"):
-        raise InvalidRequest(f"`compare` accepts only 'previous', not {compare!r}")
-    return StatsQuery(start=start, end=end, interval=interval, limit=limit, compare=compare == "previous",
+    if compare not in (None, *COMPARE):
+        raise InvalidRequest(f"`compare` accepts only 'previous' or 'year', not {compare!r}")
+    if compare == "year" and start - YEAR_SECONDS < now - ROLLUP_DAYS * 86400:
+        raise InvalidRequest(f"compare=year reaches before the {ROLLUP_DAYS} days of kept rollups: give a range "
+                             f"starting within the last {ROLLUP_DAYS - YEAR_SECONDS // 86400} days")
+    return StatsQuery(start=start, end=end, interval=interval, limit=limit, compare=compare,
                       site=p.site(params, settings), **filters, **place)
 
 
@@ -161,6 +172,12 @@ def bucket_starts(start: float, end: float, interval: str) -> list[int]:
     first = r.bucket_start(start, interval)
     last = r.bucket_start(end - 1e-6, interval) if end > start else first
     return list(range(first, last + size, size))
+
+
+def _aligned_shift(offset: float, interval: str) -> int:
+    """`offset` rounded up to whole buckets: the comparison bucket of bucket b starts at b - shift."""
+    size = SECONDS[interval]
+    return -(-int(offset) // size) * size
 
 
 def _num(value: float) -> float | int:
@@ -326,11 +343,20 @@ class StatsReader:
         else:
             dim, value, part = r.ALL, None, None
         buckets = bucket_starts(q.start, q.end, q.interval)
-        previous = bucket_starts(q.start - (q.end - q.start), q.start, q.interval) if q.compare else []
+        # `aligned`: the comparison bucket of each bucket (the same count, a whole number of buckets earlier).
+        # previous_totals add up `previous`: with compare=previous the buckets of the equal period before the
+        # range (as ever), with compare=year the aligned ones.
+        aligned = [b - _aligned_shift(q.offset, q.interval) for b in buckets] if q.compare else []
+        previous = aligned if q.compare == "year" else (
+            bucket_starts(q.start - (q.end - q.start), q.start, q.interval) if q.compare else [])
         previous = [b for b in previous if b < buckets[0]]
         item_unit = "day" if q.interval == "day" and dim in r.DAY_DIMS else "hour"
-        first = min(previous + buckets)
         last = buckets[-1] + SECONDS[q.interval] - 1
+        # One Query over the range; the comparison range is one more (compare=previous: the same Query, from
+        # further back, as the two ranges touch).
+        spans = [(min(previous + aligned + buckets), last)] if q.compare != "year" else [
+            (buckets[0], last), (aligned[0], aligned[-1] + SECONDS[q.interval] - 1)]
+        first = spans[0][0]
         blobs: list[tuple[int, dict]] = []
         granularity = r.DAY if item_unit == "day" else r.HOUR
         site = q.site or self.settings.only_site
@@ -343,12 +369,13 @@ class StatsReader:
         else:
             levels = listed[:PAGE_SITES]
         for site in levels:
-            for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
-                                         r.sk(granularity, r.bucket_start(first, item_unit)),
-                                         r.sk(granularity, r.bucket_start(last, item_unit))):
-                blobs.append((int(item["sk"].split("#")[1]), r.decode(item.get("c"))))
+            for low, high in spans:
+                for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
+                                             r.sk(granularity, r.bucket_start(low, item_unit)),
+                                             r.sk(granularity, r.bucket_start(high, item_unit))):
+                    blobs.append((int(item["sk"].split("#")[1]), r.decode(item.get("c"))))
         length = r.SLICE_LEN if part else r.TOTALS_LEN
-        series: dict[int, list] = {b: [0] * length for b in previous + buckets}
+        series: dict[int, list] = {b: [0] * length for b in previous + aligned + buckets}
         size = SECONDS[q.interval]
         in_range: list[dict] = []
         for start, blob in blobs:
@@ -378,6 +405,11 @@ class StatsReader:
         data["timeseries"] = [{"t": b, "visitors": None if part else int(series[b][r.VI]),
                                "events": int(series[b][r.EV]), "page_views": int(series[b][r.PV]),
                                "sessions": int(series[b][r.SS])} for b in buckets]
+        if q.compare:
+            data["previous_timeseries"] = [
+                {"t": b, "t_previous": a, "visitors": None if part else int(series[a][r.VI]),
+                 "events": int(series[a][r.EV]), "page_views": int(series[a][r.PV]),
+                 "sessions": int(series[a][r.SS])} for b, a in zip(buckets, aligned)]
         counted = VISITOR_ROWS.get(dim, set())
         for field, name, row_label, fields in BREAKDOWNS:
             rows = {} if part or in_place else r.merged_breakdown(in_range, name)
