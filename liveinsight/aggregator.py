@@ -32,12 +32,13 @@ from typing import Any, Iterable
 
 from . import config
 from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
-from .items.events import PAGE_VIEW, event_time, unpack
+from .items.events import ENGAGED_SECONDS, ENGAGEMENT, PAGE_VIEW, SCROLL_DEPTH, event_time, unpack
 from .items.ledger import APPLIED, Batch, PartialRedelivery, consumer_of_parked, lane_of, parked_lane
 from .items.sessions import EVERYTHING, SessionState, key_parts, short_hash, visitor_key
 from .store import Store, VersionConflict, deserialize, refused_as_invalid
 
 MAX_CONFLICT_RETRIES = 10
+MAX_ENGAGED_SECONDS = 30 * 60  # a page's engaged time counts at most this (a tab left open for days)
 PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
 
@@ -125,11 +126,17 @@ class Fold:
         if state is not None and event_hash in state.ids:
             self.result.duplicates += 1
             return state
+        if event["event_type"] == ENGAGEMENT and state is None:
+            self.result.ignored += 1  # a report of a page view no visit holds (lost, or older than two days)
+            return None
         if sid not in before:
             before[sid] = _copy(state) if state is not None else None
             seed = state if state is not None else visitor
             self.visitors_before[sid] = seed.visitor_keys() if seed is not None else {}
         timeout = config.SESSION_TIMEOUT_SECONDS
+        if event["event_type"] == ENGAGEMENT:  # reported when the page is left: it extends no visit
+            self.sessions[sid] = state
+            return self._engage(state, event, ts)
         if state is not None and ts < state.start - timeout:
             # An event of an earlier visit that arrived after a later one: a visit of its own.
             earlier = self._count(SessionState.begin(event, ts), event, ts)
@@ -162,6 +169,8 @@ class Fold:
         state.events += 1
         state.page_views += int(is_view)
         state.last = max(state.last, ts)
+        if is_view and page is not None and ts >= state.exit_at:
+            state.exit, state.exit_at = page, ts
         state.ids = (state.ids + [short_hash(event.get("event_id") or f"{state.session_id}{ts}", 10)])[-40:]
         page_index = state.index(state.pages, page, 50) if page is not None else None
         type_index = state.index(state.types, event_type, 20)
@@ -186,6 +195,34 @@ class Fold:
             is_view = event_type == PAGE_VIEW
             self._count_event(old, at, event_type, page, is_view, -count)
             self._count_event(new, at, event_type, page, is_view, count)
+
+    def _engage(self, state: SessionState, event: dict[str, Any], ts: float) -> SessionState:
+        """Count a page's engagement report: in the page's items and everything's pages row; the visit's
+        duration takes the last page's engaged time. Not an event, never a bounce's end."""
+        props = event.get("props") or {}
+        seconds = props.get(ENGAGED_SECONDS)
+        scroll = props.get(SCROLL_DEPTH)
+        seconds = None if seconds is None else min(float(seconds), MAX_ENGAGED_SECONDS)
+        state.ids = (state.ids + [short_hash(event.get("event_id") or f"{state.session_id}{ts}", 10)])[-40:]
+        if seconds is not None and ts >= state.tail[0]:
+            state.tail = (ts, seconds)
+        if not self.count_rollups:
+            return state
+        page = event.get("page")
+        keys = [(r.ALL, None)] + ([(r.PAGE, page)] if page is not None else [])
+        for dim, value in keys:
+            for granularity, delta, all_sites in self._deltas(state.site, dim, value, ts):
+                if seconds is not None:
+                    r.add_total(delta, r.ENG, seconds)
+                    r.add_total(delta, r.ENC)
+                    r.add_breakdown(delta, r.PAGES, page, 3, seconds)
+                    r.add_breakdown(delta, r.PAGES, page, 4, 1)
+                if scroll is not None:
+                    r.add_total(delta, r.SCR, float(scroll))
+                    r.add_total(delta, r.SCC)
+                    r.add_breakdown(delta, r.PAGES, page, 5, float(scroll))
+                    r.add_breakdown(delta, r.PAGES, page, 6, 1)
+        return state
 
     def _counted_props(self, event_type: str, props: dict[str, Any] | None) -> list[tuple[str, str]]:
         """(key, value label) of the event's custom properties that are counted, in key order."""
@@ -350,6 +387,7 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             r.add_breakdown(delta, r.SOURCES, state.source, 0, sign)
             r.add_breakdown(delta, r.REFERRERS, state.referrer, 0, sign)
             r.add_breakdown(delta, r.ENTRY_PAGES, state.entry, 0, sign)
+            r.add_breakdown(delta, r.EXIT_PAGES, state.exit, 0, sign)
             r.add_breakdown(delta, r.CAMPAIGNS, state.campaign, 0, sign)
             r.add_breakdown(delta, r.BROWSERS, state.browser, 0, sign)
             r.add_breakdown(delta, r.OPERATING_SYSTEMS, state.os, 0, sign)

@@ -1,4 +1,4 @@
-"""Pages: top pages and entry pages; choosing a page filters every chart to it."""
+"""Pages: top pages (with time on page and scroll depth), entry and exit pages; choosing a page filters every chart."""
 import streamlit as st
 
 from liveinsight.dashboard import charts, frames, kiosk, text, ui
@@ -27,3 +27,8 @@ with right:
     st.subheader("Entry pages")
     ui.chart(charts.breakdown_bars(stats.entry_pages, "page", title="Sessions starting on each page"))
     ui.table(frames.with_share(stats.entry_pages, "sessions"), "entry-pages.csv")
+    st.subheader("Exit pages")
+    if stats.exit_pages.empty:
+        st.caption("No visits ended in this range.")
+    else:
+        ui.table(frames.with_share(stats.exit_pages, "sessions"), "exit-pages.csv")

@@ -30,6 +30,7 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
                   {"page": "/pricing", "page_views": 987, "visitors": 401, "sessions": 456},
                   {"page": "/docs", "page_views": 423, "visitors": 188, "sessions": 200}],
         "entry_pages": [{"page": "/", "sessions": 800}, {"page": "/pricing", "sessions": 300}],
+        "exit_pages": [{"page": "/pricing", "sessions": 600}, {"page": "/docs", "sessions": 250}],
         "browsers": [{"name": "Chrome", "sessions": 700}, {"name": "Firefox", "sessions": 321}, {"name": "Safari", "sessions": 213}],
         "operating_systems": [{"name": "Windows", "sessions": 500}, {"name": "macOS", "sessions": 400},
                               {"name": "Android", "sessions": 334}],

@@ -149,7 +149,7 @@ def test_four_concurrent_shards_with_crashes_count_exactly(settings):
         thread.join()
     data = stats(store)
     assert data["totals"] == {"visitors": 100, "events": 300, "page_views": 300, "sessions": 100, "bounce_rate": 0.0,
-                              "avg_session_duration": 240.0, "views_per_session": 3.0}
+                              "avg_session_duration": 240.0, "views_per_session": 3.0, "time_on_page": None, "scroll_depth": None}
     assert sum(row["page_views"] for row in data["pages"]) == 300
     assert sum(row["sessions"] for row in stats(store, interval="hour")["timeseries"]) == 100
 

@@ -276,6 +276,9 @@ def test_sources_page_shows_channels_and_each_utm_tag(fake):
 def test_pages_page_lists_top_and_entry_pages(fake):
     at = open_page(PAGES["pages"])
 
+    exits = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["page", "sessions"]][-1]
+    assert exits["page"].tolist() == ["/pricing", "/docs"]  # exit pages, under the entry pages
+
     assert table_with(at, "page_views")["page"].tolist() == ["/", "/pricing", "/docs"]
     entry = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["page", "sessions"]][0]
     assert entry["sessions"].tolist() == [800, 300]

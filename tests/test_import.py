@@ -55,7 +55,7 @@ def test_a_mixed_file_keeps_the_good_rows_and_reports_each_bad_one(backend, impo
     data = backend.stats("period=30d")
     assert data["totals"] == {"visitors": 3, "events": 4, "page_views": 3, "sessions": 3,
                               "bounce_rate": pytest.approx(1 / 3, abs=1e-3),
-                              "avg_session_duration": 20.0, "views_per_session": 1.0}
+                              "avg_session_duration": 20.0, "views_per_session": 1.0, "time_on_page": None, "scroll_depth": None}
     assert len(backend.raw_events()) == 1  # only the recent event is stored raw
 
 

@@ -49,7 +49,7 @@ def loaded(backend):
 def test_totals_for_a_known_stream(loaded):
     data = loaded.stats("period=1h")
     assert data["totals"] == {"visitors": 4, "events": 7, "page_views": 5, "sessions": 4, "bounce_rate": 0.25,
-                              "avg_session_duration": 37.5, "views_per_session": 1.25}
+                              "avg_session_duration": 37.5, "views_per_session": 1.25, "time_on_page": None, "scroll_depth": None}
     assert data["bots_filtered"] == 1
 
 
@@ -63,9 +63,9 @@ def test_breakdowns_for_a_known_stream(loaded):
                                {"source": "Direct", "sessions": 1, "page_views": 0, "visitors": 1}]
     assert data["referrers"] == [{"referrer": "google.com", "sessions": 1},
                                  {"referrer": "news.ycombinator.com", "sessions": 1}]
-    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2, "visitors": 2},
-                             {"page": "/pricing", "page_views": 2, "sessions": 2, "visitors": 2},
-                             {"page": "/docs", "page_views": 1, "sessions": 1, "visitors": 1}]
+    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2, "visitors": 2, "time_on_page": None, "scroll_depth": None},
+                             {"page": "/pricing", "page_views": 2, "sessions": 2, "visitors": 2, "time_on_page": None, "scroll_depth": None},
+                             {"page": "/docs", "page_views": 1, "sessions": 1, "visitors": 1, "time_on_page": None, "scroll_depth": None}]
     assert data["entry_pages"] == [{"page": "/", "sessions": 2}, {"page": "/pricing", "sessions": 1}]
     assert data["campaigns"] == [{"campaign": "nov", "sessions": 1}]
     assert data["browsers"] == [{"name": "Chrome", "sessions": 3}, {"name": "Mobile Safari", "sessions": 1}]
@@ -76,7 +76,7 @@ def test_breakdowns_for_a_known_stream(loaded):
 def test_page_filter(loaded):
     data = loaded.stats("period=1h&page=/pricing")
     assert data["totals"] == {"visitors": 2, "events": 3, "page_views": 2, "sessions": 2, "bounce_rate": 0.5,
-                              "avg_session_duration": 60.0, "views_per_session": 1.0}
+                              "avg_session_duration": 60.0, "views_per_session": 1.0, "time_on_page": None, "scroll_depth": None}
     assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 1},
                                {"source": "Hacker News", "sessions": 1, "page_views": 1}]
     assert data["entry_pages"] == [{"page": "/", "sessions": 1}, {"page": "/pricing", "sessions": 1}]
@@ -86,7 +86,7 @@ def test_page_filter(loaded):
 def test_source_filter(loaded):
     data = loaded.stats("period=1h&source=Google")
     assert data["totals"] == {"visitors": 1, "events": 3, "page_views": 2, "sessions": 1, "bounce_rate": 0.0,
-                              "avg_session_duration": 120.0, "views_per_session": 2.0}
+                              "avg_session_duration": 120.0, "views_per_session": 2.0, "time_on_page": None, "scroll_depth": None}
     assert [p["page"] for p in data["pages"]] == ["/", "/pricing"]
 
 
@@ -107,7 +107,7 @@ def test_filters_combine_with_and(loaded):
 
 def test_limit_cuts_every_breakdown(loaded):
     data = loaded.stats("period=1h&limit=1")
-    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2, "visitors": 2}]
+    assert data["pages"] == [{"page": "/", "page_views": 2, "sessions": 2, "visitors": 2, "time_on_page": None, "scroll_depth": None}]
     assert len(data["sources"]) == 1 and len(data["event_types"]) == 1
 
 

@@ -223,6 +223,8 @@ class Stats:
     # GA4's default channels, and the visits of each UTM tag's values ({tag: frame of tag, sessions};
     # utm_campaign from `campaigns`); empty from an older server.
     channels: pd.DataFrame = field(default_factory=lambda: _table(None, CHANNEL_COLUMNS))
+    # Visits by the page of their last page view; empty from an older server.
+    exit_pages: pd.DataFrame = field(default_factory=lambda: _table(None, ENTRY_PAGE_COLUMNS))
     utm: dict[str, pd.DataFrame] = field(default_factory=dict)
     # With `compare`: the comparison range's series, one row per bucket of `timeseries`; else empty.
     previous_timeseries: pd.DataFrame = field(
@@ -256,6 +258,7 @@ class Stats:
             cities=_table(data.get("cities"), CITY_COLUMNS),
             properties=_table(_property_rows(data.get("properties")), PROPERTY_COLUMNS),
             channels=_table(data.get("channels"), CHANNEL_COLUMNS),
+            exit_pages=_table(data.get("exit_pages"), ENTRY_PAGE_COLUMNS),
             utm={tag: _table(data.get(f"{tag}s") if tag != "utm_campaign" else
                              [{"utm_campaign": row.get("campaign"), "sessions": row.get("sessions")}
                               for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},

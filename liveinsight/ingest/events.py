@@ -25,7 +25,7 @@ from .. import config
 from ..config import normalise_host
 from ..errors import InvalidRequest, PayloadTooLarge
 from .geo import is_zone_name
-from ..items.events import PAGE_VIEW
+from ..items.events import ENGAGED_SECONDS, ENGAGEMENT, PAGE_VIEW, SCROLL_DEPTH
 
 EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 # Lone surrogates (what invalid UTF-8 bytes decode to under surrogateescape, or a JSON
@@ -232,6 +232,22 @@ def _check_props(props: dict[str, Any] | None) -> dict[str, Any]:
     return dict(props)
 
 
+def _check_engagement(props: dict[str, Any], page_url: str | None) -> None:
+    """An engagement report: its page, and props engaged_seconds (a number >= 0) and/or scroll_depth (0-100)."""
+    accepted = (f"`{ENGAGEMENT}` events report a page's `page_url` and props `{ENGAGED_SECONDS}` (seconds, a number "
+                f">= 0) and/or `{SCROLL_DEPTH}` (a percentage, 0-100)")
+    if page_url is None:
+        raise ValueError(f"`page_url` is required for {ENGAGEMENT} events; accepted: {accepted}")
+    if ENGAGED_SECONDS not in props and SCROLL_DEPTH not in props:
+        raise ValueError(f"`props` of an {ENGAGEMENT} event has neither `{ENGAGED_SECONDS}` nor `{SCROLL_DEPTH}`; "
+                         f"accepted: {accepted}")
+    for name, high in ((ENGAGED_SECONDS, math.inf), (SCROLL_DEPTH, 100)):
+        value = props.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value <= high):
+            raise ValueError(f"`props.{name}` is {_show(str(value))}; accepted: {accepted}")
+
+
 def _pydantic_message(error: ValidationError) -> str:
     first = error.errors()[0]
     loc = first.get("loc") or ()
@@ -290,6 +306,8 @@ def validate_event(raw: Any, now: float, *, max_age_seconds: float | None = None
         raise ValueError(_field_error("event_id", f"has {len(model.event_id)} characters or control characters"))
     if model.tz is not None and not is_zone_name(model.tz):
         raise ValueError(_field_error("tz", f"is {_show(model.tz)}"))
+    if model.event_type == ENGAGEMENT:
+        _check_engagement(model.props or {}, model.page_url)
     keep = config.keep_query_from_env() if keep_query is None else keep_query
     return Event(
         event_type=model.event_type,

@@ -15,6 +15,10 @@ from typing import Any
 # string: moto's cost per item grows with the attribute count, and nothing queries these fields.
 ENRICHMENT = "x"
 PAGE_VIEW = "page_view"  # the event type of a page view (the event model and the aggregator import it)
+# The tracker's report of a page view's engaged time and deepest scroll, sent when the page is
+# hidden: not an interaction (never un-bounces a visit) and not counted as an event.
+ENGAGEMENT = "engagement"
+ENGAGED_SECONDS, SCROLL_DEPTH = "engaged_seconds", "scroll_depth"
 MILLISECOND = Decimal("0.001")
 
 

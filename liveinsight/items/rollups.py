@@ -61,11 +61,15 @@ UNKNOWN_COUNTRY = UNKNOWN
 
 # Totals vector; a minute slot is its first five and VI; a slice its first five.
 EV, PV, SS, BO, DU, BOT, VI = range(7)
+# Engagement (the tracker's reports, page-level): engaged seconds and how many page views reported
+# them, scroll depth (%) and how many reported it.
+ENG, ENC, SCR, SCC = range(7, 11)
 MINUTE_VI = SLICE_VI = 5
-TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 7, 6, 6
+TOTALS_LEN, MINUTE_LEN, SLICE_LEN = 11, 6, 6
 
 # Breakdowns and their vectors.
 EVENT_TYPES, SOURCES, REFERRERS, PAGES, ENTRY_PAGES = "et", "src", "ref", "pg", "en"
+EXIT_PAGES = "ex"
 CAMPAIGNS, BROWSERS, OPERATING_SYSTEMS, DEVICES = "cp", "br", "os", "dv"
 COUNTRIES, REGIONS, CITIES = "co", "rg", "ci"
 CHANNELS = "ch"                                                   # [sessions, visitors, bounces]
@@ -73,11 +77,12 @@ UTM_SOURCES, UTM_MEDIUMS, UTM_TERMS, UTM_CONTENTS = "us", "um", "ut", "uc"  # [s
 UTM_BREAKDOWNS = (UTM_SOURCES, UTM_MEDIUMS, UTM_TERMS, UTM_CONTENTS)
 CHANNEL = "ch"  # the visitor key dimension of a channel
 SITES = "st"
-BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 3, ENTRY_PAGES: 1, CAMPAIGNS: 1,
+BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 7, ENTRY_PAGES: 1, EXIT_PAGES: 1, CAMPAIGNS: 1,
                  BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 3, COUNTRIES: 4, REGIONS: 4, CITIES: 4,
                  CHANNELS: 3, UTM_SOURCES: 1, UTM_MEDIUMS: 1, UTM_TERMS: 1, UTM_CONTENTS: 1}
 # SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
-# visitors]; COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
+# visitors, engaged seconds, engagement reports, scroll depth sum, scroll reports] (engagement in
+# everything's items only); COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
 # others [sessions] or [events].
 # The index of the visitors column in each breakdown that has one.
 VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2, CHANNELS: 1}
@@ -293,9 +298,9 @@ def place_totals(vector: list) -> list:
 
 
 def minute_totals(vector: list) -> list:
-    """A minute slot as a totals vector (its visitors in VI, no bot count)."""
+    """A minute slot as a totals vector (its visitors in VI, no bot count, no engagement)."""
     padded = list(vector) + [0] * (MINUTE_LEN - len(vector))
-    return padded[:BOT] + [0, padded[MINUTE_VI]]
+    return padded[:BOT] + [0, padded[MINUTE_VI]] + [0] * (TOTALS_LEN - VI - 1)
 
 
 def sum_vectors(vectors: Iterable[list], length: int) -> list:

@@ -60,6 +60,9 @@ class SessionState:
     region: str | None = None
     city: str | None = None
     from_view: bool = False                                  # the origin is a page view's
+    exit: str | None = None                                  # the page of the visit's latest page view
+    exit_at: float = 0.0
+    tail: tuple[float, float] = (0.0, 0.0)                   # (time, engaged seconds) of the latest engagement
     user_agent: str | None = None
     initial_referrer: str | None = None
     pages: list[str] = field(default_factory=list)          # page labels, in order of first event
@@ -81,7 +84,9 @@ class SessionState:
 
     @property
     def duration(self) -> float:
-        return max(0.0, self.last - self.start)
+        """Last event minus first, plus the engaged time the last page reported after it."""
+        at, engaged = self.tail
+        return max(0.0, self.last - self.start) + (engaged if at >= self.last else 0.0)
 
     @classmethod
     def begin(cls, event: dict[str, Any], ts: float, visitor: "SessionState | None" = None) -> "SessionState":
@@ -190,7 +195,7 @@ class SessionState:
             "dv": self.device, "cp": self.campaign, "pg": self.pages, "et": self.types,
             "pe": sorted(self.pairs), "ids": self.ids[-MAX_IDS:],
             "co": self.country, "rg": self.region, "cy": self.city, "fv": self.from_view,
-            "ch": self.channel, "ut": list(self.utm),
+            "ch": self.channel, "ut": list(self.utm), "ex": self.exit, "xa": self.exit_at, "tl": list(self.tail),
             "vd": {str(day): keys for day, keys in self.days.items()},
             "vv": {str(day): minute for day, minute in self.visit_days.items()},
             "n": self.counts,
@@ -217,6 +222,7 @@ class SessionState:
             pairs={(a, b) for a, b in s["pe"]}, ids=list(s["ids"]),
             country=s.get("co", UNKNOWN), region=s.get("rg"), city=s.get("cy"), from_view=s.get("fv", False),
             channel=s.get("ch", DIRECT), utm=tuple(s.get("ut") or (None, None, None, None)),
+            exit=s.get("ex"), exit_at=s.get("xa", 0.0), tail=tuple(s.get("tl") or (0.0, 0.0)),
             days={int(day): dict(keys) for day, keys in s.get("vd", {}).items()},
             visit_days={int(day): minute for day, minute in s.get("vv", {}).items()},
             counts=dict(s.get("n", {})),

@@ -199,8 +199,11 @@ def totals(vector: list) -> dict[str, Any]:
     """The API's totals from [events, page views, sessions, bounces, duration, bots, visitors]
     (a slice has no visitors: None)."""
     events, views, sessions, bounces, duration = vector[:5]
+    engaged = _mean(vector, r.ENG, r.ENC)
     return {
         "visitors": int(vector[r.VI]) if len(vector) > r.VI else None,
+        "time_on_page": engaged,
+        "scroll_depth": _mean(vector, r.SCR, r.SCC),
         "events": int(events),
         "page_views": int(views),
         "sessions": int(sessions),
@@ -216,6 +219,7 @@ BREAKDOWNS = (  # (response field, breakdown, row label, fields)
     ("referrers", r.REFERRERS, "referrer", ("sessions",)),
     ("pages", r.PAGES, "page", ("page_views", "sessions", "visitors")),
     ("entry_pages", r.ENTRY_PAGES, "page", ("sessions",)),
+    ("exit_pages", r.EXIT_PAGES, "page", ("sessions",)),
     ("campaigns", r.CAMPAIGNS, "campaign", ("sessions",)),
     ("browsers", r.BROWSERS, "name", ("sessions",)),
     ("operating_systems", r.OPERATING_SYSTEMS, "name", ("sessions",)),
@@ -289,6 +293,13 @@ def _channel_rows(rows: dict[str, list], limit: int) -> list[dict]:
                         "bounce_rate": round(bounces / sessions, 4)})
     out.sort(key=lambda row: (-row["sessions"], -row["visitors"], row["channel"]))
     return out[:limit]
+
+
+def _mean(vector: list, total: int, count: int) -> float | None:
+    """total / count of a vector's engagement columns, to one decimal; None when nothing was reported."""
+    if len(vector) <= count or not vector[count]:
+        return None
+    return round(vector[total] / vector[count], 1)
 
 
 def _add(into: list, vector: list) -> list:
@@ -396,6 +407,9 @@ class StatsReader:
             series = {b: r.place_totals(vector) for b, vector in series.items()}
             length, part = r.TOTALS_LEN, None
         total = r.sum_vectors((series[b] for b in buckets), length)
+        if q.interval == "minute" and length == r.TOTALS_LEN:  # minute slots hold no engagement: the hours' items do
+            hours = r.sum_vectors((r.totals(blob) for blob in in_range), r.TOTALS_LEN)
+            total[r.ENG:r.SCC + 1] = hours[r.ENG:r.SCC + 1]
         data: dict[str, Any] = {
             "range": {"from": q.start, "to": q.end, "interval": q.interval},
             "totals": totals(total),
@@ -416,6 +430,11 @@ class StatsReader:
             if "visitors" in fields and name not in counted:
                 fields = tuple(f for f in fields if f != "visitors")
             data[field] = _ranked(rows, q.limit, row_label, fields)
+            if field == "pages" and dim == r.ALL and not in_place:  # engagement is counted in everything's items
+                for row in data[field]:
+                    vector = rows.get(row["page"], [])
+                    row["time_on_page"] = _mean(vector, 3, 4)
+                    row["scroll_depth"] = _mean(vector, 5, 6)
         for field, name, row_label in PLACES:
             rows = {} if part else r.merged_breakdown(in_range, name)
             if in_place:  # the country's rows of the place, and of the cities inside a region
