@@ -18,6 +18,11 @@ def visits():
 
 
 def test_the_mix_matches_the_model_within_tolerance(visits):
+    reports = [e for v in visits for e in v if e["event_type"] == "engagement"]
+    views = [e for v in visits for e in v if e["event_type"] == "page_view" and not client_info(e["user_agent"]).is_bot]
+    assert len(reports) / len(views) == pytest.approx(0.85, abs=0.03)  # the tracker's engagement reports
+    assert all(0 < e["props"]["engaged_seconds"] and 0 < e["props"]["scroll_depth"] <= 100 for e in reports)
+    visits = [[e for e in v if e["event_type"] != "engagement"] for v in visits]
     humans = [v for v in visits if not client_info(v[0]["user_agent"]).is_bot]
     bots = len(visits) - len(humans)
     assert bots / len(visits) == pytest.approx(0.03, abs=0.01)
@@ -33,7 +38,7 @@ def test_the_mix_matches_the_model_within_tolerance(visits):
     assert share["Hacker News"] == pytest.approx(0.04, abs=0.015)
     custom = Counter(e["event_type"] for v in humans for e in v if e["event_type"] != "page_view")
     assert custom["signup"] / len(humans) == pytest.approx(0.06 * 0.58 * 2.2, abs=0.02)
-    assert {"signup", "add_to_cart", "purchase", "download", "outbound_click"} <= set(custom)
+    assert {"signup", "add_to_cart", "purchase", "download", "outbound_click", "not_found"} <= set(custom)
     pages = Counter(e["page_url"].split("?")[0] for v in humans for e in v if e["event_type"] == "page_view")
     assert pages.most_common(1)[0][0] == "https://shop.example.com/"
 
@@ -161,7 +166,8 @@ def test_some_visits_read_in_several_tabs_within_the_visit():
     tabs = TrafficModel(seed=5, cookieless=True)
     engaged = with_tabs = 0
     for i in range(1500):
-        plain, read = one_tab.visit(now + i * 7200), tabs.visit(now + i * 7200)
+        plain, read = ([e for e in model.visit(now + i * 7200) if e["event_type"] != "engagement"]
+                       for model in (one_tab, tabs))
         extra = [e for e in read if e["event_id"] not in {p["event_id"] for p in plain}]
         engaged += len(plain) > 1
         if extra:

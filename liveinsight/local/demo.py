@@ -154,9 +154,15 @@ CUSTOM_EVENTS = [
     ("signup", 0.06, lambda r: {"plan": r.choice(["free", "pro", "team"])}),
     ("add_to_cart", 0.10, lambda r: {"product": r.choice(["starter", "pro", "enterprise"])}),
     ("purchase", 0.03, lambda r: {"value": r.choice([19, 49, 99, 299]), "currency": "USD"}),
-    ("download", 0.05, lambda r: {"file": r.choice(["whitepaper.pdf", "cli.tar.gz"])}),
-    ("outbound_click", 0.08, lambda r: {"url": "https://github.com/liveinsight/liveinsight"}),
+    ("download", 0.05, lambda r: {"url": SITE + r.choice(["/files/whitepaper.pdf", "/files/cli.tar.gz"])}),
+    ("outbound_click", 0.08, lambda r: {"url": r.choice(["https://github.com/liveinsight/liveinsight",
+                                                         "https://docs.aws.amazon.com/lambda/"])}),
+    ("not_found", 0.01, lambda r: {"url": SITE + r.choice(["/old-pricing", "/blog/2019/hello", "/docs/v1/api"])}),
 ]
+# The tracker's engagement report after a page view: how often one is sent, and the engaged share of
+# the time until the next event (a reader's attention comes and goes; a last page is read ~45 s).
+ENGAGEMENT_SHARE = 0.85
+LAST_PAGE_SECONDS = 45
 
 
 @dataclass
@@ -238,7 +244,7 @@ class TrafficModel:
         landing = landing or self._weighted(PAGES)[0]
         events = [self._event("page_view", session_id, start, landing + query, agent, referrer, person)]
         if r.random() < self.bounce_share:
-            return person, events
+            return person, events + self._engagement(events, agent, person)
         t = start
         for _ in range(min(1 + int(r.expovariate(1 / 2.2)), 9)):
             t += 3 + r.expovariate(1 / self.mean_gap_seconds)
@@ -256,7 +262,25 @@ class TrafficModel:
                 events.append(event)
         events += self._tabs(session_id, start, t, agent, person)
         events.sort(key=lambda e: e["timestamp"])
-        return person, events
+        return person, sorted(events + self._engagement(events, agent, person), key=lambda e: e["timestamp"])
+
+    def _engagement(self, events: list[dict], agent: str, person: Visitor) -> list[dict]:
+        """The tracker's engagement reports of a visit's page views (from their own random stream, so the
+        rest of the demo's traffic stays what a seed gives)."""
+        reports = []
+        for n, event in enumerate(events):
+            if event["event_type"] != "page_view":
+                continue
+            r = random.Random(event["event_id"])
+            if r.random() >= ENGAGEMENT_SHARE:
+                continue
+            until = events[n + 1]["timestamp"] if n + 1 < len(events) else event["timestamp"] + LAST_PAGE_SECONDS * 2
+            seconds = max(1, int((until - event["timestamp"]) * r.uniform(0.3, 0.9)))
+            report = self._event("engagement", event.get("session_id", ""), until - 0.5, event["page_url"][len(SITE):],
+                                 agent, "", person, r)
+            report["props"] = {"engaged_seconds": seconds, "scroll_depth": r.choice([25, 40, 60, 75, 90, 100])}
+            reports.append(report)
+        return reports
 
     def _tabs(self, session_id: str, start: float, end: float, agent: str, person: Visitor) -> list[dict]:
         """Pages opened in more tabs while the visit goes on: a link opened in a new tab, read a little later."""
