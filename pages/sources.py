@@ -20,7 +20,7 @@ with right:
     ui.chart(charts.breakdown_bars(stats.referrers, "referrer", title="Referrers"))
     ui.table(frames.with_share(stats.referrers, "sessions"), "referrers.csv")
 
-st.subheader("Channels and UTM tags")
+st.subheader("Channels and UTM tags", anchor=False)
 channels, *tags = st.tabs(["Channels", "Medium", "Source", "Campaign", "Term", "Content"])
 with channels:
     if stats.channels.empty:
