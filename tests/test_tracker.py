@@ -280,7 +280,9 @@ def test_build_is_within_the_gzip_budget():
 def test_build_contains_the_public_api():
     code = TRACKER_BUILD.read_text()
     for needle in ("liveinsight", "/api/events", "keepalive", "data-api", "sent_at", "liveinsight_ignore",
-                   "data-hash", "online", "pagehide", "sendBeacon", "data-persist-queue", "timeZone", "Retry-After"):
+                   "data-hash", "online", "pagehide", "sendBeacon", "data-persist-queue", "timeZone", "Retry-After",
+                   "data-outbound", "data-downloads", "data-404", "auxclick", "visibilitychange", "engaged_seconds",
+                   "scroll_depth"):
         assert needle in code
     assert "document.cookie" not in code and "session_id" not in code
     assert code.count("setItem") == 1, "the one write to storage: the opt-in persistent queue"
