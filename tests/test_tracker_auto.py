@@ -340,3 +340,16 @@ def test_without_the_attributes_links_and_404s_send_only_page_views(context, pag
     assert len(context.pages) == 3 and page.url.endswith("/files/report-2026.PDF?v=3"), "two new tabs, a file"
     assert {e["event_type"] for e in capture.events} <= {"page_view", "engagement"}
     assert of_type(capture, "page_view")[0]["page_url"] == site.url("/links.html")
+
+
+def test_the_options_are_read_without_document_current_script(page, site, capture, elsewhere):
+    # GIVEN the tag loaded as a module (no document.currentScript), found by its data-api
+    opt_in(site, capture, data_outbound=True, data_downloads="pdf", type="module")
+    load(page, capture, site.url("/links.html"))
+    assert page.evaluate("document.currentScript") is None
+    # WHEN the visitor opens the report in a new tab and follows the partner's link
+    page.click("#report", button="middle")
+    page.click("#partner")
+    # THEN both automatic events are sent
+    wait_for_type(page, capture, "download")
+    wait_for_type(page, capture, "outbound_click")
