@@ -60,14 +60,15 @@ def wait_for_type(page, capture, event_type: str, count: int = 1, timeout: float
     return found
 
 
-def hide(page) -> None:
-    """The visitor switches to another tab: the page becomes hidden (visibilitychange)."""
+def hide(page, hidden: bool = True) -> None:
+    """The visitor switches to another tab (or back, with hidden=False): visibilitychange."""
+    state = "hidden" if hidden else "visible"
     page.evaluate(
-        """() => {
-            Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
-            Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        f"""() => {{
+            Object.defineProperty(document, 'visibilityState', {{configurable: true, get: () => '{state}'}});
+            Object.defineProperty(document, 'hidden', {{configurable: true, get: () => {str(hidden).lower()}}});
             document.dispatchEvent(new Event('visibilitychange'));
-        }"""
+        }}"""
     )
 
 
@@ -272,6 +273,24 @@ def test_time_without_focus_is_not_engaged(page, site, capture):
     settle(page)
     # THEN nothing was engaged and nothing scrolled: no engagement event
     assert of_type(capture, "engagement") == []
+
+
+def test_a_tab_hidden_at_once_then_read_sends_its_time_when_hidden_again(page, site, capture):
+    opt_in(site, capture)
+    page.clock.install()
+    load(page, capture, site.url("/links.html"))
+    # GIVEN a visitor who switches away at once and comes back to the tab a minute later
+    hide(page)
+    page.clock.run_for(60_000)
+    hide(page, hidden=False)
+    # WHEN they read for 5 s without touching anything, then switch away again
+    page.clock.run_for(5_000)
+    hide(page)
+    # THEN one engagement: the 5 s of reading (coming back is input), none of the minute away
+    [engagement] = wait_for_type(page, capture, "engagement")
+    assert 4 <= engagement["props"]["engaged_seconds"] <= 6
+    settle(page)
+    assert len(of_type(capture, "engagement")) == 1
 
 
 def test_nothing_happened_no_engagement_event(page, site, capture):

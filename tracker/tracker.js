@@ -235,12 +235,13 @@
     if (!doc.hidden && doc.hasFocus() && Date.now() - lastInput < IDLE_MS) seconds++;
   }, 1000);
 
-  // Sends the page view's engagement once (a beacon outlives the page), unless nothing happened.
+  // Sends the page view's engagement once (a beacon outlives the page), unless nothing happened
+  // yet: a tab hidden at once and read later still sends its time when next hidden or left.
   function engagement() {
     if (engagedUrl && (seconds || scrolled)) {
       nav.sendBeacon(endpoint, body([make('engagement', { engaged_seconds: seconds, scroll_depth: depth }, engagedUrl)]));
+      engagedUrl = 0;
     }
-    engagedUrl = 0;
   }
 
   var lastPath;
@@ -268,9 +269,11 @@
   on('scroll', function () {
     scrolled = depth = Math.max(depth, scrollDepth()); // never 0: the viewport has a height
   });
+  // Hidden: the page view's engagement goes out now. Shown again: that is input too.
   on('visibilitychange', function () {
-    doc.hidden && engagement();
+    doc.hidden ? engagement() : input();
   }, doc);
+
   // Automatic events (opt-in): outbound links and downloads, on left, middle and modified clicks.
   var outbound = has('data-outbound');
   var downloads = has('data-downloads') && (script.getAttribute('data-downloads') || DOWNLOADS).split(/[\s,.]+/);
