@@ -280,8 +280,9 @@
 
   function linkClick(e) {
     // Left clicks (with or without ctrl/meta/shift) are `click`, middle clicks `auxclick`;
-    // an <a> exposes its resolved URL's parts (protocol, host, pathname…) itself.
-    var url = e.button < 2 && e.target.closest('a[href]');
+    // an <a> exposes its resolved URL's parts (protocol, host, pathname…) itself. A click
+    // dispatched at the document itself has no closest().
+    var url = e.button < 2 && e.target.closest && e.target.closest('a[href]');
     if (!url) return;
     var type =
       downloads && downloads.indexOf(url.pathname.split('.').pop().toLowerCase()) >= 0
