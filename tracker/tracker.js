@@ -11,6 +11,13 @@
  *   data-hash             hash-based routing: `#/route` is part of the page (a page view per route)
  *   data-persist-queue    keep refused events in sessionStorage across page loads of the tab
  *                         (stores data on the device: only for sites that have the visitor's consent)
+ *   data-outbound         a click on a link to another host sends `outbound_click` {url}
+ *   data-downloads        a click on a link to a file sends `download` {url}; a value
+ *                         ("pdf,zip") replaces the default list of extensions
+ *   data-404              this page is a "not found" page: `not_found` {url} instead of a page view
+ *
+ * Always: engaged time and the deepest scroll of each page view, sent once as `engagement`
+ * when the page is hidden or left, or before the next page view of a single-page app.
  *
  * By default nothing is written to cookies, localStorage or sessionStorage: events carry no
  * visitor or session id, and the server derives one (docs/privacy.md). The only thing read is
@@ -24,6 +31,8 @@
   var MAX_BATCH = 10; // events per retry request
   var FIRST_RETRY_MS = 1000;
   var MAX_RETRY_MS = 60 * 1000;
+  var IDLE_MS = 30 * 1000; // engaged time stops after this long without input
+  var DOWNLOADS = 'pdf,zip,dmg,exe,msi,pkg,deb,rpm,gz,tgz,7z,rar,csv,xlsx,docx,pptx,mp3,mp4,mov,epub,iso,apk';
 
   // currentScript is null in modules and in some loaders (tag managers, rocket loaders):
   // then find our tag by its attributes or file name.
@@ -40,6 +49,10 @@
 
   function has(name) {
     return script.hasAttribute(name);
+  }
+
+  function on(type, listener, target, capture) {
+    (target || win).addEventListener(type, listener, capture);
   }
 
   function ignored() {
@@ -103,7 +116,9 @@
 
   function body(events) {
     var now = Date.now();
-    for (var i = 0; i < events.length; i++) events[i].sent_at = now;
+    events.forEach(function (event) {
+      event.sent_at = now;
+    });
     return JSON.stringify(events[1] ? { events: events } : events[0]);
   }
 
@@ -158,19 +173,24 @@
     retryDelay = Math.min(retryDelay * 2, MAX_RETRY_MS);
   }
 
-  function send(eventType, props, landing) {
+  function make(eventType, props, url) {
     var event = {
       event_type: eventType,
       timestamp: Date.now(),
-      page_url: pageUrl(),
+      page_url: url || pageUrl(),
       event_id: uuid(),
       tz: timeZone
     };
+    if (props && typeof props == 'object') event.props = props;
+    return event;
+  }
+
+  function send(eventType, props, landing) {
+    var event = make(eventType, props);
     // The referrer is sent with the first page view of a page load, and only when it is
     // another site: on later pages of the visit document.referrer is this site itself.
     var referrer = doc.referrer;
     if (landing && referrer && referrer.indexOf(loc.origin + '/') != 0) event.referrer = referrer;
-    if (props && typeof props == 'object') event.props = props;
     deliver([event]).then(function (wait) {
       if (wait != null) {
         queue(event);
@@ -192,13 +212,87 @@
     return loc.origin + path + loc.search;
   }
 
+  // A URL as automatic events carry it: scheme, host and path (no user:password, query or fragment).
+  function clean(url) {
+    return url.origin + url.pathname;
+  }
+
+  // Engagement of the current page view: the seconds the page was visible and focused with an
+  // input in the last IDLE_MS (counted by a one-second tick), and the deepest scroll (the
+  // viewport's bottom, % of the page's height).
+  var seconds, lastInput, depth, scrolled, engagedUrl;
+
+  function scrollDepth() {
+    var height = doc.documentElement.scrollHeight;
+    return Math.min(100, Math.round(((win.scrollY + win.innerHeight) / height) * 100));
+  }
+
+  function input() {
+    lastInput = Date.now();
+  }
+
+  setInterval(function () {
+    if (!doc.hidden && doc.hasFocus() && Date.now() - lastInput < IDLE_MS) seconds++;
+  }, 1000);
+
+  // Sends the page view's engagement once (a beacon outlives the page), unless nothing happened
+  // yet: a tab hidden at once and read later still sends its time when next hidden or left.
+  function engagement() {
+    if (engagedUrl && (seconds || scrolled)) {
+      nav.sendBeacon(endpoint, body([make('engagement', { engaged_seconds: seconds, scroll_depth: depth }, engagedUrl)]));
+      engagedUrl = 0;
+    }
+  }
+
   var lastPath;
 
   function pageView(force) {
     var path = loc.pathname + route();
     if (!force && lastPath == path) return;
-    send('page_view', 0, lastPath == null);
+    engagement();
+    if (lastPath == null && has('data-404')) {
+      // A "not found" page is not a page view, and its engagement is not measured.
+      send('not_found', { url: clean(loc) }, 1);
+    } else {
+      send('page_view', 0, lastPath == null);
+      engagedUrl = pageUrl();
+    }
     lastPath = path;
+    seconds = scrolled = 0;
+    depth = scrollDepth();
+    input();
+  }
+
+  ['mousemove', 'keydown', 'scroll', 'touchstart', 'click', 'focus'].forEach(function (type) {
+    on(type, input, win, true); // any element's scroll or focus is input too
+  });
+  on('scroll', function () {
+    scrolled = depth = Math.max(depth, scrollDepth()); // never 0: the viewport has a height
+  });
+  // Hidden: the page view's engagement goes out now. Shown again: that is input too.
+  on('visibilitychange', function () {
+    doc.hidden ? engagement() : input();
+  }, doc);
+
+  // Automatic events (opt-in): outbound links and downloads, on left, middle and modified clicks.
+  var outbound = has('data-outbound');
+  var downloads = has('data-downloads') && (script.getAttribute('data-downloads') || DOWNLOADS).split(/[\s,.]+/);
+
+  function linkClick(e) {
+    // Left clicks (with or without ctrl/meta/shift) are `click`, middle clicks `auxclick`;
+    // an <a> exposes its resolved URL's parts (protocol, host, pathname…) itself. A click
+    // dispatched at the document itself has no closest().
+    var url = e.button < 2 && e.target.closest && e.target.closest('a[href]');
+    if (!url) return;
+    var type =
+      downloads && downloads.indexOf(url.pathname.split('.').pop().toLowerCase()) >= 0
+        ? 'download'
+        : outbound && url.host && url.host != loc.host && 'outbound_click';
+    if (type) send(type, { url: clean(url) });
+  }
+  if (outbound || downloads) {
+    on('click', linkClick, doc, true);
+    on('auxclick', linkClick, doc, true);
   }
 
   // Single-page apps: a new path through the History API is a new page view.
@@ -212,31 +306,35 @@
   }
   wrap('pushState');
   wrap('replaceState');
-  win.addEventListener('popstate', function () {
+  on('popstate', function () {
     pageView();
   });
-  if (hashRouting) win.addEventListener('hashchange', function () {
+  if (hashRouting) on('hashchange', function () {
     pageView();
   });
   // A page restored from the back/forward cache does not run scripts again.
-  win.addEventListener('pageshow', function (e) {
+  on('pageshow', function (e) {
     if (e.persisted) pageView(1);
   });
-  win.addEventListener('online', retry);
+  on('online', retry);
   // Last chance for what is still refused: a beacon outlives the page (its answer is not seen).
   // With data-persist-queue the events also stay queued for the tab's next page; the server
   // counts an event_id once.
-  win.addEventListener('pagehide', function () {
+  on('pagehide', function () {
+    engagement();
     if (pending[0] && nav.sendBeacon && nav.sendBeacon(endpoint, body(pending)) && !persist) queue(0, pending);
   });
 
+  // liveinsight('not_found') from a site's 404 template carries the page's URL like data-404.
   win.liveinsight = function (name, props) {
-    send(name, props);
+    send(name, props || (name == 'not_found' && { url: clean(loc) }));
   };
 
   pageView();
   // Calls made before this script loaded, through the documented stub.
-  for (var i = 0; i < queued.length; i++) win.liveinsight.apply(win, queued[i]);
+  queued.forEach(function (args) {
+    win.liveinsight.apply(win, args);
+  });
   // Events refused on an earlier page of this tab (data-persist-queue).
   retry();
 })(window, document);
