@@ -147,6 +147,31 @@ class Backend:
         return [unpack(deserialize(i)) for i in items]
 
 
+def midnight(days_ago: int = 2) -> int:
+    """A UTC midnight `days_ago` days back: a test's clock, whatever the time of day it runs."""
+    return int(time.time() // 86400) * 86400 - days_ago * 86400
+
+
+def collect(backend, events: list[dict], ip: str = "198.51.100.1", user_agent: str | None = None,
+            place: tuple = (None, None, None), now: float | None = None) -> None:
+    """Collect events as the HTTP layer would for a request from `ip` with a trusted `place`, at `now`."""
+    from liveinsight.ingest.collector import Collector, RequestContext
+
+    country, region, city = place
+    context = RequestContext(client_ip=ip, user_agent=user_agent or CHROME, country=country, region=region, city=city)
+    Collector(backend.store).ingest(json.dumps({"events": events}), context, now=now)
+
+
+def stats_at(backend, query: str, now: float) -> dict:
+    """Aggregate what is on the stream, then answer GET /api/stats?`query` as of `now`."""
+    from urllib.parse import parse_qs
+
+    from liveinsight.query.stats import StatsReader
+
+    backend.aggregate()
+    return StatsReader(backend.store).answer(parse_qs(query), now=now)
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface now."""
     import socket

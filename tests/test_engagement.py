@@ -1,19 +1,11 @@
 """Engagement reports and exit pages: time on page, scroll depth, a one-page visit's duration."""
 from __future__ import annotations
 
-import json
-import time
-from urllib.parse import parse_qs
-
 import pytest
 
-from conftest import CHROME
+from conftest import collect, midnight, stats_at as stats
 
 DAY = 86400
-
-
-def midnight() -> int:
-    return int(time.time() // DAY) * DAY - 2 * DAY
 
 
 def view(page: str, at: float, n: int) -> dict:
@@ -24,19 +16,6 @@ def view(page: str, at: float, n: int) -> dict:
 def engagement(page: str, at: float, n: int, **props) -> dict:
     return {"event_type": "engagement", "session_id": "v1", "timestamp": at, "event_id": f"g-{n}",
             "page_url": f"https://shop.example.com{page}", "props": props}
-
-
-def collect(backend, events: list[dict], now: float) -> None:
-    from liveinsight.ingest.collector import Collector, RequestContext
-
-    Collector(backend.store).ingest(json.dumps({"events": events}), RequestContext("198.51.100.1", CHROME), now=now)
-
-
-def stats(backend, query: str, now: float) -> dict:
-    from liveinsight.query.stats import StatsReader
-
-    backend.aggregate()
-    return StatsReader(backend.store).answer(parse_qs(query), now=now)
 
 
 def test_a_one_page_visit_has_its_engaged_time_and_stays_a_bounce(backend):

@@ -1,38 +1,18 @@
 """Custom properties counted: per event type, each key's values with events and visitors, bounded, exact."""
 from __future__ import annotations
 
-import json
 import random
-import time
 from collections import defaultdict
 from dataclasses import replace
-from urllib.parse import parse_qs
 
-from conftest import CHROME
+from conftest import collect, midnight, stats_at as stats
 
 DAY = 86400
-
-
-def midnight() -> int:
-    return int(time.time() // DAY) * DAY - 2 * DAY
 
 
 def signup(visitor: str, at: float, props: dict, n: int) -> dict:
     return {"event_type": "signup", "session_id": visitor, "timestamp": at, "event_id": f"e-{n}",
             "page_url": "https://shop.example.com/signup", "props": props}
-
-
-def collect(backend, events: list[dict], now: float) -> None:
-    from liveinsight.ingest.collector import Collector, RequestContext
-
-    Collector(backend.store).ingest(json.dumps({"events": events}), RequestContext("198.51.100.1", CHROME), now=now)
-
-
-def stats(backend, query: str, now: float) -> dict:
-    from liveinsight.query.stats import StatsReader
-
-    backend.aggregate()
-    return StatsReader(backend.store).answer(parse_qs(query), now=now)
 
 
 def test_each_value_of_a_property_is_counted_with_its_events_and_visitors(backend):

@@ -6,42 +6,19 @@ without events and goes on across midnight; a visitor is counted once per UTC da
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import defaultdict
 
 import pytest
 
-from conftest import CHROME, IPHONE
+from conftest import CHROME, IPHONE, collect, midnight, stats_at as stats
 
 DAY = 86400
 GAP = 30 * 60
 PLACES = [("US", "US-WA", "Seattle"), ("US", "US-NY", "New York"), ("DE", "DE-BE", "Berlin"),
           ("IN", None, None), (None, None, None)]
 PAGES = ["/", "/pricing", "/docs", "/blog/a", "/signup"]
-
-
-def midnight(days_ago: int = 2) -> int:
-    """A UTC midnight `days_ago` days back: the test's clock, whatever the time of day it runs."""
-    return int(time.time() // DAY) * DAY - days_ago * DAY
-
-
-def collect(backend, events: list[dict], ip: str, user_agent: str, place: tuple, now: float) -> None:
-    """Collect events as the HTTP layer would for a request from `ip` with a trusted `place`."""
-    from liveinsight.ingest.collector import Collector, RequestContext
-
-    country, region, city = place
-    context = RequestContext(client_ip=ip, user_agent=user_agent, country=country, region=region, city=city)
-    Collector(backend.store).ingest(json.dumps({"events": events}), context, now=now)
-
-
-def stats(backend, query: str, now: float) -> dict:
-    from liveinsight.query.stats import StatsReader
-    from urllib.parse import parse_qs
-
-    backend.aggregate()
-    return StatsReader(backend.store).answer(parse_qs(query), now=now)
 
 
 class Person:
