@@ -19,16 +19,17 @@ elif not kiosk.active():
 ui.chart(charts.traffic_over_time(stats.timeseries, ("page_views", "sessions"),
                                    title=f"Page views of {filters.page}" if filters.page else "Page views"))
 
+st.subheader("Top pages")  # full width: time on page and scroll depth need the room
+ui.page_chooser(frames.with_share(stats.pages, "page_views"), "top-pages.csv")
 left, right = st.columns(2)
 with left:
-    st.subheader("Top pages")
-    ui.page_chooser(frames.with_share(stats.pages, "page_views"), "top-pages.csv")
-with right:
     st.subheader("Entry pages")
     ui.chart(charts.breakdown_bars(stats.entry_pages, "page", title="Sessions starting on each page"))
     ui.table(frames.with_share(stats.entry_pages, "sessions"), "entry-pages.csv")
+with right:
     st.subheader("Exit pages")
     if stats.exit_pages.empty:
         st.caption("No visits ended in this range.")
     else:
+        ui.chart(charts.breakdown_bars(stats.exit_pages, "page", title="Sessions ending on each page"))
         ui.table(frames.with_share(stats.exit_pages, "sessions"), "exit-pages.csv")
