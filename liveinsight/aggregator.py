@@ -189,7 +189,7 @@ class Fold:
 
     def _move_events(self, old: SessionState, new: SessionState) -> None:
         """Count the visit's events recorded so far under its new origin instead of its old one."""
-        if not self.count_rollups or (old.source, *_places(old)) == (new.source, *_places(new)):
+        if not self.count_rollups or _origin(old) == _origin(new):
             return
         for at, page, event_type, count in new.recorded():
             is_view = event_type == PAGE_VIEW
@@ -265,6 +265,8 @@ class Fold:
                 elif dim == r.EVENT_TYPE:
                     for key, value in props:
                         r.add_breakdown(delta, r.prop_breakdown(key), value, 0, by)
+                elif dim == r.ALL:
+                    slices = _campaign_slices(state)
                 for key in slices:
                     r.add_slice(delta, key, r.EV, by)
                     r.add_slice(delta, key, r.PV, by * is_view)
@@ -316,6 +318,16 @@ def _places(state: SessionState, item_dim: str | None = None) -> list[tuple[str,
     return places
 
 
+def _origin(state: SessionState) -> tuple:
+    """What a visit's events are counted under besides themselves: source, places, channel and UTM tags."""
+    return state.source, *_places(state), *state.campaign_values()
+
+
+def _campaign_slices(state: SessionState) -> list[str]:
+    """The slices of the visit's channel and UTM tags inside everything's items."""
+    return [r.campaign_slice(dim, value) for dim, value in state.campaign_values()]
+
+
 def _place_slices(state: SessionState) -> list[str]:
     """The slices of the visit's region and city inside its country's items."""
     return [r.place_slice(place) for place in (state.region, state.city) if place]
@@ -334,8 +346,8 @@ def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int,
     # (item dim, value, breakdown row or slice): the item's own count, or a row or slice of it
     items: list[tuple[str, str | None, str | None]] = [(dim, value, None)]
     if dim != EVERYTHING:
-        if dim == r.CHANNEL:  # a row of everything's items only
-            items = []
+        if dim in r.CAMPAIGN_DIMS:  # a slice of everything's items (and a channel, its row there too)
+            items = [(r.ALL, None, r.campaign_slice(dim, value))]
         row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, r.CHANNEL: r.CHANNELS, **r.GEO_BREAKDOWNS}.get(dim)
         if row is not None:
             items.append((r.ALL, None, row))
@@ -344,7 +356,7 @@ def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int,
                      (r.COUNTRY, r.country_of(value), r.place_slice(value))]
     for item_dim, item_value, row in items:
         for granularity, delta, all_sites in fold._deltas(site, item_dim, item_value, ts):
-            if row is not None and row.startswith("pl:"):
+            if row is not None and row.startswith(("pl:", "cm:")):
                 r.add_slice(delta, row, r.SLICE_VI, sign)
                 continue
             if row is not None:
@@ -411,6 +423,8 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 slices = [r.slice_key(event_type=t) for t in state.types]
             elif dim == r.COUNTRY:
                 slices = _place_slices(state)
+            elif dim == r.ALL:
+                slices = _campaign_slices(state)
             for key in slices:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)

@@ -5,6 +5,8 @@ import random
 from collections import defaultdict
 from dataclasses import replace
 
+import pytest
+
 from conftest import collect, midnight, stats_at as stats
 
 DAY = 86400
@@ -90,6 +92,37 @@ def test_properties_are_exact_with_late_and_repeated_events(backend):
         prop = next(p for p in data["properties"] if p["key"] == key)
         assert {v["value"]: v["events"] for v in prop["values"]} == dict(truth_events)
         assert {v["value"]: v["visitors"] for v in prop["values"]} == {k: len(v) for k, v in truth_visitors.items()}
+        # AND filtered to one value (prop=<key>:<value>), its events and visitors, by hour, add up the same
+        for value in truth_events:
+            filtered = stats(backend, f"from={at - 60}&to={at + DAY - 3700}&event_type=purchase&prop={key}:{value}",
+                             now=at + DAY)
+            assert (filtered["totals"]["events"], filtered["totals"]["visitors"]) == \
+                (truth_events[value], len(truth_visitors[value])), (key, value)
+            assert filtered["range"]["interval"] == "hour"
+            assert sum(point["events"] for point in filtered["timeseries"]) == truth_events[value]
+            per_hour = defaultdict(int)
+            for event in events:
+                if event["props"][key] == value:
+                    per_hour[int(event["timestamp"] // 3600) * 3600] += 1
+            assert {p["t"]: p["events"] for p in filtered["timeseries"] if p["events"]} == dict(per_hour)
+
+
+def test_a_property_filter_needs_its_event_type_and_a_key(backend):
+    from urllib.parse import parse_qs
+
+    from liveinsight.errors import InvalidRequest
+    from liveinsight.query.stats import StatsReader
+
+    at = midnight() + 3600
+    for query, message in {"prop=plan:pro": "give it with `event_type`",
+                           "prop=plan&event_type=signup": "`prop` must be <key>:<value>",
+                           "prop=plan:pro&event_type=signup&page=/": "without `page` or `source`",
+                           "prop=plan:pro&event_type=signup&interval=minute": "not available for a `prop`"}.items():
+        # WHEN a property filter comes without what it needs
+        with pytest.raises(InvalidRequest) as refused:
+            StatsReader(backend.store).answer(parse_qs(f"from={at}&to={at + 3600}&{query}"), now=at + 3600)
+        # THEN the 400 says what to give
+        assert message in str(refused.value), query
 
 
 def test_100000_distinct_property_values_keep_items_small_and_counts_exact(settings):

@@ -19,8 +19,10 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
                                        countries, regions, cities, sites (all-sites items only)
          x  summary of AND-combination slices: in a page item "s:<source hash>",
             "e:<type hash>", "se:<source hash>:<type hash>"; in a source item "e:<type hash>";
-            in a country item its regions and cities "pl:<place hash>";
-            each [events, page views, sessions, bounces, duration sum, visitors (places only)]
+            in a country item its regions and cities "pl:<place hash>"; in everything's items the
+            visit's channel and UTM tags "cm:<hash of tag and value>" (what a `channel=` or
+            `utm_*=` filter reads);
+            each [events, page views, sessions, bounces, duration sum, visitors (places, campaigns)]
     v  version (optimistic concurrency), ap ledger (liveinsight.items.ledger), sv schema, ttl
 
 Visitors: a visitor is counted once per UTC day and value, in the minute of their first event
@@ -92,6 +94,11 @@ GEO_BREAKDOWNS = {COUNTRY: COUNTRIES, REGION: REGIONS, CITY: CITIES}
 PROP_PREFIX = "pk:"
 PROP_LEN = 2
 PROP = "pv"  # the visitor key dimension of a property value: "<event type>\t<key>\t<value>"
+# The campaign filters: a visit's channel and UTM tags, as slices of everything's items (and visitor
+# key dimensions, the same letters as their breakdowns). {stats parameter: dimension}
+CAMPAIGN_FILTERS = {"channel": CHANNEL, "utm_source": UTM_SOURCES, "utm_medium": UTM_MEDIUMS,
+                    "utm_campaign": CAMPAIGNS, "utm_term": UTM_TERMS, "utm_content": UTM_CONTENTS}
+CAMPAIGN_DIMS = frozenset(CAMPAIGN_FILTERS.values())
 
 
 def prop_breakdown(key: str) -> str:
@@ -113,6 +120,7 @@ K_ALL = 100
 K_VALUE = 20
 K_SLICES = 50
 K_PLACE_SLICES = 250  # a country item's regions and cities: a region or city filter reads its slice
+K_CAMPAIGN_SLICES = 100  # everything's items: the channels and UTM tags a campaign filter reads
 MAX_LABEL = 200  # longer labels (2,000-character paths) are shortened with a hash to stay distinct
 
 
@@ -149,14 +157,20 @@ def place_slice(place: str) -> str:
     return f"pl:{short_hash(place)}"
 
 
+def campaign_slice(dim: str, value: str) -> str:
+    """The slice of a channel or UTM tag value (dim: a CAMPAIGN_DIMS letter) inside everything's items."""
+    return "cm:" + short_hash(f"{dim}\t{label(value)}")
+
+
 def country_of(place: str) -> str:
     """The country of a region or city label."""
     return place.split("/", 1)[0].split("-", 1)[0]
 
 
 def slice_capacity(pk_value: str) -> int:
-    """Slices an item keeps: a country's places, or a page's or source's combinations."""
-    return K_PLACE_SLICES if pk_value.split("#")[1:2] == [COUNTRY] else K_SLICES
+    """Slices an item keeps: a country's places, everything's campaigns, or a page's or source's combinations."""
+    dim = pk_value.split("#")[1:2]
+    return K_PLACE_SLICES if dim == [COUNTRY] else K_CAMPAIGN_SLICES if dim == [ALL] else K_SLICES
 
 
 def slice_key(source: str | None = None, event_type: str | None = None) -> str:
@@ -292,9 +306,16 @@ def slice_totals(blob: dict, key: str) -> list:
 
 
 def place_totals(vector: list) -> list:
-    """A place's slice as a totals vector (its visitors in VI)."""
+    """A place's or campaign's slice as a totals vector (its visitors in VI)."""
     padded = list(vector) + [0] * (SLICE_LEN - len(vector))
     return padded[:BOT] + [0, padded[SLICE_VI]]
+
+
+def prop_totals(blob: dict, key: str, value: str) -> list:
+    """A property value's row of an event type's item as a totals vector: its events and visitors."""
+    row = blob.get("b", {}).get(prop_breakdown(key), {}).get("k", {}).get(label(value)) or []
+    events, visitors = (list(row) + [0, 0])[:2]
+    return [events] + [0] * (VI - 1) + [visitors] + [0] * (TOTALS_LEN - VI - 1)
 
 
 def minute_totals(vector: list) -> list:

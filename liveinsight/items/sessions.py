@@ -130,9 +130,17 @@ class SessionState:
 
     # -- the visitor ------------------------------------------------------------------
 
+    def campaign_values(self) -> list[tuple[str, str]]:
+        """(dimension, value) of the visit's channel and UTM tags: "ch", then "us", "um", "cp", "ut", "uc"
+        for the tags it has (liveinsight.items.rollups.CAMPAIGN_FILTERS)."""
+        source, medium, term, content = self.utm
+        tags = (("us", source), ("um", medium), ("cp", self.campaign), ("ut", term), ("uc", content))
+        return [("ch", self.channel)] + [(dim, value) for dim, value in tags if value]
+
     def origin_keys(self) -> list[str]:
-        """The visitor keys of the visit's origin: its source and place."""
-        keys = [visitor_key("s", self.source), visitor_key("c", self.country), visitor_key("ch", self.channel)]
+        """The visitor keys of the visit's origin: its source, place, channel and UTM tags."""
+        keys = [visitor_key("s", self.source), visitor_key("c", self.country)]
+        keys += [visitor_key(dim, value) for dim, value in self.campaign_values()]
         if self.region:
             keys.append(visitor_key("r", self.region))
         if self.city:

@@ -32,9 +32,10 @@ MAX_RANGE_SECONDS = 400 * 86400
 MAX_BUCKETS = {"minute": 1440, "hour": 24 * 45, "day": 401}
 SITES_LISTED = r.K_ALL  # `sites`: the sites with the most visits in the range, at most this many
 PAGE_SITES = 25         # a page filter without `site` adds up this many sites (the most visited)
-STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", "country", "region", "city",
-                "limit", "compare", "site")
 PLACE_FILTERS = ("country", "region", "city")
+CAMPAIGN_FILTERS = tuple(r.CAMPAIGN_FILTERS)  # channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content
+STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", *PLACE_FILTERS,
+                *CAMPAIGN_FILTERS, "prop", "limit", "compare", "site")
 COMPARE = ("previous", "year")  # `compare`: the previous period of equal length, or the range a year earlier
 YEAR_SECONDS = 364 * 86400      # compare=year: 52 weeks earlier, so weekdays line up
 ROLLUP_DAYS = 400               # hour and day rollups are kept this long (config.LONG_ROLLUP_TTL_SECONDS, less slack)
@@ -57,6 +58,8 @@ class StatsQuery:
     country: str | None = None
     region: str | None = None
     city: str | None = None
+    campaign: tuple[str, str] | None = None  # (parameter, value) of a channel or UTM tag filter
+    prop: tuple[str, str] | None = None      # (key, value) of a custom property of `event_type`
 
     @property
     def combined(self) -> bool:
@@ -111,14 +114,20 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
     if place and any(v is not None for v in filters.values()):
         raise InvalidRequest(f"`{next(iter(place))}` cannot be combined with `page`, `source` or `event_type`; "
                              "give a place alone, or the others without it")
+    campaign = _campaign_filter(params)
+    if campaign and (place or any(v is not None for v in filters.values())):
+        raise InvalidRequest(f"`{campaign[0]}` cannot be combined with `page`, `source`, `event_type` or a place; "
+                             "give it alone (with `site` and the range), or the others without it")
+    prop = _prop_filter(params, filters)
     combined = sum(v is not None for v in filters.values()) > 1
     in_place = "region" in place or "city" in place  # a slice of its country's items: no minute slots
-    interval = p.single(params, "interval") or default_interval(end - start, combined or in_place)
+    sliced = in_place or campaign is not None or prop is not None  # a slice or row of an item: no minute slots
+    interval = p.single(params, "interval") or default_interval(end - start, combined or sliced)
     if interval not in SECONDS:
         raise InvalidRequest(f"`interval` must be one of minute, hour, day, not {interval!r}")
-    if interval == "minute" and in_place:
-        raise InvalidRequest(f"interval=minute is not available for a `{'city' if 'city' in place else 'region'}`; "
-                             "use interval=hour")
+    if interval == "minute" and sliced:
+        name = "prop" if prop else campaign[0] if campaign else "city" if "city" in place else "region"
+        raise InvalidRequest(f"interval=minute is not available for a `{name}`; use interval=hour")
     if interval == "minute" and combined:
         raise InvalidRequest("interval=minute is not available when filters are combined; "
                              "use interval=hour, or one filter")
@@ -135,7 +144,36 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         raise InvalidRequest(f"compare=year reaches before the {ROLLUP_DAYS} days of kept rollups: give a range "
                              f"starting within the last {ROLLUP_DAYS - YEAR_SECONDS // 86400} days")
     return StatsQuery(start=start, end=end, interval=interval, limit=limit, compare=compare,
-                      site=p.site(params, settings), **filters, **place)
+                      site=p.site(params, settings), campaign=campaign, prop=prop, **filters, **place)
+
+
+def _prop_filter(params: dict[str, list[str]], filters: dict[str, str | None]) -> tuple[str, str] | None:
+    """`prop=<key>:<value>`, a custom property value of the `event_type` filtered alone: (key, value)."""
+    text = p.single(params, "prop")
+    if text is None:
+        return None
+    key, colon, value = text.partition(":")
+    if not colon or not key.strip():
+        raise InvalidRequest(f"`prop` must be <key>:<value>, a property of the event type such as plan:pro, "
+                             f"not {text!r}")
+    if filters["event_type"] is None or filters["page"] is not None or filters["source"] is not None:
+        raise InvalidRequest("`prop` filters the events of one event type: give it with `event_type` "
+                             "(and without `page` or `source`)")
+    return key, value
+
+
+def _campaign_filter(params: dict[str, list[str]]) -> tuple[str, str] | None:
+    """The channel or UTM tag filter, (parameter, value), or None: at most one of them."""
+    given = [(name, p.single(params, name)) for name in CAMPAIGN_FILTERS]
+    given = [(name, value) for name, value in given if value is not None]
+    for name, value in given:
+        if not value.strip():
+            raise InvalidRequest(f"`{name}` is empty; leave it out or give a value from the stats' "
+                                 f"`{'channels' if name == 'channel' else name + 's'}` rows")
+    if len(given) > 1:
+        raise InvalidRequest(f"`{given[0][0]}` and `{given[1][0]}` cannot be combined; give one of "
+                             f"{', '.join(CAMPAIGN_FILTERS)}")
+    return given[0] if given else None
 
 
 def _place_filter(params: dict[str, list[str]]) -> dict[str, str]:
@@ -351,6 +389,8 @@ class StatsReader:
             dim, value, part = r.COUNTRY, r.country_of(place), r.place_slice(place)
         elif q.country is not None:
             dim, value, part = r.COUNTRY, q.country, None
+        elif q.campaign is not None:  # a slice of everything's items
+            dim, value, part = r.ALL, None, r.campaign_slice(r.CAMPAIGN_FILTERS[q.campaign[0]], q.campaign[1])
         else:
             dim, value, part = r.ALL, None, None
         buckets = bucket_starts(q.start, q.end, q.interval)
@@ -386,6 +426,8 @@ class StatsReader:
                                              r.sk(granularity, r.bucket_start(high, item_unit))):
                     blobs.append((int(item["sk"].split("#")[1]), r.decode(item.get("c"))))
         length = r.SLICE_LEN if part else r.TOTALS_LEN
+        if q.prop:  # the value's row of the property in each bucket: its events and visitors
+            blobs = [(start, {"t": r.prop_totals(blob, *q.prop)}) for start, blob in blobs]
         series: dict[int, list] = {b: [0] * length for b in previous + aligned + buckets}
         size = SECONDS[q.interval]
         in_range: list[dict] = []
@@ -403,7 +445,8 @@ class StatsReader:
             if start + SECONDS[item_unit] > buckets[0] and start < buckets[-1] + size:
                 in_range.append(blob)
         in_place = q.city is not None or q.region is not None
-        if in_place:  # a place's slice: visitors counted, as in a totals vector
+        sliced = in_place or q.campaign is not None  # breakdowns are not kept per place or campaign slice
+        if sliced:  # a place's or campaign's slice: visitors counted, as in a totals vector
             series = {b: r.place_totals(vector) for b, vector in series.items()}
             length, part = r.TOTALS_LEN, None
         total = r.sum_vectors((series[b] for b in buckets), length)
@@ -426,17 +469,17 @@ class StatsReader:
                  "sessions": int(series[a][r.SS])} for b, a in zip(buckets, aligned)]
         counted = VISITOR_ROWS.get(dim, set())
         for field, name, row_label, fields in BREAKDOWNS:
-            rows = {} if part or in_place else r.merged_breakdown(in_range, name)
+            rows = {} if part or sliced else r.merged_breakdown(in_range, name)
             if "visitors" in fields and name not in counted:
                 fields = tuple(f for f in fields if f != "visitors")
             data[field] = _ranked(rows, q.limit, row_label, fields)
-            if field == "pages" and dim == r.ALL and not in_place:  # engagement is counted in everything's items
+            if field == "pages" and dim == r.ALL and not sliced:  # engagement is counted in everything's items
                 for row in data[field]:
                     vector = rows.get(row["page"], [])
                     row["time_on_page"] = _mean(vector, 3, 4)
                     row["scroll_depth"] = _mean(vector, 5, 6)
         for field, name, row_label in PLACES:
-            rows = {} if part else r.merged_breakdown(in_range, name)
+            rows = {} if part or q.campaign else r.merged_breakdown(in_range, name)
             if in_place:  # the country's rows of the place, and of the cities inside a region
                 place = q.city or q.region
                 rows = {} if name == r.COUNTRIES else {
@@ -448,9 +491,9 @@ class StatsReader:
                 for row in data[field]:
                     if row[row_label] == value:
                         row["visitors"] = data["totals"]["visitors"]
-        data["channels"] = _channel_rows({} if part or in_place or dim != r.ALL
+        data["channels"] = _channel_rows({} if part or sliced or dim != r.ALL
                                          else r.merged_breakdown(in_range, r.CHANNELS), q.limit)
         data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
-        data["bots_filtered"] = 0 if part or in_place else int(sum(r.totals(b)[r.BOT] for b in in_range))
+        data["bots_filtered"] = 0 if part or sliced else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data
