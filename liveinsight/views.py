@@ -13,7 +13,7 @@ from typing import Any
 
 from . import config
 from .errors import Conflict, InvalidRequest, NotFound
-from .items import views as items
+from .items import rollups, views as items
 from .items.views import SavedView
 from .store import Store
 
@@ -22,7 +22,7 @@ MAX_NAME_CHARS = 80
 MAX_SAVED_BY_CHARS = 254  # the longest e-mail address
 # The dashboard's periods: the API's named ones, and whole UTC days from `from` to `to`.
 PERIODS = (*config.PERIOD_SECONDS, "custom")
-VALUE_FILTERS = ("site", "page", "source", "event_type", "country", "region", "city")
+VALUE_FILTERS = ("site", "page", "source", "event_type", "country", "region", "city", *rollups.CAMPAIGN_FILTERS)
 FILTERS = ("period", "from", "to", *VALUE_FILTERS)
 BODY_FIELDS = ("filters", "saved_by")
 

@@ -5,6 +5,7 @@ from liveinsight.dashboard import charts, frames, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/devices: Devices", filters)
+ui.campaign_notice(filters)
 stats = ui.load_stats(filters)
 if stats.browsers.empty and stats.operating_systems.empty and stats.devices.empty:
     ui.empty_state()

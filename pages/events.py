@@ -2,11 +2,13 @@
 import streamlit as st
 
 from liveinsight.dashboard import charts, frames, text, ui
+from liveinsight.dashboard.client import OTHER_VALUE
 
 TYPES_OVER_TIME = 5
 
 filters = ui.current_filters()
 ui.page_header(":material/ads_click: Events", filters)
+ui.campaign_notice(filters)
 stats = ui.load_stats(filters)
 if stats.event_types.empty:
     ui.empty_state()
@@ -40,6 +42,7 @@ if not filters.event_type:
     st.caption("Choose an event type in the sidebar to see the values of its custom properties (`props`).")
 elif properties.empty:
     st.caption("No custom properties on these events in this range.")
+chosen = None
 for n, (key, values) in enumerate(properties.groupby("key", sort=True)):
     left, right = st.columns(2)
     with left:
@@ -47,3 +50,14 @@ for n, (key, values) in enumerate(properties.groupby("key", sort=True)):
                                         label_title="Value"))
     with right:
         ui.table(values.drop(columns="key"), f"{filters.event_type}-property-{n + 1}.csv", key=f"property-{n}")
+listed = [(key, str(value)) for key, value in zip(properties["key"], properties["value"]) if value != OTHER_VALUE]
+if listed:  # one value over time: the API's prop=<key>:<value> filter of this event type
+    chosen = st.selectbox("A value over time", listed, index=None, key="property_value",
+                          placeholder="Choose a property value to see its events and visitors over time",
+                          format_func=lambda pair: text.visible(f"{pair[0]} = {pair[1]}"))
+if chosen:
+    key, value = chosen
+    series = ui.load_stats(filters, prop=chosen, limit=1).timeseries
+    ui.chart(charts.traffic_over_time(series, ("events", "visitors"),
+                                       title=f"{text.chart_text(filters.event_type)} with {text.chart_text(key)} = "
+                                             f"{text.chart_text(value)} over time"))

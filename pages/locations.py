@@ -7,6 +7,7 @@ PLACES_LIMIT = 100  # The API's largest breakdown: every country a site usually 
 
 filters = ui.current_filters()
 ui.page_header(":material/public: Locations", filters)
+ui.campaign_notice(filters)
 stats = ui.load_stats(filters, limit=PLACES_LIMIT)
 if stats.countries.empty:
     ui.empty_state()

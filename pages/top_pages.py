@@ -5,6 +5,7 @@ from liveinsight.dashboard import charts, frames, kiosk, text, ui
 
 filters = ui.current_filters()
 ui.page_header(":material/description: Pages", filters)
+ui.campaign_notice(filters)
 stats = ui.load_stats(filters)
 if not frames.has_traffic(stats.timeseries):
     ui.empty_state()

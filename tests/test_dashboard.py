@@ -273,6 +273,35 @@ def test_sources_page_shows_channels_and_each_utm_tag(fake):
     assert "No utm_content in this range" in texts(at)
 
 
+def test_choosing_a_channel_shows_its_visitors_and_visits_over_time_and_goes_alone(fake):
+    fake.stats_data["channels"] = [{"channel": "Paid Search", "visitors": 90, "sessions": 100, "bounce_rate": 0.2}]
+    # GIVEN an analyst on the Sources page with a page filter
+    at = open_page(PAGES["sources"], {"page": "/pricing"})
+    # WHEN they choose the Paid Search channel in the sidebar
+    at.selectbox(key="channel").select("Paid Search").run()
+    # THEN the page asks the API for that channel alone (a campaign filter goes alone: the page filter is cleared)
+    last = fake.stats_calls()[-1]
+    assert last.get("channel") == "Paid Search" and last.get("page") is None
+    assert at.query_params.get("channel") == "Paid Search" and "page" not in at.query_params
+    # AND it shows the channel's KPIs and its visitors and visits over time, not the source tables
+    assert chart_spec(charts(at)[-1])["layout"]["title"]["text"] == \
+        "Visitors, visits and page views from Channel Paid Search"
+    assert not [d for d in at.dataframe if "source" in d.value.columns]
+    assert "Visitors" in [m.label for m in at.metric]
+
+
+@pytest.mark.parametrize("page", [PAGES["pages"], PAGES["devices"], PAGES["locations"], PAGES["events"]])
+def test_a_utm_filter_on_a_page_of_breakdowns_says_why_it_shows_none(fake, page):
+    # WHEN a link with a UTM campaign filter opens a page of breakdowns
+    at = open_page(page, {"utm_campaign": "spring"})
+    # THEN the page says breakdowns are not kept per campaign, and where to look, instead of "no events"
+    assert "UTM campaign spring: breakdowns are not kept per channel or UTM tag" in texts(at)
+    assert not at.dataframe
+    # AND a button clears that filter
+    next(b for b in at.button if b.label == "Clear the UTM campaign filter").click().run()
+    assert "utm_campaign" not in at.query_params
+
+
 def test_pages_page_lists_top_and_entry_pages(fake):
     at = open_page(PAGES["pages"])
 
@@ -329,6 +358,17 @@ def test_events_page_shows_each_property_of_the_chosen_event_type(fake):
     assert tables[("pro", "free", "(other)")]["visitors"].tolist() == [420, 190, 70]
     titles = [chart_spec(c)["layout"]["title"]["text"] for c in charts(at)]
     assert "newsletter" in titles and "plan" in titles
+
+
+def test_a_property_value_over_time_on_the_events_page(fake):
+    # GIVEN a product manager looking at the signups' properties
+    at = open_page(PAGES["events"], {"event_type": "signup"})
+    # WHEN they choose plan = pro
+    at.selectbox(key="property_value").select(("plan", "pro")).run()
+    # THEN the API is asked for that value of the signups (prop=plan:pro) and its series is drawn
+    assert any(call.get("prop") == ("plan", "pro") and call.get("event_type") == "signup"
+               for call in fake.stats_calls())
+    assert chart_spec(charts(at)[-1])["layout"]["title"]["text"] == "signup with plan = pro over time"
 
 
 def test_events_page_without_an_event_type_says_how_to_see_properties(fake):

@@ -60,6 +60,8 @@ REALTIME_COUNTRY_COLUMNS = ("country", "active_sessions")
 PROPERTY_COLUMNS = ("key", "value", "events", "visitors")
 CHANNEL_COLUMNS = ("channel", "visitors", "sessions", "bounce_rate")
 UTM_TAGS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# The campaign filters of /api/stats: a visit's channel and its landing's UTM tags, one at a time.
+CAMPAIGN_FILTERS = ("channel", *UTM_TAGS)
 OTHER_VALUE = "(other)"
 
 
@@ -419,6 +421,13 @@ class Client:
         country: str | None = None,
         region: str | None = None,
         city: str | None = None,
+        channel: str | None = None,
+        utm_source: str | None = None,
+        utm_medium: str | None = None,
+        utm_campaign: str | None = None,
+        utm_term: str | None = None,
+        utm_content: str | None = None,
+        prop: tuple[str, str] | None = None,
     ) -> Stats:
         """Totals, time series and breakdowns of a period.
 
@@ -446,6 +455,11 @@ class Client:
             Where visits come from: ``US`` (ISO 3166-1 alpha-2) or ``Unknown``, ``US-WA`` (ISO 3166-2),
             ``US-WA/Seattle`` (a `cities` row's ``city``). With a country, `regions` and `cities` are
             that country's; with a region, `cities` are that region's.
+        channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content:
+            One campaign filter, alone: totals and the series of the visits of that channel (a
+            `channels` row) or landing UTM tag; no breakdowns, no minute interval.
+        prop:
+            ``(key, value)`` of a custom property of ``event_type``: that value's events and visitors.
         """
         params = {
             "period": period,
@@ -462,6 +476,13 @@ class Client:
             "country": country,
             "region": region,
             "city": city,
+            "channel": channel,
+            "utm_source": utm_source,
+            "utm_medium": utm_medium,
+            "utm_campaign": utm_campaign,
+            "utm_term": utm_term,
+            "utm_content": utm_content,
+            "prop": f"{prop[0]}:{prop[1]}" if prop is not None else None,
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 

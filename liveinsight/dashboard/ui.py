@@ -23,6 +23,7 @@ from liveinsight.dashboard.client import (
     ApiRequestError,
     ApiShareError,
     ApiUnreachable,
+    CAMPAIGN_FILTERS,
     Client,
     Realtime,
     Stats,
@@ -45,11 +46,14 @@ PERIODS = {
 }
 DEFAULT_PERIOD = "24h"
 DEFAULT_CUSTOM_DAYS = 7
-FILTER_KEYS = ("period", "from", "to", "site", "page", "source", "event_type", "country", "region", "city")
 # Where visits come from, coarse to fine: choosing one clears the finer ones.
 PLACE_FILTERS = ("country", "region", "city")
-# The filters that pick one value of a dimension; None means all of them.
-VALUE_FILTERS = ("site", "page", "source", "event_type", *PLACE_FILTERS)
+# The filters that pick one value of a dimension; None means all of them. A campaign filter (channel or
+# UTM tag) goes alone (the API answers its totals and series only): choosing one clears the others.
+VALUE_FILTERS = ("site", "page", "source", "event_type", *PLACE_FILTERS, *CAMPAIGN_FILTERS)
+FILTER_KEYS = ("period", "from", "to", *VALUE_FILTERS)
+CAMPAIGN_LABELS = {"channel": "Channel", "utm_source": "UTM source", "utm_medium": "UTM medium",
+                   "utm_campaign": "UTM campaign", "utm_term": "UTM term", "utm_content": "UTM content"}
 # Served by Streamlit from static/ (server.enableStaticServing); relative, so it holds under a base path.
 # plotly.js would fetch its map shapes from its CDN otherwise, and a dashboard without internet draws no map.
 TOPOJSON_URL = "app/static/topojson/"
@@ -105,6 +109,12 @@ class Filters:
     country: str | None = None
     region: str | None = None
     city: str | None = None
+    channel: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> "Filters":
@@ -136,13 +146,18 @@ class Filters:
         """Keyword arguments for Client.stats."""
         # The place filters only when chosen: a server that predates them answers the rest as before.
         args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS
-                                if name not in PLACE_FILTERS or getattr(self, name)}
+                                if name not in (*PLACE_FILTERS, *CAMPAIGN_FILTERS) or getattr(self, name)}
         if self.period == "custom" and self.start and self.end:
             # Whole UTC days: from the start day's midnight to the midnight after the end day.
             args.update(from_=self.start, to=self.end + timedelta(days=1))
         else:
             args["period"] = self.period if self.period != "custom" else DEFAULT_PERIOD
         return args
+
+    @property
+    def campaign(self) -> tuple[str, str] | None:
+        """The campaign filter chosen, e.g. ("channel", "Paid Search"); None without one."""
+        return next(((name, getattr(self, name)) for name in CAMPAIGN_FILTERS if getattr(self, name)), None)
 
     @property
     def place(self) -> tuple[str, str] | None:
@@ -260,14 +275,16 @@ def sidebar_filters() -> Filters:
         catalog = filter_options(replace(unfiltered, site=st.session_state.get("site")))
         st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
                      key="page", placeholder="All pages", disabled=share.locked(grant, "page"),
-                     format_func=text.visible)
+                     format_func=text.visible, on_change=clear_campaign)
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
                      key="source", placeholder="All sources", disabled=share.locked(grant, "source"),
-                     format_func=text.visible)
+                     format_func=text.visible, on_change=clear_campaign)
         st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
                      index=None, key="event_type", placeholder="All event types",
-                     disabled=share.locked(grant, "event_type"), format_func=text.visible)
+                     disabled=share.locked(grant, "event_type"), format_func=text.visible, on_change=clear_campaign)
         _place_selectors(replace(unfiltered, site=st.session_state.get("site")), catalog["country"])
+        if not grant:  # a share link's scope has no campaign
+            _campaign_selectors(catalog["channel"])
         st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", width="stretch")
         api_url, _ = api_settings()
         st.caption(f"API: `{api_url}`")
@@ -310,10 +327,42 @@ def _place_selectors(base: Filters, countries: list[str]) -> None:
                      placeholder="All cities", format_func=lambda value: text.visible(places.city_name(value)))
 
 
+def _campaign_selectors(channels: list[str]) -> None:
+    """The channel, and a UTM tag filter when one is chosen (from the Sources page's tables) to clear it."""
+    st.selectbox("Channel", _with_current(channels, st.session_state.get("channel")), index=None, key="channel",
+                 placeholder="All channels", format_func=text.visible, on_change=choose_campaign, args=("channel",),
+                 help="A channel or UTM tag filter shows the totals and series of its visits; breakdowns are "
+                      "not kept per channel, so it goes alone.")
+    for name in CAMPAIGN_FILTERS[1:]:
+        if st.session_state.get(name):
+            st.selectbox(CAMPAIGN_LABELS[name], [st.session_state[name]], index=None, key=name,
+                         format_func=text.visible, placeholder=f"All {CAMPAIGN_LABELS[name]}s",
+                         on_change=choose_campaign, args=(name,))
+
+
+def choose_campaign(name: str, value: str | None = None) -> None:
+    """A campaign filter chosen (`value`, or the widget's): it goes alone, so every other filter but the site
+    is cleared; a widget callback, like choose_page."""
+    if value is not None:
+        st.session_state[name] = value
+    if st.session_state.get(name):
+        for other in VALUE_FILTERS:
+            if other not in ("site", name):
+                st.session_state[other] = None
+
+
+def clear_campaign() -> None:
+    """Another filter chosen: a campaign filter, which goes alone, is cleared."""
+    for name in CAMPAIGN_FILTERS:
+        st.session_state[name] = None
+
+
 def _clear_finer(name: str) -> None:
-    """A new country (or region) drops the region and city (or city) chosen within the old one."""
+    """A new country (or region) drops the region and city (or city) chosen within the old one, and a
+    campaign filter (which goes alone)."""
     for finer in PLACE_FILTERS[PLACE_FILTERS.index(name) + 1:]:
         st.session_state[finer] = None
+    clear_campaign()
 
 
 def _site_selector(sites: list[str], locked: bool = False) -> None:
@@ -391,6 +440,7 @@ def filter_options(filters: Filters) -> dict[str, list[str]]:
         "country": stats.countries["country"].dropna().astype(str).tolist(),
         "region": stats.regions["region"].dropna().astype(str).tolist(),
         "city": stats.cities["city"].dropna().astype(str).tolist(),
+        "channel": stats.channels["channel"].dropna().astype(str).tolist() if "channel" in stats.channels else [],
     }
 
 
@@ -438,6 +488,20 @@ def error_panel(exc: ApiError) -> None:
         st.warning(f"**The API refused this request:** {text.plain(exc.message)}", icon=":material/report:")
     else:
         st.error(f"**The API failed.** {text.plain(exc.message)}", icon=":material/error:")
+
+
+def campaign_notice(filters: Filters) -> None:
+    """With a channel or UTM tag filter, a page of breakdowns says why it has none and stops: the API keeps
+    a campaign's totals and series, not its pages, devices or places."""
+    if filters.campaign is None:
+        return
+    name, value = filters.campaign
+    st.info(f"{CAMPAIGN_LABELS[name]} {text.plain(value)}: breakdowns are not kept per channel or UTM tag, so "
+            "this page has nothing to show for it. The Overview and Sources pages show its visitors, visits and "
+            "bounce rate over time.", icon=":material/filter_alt:")
+    st.button(f"Clear the {CAMPAIGN_LABELS[name].replace('Channel', 'channel')} filter", on_click=clear_campaign,
+              icon=":material/close:")
+    st.stop()
 
 
 def empty_state(message: str = EMPTY_RANGE_MESSAGE) -> None:
@@ -540,6 +604,18 @@ def place_chooser(shown: pd.DataFrame, values: pd.Series, name: str, file_name: 
             choose_place(name, str(values.iloc[rows[0]]))
 
     return table(shown, file_name, key=key, on_select=choose, selection_mode="single-row")
+
+
+def campaign_chooser(rows: pd.DataFrame, name: str, file_name: str) -> Any:
+    """A table of channels (or a UTM tag's values, column `name`) whose selected row becomes that filter."""
+    key = f"{name}_chooser"
+
+    def choose() -> None:
+        chosen = st.session_state[key].selection.rows
+        if chosen:
+            choose_campaign(name, str(rows[name].iloc[chosen[0]]))
+
+    return table(rows, file_name, key=key, on_select=choose, selection_mode="single-row")
 
 
 def page_chooser(pages: pd.DataFrame, file_name: str) -> Any:
