@@ -21,6 +21,9 @@ ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
 ENV_PROPS = "LIVEINSIGHT_PROPS"  # custom property keys to count (comma-separated); empty: every key
+# Page groups, goals and funnels seeded at deploy time: JSON text, or the path of a JSON file,
+# {site: {page_groups: [...], goals: [...], funnels: [...]}} (liveinsight/definitions.py reads it).
+ENV_DEFINITIONS = "LIVEINSIGHT_DEFINITIONS"
 ENV_NEW_SITES_PER_DAY = "LIVEINSIGHT_NEW_SITES_PER_DAY"
 ENV_MAX_REPORTS = "LIVEINSIGHT_MAX_REPORTS_PER_RUN"
 ENV_MAX_ALERTS = "LIVEINSIGHT_MAX_ALERTS_PER_RUN"
@@ -125,6 +128,15 @@ COUNTED_PROPS_PER_EVENT = 10
 COUNTED_PROP_KEYS = 20
 MAX_PROP_NUMBER = 10**38  # DynamoDB numbers hold 38 significant digits
 
+# Definitions (page groups, goals, funnels) per site: one item holds them all, so they are bounded.
+MAX_PAGE_GROUPS = 50
+MAX_GOALS = 30
+MAX_FUNNELS = 10
+MAX_DEFINITION_NAME_CHARS = 60
+MAX_PATTERN_CHARS = 200
+MAX_REVENUE = 10**12  # a goal's revenue property per conversion, in its currency
+DEFINITIONS_CACHE_SECONDS = 60  # how long a warm function reuses a site's definitions
+
 # Privacy: a stored page URL keeps scheme, host, path, `utm_*` and these query parameters
 # (LIVEINSIGHT_KEEP_QUERY, comma-separated; empty keeps only `utm_*`). `ref` is read as a source.
 DEFAULT_KEEP_QUERY = ("ref",)
@@ -186,6 +198,16 @@ def _consumer(value: str) -> str | None:
         raise ValueError(f"{ENV_STREAM_CONSUMER} must be one of {', '.join(STREAM_CONSUMERS)} or empty, not {value!r}")
     return value or None
 
+def _definitions(value: str) -> str | None:
+    """LIVEINSIGHT_DEFINITIONS, checked now: a bad value is a ValueError naming the variable at load."""
+    if not value.strip():
+        return None
+    from .definitions import load_seeds  # lazy: the definitions module imports this one
+
+    load_seeds(value)
+    return value
+
+
 def whole_number_env(name: str, default: int, low: int, high: int) -> int:
     """A whole number from the environment (`default` when unset); ValueError naming the variable otherwise."""
     text = os.environ.get(name, "").strip()
@@ -229,6 +251,7 @@ class Settings:
     share_secret_arn: str | None = None
     origin_secret: str | None = field(default=None, repr=False)
     origin_secret_arn: str | None = None
+    definitions: str | None = None  # LIVEINSIGHT_DEFINITIONS: JSON text or a file's path (seeded definitions)
 
     @property
     def only_site(self) -> str | None:
@@ -262,4 +285,5 @@ class Settings:
             share_secret_arn=os.environ.get(ENV_SHARE_SECRET_ARN) or None,
             origin_secret=os.environ.get(ENV_ORIGIN_SECRET) or None,
             origin_secret_arn=os.environ.get(ENV_ORIGIN_SECRET_ARN) or None,
+            definitions=_definitions(os.environ.get(ENV_DEFINITIONS, "")),
         )

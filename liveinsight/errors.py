@@ -6,8 +6,9 @@
     │   ├── PayloadTooLarge     413: body over 256 KiB
     │   ├── Unauthorized        401: missing or wrong API key; invalid or expired share link
     │   ├── Forbidden           403: a share link asked for more than it grants
-    │   ├── NotFound            404: no such saved view
-    │   └── Conflict            409: the request would pass a limit (the number of saved views)
+    │   ├── NotFound            404: no such saved view or definition
+    │   └── Conflict            409: the request would pass a limit (saved views, definitions) or break
+    │                           what is stored (deleting a goal a funnel uses)
     ├── StoreUnavailable        503: DynamoDB still refused after retries
     └── DeliveryFailed          a report or alert did not reach a channel (e-mail, Slack)
 
@@ -56,7 +57,7 @@ class Forbidden(RequestError):
 
 
 class NotFound(RequestError):
-    """The request names something that does not exist (a saved view)."""
+    """The request names something that does not exist (a saved view, a definition)."""
 
     status = 404
 

@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from . import config, share
 from .query import params as p
 from .config import Settings
-from .errors import RequestError, StoreUnavailable, Unauthorized
+from .errors import Forbidden, RequestError, StoreUnavailable, Unauthorized
 from .store import Store
 
 SERVICE = "liveinsight"
@@ -52,6 +52,7 @@ class Services:
         self._origin_secret = None
         self._api_key = None
         self._views = None
+        self._definitions = None
 
     @property
     def collector(self):
@@ -103,6 +104,15 @@ class Services:
 
             self._views = SavedViews(self.store, self.settings)
         return self._views
+
+    @property
+    def definitions(self):
+        """Page groups, goals and funnels per site (the aggregator and the readers ask `for_site`)."""
+        if self._definitions is None:
+            from .definitions import DefinitionsStore
+
+            self._definitions = DefinitionsStore(self.store, self.settings)
+        return self._definitions
 
     @property
     def share_secret(self):
@@ -288,19 +298,50 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
         services().views.delete(unquote(name))
         return success({"deleted": unquote(name).strip()})
 
+    def definitions_access() -> str:
+        """Definitions are the team's: the key, never a share link; the site they are about."""
+        params = _query(app)
+        if share.PARAM in params:
+            raise Forbidden("a share link (`share`) does not open definitions; send the API key")
+        require_key()
+        from .definitions import site_param
+
+        return site_param(params, services().settings)
+
+    @app.get("/api/definitions")
+    def get_definitions() -> Response:
+        site = definitions_access()
+        return success(services().definitions.read(site).as_dict())
+
+    @app.put("/api/definitions/<kind>/<name>")
+    def put_definition(kind: str, name: str) -> Response:
+        site = definitions_access()
+        event = app.current_event
+        body = base64.b64decode(event.body) if event.body is not None and event.is_base64_encoded else event.body
+        return success(services().definitions.put(site, unquote(kind), unquote(name), body).as_dict())
+
+    @app.delete("/api/definitions/<kind>/<name>")
+    def delete_definition(kind: str, name: str) -> Response:
+        site = definitions_access()
+        return success(services().definitions.delete(site, unquote(kind), unquote(name)).as_dict())
+
     _add_error_handlers(app)
 
     @app.not_found
     def not_found(exc: Exception) -> Response:
         method = app.current_event.http_method
         path = app.current_event.path
-        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET", "/api/views": "GET"}
+        known = {"/api/events": "POST", "/api/realtime": "GET", "/api/stats": "GET", "/api/views": "GET",
+                 "/api/definitions": "GET"}
         if path in known:
             return failure(405, f"{method} is not allowed on {path}; use {known[path]} (or OPTIONS)")
         if path.startswith("/api/views/"):
             return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
+        if path.startswith("/api/definitions/") and path.count("/") == 4:
+            return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
         return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
-                            "GET /api/realtime, GET /api/stats and GET, PUT, DELETE /api/views")
+                            "GET /api/realtime, GET /api/stats, GET, PUT, DELETE /api/views and "
+                            "GET /api/definitions, PUT, DELETE /api/definitions/{kind}/{name}")
 
     return app
 

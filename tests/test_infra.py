@@ -224,6 +224,26 @@ def test_every_function_runs_the_one_zip_handler(transformed):
         assert "AWS_REGION" not in env  # reserved: the runtime sets it
 
 
+def test_seeded_definitions_reach_every_function_and_the_stats_function_may_keep_only_definitions_items(
+        transformed, template):
+    # GIVEN the Definitions parameter (LIVEINSIGHT_DEFINITIONS: page groups, goals, funnels seeded at deploy)
+    from fnmatch import fnmatchcase
+
+    from liveinsight import config
+    from liveinsight.items import definitions
+
+    assert template["Parameters"]["Definitions"]["Default"] == ""
+    for logical_id in FUNCTIONS:
+        env = transformed["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert env[config.ENV_DEFINITIONS] == {"Ref": "Definitions"}, logical_id
+    # THEN the stats function's grant on definitions items matches their key, and no other item's
+    grant = next(s for s in policy_statements(transformed, "StatsApiFunction") if s.get("Sid") == "KeepDefinitions")
+    [pattern] = grant["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert fnmatchcase(definitions.key("shop.example.com")["pk"], pattern)
+    for other in ("view", "sites", "shop.example.com#*#-", "salt#2026-11-28", "rt#shop.example.com#0"):
+        assert not fnmatchcase(other, pattern), other
+
+
 def test_api_functions_keep_the_deployed_memory_and_timeout(transformed):
     for logical_id in ("EventCollectorFunction", "RealtimeApiFunction", "StatsApiFunction"):
         properties = transformed["Resources"][logical_id]["Properties"]
@@ -233,7 +253,8 @@ def test_api_functions_keep_the_deployed_memory_and_timeout(transformed):
 def test_no_route_needs_a_gateway_key_so_share_links_reach_the_functions(transformed):
     # The read functions check the API key or a share link themselves (tests/test_share.py).
     paths = transformed["Resources"]["Api"]["Properties"]["Body"]["paths"]
-    assert set(paths) == {"/api/events", "/api/realtime", "/api/stats", "/api/views", "/api/views/{name}"}
+    assert set(paths) == {"/api/events", "/api/realtime", "/api/stats", "/api/views", "/api/views/{name}",
+                          "/api/definitions", "/api/definitions/{kind}/{name}"}
     for path in paths.values():
         for method in path.values():
             assert "security" not in method
@@ -494,6 +515,12 @@ def test_readers_only_query_the_stats_table(transformed, function, backend):
         assert views[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["view"]
     else:
         assert views == []
+    definitions = [s for s in statements if s.get("Sid") == "KeepDefinitions"]
+    if function == "StatsApiFunction":
+        assert set(definitions[0]["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+        assert definitions[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["*#def"]
+    else:
+        assert definitions == []
     assert actions_on(statements, "SessionsTable") == set()
     assert actions_on(statements, "EventsTable") == set()
 

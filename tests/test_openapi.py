@@ -28,7 +28,8 @@ SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 SPEC_URI = "urn:liveinsight:openapi"
 REGISTRY = Registry().with_resource(SPEC_URI, Resource.from_contents(SPEC, default_specification=DRAFT202012))
 ROUTES = {("POST", "/api/events"), ("GET", "/api/realtime"), ("GET", "/api/stats"), ("GET", "/api/views"),
-          ("PUT", "/api/views/{name}"), ("DELETE", "/api/views/{name}")}
+          ("PUT", "/api/views/{name}"), ("DELETE", "/api/views/{name}"), ("GET", "/api/definitions"),
+          ("PUT", "/api/definitions/{kind}/{name}"), ("DELETE", "/api/definitions/{kind}/{name}")}
 HTTP_METHODS = ("get", "put", "post", "delete", "options")
 CORS_METHODS = "GET,POST,OPTIONS"
 CORS_HEADERS = "Content-Type,X-API-Key,Authorization"
@@ -55,6 +56,8 @@ def _deref(node: dict) -> dict:
 def route_of(path: str) -> str:
     """The document's path for a request path: `/api/views/Pricing%20funnel?x=1` is `/api/views/{name}`."""
     path = path.split("?")[0]
+    if path.startswith("/api/definitions/"):
+        return "/api/definitions/{kind}/{name}"
     return "/api/views/{name}" if path.startswith("/api/views/") else path
 
 
@@ -126,6 +129,11 @@ def test_the_document_describes_exactly_the_routes_and_their_auth():
         # Saved views are the team's: the key only, never a share link.
         assert SPEC["paths"][path][method]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
         assert "401" in SPEC["paths"][path][method]["responses"]
+    for method, path in (("get", "/api/definitions"), ("put", "/api/definitions/{kind}/{name}"),
+                         ("delete", "/api/definitions/{kind}/{name}")):
+        # Definitions are the team's too: the key only; a share link is 403.
+        assert SPEC["paths"][path][method]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+        assert {"401", "403"} <= set(SPEC["paths"][path][method]["responses"])
     schemes = SPEC["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"] == {**schemes["ApiKeyHeader"], "type": "apiKey", "in": "header",
                                        "name": "X-API-Key"}
@@ -557,3 +565,85 @@ def test_any_saved_view_gets_a_documented_answer_and_what_is_kept_is_valid(backe
         VIEW_FILTERS.validate(payload["data"]["filters"])
     else:
         assert "filters" in payload["message"]
+
+
+# --- definitions ----------------------------------------------------------------------------------
+
+
+def test_definition_answers_match_the_document(backend, monkeypatch):
+    from liveinsight import definitions, handler, share
+
+    handler.configure(replace(backend.store.settings, api_key="k-1", share_secret="s-1"), backend.store)
+    key = {"X-API-Key": "k-1"}
+    site = "?site=shop.example.com"
+    examples = SPEC["paths"]["/api/definitions/{kind}/{name}"]["put"]["requestBody"]["content"]["application/json"][
+        "examples"]
+    for kind, name, example_ in (("page_groups", "products", "page_group"), ("goals", "pricing", "page_goal"),
+                                 ("goals", "landing", "page_goal"), ("goals", "signup", "page_goal"),
+                                 ("goals", "purchase", "event_goal"), ("funnels", "checkout", "funnel")):
+        status, payload, _ = call(backend, "PUT", f"/api/definitions/{kind}/{name}{site}", examples[example_]["value"],
+                                  key)
+        assert status == 200, payload
+    status, payload, _ = call(backend, "GET", f"/api/definitions{site}", headers=key)
+    assert [g["name"] for g in payload["data"]["goals"]] == ["pricing", "landing", "signup", "purchase"]
+    assert call(backend, "GET", "/api/definitions", headers=key)[0] == 400
+    assert call(backend, "PUT", f"/api/definitions/goals/x{site}", {"page": "/a?b"}, key)[0] == 400
+    assert call(backend, "PUT", f"/api/definitions/goals/x{site}", {"page": "/a"})[0] == 401
+    link = share.mint("s-1", "shop.example.com", time.time() + 3600)
+    assert call(backend, "GET", f"/api/definitions{site}&share={link}")[0] == 403
+    assert call(backend, "DELETE", f"/api/definitions/goals/signup{site}", headers=key)[0] == 409
+    assert call(backend, "DELETE", f"/api/definitions/funnels/checkout{site}", headers=key)[0] == 200
+    assert call(backend, "DELETE", f"/api/definitions/funnels/checkout{site}", headers=key)[0] == 404
+    assert call(backend, "OPTIONS", "/api/definitions/goals/x")[0] == 204
+    monkeypatch.setitem(definitions.LIMITS, "goals", 4)
+    assert call(backend, "PUT", f"/api/definitions/goals/more{site}", {"event_type": "more"}, key)[0] == 409
+
+
+def test_documented_definition_bounds_match_the_code():
+    from liveinsight import config
+    from liveinsight.ingest import events
+    from liveinsight.items import definitions as d
+
+    schemas = SPEC["components"]["schemas"]
+    kind = next(p for p in SPEC["paths"]["/api/definitions/{kind}/{name}"]["parameters"] if p.get("name") == "kind")
+    assert kind["schema"]["enum"] == list(d.KINDS)
+    assert schemas["DefinitionName"]["maxLength"] == config.MAX_DEFINITION_NAME_CHARS
+    assert schemas["PathPattern"]["maxLength"] == config.MAX_PATTERN_CHARS
+    assert (schemas["FunnelBody"]["properties"]["steps"]["minItems"],
+            schemas["FunnelBody"]["properties"]["steps"]["maxItems"]) == (d.MIN_STEPS, d.MAX_STEPS)
+    listed = schemas["Definitions"]["properties"]
+    assert (listed["page_groups"]["maxItems"], listed["goals"]["maxItems"], listed["funnels"]["maxItems"]) == (
+        config.MAX_PAGE_GROUPS, config.MAX_GOALS, config.MAX_FUNNELS)
+    assert schemas["GoalBody"]["properties"]["event_type"]["pattern"] == events.EVENT_TYPE_PATTERN.pattern
+    assert schemas["GoalProps"]["maxProperties"] == config.MAX_PROPS
+    assert schemas["GoalProps"]["propertyNames"]["maxLength"] == config.MAX_PROP_KEY_CHARS
+    assert set(schemas["GoalBody"]["properties"]) == set(d.Goal("x").body())
+
+
+GOAL_BODY = Validator({"$ref": f"{SPEC_URI}#/components/schemas/GoalBody"}, registry=REGISTRY)
+GOAL_VALUES = st.one_of(st.sampled_from(["signup", "sign up", "/pricing", "/blog/**", "/a?b", "/a//b", "docs", "",
+                                         "/", "/x/", "EUR"]),
+                        st.dictionaries(st.sampled_from(["plan", "property", "currency", "", "k" * 65]),
+                                        st.sampled_from(["pro", "amount", "EUR", "eur", 3, True, None]), max_size=3),
+                        st.text(max_size=8), st.integers(), st.none(), st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.dictionaries(st.sampled_from(["event_type", "page", "page_group", "props", "revenue", "name"]),
+                            GOAL_VALUES, max_size=4))
+@example(body={"page": "/pricing", "props": {"plan": "pro"}})
+@example(body={"page_group": "docs", "revenue": {"property": "amount", "currency": "EUR"}})
+@example(body={"event_type": "signup", "props": {"plan": "pro", "seats": 3}, "revenue": {"property": "amount",
+                                                                                     "currency": "EUR"}})
+@example(body={"event_type": "signup", "page": "/pricing"})
+def test_any_goal_gets_a_documented_answer_and_what_is_kept_is_valid(backend, body):
+    status, payload, _ = call(backend, "PUT", "/api/definitions/page_groups/docs?site=shop.example.com",
+                              {"pattern": "/docs/**"})
+    assert status == 200, payload
+    status, payload, _ = call(backend, "PUT", "/api/definitions/goals/g?site=shop.example.com", body)
+    assert status in (200, 400), payload
+    if status == 200:
+        GOAL_BODY.validate(body)
+        kept = next(g for g in payload["data"]["goals"] if g["name"] == "g")
+        GOAL_BODY.validate({k: v for k, v in kept.items() if k not in ("name", "since", "seeded")
+                            and v not in (None, {})})
