@@ -28,13 +28,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import config
 from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
 from .items.events import ENGAGED_SECONDS, ENGAGEMENT, PAGE_VIEW, SCROLL_DEPTH, event_time, unpack
 from .items.ledger import APPLIED, Batch, PartialRedelivery, consumer_of_parked, lane_of, parked_lane
-from .items.sessions import EVERYTHING, SessionState, key_parts, short_hash, visitor_key
+from .items.definitions import Definitions, revenue_of
+from .items.sessions import (EVERYTHING, FUNNEL_STEP, MAX_GOALS, MAX_GROUPS, MAX_STEP_TIMES, SessionState, key_parts,
+                             short_hash, visitor_key)
+from .definitions import DefinitionsStore
 from .store import Store, VersionConflict, deserialize, refused_as_invalid
 
 MAX_CONFLICT_RETRIES = 10
@@ -68,8 +71,10 @@ class Fold:
     """The deltas of one batch: {(pk, sk): delta} for rollups and realtime, and the sessions after it."""
 
     def __init__(self, now: float, realtime: bool = True, all_sites: bool = True, rollups: bool = True,
-                 props: tuple[str, ...] = ()) -> None:
+                 props: tuple[str, ...] = (), definitions: Callable[[str], Definitions] | None = None) -> None:
         self.now = now
+        # A site's page groups, goals and funnels (counted by the rollup consumer only).
+        self.definitions = definitions if definitions is not None and rollups else Definitions
         self.props = props  # the custom property keys counted (LIVEINSIGHT_PROPS); () counts every key
         self.levels_for_all = (r.ALL_SITES,) if all_sites else ()
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
@@ -177,15 +182,58 @@ class Fold:
         if page_index is not None and type_index is not None:
             state.pairs.add((page_index, type_index))
         props = self._counted_props(event_type, event.get("props"))
+        groups, goals, revenue = self._convert(state, event, ts, page_index)
         state.see(ts, [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else [])
-                  + [visitor_key(r.PROP, f"{event_type}\t{key}\t{value}") for key, value in props])
+                  + [visitor_key(r.PROP, f"{event_type}\t{key}\t{value}") for key, value in props]
+                  + [visitor_key(r.PAGE_GROUP, name) for name in groups]
+                  + [visitor_key(r.GOAL, name) for name in goals])
         if type_index is not None and (page is None or page_index is not None):
             state.record(ts, page_index, type_index)
         if self.count_rollups:
-            self._count_event(state, ts, event_type, page, is_view, props=props)
+            self._count_event(state, ts, event_type, page, is_view, props=props, groups=groups, goals=goals,
+                              revenue=revenue)
         if ts >= self.realtime_since:
             self._realtime(state, ts, event_type, page, is_view)
         return state
+
+    def _convert(self, state: SessionState, event: dict[str, Any], ts: float,
+                 page_index: int | None) -> tuple[list[str], list[str], list[tuple[str, str, int]]]:
+        """The page groups of the event's page and the goals it converts (each from its `since`), recorded in
+        the visit with the funnels' furthest steps; (groups, goals, [(goal, currency, revenue in thousandths)])."""
+        definitions = self.definitions(state.site)
+        if not definitions:
+            return [], [], []
+        groups = [name for name in definitions.groups_of(event.get("page")) if definitions.group(name).since <= ts]
+        for name in groups:
+            pages = state.groups.get(name)
+            if pages is None and len(state.groups) < MAX_GROUPS:
+                pages = state.groups[name] = []
+            if pages is not None and page_index is not None and page_index not in pages:
+                pages.append(page_index)
+        goals, revenue = [], []
+        for goal in definitions.goals:
+            if goal.since > ts or not definitions.goal_hit(goal, event):
+                continue
+            if goal.name not in state.goals and len(state.goals) < MAX_GOALS:
+                state.goals.append(goal.name)
+            if goal.name not in state.goals:
+                continue
+            goals.append(goal.name)
+            if definitions.funnels_with(goal.name):
+                times = sorted(state.step_times.get(goal.name, []) + [ts])
+                half = MAX_STEP_TIMES // 2  # the earliest and the latest: what ordering steps needs most
+                state.step_times[goal.name] = times if len(times) <= MAX_STEP_TIMES else times[:half] + times[-half:]
+            amount = revenue_of(goal, event)
+            if amount is not None:
+                milli = int((amount[0] * 1000).to_integral_value())
+                per_currency = state.revenue.setdefault(goal.name, {})
+                per_currency[amount[1]] = per_currency.get(amount[1], 0) + milli
+                revenue.append((goal.name, amount[1], milli))
+        for funnel in definitions.funnels:
+            furthest = state.furthest(funnel.steps) if funnel.since <= state.start else 0
+            if furthest:
+                state.funnels[funnel.name] = furthest
+        return [name for name in groups if name in state.groups], goals, revenue
 
     def _move_events(self, old: SessionState, new: SessionState) -> None:
         """Count the visit's events recorded so far under its new origin instead of its old one."""
@@ -210,6 +258,9 @@ class Fold:
             return state
         page = event.get("page")
         keys = [(r.ALL, None)] + ([(r.PAGE, page)] if page is not None else [])
+        if page is not None and page in state.pages:  # the page groups the visit counts this page under
+            at = state.pages.index(page)
+            keys += [(r.PAGE_GROUP, name) for name, pages in state.groups.items() if at in pages]
         for dim, value in keys:
             for granularity, delta, all_sites in self._deltas(state.site, dim, value, ts):
                 if seconds is not None:
@@ -232,14 +283,33 @@ class Fold:
         return [(key, r.prop_value(props[key])) for key in keys]
 
     def _count_event(self, state: SessionState, ts: float, event_type: str, page: str | None, is_view: bool,
-                     by: int = 1, props: list[tuple[str, str]] = ()) -> None:
+                     by: int = 1, props: list[tuple[str, str]] = (), groups: list[str] = (), goals: list[str] = (),
+                     revenue: list[tuple[str, str, int]] = ()) -> None:
         """Count `by` events (negative: take them back) of the visit `state` in their items; an event
-        type's items count its custom `props` too."""
+        type's items count its custom `props` too, a page group's and a goal's (`groups`, `goals`: the
+        event's) its conversions and `revenue`. A group's or goal's event counts do not depend on the
+        visit's origin (its sources and places are visit-level there), so moving an origin leaves them."""
         minute = int(ts - r.bucket_start(ts, "hour")) // 60
         keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), (r.COUNTRY, state.country)]
         if page is not None:
             keys.append((r.PAGE, page))
+        keys += [(r.PAGE_GROUP, name) for name in groups] + [(r.GOAL, name) for name in goals]
         for dim, value in keys:
+            if dim in (r.PAGE_GROUP, r.GOAL):
+                for granularity, delta, _ in self._deltas(state.site, dim, value, ts):
+                    r.add_total(delta, r.EV, by)
+                    r.add_total(delta, r.PV, by * is_view)
+                    if granularity == r.HOUR:
+                        r.add_minute(delta, minute, r.EV, by)
+                        r.add_minute(delta, minute, r.PV, by * is_view)
+                    r.add_breakdown(delta, r.EVENT_TYPES, event_type, 0, by)
+                    if is_view or dim == r.GOAL:  # a goal's pages: where it converted
+                        r.add_breakdown(delta, r.PAGES, page, 0, by)
+                    for goal, currency, milli in revenue:
+                        if dim == r.GOAL and goal == value:
+                            r.add_breakdown(delta, r.REVENUE, currency, 0, milli * by)
+                            r.add_breakdown(delta, r.REVENUE, currency, 1, by)
+                continue
             for granularity, delta, all_sites in self._deltas(state.site, dim, value, ts):
                 r.add_total(delta, r.EV, by)
                 r.add_total(delta, r.PV, by * is_view)
@@ -250,6 +320,9 @@ class Fold:
                 if is_view:
                     r.add_breakdown(delta, r.SOURCES, state.source, 1, by)
                     r.add_breakdown(delta, r.PAGES, page, 0, by)
+                    if dim == r.ALL:
+                        for name in groups:
+                            r.add_breakdown(delta, r.PAGE_GROUPS, name, 0, by)
                     for place_dim, place in _places(state, dim):
                         r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 1, by)
                     if all_sites:
@@ -338,6 +411,11 @@ def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int,
     day, key = day_key
     ts = day + 60 * minute
     dim, value = key_parts(key)
+    if dim == FUNNEL_STEP:  # a funnel's step reached: its row in the funnel's items
+        name, step = value.rsplit("\t", 1)
+        for _, delta, _ in fold._deltas(site, r.FUNNEL, name, ts):
+            r.add_breakdown(delta, r.FUNNEL_STEPS, step, r.VISITORS_AT[r.FUNNEL_STEPS], sign)
+        return
     if dim == r.PROP:  # a value of a custom property: its row in the event type's items
         event_type, prop, label = value.split("\t", 2)
         for _, delta, _ in fold._deltas(site, r.EVENT_TYPE, event_type, ts):
@@ -348,7 +426,8 @@ def _count_visitor(fold: Fold, site: str, day_key: tuple[int, str], minute: int,
     if dim != EVERYTHING:
         if dim in r.CAMPAIGN_DIMS:  # a slice of everything's items (and a channel, its row there too)
             items = [(r.ALL, None, r.campaign_slice(dim, value))]
-        row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, r.CHANNEL: r.CHANNELS, **r.GEO_BREAKDOWNS}.get(dim)
+        row = {r.PAGE: r.PAGES, r.SOURCE: r.SOURCES, r.CHANNEL: r.CHANNELS, r.PAGE_GROUP: r.PAGE_GROUPS,
+               **r.GEO_BREAKDOWNS}.get(dim)
         if row is not None:
             items.append((r.ALL, None, row))
         if dim in (r.REGION, r.CITY):
@@ -385,6 +464,9 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
     for i, page in enumerate(state.pages):
         keys.append((r.PAGE, page, [page]))
     keys.append((r.COUNTRY, state.country, state.pages))
+    for name, indexes in state.groups.items():  # as counted (see SessionState.groups)
+        keys.append((r.PAGE_GROUP, name, [state.pages[i] for i in indexes if i < len(state.pages)]))
+    keys += [(r.GOAL, name, []) for name in state.goals]
     for dim, value, pages in keys:
         for granularity, delta, all_sites in fold._deltas(site, dim, value, start):
             if all_sites:
@@ -404,11 +486,17 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             r.add_breakdown(delta, r.BROWSERS, state.browser, 0, sign)
             r.add_breakdown(delta, r.OPERATING_SYSTEMS, state.os, 0, sign)
             r.add_breakdown(delta, r.DEVICES, state.device, 0, sign)
-            if dim == r.ALL:  # channels and every UTM tag: rows of everything's items
+            if dim in (r.ALL, r.GOAL):  # channels (of converting visits, in a goal's items)
                 r.add_breakdown(delta, r.CHANNELS, state.channel, 0, sign)
                 r.add_breakdown(delta, r.CHANNELS, state.channel, 2, bounce)
+            if dim == r.ALL:  # every UTM tag and page group: rows of everything's items
                 for name, tag in zip(r.UTM_BREAKDOWNS, state.utm):
                     r.add_breakdown(delta, name, tag, 0, sign)
+                for name in state.groups:
+                    r.add_breakdown(delta, r.PAGE_GROUPS, name, 1, sign)
+            if dim == r.GOAL:  # revenue by the visit's source, in the visit's start
+                for currency, milli in state.revenue.get(value, {}).items():
+                    r.add_breakdown(delta, r.REVENUE_SOURCES, f"{state.source}\t{currency}", 0, milli * sign)
             for place_dim, place in _places(state, dim):
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 0, sign)
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 3, bounce)
@@ -429,6 +517,13 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)
                 r.add_slice(delta, key, r.DU, duration)
+    for name, furthest in state.funnels.items():  # each step the visit reached, in the bucket of its start
+        for granularity, delta, _ in fold._deltas(site, r.FUNNEL, name, start):
+            r.add_total(delta, r.SS, sign)
+            if granularity == r.HOUR:
+                r.add_minute(delta, minute, r.SS, sign)
+            for step in range(1, furthest + 1):
+                r.add_breakdown(delta, r.FUNNEL_STEPS, str(step), 0, sign)
 
 
 def _continue_visits(events: list[dict[str, Any]], states: dict[str, SessionState]) -> list[dict[str, Any]]:
@@ -464,6 +559,7 @@ class Aggregator:
         self.store = store
         self.settings = settings or store.settings
         self.exclusive = exclusive
+        self.definitions = DefinitionsStore(store, self.settings)  # read per site, cached for a minute
 
     def apply_stream_records(self, records: list[dict[str, Any]], lane: str = "0",
                              now: float | None = None, consumer: str | None = None) -> AggregateResult:
@@ -588,8 +684,13 @@ class Aggregator:
         self._read_states(previous, batch, states, done, rollups)
         events = _continue_visits(events, states)
         events.sort(key=lambda e: (e["session_id"], event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
+        # The sites' definitions are read before folding: a store that fails here fails the batch, which is
+        # delivered again, while what raises in folding is the records' own (parked).
+        sites = {e.get("site") or "" for e in events if not e.get("bot")} if rollups else set()
+        definitions = {site: self.definitions.for_site(site) for site in sorted(sites) if site}
         fold = Fold(now, realtime, all_sites=self.settings.only_site is None, rollups=rollups,
-                    props=self.settings.props)
+                    props=self.settings.props,
+                    definitions=lambda site: definitions.get(site) or Definitions(site))
         fold.realtime_shards = rt.shards_for(len(events))  # the same on redelivery: the same records
         before: dict[str, SessionState | None] = {}
         try:  # folding only computes: whatever raises here, raises for these records every time

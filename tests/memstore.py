@@ -40,7 +40,7 @@ class MemoryStore:
         now = time.time()
         return [i for i in found if include_expired or not ("ttl" in i and i["ttl"] < now)]
 
-    def get_item(self, table, key):
+    def get_item(self, table, key, consistent=False):
         found = self.batch_get(table, [key])
         return found[0] if found else None
 

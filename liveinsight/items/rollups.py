@@ -54,7 +54,9 @@ HOUR, DAY = "h", "d"
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
 COUNTRY, REGION, CITY = "c", "r", "ci"  # only countries have items; region and city key visitors and breakdowns
-DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
+# A site's definitions (liveinsight.items.definitions): a page group, a goal, a funnel — per site only.
+PAGE_GROUP, GOAL, FUNNEL = "pgr", "gl", "fn"
+DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY, PAGE_GROUP, GOAL, FUNNEL)
 ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
 # Countries are per site like pages: a country across all sites adds up the most visited sites
 # (the all-sites level's countries breakdown still lists every site's countries together).
@@ -79,7 +81,12 @@ UTM_SOURCES, UTM_MEDIUMS, UTM_TERMS, UTM_CONTENTS = "us", "um", "ut", "uc"  # [s
 UTM_BREAKDOWNS = (UTM_SOURCES, UTM_MEDIUMS, UTM_TERMS, UTM_CONTENTS)
 CHANNEL = "ch"  # the visitor key dimension of a channel
 SITES = "st"
-BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 7, ENTRY_PAGES: 1, EXIT_PAGES: 1, CAMPAIGNS: 1,
+PAGE_GROUPS = "gr"        # everything's items: [page views, sessions, visitors] of each page group
+FUNNEL_STEPS = "fs"       # a funnel's items: per step ("1".."8"), [visits that reached it, visitors]
+REVENUE = "rv"            # a goal's items: per currency, [revenue in thousandths, conversions that carried it]
+REVENUE_SOURCES = "rvs"   # a goal's items: per "<source>\t<currency>", [revenue in thousandths] (at the visit's start)
+BREAKDOWN_LEN = {PAGE_GROUPS: 3, FUNNEL_STEPS: 2, REVENUE: 2, REVENUE_SOURCES: 1,
+                 EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 7, ENTRY_PAGES: 1, EXIT_PAGES: 1, CAMPAIGNS: 1,
                  BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 3, COUNTRIES: 4, REGIONS: 4, CITIES: 4,
                  CHANNELS: 3, UTM_SOURCES: 1, UTM_MEDIUMS: 1, UTM_TERMS: 1, UTM_CONTENTS: 1}
 # SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
@@ -87,7 +94,8 @@ BREAKDOWN_LEN = {EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 7, ENTRY_PAGES
 # everything's items only); COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
 # others [sessions] or [events].
 # The index of the visitors column in each breakdown that has one.
-VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2, CHANNELS: 1}
+VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2, CHANNELS: 1, PAGE_GROUPS: 2,
+               FUNNEL_STEPS: 1}
 GEO_BREAKDOWNS = {COUNTRY: COUNTRIES, REGION: REGIONS, CITY: CITIES}
 # Custom properties: in an event type's items, one breakdown per property key, "pk:<key>",
 # of its values, each [events, visitors].

@@ -30,6 +30,10 @@ MAX_VISITOR_KEYS = 120  # values a visitor is counted under in a day (beyond, on
 DAYS_KEPT = 2       # the visitor's days remembered: today, and yesterday for a visit that crosses midnight
 DAY = 86400
 EVERYTHING = "*"    # the visitor key of "any event": a visitor of the site
+FUNNEL_STEP = "fs"  # the visitor key dimension of a funnel's step reached: "<funnel>\t<step>"
+MAX_GROUPS = 20     # page groups a visit is counted under
+MAX_GOALS = 30      # goals likewise (config.MAX_GOALS bounds a site's)
+MAX_STEP_TIMES = 8  # times a visit remembers of each funnel step's goal
 
 
 def short_hash(value: str, length: int = 12) -> str:
@@ -77,6 +81,16 @@ class SessionState:
     # The visit's events by "<minute>:<page index or ->:<type index>": what a late event that
     # changes the visit's origin moves from the old source and place to the new.
     counts: dict[str, int] = field(default_factory=dict)
+    # The site's definitions the visit is counted under (liveinsight.items.definitions), as counted, so a
+    # definition changed meanwhile never unbalances what a batch takes back: page groups with the indexes
+    # of the visit's pages in them, goals converted, the times of the funnel steps' goals (the earliest
+    # MAX_STEP_TIMES each), the furthest step reached of each funnel, and revenue by goal and currency
+    # (thousandths).
+    groups: dict[str, list[int]] = field(default_factory=dict)
+    goals: list[str] = field(default_factory=list)
+    step_times: dict[str, list[float]] = field(default_factory=dict)
+    funnels: dict[str, int] = field(default_factory=dict)
+    revenue: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def bounce(self) -> bool:
@@ -141,6 +155,8 @@ class SessionState:
         """The visitor keys of the visit's origin: its source, place, channel and UTM tags."""
         keys = [visitor_key("s", self.source), visitor_key("c", self.country)]
         keys += [visitor_key(dim, value) for dim, value in self.campaign_values()]
+        keys += [visitor_key(FUNNEL_STEP, f"{name}\t{step}") for name, furthest in sorted(self.funnels.items())
+                 for step in range(1, furthest + 1)]
         if self.region:
             keys.append(visitor_key("r", self.region))
         if self.city:
@@ -188,6 +204,17 @@ class SessionState:
                     out[(day, key)] = min(out.get((day, key), minute), minute)
         return out
 
+    def furthest(self, steps: tuple[str, ...] | list[str]) -> int:
+        """How many of `steps` (goal names) the visit reached in order, each after the one before it by time
+        (the earliest time of each step that follows the previous step's)."""
+        at, reached = float("-inf"), 0
+        for goal in steps:
+            later = [t for t in self.step_times.get(goal, []) if t >= at]
+            if not later:
+                break
+            at, reached = min(later), reached + 1
+        return reached
+
     def index(self, values: list[str], value: str, limit: int) -> int | None:
         if value in values:
             return values.index(value)
@@ -208,6 +235,8 @@ class SessionState:
             "vv": {str(day): minute for day, minute in self.visit_days.items()},
             "n": self.counts,
         }
+        if self.groups or self.goals or self.funnels:
+            state.update(gr=self.groups, gl=self.goals, gt=self.step_times, fn=self.funnels, rv=self.revenue)
         return {
             "session_id": self.session_id,
             "last_activity": Decimal(str(round(self.last, 3))),
@@ -234,6 +263,9 @@ class SessionState:
             days={int(day): dict(keys) for day, keys in s.get("vd", {}).items()},
             visit_days={int(day): minute for day, minute in s.get("vv", {}).items()},
             counts=dict(s.get("n", {})),
+            groups={name: list(pages) for name, pages in s.get("gr", {}).items()}, goals=list(s.get("gl", [])),
+            step_times={name: list(times) for name, times in s.get("gt", {}).items()},
+            funnels=dict(s.get("fn", {})), revenue={goal: dict(v) for goal, v in s.get("rv", {}).items()},
         )
 
 
