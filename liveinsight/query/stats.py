@@ -22,6 +22,8 @@ from ..config import Settings
 from ..errors import InvalidRequest
 from ..items import rollups as r
 from ..items.rollups import SECONDS
+from ..definitions import DefinitionsStore
+from ..items.definitions import FUNNELS, GOALS, PAGE_GROUPS, Definitions
 from ..store import Store
 
 PERIODS = config.PERIOD_SECONDS
@@ -35,7 +37,8 @@ PAGE_SITES = 25         # a page filter without `site` adds up this many sites (
 PLACE_FILTERS = ("country", "region", "city")
 CAMPAIGN_FILTERS = tuple(r.CAMPAIGN_FILTERS)  # channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content
 STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", *PLACE_FILTERS,
-                *CAMPAIGN_FILTERS, "prop", "limit", "compare", "site")
+                *CAMPAIGN_FILTERS, "prop", "page_group", "goal", "funnel", "limit", "compare", "site")
+DEFINED = ("page_group", "goal")  # filters by a site's definitions: each goes alone, with a site
 COMPARE = ("previous", "year")  # `compare`: the previous period of equal length, or the range a year earlier
 YEAR_SECONDS = 364 * 86400      # compare=year: 52 weeks earlier, so weekdays line up
 ROLLUP_DAYS = 400               # hour and day rollups are kept this long (config.LONG_ROLLUP_TTL_SECONDS, less slack)
@@ -60,6 +63,9 @@ class StatsQuery:
     city: str | None = None
     campaign: tuple[str, str] | None = None  # (parameter, value) of a channel or UTM tag filter
     prop: tuple[str, str] | None = None      # (key, value) of a custom property of `event_type`
+    page_group: str | None = None
+    goal: str | None = None
+    funnel: str | None = None
 
     @property
     def combined(self) -> bool:
@@ -119,6 +125,15 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         raise InvalidRequest(f"`{campaign[0]}` cannot be combined with `page`, `source`, `event_type` or a place; "
                              "give it alone (with `site` and the range), or the others without it")
     prop = _prop_filter(params, filters)
+    defined = {name: p.single(params, name) for name in (*DEFINED, "funnel")}
+    for name, value in defined.items():
+        if value is not None and not value.strip():
+            raise InvalidRequest(f"`{name}` is empty; leave it out or give the name of one of the site's "
+                                 f"{name.replace('_', ' ')}s (GET /api/definitions)")
+    chosen = [name for name in DEFINED if defined[name] is not None]
+    if chosen and (len(chosen) > 1 or place or campaign or any(v is not None for v in filters.values())):
+        raise InvalidRequest(f"`{chosen[0]}` cannot be combined with other filters yet; give it alone "
+                             "(with `site` and the range)")
     combined = sum(v is not None for v in filters.values()) > 1
     in_place = "region" in place or "city" in place  # a slice of its country's items: no minute slots
     sliced = in_place or campaign is not None or prop is not None  # a slice or row of an item: no minute slots
@@ -144,7 +159,7 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         raise InvalidRequest(f"compare=year reaches before the {ROLLUP_DAYS} days of kept rollups: give a range "
                              f"starting within the last {ROLLUP_DAYS - YEAR_SECONDS // 86400} days")
     return StatsQuery(start=start, end=end, interval=interval, limit=limit, compare=compare,
-                      site=p.site(params, settings), campaign=campaign, prop=prop, **filters, **place)
+                      site=p.site(params, settings), campaign=campaign, prop=prop, **defined, **filters, **place)
 
 
 def _prop_filter(params: dict[str, list[str]], filters: dict[str, str | None]) -> tuple[str, str] | None:
@@ -252,6 +267,7 @@ def totals(vector: list) -> dict[str, Any]:
 
 
 BREAKDOWNS = (  # (response field, breakdown, row label, fields)
+    ("page_groups", r.PAGE_GROUPS, "page_group", ("page_views", "sessions", "visitors")),
     ("event_types", r.EVENT_TYPES, "event_type", ("count",)),
     ("sources", r.SOURCES, "source", ("sessions", "page_views", "visitors")),
     ("referrers", r.REFERRERS, "referrer", ("sessions",)),
@@ -333,6 +349,44 @@ def _channel_rows(rows: dict[str, list], limit: int) -> list[dict]:
     return out[:limit]
 
 
+def _rate(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def data_vector(data: dict[str, Any]) -> list:
+    """The answer's totals back as a totals vector (events, page views, sessions; visitors in VI)."""
+    totals = data["totals"]
+    vector = [0] * r.TOTALS_LEN
+    vector[r.EV], vector[r.PV], vector[r.SS] = totals["events"], totals["page_views"], totals["sessions"]
+    vector[r.VI] = totals["visitors"] or 0
+    return vector
+
+
+def _goal_numbers(name: str, total: list, blobs: list[dict], visitors: int) -> dict[str, Any]:
+    """A goal's conversions (events), unique conversions (visitors), converting visits, conversion rate
+    (converting visitors ÷ `visitors`) and revenue per currency (never summed across currencies)."""
+    unique = int(total[r.VI])
+    revenue = []
+    for currency, vector in sorted(r.merged_breakdown(blobs, r.REVENUE).items()):
+        amount, count = (list(vector) + [0, 0])[:2]
+        if count:
+            revenue.append({"currency": currency, "total": round(amount / 1000, 3),
+                            "average": round(amount / 1000 / count, 3), "conversions": int(count)})
+    return {"name": name, "visitors": unique, "conversions": int(total[r.EV]), "visits": int(total[r.SS]),
+            "conversion_rate": _rate(unique, visitors), "revenue": revenue}
+
+
+def _revenue_by_source(blobs: list[dict], limit: int) -> list[dict[str, Any]]:
+    """Revenue per source and currency of a goal's converting visits, largest first."""
+    rows = []
+    for key, vector in r.merged_breakdown(blobs, r.REVENUE_SOURCES).items():
+        source, _, currency = key.rpartition("\t")
+        if vector[0]:
+            rows.append({"source": source, "currency": currency, "revenue": round(vector[0] / 1000, 3)})
+    rows.sort(key=lambda row: (-row["revenue"], row["source"], row["currency"]))
+    return rows[:limit]
+
+
 def _mean(vector: list, total: int, count: int) -> float | None:
     """total / count of a vector's engagement columns, to one decimal; None when nothing was reported."""
     if len(vector) <= count or not vector[count]:
@@ -370,6 +424,7 @@ class StatsReader:
     def __init__(self, store: Store, settings: Settings | None = None):
         self.store = store
         self.settings = settings or store.settings
+        self.definitions = DefinitionsStore(store, self.settings)
 
     def answer(self, params: dict[str, list[str]], now: float | None = None,
                sites: list[str] | None = None) -> dict[str, Any]:
@@ -377,7 +432,12 @@ class StatsReader:
         (reports and alerts ask several ranges in a row: one Query of the sites saved per answer)."""
         now = time.time() if now is None else now
         q = parse_stats_query(params, now, self.settings)
-        if q.page is not None:
+        definitions = self._definitions(q)
+        if q.page_group is not None:
+            dim, value, part = r.PAGE_GROUP, q.page_group, None
+        elif q.goal is not None:
+            dim, value, part = r.GOAL, q.goal, None
+        elif q.page is not None:
             dim, value = r.PAGE, r.label(q.page)
             part = r.slice_key(q.source, q.event_type) if (q.source or q.event_type) else None
         elif q.source is not None:
@@ -491,9 +551,85 @@ class StatsReader:
                 for row in data[field]:
                     if row[row_label] == value:
                         row["visitors"] = data["totals"]["visitors"]
-        data["channels"] = _channel_rows({} if part or sliced or dim != r.ALL
+        data["channels"] = _channel_rows({} if part or sliced or dim not in (r.ALL, r.GOAL)
                                          else r.merged_breakdown(in_range, r.CHANNELS), q.limit)
         data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
         data["bots_filtered"] = 0 if part or sliced else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
+        if definitions is not None:
+            self._answer_definitions(data, q, definitions, in_range, dim, part or sliced or q.prop)
         return data
+
+    # -- page groups, goals and funnels (a site's definitions) ----------------------------------------
+
+    def _definitions(self, q: StatsQuery) -> Definitions | None:
+        """The site's definitions when the answer is one site's; a 400 for a definition filter without a site
+        or naming no definition of the site."""
+        site = q.site or self.settings.only_site
+        asked = [(name, getattr(q, name)) for name in (*DEFINED, "funnel") if getattr(q, name) is not None]
+        if site is None:
+            if asked:
+                raise InvalidRequest(f"`{asked[0][0]}` needs `site`: page groups, goals and funnels are a site's "
+                                     "(GET /api/definitions?site=…)")
+            return None
+        definitions = self.definitions.for_site(site)
+        for name, value in asked:
+            kind = {"page_group": PAGE_GROUPS, "goal": GOALS, "funnel": FUNNELS}[name]
+            known = [d.name for d in definitions.of(kind)]
+            if value not in known:
+                raise InvalidRequest(f"`{name}` {value!r} is not one of {site}'s {kind.replace('_', ' ')}: "
+                                     f"{', '.join(known) or 'none yet (PUT /api/definitions/…)'}")
+        return definitions
+
+    def _total(self, site: str, dim: str, value: str | None, q: StatsQuery) -> tuple[list, list[dict]]:
+        """The totals vector of (dim, value)'s items over the range (minute slots for a minute interval, as the
+        answer's totals) and the blobs of the items in it."""
+        buckets = bucket_starts(q.start, q.end, q.interval)
+        unit = "day" if q.interval == "day" else "hour"
+        granularity = r.DAY if unit == "day" else r.HOUR
+        size = SECONDS[q.interval]
+        total, blobs = [0] * r.TOTALS_LEN, []
+        for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
+                                     r.sk(granularity, r.bucket_start(buckets[0], unit)),
+                                     r.sk(granularity, r.bucket_start(buckets[-1], unit))):
+            start, blob = int(item["sk"].split("#")[1]), r.decode(item.get("c"))
+            blobs.append(blob)
+            if q.interval == "minute":
+                for minute, vector in blob.get("m", {}).items():
+                    if buckets[0] <= start + 60 * int(minute) < buckets[-1] + size:
+                        total = _add(total, r.minute_totals(vector))
+            else:
+                total = _add(total, r.totals(blob))
+        return total, blobs
+
+    def _answer_definitions(self, data: dict[str, Any], q: StatsQuery, definitions: Definitions,
+                            in_range: list[dict], dim: str, narrowed: Any) -> None:
+        """`goals` (unfiltered answers: each goal's conversions and rate), `goal` (with goal=: its rate and
+        revenue) and `funnel` (with funnel=: its steps)."""
+        site = definitions.site
+        visitors = data["totals"]["visitors"] or 0
+        data["goals"] = []
+        if dim == r.ALL and not narrowed:
+            for goal in definitions.goals:
+                total, blobs = self._total(site, r.GOAL, goal.name, q)
+                data["goals"].append({**_goal_numbers(goal.name, total, blobs, visitors), "since": goal.since})
+        if q.goal is not None:
+            everything, _ = self._total(site, r.ALL, None, q)
+            goal = definitions.goal(q.goal)
+            data["goal"] = {**_goal_numbers(q.goal, r.sum_vectors([data_vector(data)], r.TOTALS_LEN), in_range,
+                                            int(everything[r.VI])), "since": goal.since,
+                            "revenue_by_source": _revenue_by_source(in_range, q.limit)}
+        if q.funnel is not None:
+            funnel = definitions.funnel(q.funnel)
+            _, blobs = self._total(site, r.FUNNEL, funnel.name, q)
+            rows = r.merged_breakdown(blobs, r.FUNNEL_STEPS)
+            steps, first, previous = [], None, None
+            for n, goal in enumerate(funnel.steps, 1):
+                visits, step_visitors = (list(rows.get(str(n), [])) + [0, 0])[:2]
+                first = visits if first is None else first
+                steps.append({"step": n, "goal": goal, "visits": int(visits), "visitors": int(step_visitors),
+                              "conversion_from_previous": _rate(visits, previous if previous is not None else visits),
+                              "conversion_from_start": _rate(visits, first),
+                              "drop_off": int((previous if previous is not None else visits) - visits)})
+                previous = visits
+            data["funnel"] = {"name": funnel.name, "since": funnel.since, "steps": steps}

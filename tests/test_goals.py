@@ -1,0 +1,231 @@
+"""Page groups, goals, revenue and funnels, counted from a site's definitions, exact against an independent
+computation from the definitions over a seeded stream with late, out-of-order and repeated events.
+
+The definitions (docs/data-model.md): a visit is a visitor's events with no gap over 30 minutes; a page
+group counts the page views on its pages, the visits and the visitors (once per UTC day) with an event on
+one of them; a goal counts its conversions (events), the visits and the visitors that converted; a funnel
+counts each visit in the furthest step it reached in order by time, whatever order its events arrived in.
+"""
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import replace
+
+import pytest
+
+from conftest import collect, midnight, stats_at as stats
+
+GAP = 30 * 60
+SITE = "shop.example.com"
+DEFINITIONS = {SITE: {
+    "page_groups": [{"name": "Products", "pattern": "/products/*"}, {"name": "Blog", "pattern": "/blog/**"}],
+    "goals": [{"name": "Pricing seen", "page": "/pricing"},
+              {"name": "Landing", "page": "/"},
+              {"name": "Signup", "event_type": "signup"},
+              {"name": "Pro signup", "event_type": "signup", "props": {"plan": "pro"}},
+              {"name": "Purchase", "event_type": "purchase", "revenue": {"property": "amount", "currency": "USD"}}],
+    "funnels": [{"name": "Checkout", "steps": ["Landing", "Pricing seen", "Signup", "Purchase"]}],
+}}
+PAGES = ["/", "/pricing", "/products/red-shoe", "/products/blue-hat", "/blog", "/blog/2026/launch", "/docs"]
+
+
+@pytest.fixture
+def defined(backend, monkeypatch):
+    """GIVEN a deployment seeded with the shop's page groups, goals and a funnel (LIVEINSIGHT_DEFINITIONS)."""
+    from liveinsight import aggregator
+    from liveinsight.query import stats as reader
+
+    seeded = replace(backend.store.settings, definitions=json.dumps(DEFINITIONS))
+    for cls in (aggregator.Aggregator, reader.StatsReader):
+        real = cls.__init__
+
+        def with_definitions(self, store, settings=None, *args, _real=real, **kwargs):
+            _real(self, store, replace(settings or store.settings, definitions=seeded.definitions), *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", with_definitions)
+    return backend
+
+
+def event(visitor: str, t: float, n: int, event_type: str = "page_view", page: str = "/", props=None) -> dict:
+    out = {"event_type": event_type, "session_id": visitor, "timestamp": round(t, 3), "event_id": f"e-{n}",
+           "page_url": f"https://{SITE}{page}"}
+    if props:
+        out["props"] = props
+    return out
+
+
+def seeded_stream(seed: int, day: int, people: int = 30) -> list[dict]:
+    """Visits in one UTC day: most land on /, then page views, pricing, signups (plan pro or free) and
+    purchases in any order (so a funnel's steps come in order in some visits and out of order in others)."""
+    rng = random.Random(seed)
+    stream = []
+    for person in range(people):
+        t = day + 3600 + rng.uniform(0, 6 * 3600)
+        for _ in range(rng.randint(1, 3)):
+            steps = (["/"] if rng.random() < 0.7 else []) + rng.choices(
+                ["page", "/pricing", "signup", "purchase"], weights=[4, 3, 2, 2], k=rng.randint(0, 6))
+            for step in steps:
+                if step == "signup":
+                    stream.append(event(f"v{person}", t, len(stream), "signup", "/signup",
+                                        {"plan": rng.choice(["pro", "free"])}))
+                elif step == "purchase":
+                    stream.append(event(f"v{person}", t, len(stream), "purchase", "/checkout",
+                                        {"amount": rng.choice([19.99, 49.5, 120])}))
+                else:
+                    stream.append(event(f"v{person}", t, len(stream), page=rng.choice(PAGES) if step == "page" else step))
+                t += rng.uniform(20, 400)
+            t += 2 * 3600
+    return stream
+
+
+def independent(stream: list[dict]) -> dict:
+    """Every number, from the definitions alone."""
+    def group_of(page):
+        if page.startswith("/products/") and page.count("/") == 2:
+            return "Products"
+        return "Blog" if page == "/blog" or page.startswith("/blog/") else None
+
+    def goals_of(e, page):
+        hits = []
+        if e["event_type"] == "page_view" and page == "/pricing":
+            hits.append("Pricing seen")
+        if e["event_type"] == "page_view" and page == "/":
+            hits.append("Landing")
+        if e["event_type"] == "signup":
+            hits.append("Signup")
+            if e["props"]["plan"] == "pro":
+                hits.append("Pro signup")
+        if e["event_type"] == "purchase":
+            hits.append("Purchase")
+        return hits
+
+    out = {"visitors": set(), "groups": defaultdict(lambda: {"page_views": 0, "sessions": 0, "visitors": set()}),
+           "goals": defaultdict(lambda: {"conversions": 0, "visits": 0, "visitors": set(), "revenue": 0.0}),
+           "funnel": defaultdict(lambda: {"visits": 0, "visitors": set()})}
+    by_person = defaultdict(list)
+    for e in stream:
+        by_person[e["session_id"]].append(e)
+    for person, events in by_person.items():
+        events.sort(key=lambda e: e["timestamp"])
+        visits, last = [], None
+        for e in events:
+            if last is None or e["timestamp"] - last > GAP:
+                visits.append([])
+            visits[-1].append(e)
+            last = e["timestamp"]
+            out["visitors"].add(person)
+        for visit in visits:
+            groups, goals = set(), set()
+            for e in visit:
+                page = e["page_url"].split(SITE, 1)[1]
+                group = group_of(page)
+                if group:
+                    groups.add(group)
+                    out["groups"][group]["page_views"] += e["event_type"] == "page_view"
+                    out["groups"][group]["visitors"].add(person)
+                for goal in goals_of(e, page):
+                    goals.add(goal)
+                    out["goals"][goal]["conversions"] += 1
+                    out["goals"][goal]["visitors"].add(person)
+                    if goal == "Purchase":
+                        out["goals"][goal]["revenue"] += e["props"]["amount"]
+            for group in groups:
+                out["groups"][group]["sessions"] += 1
+            for goal in goals:
+                out["goals"][goal]["visits"] += 1
+            reached, at = 0, float("-inf")  # the furthest step in order by time
+            for step in DEFINITIONS[SITE]["funnels"][0]["steps"]:
+                times = [e["timestamp"] for e in visit if step in goals_of(e, e["page_url"].split(SITE, 1)[1])
+                         and e["timestamp"] >= at]
+                if not times:
+                    break
+                at, reached = min(times), reached + 1
+            for n in range(1, reached + 1):
+                out["funnel"][n]["visits"] += 1
+                out["funnel"][n]["visitors"].add(person)
+    return out
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_page_groups_goals_revenue_and_funnels_are_exact_with_late_and_repeated_events(defined, seed):
+    # GIVEN 30 visitors' visits in a day, arriving up to four minutes late and out of order, ten events twice
+    day = midnight()
+    stream = seeded_stream(seed, day)
+    rng = random.Random(seed)
+    arrivals = sorted([(e["timestamp"] + rng.uniform(0, 240), e) for e in stream]
+                      + [(e["timestamp"] + rng.uniform(0, 600), e) for e in rng.sample(stream, 10)],
+                      key=lambda pair: pair[0])
+    for i, (_, e) in enumerate(arrivals):
+        collect(defined, [e], now=day + 86400)
+        if i % 5 == 0:
+            defined.aggregate()
+    truth = independent(stream)
+    query = f"from={day}&to={day + 86400}&site={SITE}"
+    # WHEN the day is asked
+    data = stats(defined, query + "&interval=hour&funnel=Checkout&limit=100", now=day + 86400)
+    # THEN each page group's page views, visits and visitors are the independent count's
+    assert {row["page_group"]: (row["page_views"], row["sessions"], row["visitors"]) for row in data["page_groups"]} \
+        == {name: (g["page_views"], g["sessions"], len(g["visitors"])) for name, g in truth["groups"].items()}
+    # AND each goal's conversions, visits, unique conversions, conversion rate and revenue
+    assert data["totals"]["visitors"] == len(truth["visitors"])
+    for goal in data["goals"]:
+        want = truth["goals"][goal["name"]]
+        assert (goal["conversions"], goal["visits"], goal["visitors"]) == \
+            (want["conversions"], want["visits"], len(want["visitors"])), goal["name"]
+        assert goal["conversion_rate"] == round(len(want["visitors"]) / len(truth["visitors"]), 4)
+    purchase = next(g for g in data["goals"] if g["name"] == "Purchase")
+    assert purchase["revenue"] == [{"currency": "USD", "total": round(truth["goals"]["Purchase"]["revenue"], 3),
+                                    "average": round(truth["goals"]["Purchase"]["revenue"]
+                                                     / truth["goals"]["Purchase"]["conversions"], 3),
+                                    "conversions": truth["goals"]["Purchase"]["conversions"]}]
+    # AND the funnel's visits and visitors per step, in order by time
+    assert [(s["goal"], s["visits"], s["visitors"]) for s in data["funnel"]["steps"]] == \
+        [(goal, truth["funnel"][n]["visits"], len(truth["funnel"][n]["visitors"]))
+         for n, goal in enumerate(DEFINITIONS[SITE]["funnels"][0]["steps"], 1)]
+    # AND a goal as a filter narrows the answer to its converting visits, a page group to its pages
+    signup = stats(defined, query + "&interval=day&goal=Signup", now=day + 86400)
+    assert (signup["totals"]["events"], signup["totals"]["sessions"], signup["totals"]["visitors"]) == \
+        (truth["goals"]["Signup"]["conversions"], truth["goals"]["Signup"]["visits"],
+         len(truth["goals"]["Signup"]["visitors"]))
+    assert sum(row["sessions"] for row in signup["sources"]) == truth["goals"]["Signup"]["visits"]
+    products = stats(defined, query + "&interval=hour&page_group=Products", now=day + 86400)
+    assert (products["totals"]["page_views"], products["totals"]["sessions"], products["totals"]["visitors"]) == \
+        (truth["groups"]["Products"]["page_views"], truth["groups"]["Products"]["sessions"],
+         len(truth["groups"]["Products"]["visitors"]))
+    assert {row["page"] for row in products["pages"]} <= {"/products/red-shoe", "/products/blue-hat"}
+
+
+def test_a_funnel_step_is_placed_by_its_time_not_its_arrival(defined):
+    # GIVEN a visit that lands, sees pricing and signs up, whose signup arrives first and pricing last
+    at = midnight() + 10 * 3600
+    landing, pricing = event("v1", at, 1, page="/"), event("v1", at + 60, 2, page="/pricing")
+    signup = event("v1", at + 120, 3, "signup", "/signup", {"plan": "pro"})
+    for e in (signup, landing, pricing):
+        collect(defined, [e], now=at + 600)
+        defined.aggregate()
+    # WHEN the funnel is asked
+    data = stats(defined, f"from={at - 60}&to={at + 600}&site={SITE}&funnel=Checkout", now=at + 600)
+    # THEN the visit reached the third step, once
+    assert [s["visits"] for s in data["funnel"]["steps"]] == [1, 1, 1, 0]
+    assert data["funnel"]["steps"][1]["conversion_from_previous"] == 1.0
+    assert data["funnel"]["steps"][3]["drop_off"] == 1
+
+
+def test_definition_filters_say_what_they_need(defined):
+    from urllib.parse import parse_qs
+
+    from liveinsight.errors import InvalidRequest
+    from liveinsight.query.stats import StatsReader
+
+    at = midnight() + 3600
+    for query, message in {"goal=Signup": "`goal` needs `site`",
+                           f"site={SITE}&goal=Nope": "`goal` 'Nope' is not one of shop.example.com's goals: Pricing",
+                           f"site={SITE}&funnel=Nope": "is not one of shop.example.com's funnels: Checkout",
+                           f"site={SITE}&page_group=Products&page=/": "`page_group` cannot be combined"}.items():
+        # WHEN a definition filter comes without its site, or naming nothing defined
+        with pytest.raises(InvalidRequest) as refused:
+            StatsReader(defined.store).answer(parse_qs(f"from={at}&to={at + 3600}&{query}"), now=at + 3600)
+        # THEN the 400 says what to give
+        assert message in str(refused.value), query
