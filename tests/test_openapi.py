@@ -647,3 +647,35 @@ def test_any_goal_gets_a_documented_answer_and_what_is_kept_is_valid(backend, bo
         kept = next(g for g in payload["data"]["goals"] if g["name"] == "g")
         GOAL_BODY.validate({k: v for k, v in kept.items() if k not in ("name", "since", "seeded")
                             and v not in (None, {})})
+
+
+def test_stats_answers_with_goals_funnels_and_page_groups_match_the_document(backend):
+    from liveinsight import handler
+
+    handler.configure(replace(backend.store.settings, api_key="k-1"), backend.store)
+    key = {"X-API-Key": "k-1"}
+    site = "site=shop.example.com"
+    # GIVEN a page group, goals (one with revenue) and a funnel, and a visit that converts
+    for kind, name, body in (("page_groups", "products", {"pattern": "/products/*"}),
+                             ("goals", "landing", {"page": "/"}), ("goals", "signup", {"event_type": "signup"}),
+                             ("goals", "purchase", {"event_type": "purchase",
+                                                    "revenue": {"property": "amount", "currency": "EUR"}}),
+                             ("funnels", "checkout", {"steps": ["landing", "signup", "purchase"]})):
+        assert call(backend, "PUT", f"/api/definitions/{kind}/{name}?{site}", body, key)[0] == 200
+    now = time.time() + 2  # after the definitions' `since` (they count from when they were saved)
+    call(backend, "POST", "/api/events", {"events": [
+        page_view("s-1", "/", now), page_view("s-1", "/products/shoe", now + 10),
+        {"event_type": "signup", "session_id": "s-1", "timestamp": now + 20, "page_url": "https://shop.example.com/"},
+        {"event_type": "purchase", "session_id": "s-1", "timestamp": now + 30,
+         "page_url": "https://shop.example.com/checkout", "props": {"amount": 49.5}}]})
+    backend.aggregate()
+    span = f"from={int(now) - 3600}&to={int(now) + 600}&interval=hour"
+    # WHEN stats are asked with the goals, a goal, a page group and the funnel
+    for query in (site, f"{site}&goal=purchase", f"{site}&page_group=products", f"{site}&funnel=checkout"):
+        status, payload, _ = call(backend, "GET", f"/api/stats?{span}&{query}", headers=key)
+        # THEN each answer is documented
+        assert status == 200, payload
+    assert payload["data"]["funnel"]["steps"][-1]["visits"] == 1
+    data = call(backend, "GET", f"/api/stats?{span}&{site}&goal=purchase", headers=key)[1]["data"]
+    assert data["goal"]["revenue"] == [{"currency": "EUR", "total": 49.5, "average": 49.5, "conversions": 1}]
+    assert call(backend, "GET", "/api/stats?period=1h&goal=purchase", headers=key)[0] == 400

@@ -556,6 +556,7 @@ class StatsReader:
         data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
         data["bots_filtered"] = 0 if part or sliced else int(sum(r.totals(b)[r.BOT] for b in in_range))
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
+        data["goals"] = []
         if definitions is not None:
             self._answer_definitions(data, q, definitions, in_range, dim, part or sliced or q.prop)
         return data
