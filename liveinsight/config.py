@@ -136,6 +136,9 @@ MAX_DEFINITION_NAME_CHARS = 60
 MAX_PATTERN_CHARS = 200
 MAX_REVENUE = 10**12  # a goal's revenue property per conversion, in its currency
 DEFINITIONS_CACHE_SECONDS = 60  # how long a warm function reuses a site's definitions
+# A saved definition counts events from this long after it is saved (its `since`): by then every warm
+# aggregator has read it, so no event it should count is folded without it.
+DEFINITION_COUNTS_AFTER_SECONDS = DEFINITIONS_CACHE_SECONDS
 
 # Privacy: a stored page URL keeps scheme, host, path, `utm_*` and these query parameters
 # (LIVEINSIGHT_KEEP_QUERY, comma-separated; empty keeps only `utm_*`). `ref` is read as a source.

@@ -335,7 +335,8 @@ class DefinitionsStore:
     def put(self, site: str, kind: str, name: str, body: str | bytes | dict | None) -> Definitions:
         """Add or replace the definition `name` of `kind`; the site's definitions after the change.
 
-        A definition that changes counts from now (`since`); saving the same again keeps its `since`.
+        A definition that changes counts from a minute after now (`since`: every warm aggregator has read it
+        by then); saving the same again keeps its `since`.
         """
         kind, name = check_kind(kind), check_name(name)
         parsed = parse_body(kind, body)
@@ -343,7 +344,8 @@ class DefinitionsStore:
         def change(known: Definitions) -> Definitions:
             _check_unique_spelling(known, kind, name)
             before = known.find(kind, name)
-            definition = build(kind, name, parsed, known, since=int(self.clock()))
+            definition = build(kind, name, parsed, known,
+                               since=int(self.clock()) + config.DEFINITION_COUNTS_AFTER_SECONDS)
             if before is not None and before.body() == definition.body():
                 definition = replace(definition, since=before.since)
             after = known.with_definition(kind, definition)

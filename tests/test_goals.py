@@ -229,3 +229,30 @@ def test_definition_filters_say_what_they_need(defined):
             StatsReader(defined.store).answer(parse_qs(f"from={at}&to={at + 3600}&{query}"), now=at + 3600)
         # THEN the 400 says what to give
         assert message in str(refused.value), query
+
+
+def test_a_goal_added_halfway_counts_from_its_since_and_deleting_another_keeps_its_counts(backend):
+    from liveinsight.definitions import DefinitionsStore
+
+    # GIVEN a signup goal saved at 10:00 (it counts from a minute later), and a purchase goal from before
+    day = midnight()
+    saved_at = day + 10 * 3600
+    store = DefinitionsStore(backend.store, clock=lambda: day)
+    store.put(SITE, "goals", "Purchase", {"event_type": "purchase"})
+    DefinitionsStore(backend.store, clock=lambda: saved_at).put(SITE, "goals", "Signup", {"event_type": "signup"})
+    # AND signups and purchases of one visit on either side of it (and one in the minute after saving)
+    times = [saved_at - 600, saved_at - 60, saved_at + 30, saved_at + 61, saved_at + 300]
+    collect(backend, [event("v1", t, n, "signup", "/signup", {"plan": "pro"}) for n, t in enumerate(times)]
+            + [event("v1", t + 1, 10 + n, "purchase", "/checkout") for n, t in enumerate(times)], now=saved_at + 600)
+    # WHEN the day is asked
+    data = stats(backend, f"from={day}&to={day + 86400}&site={SITE}", now=saved_at + 600)
+    goals = {g["name"]: g for g in data["goals"]}
+    # THEN the signup goal counts the conversions from its `since` only, the purchase goal every one
+    assert goals["Signup"]["since"] == saved_at + 60
+    assert (goals["Signup"]["conversions"], goals["Signup"]["visits"], goals["Signup"]["visitors"]) == (2, 1, 1)
+    assert goals["Purchase"]["conversions"] == 5
+    # AND deleting the signup goal leaves the purchase goal's counts as they were
+    DefinitionsStore(backend.store).delete(SITE, "goals", "Signup")
+    collect(backend, [event("v1", saved_at + 400, 30, "purchase", "/checkout")], now=saved_at + 600)
+    after = stats(backend, f"from={day}&to={day + 86400}&site={SITE}", now=saved_at + 600)
+    assert [(g["name"], g["conversions"], g["visits"]) for g in after["goals"]] == [("Purchase", 6, 1)]

@@ -662,7 +662,7 @@ def test_stats_answers_with_goals_funnels_and_page_groups_match_the_document(bac
                                                     "revenue": {"property": "amount", "currency": "EUR"}}),
                              ("funnels", "checkout", {"steps": ["landing", "signup", "purchase"]})):
         assert call(backend, "PUT", f"/api/definitions/{kind}/{name}?{site}", body, key)[0] == 200
-    now = time.time() + 2  # after the definitions' `since` (they count from when they were saved)
+    now = time.time() + 65  # after the definitions' `since` (they count from a minute after they are saved)
     call(backend, "POST", "/api/events", {"events": [
         page_view("s-1", "/", now), page_view("s-1", "/products/shoe", now + 10),
         {"event_type": "signup", "session_id": "s-1", "timestamp": now + 20, "page_url": "https://shop.example.com/"},
