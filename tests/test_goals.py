@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import defaultdict
 from dataclasses import replace
 
@@ -256,3 +257,29 @@ def test_a_goal_added_halfway_counts_from_its_since_and_deleting_another_keeps_i
     collect(backend, [event("v1", saved_at + 400, 30, "purchase", "/checkout")], now=saved_at + 600)
     after = stats(backend, f"from={day}&to={day + 86400}&site={SITE}", now=saved_at + 600)
     assert [(g["name"], g["conversions"], g["visits"]) for g in after["goals"]] == [("Purchase", 6, 1)]
+
+
+def test_a_revenue_that_is_not_an_amount_is_refused_naming_the_property_and_its_neighbours_kept(backend):
+    from liveinsight.definitions import DefinitionsStore
+
+    # GIVEN a purchase goal whose revenue is props.amount in EUR
+    at = time.time() - 600
+    DefinitionsStore(backend.store, clock=lambda: at - 3600).put(SITE, "goals", "Purchase", {
+        "event_type": "purchase", "revenue": {"property": "amount", "currency": "EUR"}})
+    good = event("v1", at, 1, "purchase", "/checkout", {"amount": "49.90"})
+    for bad in ("lots", float("inf"), -5, 10**13, True):
+        # WHEN a purchase arrives with that amount beside a good one
+        status, payload, _ = backend.request("POST", "/api/events", {"events": [
+            good, event("v1", at + 5, 2, "purchase", "/checkout", {"amount": bad})]} if bad != float("inf") else
+            json.dumps({"events": [good]}).replace("]}", ', {"event_type": "purchase", "session_id": "v1", '
+                                                   f'"timestamp": {at + 5}, "page_url": "https://{SITE}/c", '
+                                                   '"props": {"amount": 1e999}}]}'))
+        # THEN it is refused naming props.amount and what is accepted, and the good one is kept
+        assert status == 200, payload
+        assert payload["data"]["accepted"] == 1, bad
+        message = payload["data"]["rejected"][0]["message"]
+        assert "props" in message and ("amount" in message or "finite" in message), message
+    # AND a request of only bad amounts is a 400
+    status, payload, _ = backend.request("POST", "/api/events", {"events": [
+        event("v2", at, 3, "purchase", "/checkout", {"amount": "free"})]})
+    assert status == 400 and "`props.amount` is the revenue of goal 'Purchase'" in payload["message"]

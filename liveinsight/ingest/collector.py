@@ -26,6 +26,8 @@ from .geo import country_of_zone
 from ..items import sites
 from ..items.events import event_item
 from ..store import Store
+from ..definitions import DefinitionsStore
+from ..items.definitions import revenue_problem
 
 MAX_CACHED_SITES = 10_000  # sites a warm function remembers as admitted or refused today
 
@@ -71,6 +73,7 @@ class Collector:
     def __init__(self, store: Store, settings: Settings | None = None):
         self.store = store
         self.settings = settings or store.settings
+        self.definitions = DefinitionsStore(store, self.settings)  # goals' revenue properties, cached a minute
         self._admitted: set[str] = set()
         self._refused: dict[str, str] = {}  # site -> the UTC day it was refused
 
@@ -82,6 +85,7 @@ class Collector:
         now = time.time() if now is None else now
         raw_events = split_batch(decode_body(body))
         valid, rejected = parse_events(raw_events, now)
+        valid, rejected = self._check_revenue(valid, rejected)
         if not valid:
             raise InvalidRequest(
                 rejected[0].message if len(rejected) == 1 else f"none of the {len(rejected)} events is valid",
@@ -123,6 +127,24 @@ class Collector:
         result.filtered += len(bots)
         result.accepted = len(items) - len(bots)
         return result
+
+    def _check_revenue(self, valid: list[tuple[int, Event]], rejected: list[Rejection]
+                       ) -> tuple[list[tuple[int, Event]], list[Rejection]]:
+        """An event converting a goal of its site whose revenue property is not an amount is refused, naming the
+        property (its neighbours are kept); the site's goals are read only for events with properties."""
+        kept = []
+        for index, event in valid:
+            problem = None
+            if event.props and event.page_url:
+                site = site_of(page_info(event.page_url).host)
+                goals = self.definitions.for_site(site).goals if site else ()
+                problem = next((p for goal in goals if goal.revenue and goal.event_type == event.event_type
+                                for p in [revenue_problem(goal, {"props": event.props})] if p), None)
+            if problem:
+                rejected.append(Rejection(index, problem))
+            else:
+                kept.append((index, event))
+        return kept, sorted(rejected, key=lambda r: r.index)
 
     def _excluded(self, event: Event) -> bool:
         """Events of a site not in LIVEINSIGHT_SITES, or on a LIVEINSIGHT_EXCLUDE_PATHS page, are never stored."""
