@@ -311,7 +311,7 @@ class DefinitionsStore:
         self._lock = threading.Lock()
 
     def for_site(self, site: str) -> Definitions:
-        """The site's definitions, seeds merged in, from a cache of DEFINITIONS_CACHE_SECONDS (the aggregator's read)."""
+        """The site's definitions, seeds merged in, cached DEFINITIONS_CACHE_SECONDS (the aggregator's read)."""
         now = self.monotonic()
         with self._lock:
             cached = self._cache.get(site)

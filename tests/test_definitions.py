@@ -149,7 +149,8 @@ def test_an_amount_that_is_not_one_is_no_revenue_and_named_as_a_problem(amount):
 def test_a_purchase_without_the_amount_still_converts_without_revenue():
     event = {"event_type": "purchase", "props": {"sku": "A1"}}
     assert SHOP.goals_hit(event) == ["purchase"]
-    assert d.revenue_of(SHOP.goal("purchase"), event) is None and d.revenue_problem(SHOP.goal("purchase"), event) is None
+    assert d.revenue_of(SHOP.goal("purchase"), event) is None
+    assert d.revenue_problem(SHOP.goal("purchase"), event) is None
     assert d.revenue_of(SHOP.goal("signup"), {"event_type": "signup", "props": {"amount": 5}}) is None
 
 
@@ -579,3 +580,44 @@ def test_a_write_through_the_same_store_is_read_back_at_once(store):
     assert not definitions.for_site(SITE)
     definitions.put(SITE, "page_groups", "blog", {"pattern": "/blog/**"})
     assert definitions.for_site(SITE).groups_of("/blog/hello") == ["blog"]
+
+
+# --- the dashboard's client, over HTTP ----------------------------------------------------------
+
+
+@pytest.fixture
+def http_api(api):
+    """GIVEN the API behind the local gateway on a free port."""
+    import threading
+
+    from liveinsight.local.server import Gateway, GatewayServer
+
+    gateway = type("DefinitionsGateway", (Gateway,), {"handler": staticmethod(api.handler)})
+    server = GatewayServer(("127.0.0.1", 0), gateway)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_dashboards_client_reads_writes_and_deletes_definitions(http_api):
+    from liveinsight.dashboard.client import ApiAuthError, ApiRequestError, Client
+
+    with Client(http_api, api_key=KEY) as client:
+        # WHEN the Settings page's client adds a page group, a goal on it and a funnel (names with spaces and %)
+        client.put_definition("page_groups", "product pages", {"pattern": "/products/*"}, site=SITE)
+        client.put_definition("goals", "viewed 100% products", {"page_group": "product pages"}, site=SITE)
+        client.put_definition("goals", "signup", {"event_type": "signup"}, site=SITE)
+        after = client.put_definition("funnels", "browse to signup", {"steps": ["viewed 100% products", "signup"]},
+                                      site=SITE)
+        # THEN each answer is the site's definitions, and GET agrees
+        assert after == client.definitions(SITE)
+        assert after.version == 4 and after.names("goals") == ["viewed 100% products", "signup"]
+        # AND a refusal carries the API's reason
+        with pytest.raises(ApiRequestError, match="used by funnel 'browse to signup'") as refused:
+            client.delete_definition("goals", "signup", site=SITE)
+        assert refused.value.status == 409
+        assert client.delete_definition("funnels", "browse to signup", site=SITE).funnels == []
+    with Client(http_api) as keyless, pytest.raises(ApiAuthError):
+        keyless.definitions(SITE)
