@@ -382,6 +382,8 @@ class DefinitionsStore:
             item = self.store.get_item(self.table, d.key(site), consistent=True)
             stored = Definitions.from_item(site, item)
             after = change(stored.merged_over(seeds))
+            if after.stored() == stored:  # saved again as it was: no change, no write, the same version
+                return after
             new = replace(after.stored(), version=stored.version + 1)
             try:
                 self.store.put_versioned(self.table, new.to_item(), stored.version if item else None)

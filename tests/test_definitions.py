@@ -244,6 +244,7 @@ def test_a_changed_definition_counts_from_its_change_and_the_same_one_saved_agai
     clock[0] += 3600
     call(api, "PUT", "page_groups", "blog", {"pattern": "/blog/*"})
     assert listed(api)["page_groups"][0]["since"] == 1_800_000_000
+    assert listed(api)["version"] == 1  # saved as it was: no change
     clock[0] += 3600
     call(api, "PUT", "page_groups", "blog", {"pattern": "/blog/**"})
     assert listed(api)["page_groups"][0] == {"name": "blog", "pattern": "/blog/**", "since": 1_800_007_200,
