@@ -42,15 +42,15 @@ def test_the_sites_definitions_are_listed_with_when_they_count_from(fake):
     # WHEN a teammate opens Settings (the only site is the one shown)
     at = open_page(SETTINGS)
     # THEN each kind is a table saying what it is and from when it counts
-    groups = table_with(at, "pattern")
-    assert groups.to_dict("records") == [{"name": "products", "pattern": "/products/*", "counting": "from the start",
-                                          "defined": "at deploy"}]
-    goals = table_with(at, "converts on")
-    assert goals["converts on"].tolist() == ["event signup · plan = pro", "event purchase", "page /pricing"]
-    assert goals["revenue"].tolist() == ["", "amount in EUR", ""]
-    assert goals["counting"].tolist() == ["since 2026-01-01 00:00 UTC", "since 2026-01-01 00:00 UTC",
+    groups = table_with(at, "Pattern")
+    assert groups.to_dict("records") == [{"Name": "products", "Pattern": "/products/*", "Counting": "from the start",
+                                          "Defined": "at deploy"}]
+    goals = table_with(at, "Converts on")
+    assert goals["Converts on"].tolist() == ["event signup · plan = pro", "event purchase", "page /pricing"]
+    assert goals["Revenue"].tolist() == ["", "amount in EUR", ""]
+    assert goals["Counting"].tolist() == ["since 2026-01-01 00:00 UTC", "since 2026-01-01 00:00 UTC",
                                           "from the start"]
-    assert table_with(at, "steps")["steps"].tolist() == ["pricing → signup → purchase"]
+    assert table_with(at, "Steps")["Steps"].tolist() == ["pricing → signup → purchase"]
     assert ("definitions", {"site": SITE}) in fake.calls
 
 
@@ -68,7 +68,7 @@ def test_adding_a_page_group_sends_its_pattern_and_lists_it(fake):
     button(at, "Add page group").click().run()
     assert changes(fake) == [("put_definition", {"kind": "page_groups", "name": "blog",
                                                  "body": {"pattern": "/blog/**"}, "site": SITE})]
-    assert table_with(at, "pattern")["name"].tolist() == ["blog"]
+    assert table_with(at, "Pattern")["Name"].tolist() == ["blog"]
     assert at.text_input(key="_group_name").value == ""  # ready for the next one
 
 
@@ -86,7 +86,7 @@ def test_adding_a_purchase_goal_with_a_property_and_revenue(fake):
     button(at, "Add goal").click().run()
     assert changes(fake) == [("put_definition", {"kind": "goals", "name": "pro purchase", "site": SITE, "body": {
         "event_type": "purchase", "props": {"plan": "pro"}, "revenue": {"property": "amount", "currency": "EUR"}}})]
-    assert table_with(at, "converts on")["revenue"].tolist() == ["amount in EUR"]
+    assert table_with(at, "Converts on")["Revenue"].tolist() == ["amount in EUR"]
 
 
 def test_a_page_goal_and_a_page_group_goal(fake):
@@ -133,7 +133,7 @@ def test_deleting_a_definition(fake):
     at.selectbox(key="_delete_goals").set_value("purchase")
     next(b for b in at.button if b.key == "_delete_goals_button").click().run()
     assert changes(fake) == [("delete_definition", {"kind": "goals", "name": "purchase", "site": SITE})]
-    assert table_with(at, "converts on")["name"].tolist() == ["signup", "pricing"]
+    assert table_with(at, "Converts on")["Name"].tolist() == ["signup", "pricing"]
     assert "Deleted the goal purchase." in [t.value for t in at.text]
 
 
@@ -158,11 +158,11 @@ def test_hostile_names_show_as_text(fake):
     name = hostile.PATHS[0]
     fake.site_definitions[SITE] = {**SHOP, "funnels": [], "goals": [{**SHOP["goals"][0], "name": name}]}
     at = open_page(SETTINGS)
-    assert table_with(at, "converts on")["name"].tolist() == [name]
+    assert table_with(at, "Converts on")["Name"].tolist() == [name]
 
 
 def test_the_tables_are_plain_functions_of_the_answer():
     definitions = Definitions.from_json(SHOP)
-    assert defs.funnels_table(definitions).columns.tolist() == ["name", "steps", "counting", "defined"]
+    assert defs.funnels_table(definitions).columns.tolist() == ["Name", "Steps", "Counting", "Defined"]
     assert defs.counting({"since": 0}) == "from the start"
     assert defs.goal_body(defs.EVENT, " signup ", "", "", "", "") == {"event_type": "signup"}

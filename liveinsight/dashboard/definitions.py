@@ -45,20 +45,20 @@ def revenue(goal: dict[str, Any]) -> str:
 
 
 def page_groups_table(definitions: Definitions) -> pd.DataFrame:
-    return pd.DataFrame([{"name": g["name"], "pattern": g["pattern"], "counting": counting(g), "defined": _defined(g)}
-                         for g in definitions.page_groups], columns=["name", "pattern", "counting", "defined"])
+    return pd.DataFrame([{"Name": g["name"], "Pattern": g["pattern"], "Counting": counting(g), "Defined": _defined(g)}
+                         for g in definitions.page_groups], columns=["Name", "Pattern", "Counting", "Defined"])
 
 
 def goals_table(definitions: Definitions) -> pd.DataFrame:
-    return pd.DataFrame([{"name": g["name"], "converts on": converts_on(g), "revenue": revenue(g),
-                          "counting": counting(g), "defined": _defined(g)} for g in definitions.goals],
-                        columns=["name", "converts on", "revenue", "counting", "defined"])
+    return pd.DataFrame([{"Name": g["name"], "Converts on": converts_on(g), "Revenue": revenue(g),
+                          "Counting": counting(g), "Defined": _defined(g)} for g in definitions.goals],
+                        columns=["Name", "Converts on", "Revenue", "Counting", "Defined"])
 
 
 def funnels_table(definitions: Definitions) -> pd.DataFrame:
-    return pd.DataFrame([{"name": f["name"], "steps": " → ".join(f["steps"]), "counting": counting(f),
-                          "defined": _defined(f)} for f in definitions.funnels],
-                        columns=["name", "steps", "counting", "defined"])
+    return pd.DataFrame([{"Name": f["name"], "Steps": " → ".join(f["steps"]), "Counting": counting(f),
+                          "Defined": _defined(f)} for f in definitions.funnels],
+                        columns=["Name", "Steps", "Counting", "Defined"])
 
 
 def goal_body(kind: str, value: str | None, prop_key: str = "", prop_value: str = "", revenue_property: str = "",
