@@ -123,6 +123,20 @@ def test_event_goals_need_the_type_and_every_named_property_value():
     assert SHOP.goals_hit({"event_type": "Signup", "props": pro}) == []
 
 
+@pytest.mark.parametrize(("hits", "reached"), [
+    pytest.param([["landing"], ["pricing"], ["signup"], ["purchase"]], 4, id="every-step-in-order"),
+    pytest.param([["landing"], ["signup"], ["pricing"]], 2, id="a-step-out-of-order-waits-for-its-turn"),
+    pytest.param([["pricing"], ["landing"], ["pricing"]], 2, id="a-step-before-the-start-does-not-count"),
+    pytest.param([["landing", "pricing"]], 1, id="one-event-is-one-step"),
+    pytest.param([["landing"], [], ["other"], ["pricing"]], 2, id="other-events-between-steps"),
+    pytest.param([], 0, id="no-events"),
+])
+def test_a_funnel_counts_the_steps_reached_in_order(hits, reached):
+    funnel = d.Funnel("checkout", ("landing", "pricing", "signup", "purchase"))
+    assert funnel.progress(hits) == reached
+    assert funnel.progress(hits[1:], reached=1 if hits and "landing" in hits[0] else 0) == reached
+
+
 @pytest.mark.parametrize(("amount", "expected"), [
     pytest.param(19.99, (Decimal("19.99"), "EUR"), id="float"),
     pytest.param(20, (Decimal("20"), "EUR"), id="integer"),
