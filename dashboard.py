@@ -1,7 +1,7 @@
 """LiveInsight's dashboard: the router. Run with `streamlit run dashboard.py`."""
 import streamlit as st
 
-from liveinsight.dashboard import auth, kiosk, saved_views, ui
+from liveinsight.dashboard import auth, kiosk, saved_views, share, ui
 
 st.set_page_config(page_title="LiveInsight", page_icon=":material/insights:", layout="wide")
 
@@ -14,15 +14,17 @@ PAGES = [
     st.Page("pages/devices.py", title="Devices", icon=":material/devices:"),
     st.Page("pages/locations.py", title="Locations", icon=":material/public:"),
 ]
+# The team's page groups, goals and funnels: not a view to rotate, and not for a share link.
+SETTINGS = st.Page("pages/settings.py", title="Settings", icon=":material/tune:")
 # Streamlit's own menu is off (.streamlit/config.toml): it would list the pages/ folder
 # on a fresh server's first run. ui.navigation_menu draws the same menu from PAGES.
-navigation = st.navigation(PAGES, position="hidden")
+navigation = st.navigation([*PAGES, SETTINGS], position="hidden")
 auth.gate()  # With sign-in set up: the sign-in or refusal page stops the run here.
 if kiosk.active():  # ?kiosk=1: a screen for a room, without sidebar or chrome.
     kiosk.show(PAGES, navigation, ui.url_filters().site or ui.ALL_SITES)
 else:
     auth.sidebar_account()
-    ui.navigation_menu(PAGES)
+    ui.navigation_menu(PAGES if share.token() else [*PAGES, SETTINGS])
     saved_views.open_from_link()  # ?view=NAME sets the filters before the sidebar draws them.
     saved_views.sidebar(ui.sidebar_filters())
 navigation.run()

@@ -193,8 +193,10 @@ def _up(args: argparse.Namespace) -> int:
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         print(f"Sites            {sites_note(stack.settings)}", flush=True)
         if args.demo:
-            from .local.demo import Simulator, backfill
+            from .local.demo import Simulator, backfill, define
 
+            defined = define(stack.url, args.api_key)
+            print(f"defined the demo's page groups, goals and funnel ({defined}; Settings page)", flush=True)
             started = time.monotonic()
             print(f"backfilling {args.history_days} days of demo history…", flush=True)
             report = backfill(stack.services.store, args.history_days, args.visits_per_day, time.time(),

@@ -311,7 +311,7 @@ class DefinitionsStore:
         self._lock = threading.Lock()
 
     def for_site(self, site: str) -> Definitions:
-        """The site's definitions, seeds merged in, from a cache of DEFINITIONS_CACHE_SECONDS (the aggregator's read)."""
+        """The site's definitions, seeds merged in, cached DEFINITIONS_CACHE_SECONDS (the aggregator's read)."""
         now = self.monotonic()
         with self._lock:
             cached = self._cache.get(site)
@@ -384,6 +384,8 @@ class DefinitionsStore:
             item = self.store.get_item(self.table, d.key(site), consistent=True)
             stored = Definitions.from_item(site, item)
             after = change(stored.merged_over(seeds))
+            if after.stored() == stored:  # saved again as it was: no change, no write, the same version
+                return after
             new = replace(after.stored(), version=stored.version + 1)
             try:
                 self.store.put_versioned(self.table, new.to_item(), stored.version if item else None)

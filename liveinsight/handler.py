@@ -311,7 +311,7 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
     @app.get("/api/definitions")
     def get_definitions() -> Response:
         site = definitions_access()
-        return success(services().definitions.read(site).as_dict())
+        return success(services().definitions.read(site, consistent=True).as_dict())
 
     @app.put("/api/definitions/<kind>/<name>")
     def put_definition(kind: str, name: str) -> Response:

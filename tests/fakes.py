@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from liveinsight.dashboard.client import ApiError, ApiRequestError, ApiShareError, Realtime, SavedView, Stats
+from liveinsight.dashboard.client import (ApiError, ApiRequestError, ApiShareError, Definitions, Realtime, SavedView,
+                                         Stats)
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 SHARE_SECRET = "dashboard-test-secret"  # what the fake API verifies share links with
@@ -122,6 +123,9 @@ class FakeClient:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.saved: dict[str, SavedView] = {}  # saved views by case-folded name, as the API keeps them
         self.save_error: ApiError | None = None
+        # Each site's definitions as GET /api/definitions answers them; `definition_error` refuses the next change.
+        self.site_definitions: dict[str, dict[str, Any]] = {}
+        self.definition_error: ApiError | None = None
 
     def stats(self, **params: Any) -> Stats:
         self.calls.append(("stats", params))
@@ -173,6 +177,37 @@ class FakeClient:
     def delete_view(self, name: str) -> None:
         self.calls.append(("delete_view", {"name": name}))
         del self.saved[name.casefold()]
+
+    def definitions(self, site: str | None = None) -> Definitions:
+        self.calls.append(("definitions", {"site": site}))
+        if self.error:
+            raise self.error
+        return Definitions.from_json(copy.deepcopy(self._site(site)))
+
+    def _site(self, site: str | None) -> dict[str, Any]:
+        return self.site_definitions.setdefault(site or "", {"site": site, "version": 0, "page_groups": [],
+                                                             "goals": [], "funnels": []})
+
+    def put_definition(self, kind: str, name: str, body: dict[str, Any], site: str | None = None) -> Definitions:
+        self.calls.append(("put_definition", {"kind": kind, "name": name, "body": body, "site": site}))
+        if self.definition_error:
+            raise self.definition_error
+        data = self._site(site)
+        listed = [d for d in data[kind] if d["name"] != name]
+        fields = {"pattern": None} if kind == "page_groups" else {"steps": []} if kind == "funnels" else {
+            "event_type": None, "page": None, "page_group": None, "props": {}, "revenue": None}
+        data[kind] = listed + [{"name": name, **fields, **body, "since": NOW, "seeded": False}]
+        data["version"] += 1
+        return Definitions.from_json(copy.deepcopy(data))
+
+    def delete_definition(self, kind: str, name: str, site: str | None = None) -> Definitions:
+        self.calls.append(("delete_definition", {"kind": kind, "name": name, "site": site}))
+        if self.definition_error:
+            raise self.definition_error
+        data = self._site(site)
+        data[kind] = [d for d in data[kind] if d["name"] != name]
+        data["version"] += 1
+        return Definitions.from_json(copy.deepcopy(data))
 
     def stats_calls(self) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == "stats"]

@@ -211,7 +211,7 @@ def test_up_demo_dashboard_in_a_real_browser_then_ctrl_c_stops_everything(demo_s
             assert page.locator(DRAWN_TRACE).count() > 0
             menu = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
             labels = [text.split()[-1] for text in menu.all_inner_texts()]  # "dashboard Overview": icon, title.
-            assert labels == [label for label, _ in PAGES]
+            assert labels == [label for label, _ in PAGES] + ["Settings"]
             # Not Streamlit's folder menu ("dashboard, devices, events, overview, …").
             assert page.locator('[data-testid="stSidebarNav"]').count() == 0
             assert_no_error(page, "Overview")
@@ -222,6 +222,18 @@ def test_up_demo_dashboard_in_a_real_browser_then_ctrl_c_stops_everything(demo_s
                 wait_until_rendered(page, label)
                 assert_no_error(page, label)
                 assert save_full_page(page, name).stat().st_size > 10_000
+
+            # AND Settings lists the demo's page groups, goals and funnel, saying from when each counts
+            menu.filter(has_text="Settings").first.click()
+            page.locator("h1", has_text="Settings").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+            page.locator('[data-testid="stDataFrame"]').nth(2).wait_for(timeout=RENDER_TIMEOUT_MS)
+            page.wait_for_timeout(1000)
+            assert_no_error(page, "Settings")
+            main = page.locator('[data-testid="stMain"]').inner_text()
+            assert "Page groups, goals and funnels of shop.example.com" in main
+            page.get_by_text("Add a goal").click()
+            page.get_by_text("Revenue property (optional)").wait_for(timeout=RENDER_TIMEOUT_MS)
+            assert save_full_page(page, "settings").stat().st_size > 10_000
         finally:
             browser.close()
 

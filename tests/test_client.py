@@ -477,6 +477,6 @@ def test_one_session_is_reused(api, client):
 def test_public_names():
     assert set(client_module.__all__) == {
         "ApiAuthError", "ApiError", "ApiRequestError", "ApiServerError", "ApiShareError", "ApiUnreachable",
-        "Client", "Realtime", "SavedView", "Stats", "Totals"}
+        "Client", "Definitions", "Realtime", "SavedView", "Stats", "Totals"}
     for name in client_module.__all__:
         assert hasattr(client_module, name)

@@ -123,6 +123,20 @@ def test_event_goals_need_the_type_and_every_named_property_value():
     assert SHOP.goals_hit({"event_type": "Signup", "props": pro}) == []
 
 
+@pytest.mark.parametrize(("hits", "reached"), [
+    pytest.param([["landing"], ["pricing"], ["signup"], ["purchase"]], 4, id="every-step-in-order"),
+    pytest.param([["landing"], ["signup"], ["pricing"]], 2, id="a-step-out-of-order-waits-for-its-turn"),
+    pytest.param([["pricing"], ["landing"], ["pricing"]], 2, id="a-step-before-the-start-does-not-count"),
+    pytest.param([["landing", "pricing"]], 1, id="one-event-is-one-step"),
+    pytest.param([["landing"], [], ["other"], ["pricing"]], 2, id="other-events-between-steps"),
+    pytest.param([], 0, id="no-events"),
+])
+def test_a_funnel_counts_the_steps_reached_in_order(hits, reached):
+    funnel = d.Funnel("checkout", ("landing", "pricing", "signup", "purchase"))
+    assert funnel.progress(hits) == reached
+    assert funnel.progress(hits[1:], reached=1 if hits and "landing" in hits[0] else 0) == reached
+
+
 @pytest.mark.parametrize(("amount", "expected"), [
     pytest.param(19.99, (Decimal("19.99"), "EUR"), id="float"),
     pytest.param(20, (Decimal("20"), "EUR"), id="integer"),
@@ -149,7 +163,8 @@ def test_an_amount_that_is_not_one_is_no_revenue_and_named_as_a_problem(amount):
 def test_a_purchase_without_the_amount_still_converts_without_revenue():
     event = {"event_type": "purchase", "props": {"sku": "A1"}}
     assert SHOP.goals_hit(event) == ["purchase"]
-    assert d.revenue_of(SHOP.goal("purchase"), event) is None and d.revenue_problem(SHOP.goal("purchase"), event) is None
+    assert d.revenue_of(SHOP.goal("purchase"), event) is None
+    assert d.revenue_problem(SHOP.goal("purchase"), event) is None
     assert d.revenue_of(SHOP.goal("signup"), {"event_type": "signup", "props": {"amount": 5}}) is None
 
 
@@ -243,6 +258,7 @@ def test_a_changed_definition_counts_from_its_change_and_the_same_one_saved_agai
     clock[0] += 3600
     call(api, "PUT", "page_groups", "blog", {"pattern": "/blog/*"})
     assert listed(api)["page_groups"][0]["since"] == 1_800_000_060  # it counts a minute after it is saved
+    assert listed(api)["version"] == 1  # saved as it was: no change
     clock[0] += 3600
     call(api, "PUT", "page_groups", "blog", {"pattern": "/blog/**"})
     assert listed(api)["page_groups"][0] == {"name": "blog", "pattern": "/blog/**", "since": 1_800_007_260,
@@ -579,3 +595,44 @@ def test_a_write_through_the_same_store_is_read_back_at_once(store):
     assert not definitions.for_site(SITE)
     definitions.put(SITE, "page_groups", "blog", {"pattern": "/blog/**"})
     assert definitions.for_site(SITE).groups_of("/blog/hello") == ["blog"]
+
+
+# --- the dashboard's client, over HTTP ----------------------------------------------------------
+
+
+@pytest.fixture
+def http_api(api):
+    """GIVEN the API behind the local gateway on a free port."""
+    import threading
+
+    from liveinsight.local.server import Gateway, GatewayServer
+
+    gateway = type("DefinitionsGateway", (Gateway,), {"handler": staticmethod(api.handler)})
+    server = GatewayServer(("127.0.0.1", 0), gateway)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_dashboards_client_reads_writes_and_deletes_definitions(http_api):
+    from liveinsight.dashboard.client import ApiAuthError, ApiRequestError, Client
+
+    with Client(http_api, api_key=KEY) as client:
+        # WHEN the Settings page's client adds a page group, a goal on it and a funnel (names with spaces and %)
+        client.put_definition("page_groups", "product pages", {"pattern": "/products/*"}, site=SITE)
+        client.put_definition("goals", "viewed 100% products", {"page_group": "product pages"}, site=SITE)
+        client.put_definition("goals", "signup", {"event_type": "signup"}, site=SITE)
+        after = client.put_definition("funnels", "browse to signup", {"steps": ["viewed 100% products", "signup"]},
+                                      site=SITE)
+        # THEN each answer is the site's definitions, and GET agrees
+        assert after == client.definitions(SITE)
+        assert after.version == 4 and after.names("goals") == ["viewed 100% products", "signup"]
+        # AND a refusal carries the API's reason
+        with pytest.raises(ApiRequestError, match="used by funnel 'browse to signup'") as refused:
+            client.delete_definition("goals", "signup", site=SITE)
+        assert refused.value.status == 409
+        assert client.delete_definition("funnels", "browse to signup", site=SITE).funnels == []
+    with Client(http_api) as keyless, pytest.raises(ApiAuthError):
+        keyless.definitions(SITE)

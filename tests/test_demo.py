@@ -252,3 +252,51 @@ def test_up_demos_backfill_sends_each_event_as_its_visitor(backend):
                 person.country, f"{person.country}-{person.region}", person.city)
     assert all(len(visitor_ids) == 1 for visitor_ids in ids.values())
     assert len({i for visitor_ids in ids.values() for i in visitor_ids}) == len(ids)
+
+
+# --- the demo's definitions ------------------------------------------------------------------------
+
+from tests.test_definitions import KEY, api, http_api  # noqa: E402,F401 (fixtures)
+
+
+def test_the_demos_definitions_match_what_its_visitors_do():
+    # GIVEN the demo's page groups, goals and funnel
+    import random
+
+    from liveinsight.items.definitions import GOALS, PAGE_GROUPS, Definitions, from_dict
+    from liveinsight.local.demo import CUSTOM_EVENTS, DEFINITIONS, PAGES
+
+    known = Definitions("shop.example.com", **{kind: tuple(from_dict(kind, {"name": name, **body})
+                                                           for k, name, body in DEFINITIONS if k == kind)
+                                               for kind in (PAGE_GROUPS, GOALS)})
+    paths = [path for path, _ in PAGES]
+    # THEN every page group holds some of the pages the demo visits, and every page goal is one of them
+    for group in known.page_groups:
+        assert [p for p in paths if group.name in known.groups_of(p)], group
+    assert {g.name: g.page for g in known.goals if g.page} == {"landing": "/", "pricing": "/pricing"}
+    # AND every event goal is an event the demo sends, a purchase carrying its revenue as a number
+    events = {name: props for name, _, props in CUSTOM_EVENTS}
+    for goal in known.goals:
+        if goal.event_type:
+            props = events[goal.event_type](random.Random(1))
+            assert known.goals_hit({"event_type": goal.event_type, "props": props}) == [goal.name]
+    purchase = known.goal("purchase")
+    assert isinstance(events["purchase"](random.Random(1))[purchase.revenue.property], (int, float))
+    assert [steps for kind, _, body in DEFINITIONS if kind == "funnels" for steps in [body["steps"]]] == [
+        ["landing", "pricing", "signup", "purchase"]]
+
+
+def test_up_demo_defines_them_through_the_api_and_again_changes_nothing(http_api, api):
+    from liveinsight.local.demo import DEFINITIONS, define
+
+    assert define(http_api, KEY) == len(DEFINITIONS)
+    status, payload = api.get("/api/definitions?site=shop.example.com", headers={"X-API-Key": KEY})
+    first = payload["data"]
+    assert [g["name"] for g in first["page_groups"]] == ["products", "blog", "docs"]
+    assert [g["name"] for g in first["goals"]] == ["landing", "pricing", "signup", "purchase"]
+    assert first["goals"][3]["revenue"] == {"property": "value", "currency": "USD"}
+    define(http_api, KEY)
+    again = api.get("/api/definitions?site=shop.example.com", headers={"X-API-Key": KEY})[1]["data"]
+    assert again == first
+    with pytest.raises(RuntimeError, match="refused the demo's goals 'x'"):
+        define(http_api, KEY, [("goals", "x", {"page_group": "none"})])

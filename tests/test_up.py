@@ -56,6 +56,10 @@ def test_up_demo_serves_api_and_dashboard_with_a_week_of_history_and_stops_clean
         assert data["totals"]["sessions"] > 1000
         days_with_traffic = sum(1 for row in data["timeseries"] if row["events"] > 0)
         assert days_with_traffic >= 7
+        # the demo's page groups, goals and funnel are defined
+        defined = requests.get(f"{api}/api/definitions?site=shop.example.com", timeout=10).json()["data"]
+        assert [g["name"] for g in defined["goals"]] == ["landing", "pricing", "signup", "purchase"]
+        assert [f["steps"] for f in defined["funnels"]] == [["landing", "pricing", "signup", "purchase"]]
         deadline = time.monotonic() + 30
         while requests.get(f"http://127.0.0.1:{dashboard_port}/_stcore/health", timeout=5).status_code != 200:
             assert time.monotonic() < deadline

@@ -32,6 +32,8 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 REALTIME_PATH = "/api/realtime"
 STATS_PATH = "/api/stats"
 VIEWS_PATH = "/api/views"
+DEFINITIONS_PATH = "/api/definitions"
+DEFINITION_KINDS = ("page_groups", "goals", "funnels")
 API_KEY_HEADER = "X-API-Key"
 
 # Columns of every table, so an empty answer still yields a frame with the right shape.
@@ -354,6 +356,29 @@ class SavedView:
                    saved_at=datetime.fromtimestamp(float(saved_at), timezone.utc) if saved_at else None)
 
 
+@dataclass(frozen=True)
+class Definitions:
+    """A site's page groups, goals and funnels (GET /api/definitions, openapi.yaml `Definitions`).
+
+    Each definition is the API's object: `name`, its fields, `since` (epoch seconds from when it
+    counts; 0 from the start) and `seeded` (defined at deploy time).
+    """
+
+    site: str
+    version: int = 0
+    page_groups: list[dict[str, Any]] = field(default_factory=list)
+    goals: list[dict[str, Any]] = field(default_factory=list)
+    funnels: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Definitions":
+        return cls(site=str(data.get("site") or ""), version=int(data.get("version") or 0),
+                   **{kind: [dict(d) for d in data.get(kind) or []] for kind in DEFINITION_KINDS})
+
+    def names(self, kind: str) -> list[str]:
+        return [str(d["name"]) for d in getattr(self, kind)]
+
+
 # --- the client ---------------------------------------------------------------------
 
 
@@ -501,6 +526,22 @@ class Client:
         """Delete the saved view `name`."""
         self._request("DELETE", _view_path(name), {})
 
+    def definitions(self, site: str | None = None) -> Definitions:
+        """The site's page groups, goals and funnels (needs the key; `site` may be left out on a one-site deployment)."""
+        return Definitions.from_json(self._request("GET", DEFINITIONS_PATH, {"site": site}))
+
+    def put_definition(self, kind: str, name: str, body: dict[str, Any], site: str | None = None) -> Definitions:
+        """Add or replace the definition `name` of `kind` (page_groups, goals, funnels); the site's definitions after.
+
+        `body` is the definition without its name: ``{"pattern": "/products/*"}``, ``{"event_type":
+        "purchase", "revenue": {"property": "amount", "currency": "EUR"}}``, ``{"steps": [...]}``.
+        """
+        return Definitions.from_json(self._request("PUT", _definition_path(kind, name), {"site": site}, body))
+
+    def delete_definition(self, kind: str, name: str, site: str | None = None) -> Definitions:
+        """Delete the definition `name` of `kind`; the site's definitions after."""
+        return Definitions.from_json(self._request("DELETE", _definition_path(kind, name), {"site": site}))
+
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._request("GET", path, params)
 
@@ -558,6 +599,10 @@ def _view_path(name: str) -> str:
     return f"{VIEWS_PATH}/{quote(name.strip(), safe='')}"
 
 
+def _definition_path(kind: str, name: str) -> str:
+    return f"{DEFINITIONS_PATH}/{quote(kind, safe='')}/{quote(name.strip(), safe='')}"
+
+
 __all__ = [
     "ApiAuthError",
     "ApiError",
@@ -566,6 +611,7 @@ __all__ = [
     "ApiShareError",
     "ApiUnreachable",
     "Client",
+    "Definitions",
     "Realtime",
     "SavedView",
     "Stats",

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import quote
 
 from .. import config
@@ -160,6 +160,17 @@ class Funnel:
     steps: tuple[str, ...]
     since: int = 0
     seeded: bool = False
+
+    def progress(self, hits: Iterable[Iterable[str]], reached: int = 0) -> int:
+        """How many steps a visit has reached in order, given the goals each of its events converts, in time order.
+
+        Each event takes the visit at most one step further (the next step's goal among its hits),
+        so one event never completes two steps; `reached` continues from steps already reached.
+        """
+        for goals in hits:
+            if reached < len(self.steps) and self.steps[reached] in goals:
+                reached += 1
+        return reached
 
     def body(self) -> dict[str, Any]:
         return {"steps": list(self.steps)}

@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+from urllib.parse import quote, urlsplit
 
 from ..config import ENV_ORIGIN_SECRET, ORIGIN_HEADER
 from ..ingest.origin import VIEWER_ADDRESS, VIEWER_CITY, VIEWER_COUNTRY, VIEWER_REGION
@@ -487,6 +488,40 @@ class Simulator:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+# The demo site's page groups, goals and funnel, as `PUT /api/definitions/{kind}/{name}` bodies, in the
+# order they can be defined (a goal's page group and a funnel's goals first). The demo's product pages
+# are its feature tour (/features); purchases carry their amount in `value`, in USD (CUSTOM_EVENTS).
+DEFINITIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("page_groups", "products", {"pattern": "/features/**"}),
+    ("page_groups", "blog", {"pattern": "/blog/**"}),
+    ("page_groups", "docs", {"pattern": "/docs/**"}),
+    ("goals", "landing", {"page": "/"}),
+    ("goals", "pricing", {"page": "/pricing"}),
+    ("goals", "signup", {"event_type": "signup"}),
+    ("goals", "purchase", {"event_type": "purchase", "revenue": {"property": "value", "currency": "USD"}}),
+    ("funnels", "landing to purchase", {"steps": ["landing", "pricing", "signup", "purchase"]}),
+]
+
+
+def define(api: str, api_key: str | None = None, definitions: list[tuple[str, str, dict]] | None = None) -> int:
+    """Define the demo site's page groups, goals and funnel through the API (saving one again changes nothing).
+
+    Returns how many were saved; raises RuntimeError with the API's reason when one is refused.
+    """
+    import requests
+
+    site = urlsplit(SITE).hostname
+    headers = {"X-API-Key": api_key} if api_key else {}
+    with requests.Session() as session:
+        for kind, name, body in DEFINITIONS if definitions is None else definitions:
+            response = session.put(f"{api.rstrip('/')}/api/definitions/{kind}/{quote(name, safe='')}",
+                                   params={"site": site}, json=body, headers=headers, timeout=10)
+            if response.status_code != 200:
+                raise RuntimeError(f"the API refused the demo's {kind} {name!r} (HTTP {response.status_code}): "
+                                   f"{response.text[:300]}")
+    return len(DEFINITIONS if definitions is None else definitions)
 
 
 def requests_error() -> type[Exception]:
