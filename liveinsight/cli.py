@@ -169,6 +169,10 @@ def _up(args: argparse.Namespace) -> int:
             print(f"liveinsight: port {port} on {args.host} is already in use; choose another with {name} "
                   f"(or stop whatever is listening there)", file=sys.stderr)
             return 2
+    if args.demo and not os.environ.get(config.ENV_DEFINITIONS):
+        from .local.demo import seeds
+
+        os.environ[config.ENV_DEFINITIONS] = seeds()  # counted from the start: the history fills the Goals pages
     stack = LocalStack(host=args.host, port=args.port, api_key=args.api_key)
     stack.start()
     stack.start_in_thread()
@@ -193,10 +197,10 @@ def _up(args: argparse.Namespace) -> int:
         print(f"LiveInsight API  {stack.url}   (tracker: {stack.url}/tracker.js)", flush=True)
         print(f"Sites            {sites_note(stack.settings)}", flush=True)
         if args.demo:
-            from .local.demo import Simulator, backfill, define
+            from .local.demo import DEFINITIONS, Simulator, backfill
 
-            defined = define(stack.url, args.api_key)
-            print(f"defined the demo's page groups, goals and funnel ({defined}; Settings page)", flush=True)
+            print(f"the demo's page groups, goals and funnel ({len(DEFINITIONS)}) are seeded "
+                  f"({config.ENV_DEFINITIONS}; listed on the Settings page)", flush=True)
             started = time.monotonic()
             print(f"backfilling {args.history_days} days of demo history…", flush=True)
             report = backfill(stack.services.store, args.history_days, args.visits_per_day, time.time(),

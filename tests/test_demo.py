@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from liveinsight.local.demo import PLACES, Scenario, Simulator, TrafficModel, day_night, history, visitor_history
+from liveinsight.local.demo import (FUNNEL_SHARES, PLACES, Scenario, Simulator, TrafficModel, day_night, history,
+                                    visitor_history)
 from liveinsight.ingest.enrich import classify_source, client_info, page_info
 
 
@@ -37,7 +38,11 @@ def test_the_mix_matches_the_model_within_tolerance(visits):
     assert share["Newsletter"] == pytest.approx(0.10, abs=0.02)
     assert share["Hacker News"] == pytest.approx(0.04, abs=0.015)
     custom = Counter(e["event_type"] for v in humans for e in v if e["event_type"] != "page_view")
-    assert custom["signup"] / len(humans) == pytest.approx(0.06 * 0.58 * 2.2, abs=0.02)
+    landing_home = sum(1 for v in humans if v[0]["page_url"].split("?")[0] == "https://shop.example.com/"
+                       and len(v) > 1) / len(humans)  # engaged visits landing on /: the funnel's entry
+    funnel = landing_home * FUNNEL_SHARES[0] * FUNNEL_SHARES[1]
+    assert custom["signup"] / len(humans) == pytest.approx(0.04 * 0.58 * 2.2 + funnel, abs=0.015)
+    assert funnel > 0.02  # the funnel brings a good share of the signups
     assert {"signup", "add_to_cart", "purchase", "download", "outbound_click", "not_found"} <= set(custom)
     pages = Counter(e["page_url"].split("?")[0] for v in humans for e in v if e["event_type"] == "page_view")
     assert pages.most_common(1)[0][0] == "https://shop.example.com/"

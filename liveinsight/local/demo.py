@@ -152,14 +152,17 @@ class Visitor:
 
 # (event type, probability per visit, props)
 CUSTOM_EVENTS = [
-    ("signup", 0.06, lambda r: {"plan": r.choice(["free", "pro", "team"])}),
+    ("signup", 0.04, lambda r: {"plan": r.choice(["free", "pro", "team"])}),  # and the funnel's (FUNNEL_SHARES)
     ("add_to_cart", 0.10, lambda r: {"product": r.choice(["starter", "pro", "enterprise"])}),
-    ("purchase", 0.03, lambda r: {"value": r.choice([19, 49, 99, 299]), "currency": "USD"}),
+    ("purchase", 0.02, lambda r: {"value": r.choice([19, 49, 99, 299]), "currency": "USD"}),
     ("download", 0.05, lambda r: {"url": SITE + r.choice(["/files/whitepaper.pdf", "/files/cli.tar.gz"])}),
     ("outbound_click", 0.08, lambda r: {"url": r.choice(["https://github.com/liveinsight/liveinsight",
                                                          "https://docs.aws.amazon.com/lambda/"])}),
     ("not_found", 0.01, lambda r: {"url": SITE + r.choice(["/old-pricing", "/blog/2019/hello", "/docs/v1/api"])}),
 ]
+CUSTOM_EVENT_PROPS = {name: props for name, _, props in CUSTOM_EVENTS}
+# The funnel of visits landing on /: who goes on to the pricing, of those who sign up, of those who buy.
+FUNNEL_SHARES = (0.5, 0.35, 0.4)
 # The tracker's engagement report after a page view: how often one is sent, and the engaged share of
 # the time until the next event (a reader's attention comes and goes; a last page is read ~45 s).
 ENGAGEMENT_SHARE = 0.85
@@ -250,6 +253,9 @@ class TrafficModel:
         for _ in range(min(1 + int(r.expovariate(1 / 2.2)), 9)):
             t += 3 + r.expovariate(1 / self.mean_gap_seconds)
             events.append(self._event("page_view", session_id, t, self._weighted(PAGES)[0], agent, "", person))
+        funnel = self._funnel(session_id, landing, t, agent, person)
+        events += funnel
+        t = funnel[-1]["timestamp"] if funnel else t
         for name, probability, props in CUSTOM_EVENTS:
             if r.random() < probability * 2.2:  # per engaged visit, so the per-visit rate matches
                 t += 2 + r.expovariate(1 / 20)
@@ -264,6 +270,30 @@ class TrafficModel:
         events += self._tabs(session_id, start, t, agent, person)
         events.sort(key=lambda e: e["timestamp"])
         return person, sorted(events + self._engagement(events, agent, person), key=lambda e: e["timestamp"])
+
+    def _funnel(self, session_id: str, landing: str, t: float, agent: str, person: Visitor) -> list[dict]:
+        """A visit landing on / goes on through the funnel (DEFINITIONS) with a shop's drop-off: half see the
+        pricing, a third of those sign up, two in five of those buy (from its own random stream, so the rest of
+        the demo's traffic stays what a seed gives)."""
+        p, events = random.Random(f"funnel-{session_id}"), []
+        if landing != "/":
+            return events
+        for step, share in (("/pricing", FUNNEL_SHARES[0]), ("signup", FUNNEL_SHARES[1]),
+                            ("purchase", FUNNEL_SHARES[2])):
+            if p.random() >= share:
+                break
+            t += 4 + p.expovariate(1 / 25)
+            if step == "/pricing":
+                events.append(self._event("page_view", session_id, t, step, agent, "", person, p))
+                continue
+            if step == "signup":
+                events.append(self._event("page_view", session_id, t, "/signup", agent, "", person, p))
+                t += 5 + p.expovariate(1 / 30)
+            event = self._event(step, session_id, t, "/signup" if step == "signup" else "/pricing", agent, "",
+                                person, p)
+            event["props"] = dict(CUSTOM_EVENT_PROPS[step](p))
+            events.append(event)
+        return events
 
     def _engagement(self, events: list[dict], agent: str, person: Visitor) -> list[dict]:
         """The tracker's engagement reports of a visit's page views (from their own random stream, so the
@@ -503,6 +533,16 @@ DEFINITIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("goals", "purchase", {"event_type": "purchase", "revenue": {"property": "value", "currency": "USD"}}),
     ("funnels", "landing to purchase", {"steps": ["landing", "pricing", "signup", "purchase"]}),
 ]
+
+
+def seeds() -> str:
+    """The demo's definitions as LIVEINSIGHT_DEFINITIONS: seeded, they count from the start, so the demo's
+    history (backfilled into the past) fills the Goals and Funnels pages at once."""
+    site = urlsplit(SITE).hostname
+    kinds: dict[str, list[dict[str, Any]]] = {"page_groups": [], "goals": [], "funnels": []}
+    for kind, name, body in DEFINITIONS:
+        kinds[kind].append({"name": name, **body})
+    return json.dumps({site: kinds})
 
 
 def define(api: str, api_key: str | None = None, definitions: list[tuple[str, str, dict]] | None = None) -> int:
