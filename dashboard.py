@@ -11,6 +11,8 @@ PAGES = [
     st.Page("pages/sources.py", title="Sources", icon=":material/call_split:"),
     st.Page("pages/top_pages.py", title="Pages", icon=":material/description:"),
     st.Page("pages/events.py", title="Events", icon=":material/ads_click:"),
+    st.Page("pages/goals.py", title="Goals", icon=":material/flag:"),
+    st.Page("pages/funnels.py", title="Funnels", icon=":material/filter_list:"),
     st.Page("pages/devices.py", title="Devices", icon=":material/devices:"),
     st.Page("pages/locations.py", title="Locations", icon=":material/public:"),
 ]

@@ -65,6 +65,16 @@ def stats_payload(**overrides: Any) -> dict[str, Any]:
                                        {"value": "free", "events": 200, "visitors": 190}],
              "other": {"events": 77, "visitors": 70}},
         ],
+        # A site's goals (answered without a filter), one goal (with goal=) and a funnel (with funnel=).
+        "goals": [{"name": "signup", "visitors": 120, "conversions": 150, "visits": 130, "conversion_rate": 0.1216,
+                   "since": 0, "revenue": []}],
+        "goal": {"name": "signup", "visitors": 120, "conversions": 150, "visits": 130, "conversion_rate": 0.1216,
+                 "since": 0, "revenue": [], "revenue_by_source": []},
+        "funnel": {"name": "checkout", "since": 0, "steps": [
+            {"step": 1, "goal": "landing", "visits": 500, "visitors": 480, "conversion_from_previous": 1.0,
+             "conversion_from_start": 1.0, "drop_off": 0},
+            {"step": 2, "goal": "signup", "visits": 130, "visitors": 120, "conversion_from_previous": 0.26,
+             "conversion_from_start": 0.26, "drop_off": 370}]},
     }
     data.update(overrides)
     return data

@@ -28,6 +28,8 @@ PAGES = {
     "events": "pages/events.py",
     "devices": "pages/devices.py",
     "locations": "pages/locations.py",
+    "goals": "pages/goals.py",
+    "funnels": "pages/funnels.py",
 }
 ALL_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items()]
 STATS_PAGES = [pytest.param(path, id=name) for name, path in PAGES.items() if name != "realtime"]
@@ -39,6 +41,9 @@ def fake(monkeypatch):
     monkeypatch.delenv("LIVEINSIGHT_API_URL", raising=False)
     monkeypatch.delenv("LIVEINSIGHT_API_KEY", raising=False)
     client = fakes.FakeClient()
+    client.site_definitions["shop.example.com"] = {  # the Funnels page has a funnel to draw
+        "site": "shop.example.com", "version": 1, "page_groups": [], "goals": [],
+        "funnels": [{"name": "checkout", "steps": ["landing", "signup"], "since": 0, "seeded": True}]}
     monkeypatch.setattr(ui, "client_factory", lambda url, key: client)
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -899,7 +904,8 @@ def test_bad_kiosk_parameters_are_named_on_screen_and_the_rest_still_works(fake,
 
     messages = [hostile.shown(w.value) for w in at.warning]
     assert messages == [
-        "rotate: no page named 'traffic'; choose from overview, realtime, sources, pages, events, devices, locations.",
+        "rotate: no page named 'traffic'; choose from overview, realtime, sources, pages, events, goals, funnels, "
+        "devices, locations.",
         "every: '1' is not a number of seconds between 5 and 3600; showing each page for 30 s.",
     ]
     assert not at.exception
@@ -1067,3 +1073,61 @@ def test_hostile_place_names_are_text_in_banners_captions_and_tables(fake, label
         assert hostile.markup_from(element.value) == set(), element.value
     assert hostile.seen(label) in [hostile.shown(i.value) for i in at.info][0]
     assert table_with(at, "city_name")["city_name"].tolist() == [label]
+
+
+SHOP_GOALS = [
+    {"name": "signup", "visitors": 120, "conversions": 150, "visits": 130, "conversion_rate": 0.1216, "since": 0,
+     "revenue": []},
+    {"name": "purchase", "visitors": 40, "conversions": 44, "visits": 41, "conversion_rate": 0.0405,
+     "since": 1_796_000_000, "revenue": [{"currency": "USD", "total": 4321.5, "average": 98.22, "conversions": 44}]},
+]
+
+
+def test_goals_page_lists_each_goal_with_its_rate_and_revenue_and_one_goal_by_source(fake):
+    fake.stats_data.update(sites=["shop.example.com"], goals=SHOP_GOALS,
+                           goal={**SHOP_GOALS[0], "revenue_by_source": []})
+    # WHEN a product manager opens the Goals page of the only site
+    at = open_page(PAGES["goals"])
+    # THEN each goal has its unique conversions, conversions and rate, and when it counts from
+    goals = table_with(at, "conversion_rate")
+    assert goals["name"].tolist() == ["signup", "purchase"]
+    assert goals["visitors"].tolist() == [120, 40] and goals["conversions"].tolist() == [150, 44]
+    assert goals["counting"].tolist()[0] == "from the start" and goals["counting"].tolist()[1].startswith("since ")
+    assert table_with(at, "currency")["total"].tolist() == [4321.5]
+    # AND the first goal is shown over time, asked of the API as goal=signup for that site
+    assert any(call.get("goal") == "signup" and call.get("site") == "shop.example.com" for call in fake.stats_calls())
+    assert chart_spec(charts(at)[1])["layout"]["title"]["text"] == "signup: unique conversions and conversions"
+    # AND choosing another asks for it
+    at.selectbox(key="goal_choice").select("purchase").run()
+    assert any(call.get("goal") == "purchase" for call in fake.stats_calls())
+
+
+def test_goals_page_without_goals_points_to_settings_and_with_several_sites_asks_for_one(fake):
+    fake.stats_data.update(sites=["shop.example.com"], goals=[])
+    at = open_page(PAGES["goals"])
+    assert "has no goals yet" in texts(at)
+    fake.stats_data.update(sites=["a.example.com", "b.example.com"])
+    st.cache_data.clear()
+    at = open_page(PAGES["goals"])
+    assert "Goals are a site's: choose a site in the sidebar." in texts(at)
+
+
+def test_funnels_page_draws_the_chosen_funnel_with_each_step(fake):
+    fake.stats_data.update(sites=["shop.example.com"], funnel={"name": "checkout", "since": 0, "steps": [
+        {"step": 1, "goal": "landing", "visits": 1000, "visitors": 900, "conversion_from_previous": 1.0,
+         "conversion_from_start": 1.0, "drop_off": 0},
+        {"step": 2, "goal": "pricing", "visits": 420, "visitors": 400, "conversion_from_previous": 0.42,
+         "conversion_from_start": 0.42, "drop_off": 580},
+        {"step": 3, "goal": "signup", "visits": 130, "visitors": 125, "conversion_from_previous": 0.3095,
+         "conversion_from_start": 0.13, "drop_off": 290}]})
+    fake.site_definitions["shop.example.com"] = {"site": "shop.example.com", "version": 1, "page_groups": [],
+                                                 "goals": [], "funnels": [{"name": "checkout", "steps": [
+                                                     "landing", "pricing", "signup"], "since": 0, "seeded": True}]}
+    # WHEN the Funnels page opens
+    at = open_page(PAGES["funnels"])
+    # THEN the funnel is asked for by name and drawn step by step with the visits at each
+    assert any(call.get("funnel") == "checkout" for call in fake.stats_calls())
+    spec = chart_spec(charts(at)[0])
+    assert spec["data"][0]["type"] == "funnel" and spec["data"][0]["x"] == [1000, 420, 130]
+    steps = table_with(at, "drop_off")
+    assert steps["drop_off"].tolist() == [0, 580, 290]

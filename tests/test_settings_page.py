@@ -55,6 +55,7 @@ def test_the_sites_definitions_are_listed_with_when_they_count_from(fake):
 
 
 def test_a_site_without_definitions_says_what_each_kind_is(fake):
+    fake.site_definitions.clear()  # (test_dashboard's fixture gives the site a funnel)
     at = open_page(SETTINGS)
     shown = texts(at)
     assert "No page groups yet" in shown and "No goals yet" in shown and "No funnels yet" in shown
@@ -116,6 +117,7 @@ def test_a_funnel_takes_its_goals_in_the_order_chosen(fake):
 
 
 def test_a_refusal_is_shown_as_the_apis_message_as_text(fake):
+    fake.site_definitions.clear()  # (test_dashboard's fixture gives the site a funnel)
     message = "`pattern` contains '?': page paths are stored without a query, so it could never match; **bold**"
     fake.definition_error = ApiRequestError(message, 400)
     at = open_page(SETTINGS)

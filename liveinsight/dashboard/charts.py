@@ -158,3 +158,12 @@ def world_map(shaded: pd.DataFrame, metric: str = "visitors", title: str = "") -
                        showland=True, landcolor=LAND_COLOUR, showcountries=True, countrycolor="#DEE2E6",
                        showlakes=False, lataxis_range=[-58, 85])
     return _finish(figure, height=MAP_HEIGHT).update_layout(hovermode="closest", margin=dict(l=0, r=0, t=36, b=0))
+
+
+def funnel_chart(steps: pd.DataFrame, title: str = "") -> go.Figure:
+    """Plotly's funnel: one bar per step (its goal), the visits that reached it, with the share of the first."""
+    figure = go.Figure(go.Funnel(y=[f"{n}. {text.chart_text(goal)}" for n, goal in zip(steps["step"], steps["goal"])],
+                                 x=steps["visits"].tolist(), textinfo="value+percent initial",
+                                 marker={"color": PALETTE["sessions"]}))
+    figure.update_layout(title=title, height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return figure

@@ -61,6 +61,11 @@ CITY_COLUMNS = ("city", "name", "region", "country", *PLACE_METRICS)
 REALTIME_COUNTRY_COLUMNS = ("country", "active_sessions")
 PROPERTY_COLUMNS = ("key", "value", "events", "visitors")
 CHANNEL_COLUMNS = ("channel", "visitors", "sessions", "bounce_rate")
+PAGE_GROUP_COLUMNS = ("page_group", "page_views", "sessions", "visitors")
+GOAL_COLUMNS = ("name", "visitors", "conversions", "visits", "conversion_rate", "since")
+REVENUE_COLUMNS = ("goal", "currency", "total", "average", "conversions")
+REVENUE_SOURCE_COLUMNS = ("source", "currency", "revenue")
+FUNNEL_COLUMNS = ("step", "goal", "visits", "visitors", "conversion_from_previous", "conversion_from_start", "drop_off")
 UTM_TAGS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # The campaign filters of /api/stats: a visit's channel and its landing's UTM tags, one at a time.
 CAMPAIGN_FILTERS = ("channel", *UTM_TAGS)
@@ -233,6 +238,14 @@ class Stats:
     # With `compare`: the comparison range's series, one row per bucket of `timeseries`; else empty.
     previous_timeseries: pd.DataFrame = field(
         default_factory=lambda: _table(None, PREVIOUS_TIMESERIES_COLUMNS, times=("t", "t_previous")))
+    # A site's definitions: page groups (a breakdown), its goals' numbers and revenue per currency, and with
+    # `goal` / `funnel` that goal's revenue by source and the funnel's steps; empty otherwise.
+    page_groups: pd.DataFrame = field(default_factory=lambda: _table(None, PAGE_GROUP_COLUMNS))
+    goals: pd.DataFrame = field(default_factory=lambda: _table(None, GOAL_COLUMNS))
+    revenue: pd.DataFrame = field(default_factory=lambda: _table(None, REVENUE_COLUMNS))
+    goal: dict[str, Any] | None = None
+    revenue_by_source: pd.DataFrame = field(default_factory=lambda: _table(None, REVENUE_SOURCE_COLUMNS))
+    funnel: pd.DataFrame = field(default_factory=lambda: _table(None, FUNNEL_COLUMNS))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -268,6 +281,14 @@ class Stats:
                               for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},
             previous_timeseries=_table(data.get("previous_timeseries"), PREVIOUS_TIMESERIES_COLUMNS,
                                        times=("t", "t_previous")),
+            page_groups=_table(data.get("page_groups"), PAGE_GROUP_COLUMNS),
+            goals=_table(data.get("goals"), GOAL_COLUMNS),
+            revenue=_table([{"goal": goal["name"], **row} for goal in [*(data.get("goals") or []),
+                                                                       *([data["goal"]] if data.get("goal") else [])]
+                            for row in goal.get("revenue") or []], REVENUE_COLUMNS),
+            goal=data.get("goal"),
+            revenue_by_source=_table((data.get("goal") or {}).get("revenue_by_source"), REVENUE_SOURCE_COLUMNS),
+            funnel=_table((data.get("funnel") or {}).get("steps"), FUNNEL_COLUMNS),
         )
 
 
@@ -453,6 +474,9 @@ class Client:
         utm_term: str | None = None,
         utm_content: str | None = None,
         prop: tuple[str, str] | None = None,
+        page_group: str | None = None,
+        goal: str | None = None,
+        funnel: str | None = None,
     ) -> Stats:
         """Totals, time series and breakdowns of a period.
 
@@ -485,6 +509,10 @@ class Client:
             `channels` row) or landing UTM tag; no breakdowns, no minute interval.
         prop:
             ``(key, value)`` of a custom property of ``event_type``: that value's events and visitors.
+        page_group, goal:
+            One of the site's page groups or goals, alone (with ``site``): the answer narrowed to it.
+        funnel:
+            One of the site's funnels (with ``site``): its steps in ``funnel``.
         """
         params = {
             "period": period,
@@ -508,6 +536,9 @@ class Client:
             "utm_term": utm_term,
             "utm_content": utm_content,
             "prop": f"{prop[0]}:{prop[1]}" if prop is not None else None,
+            "page_group": page_group,
+            "goal": goal,
+            "funnel": funnel,
         }
         return Stats.from_json(self._get(STATS_PATH, params))
 

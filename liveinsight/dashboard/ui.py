@@ -490,6 +490,32 @@ def error_panel(exc: ApiError) -> None:
         st.error(f"**The API failed.** {text.plain(exc.message)}", icon=":material/error:")
 
 
+@st.cache_data(ttl=STATS_TTL_SECONDS, show_spinner=False)
+def fetch_definitions(api_url: str, api_key: str | None, site: str) -> dict[str, Any]:
+    """Client.definitions as the API's shape, cached briefly per URL, key and site."""
+    found = _client(api_url, api_key).definitions(site)
+    return {"page_groups": found.page_groups, "goals": found.goals, "funnels": found.funnels}
+
+
+def site_definitions(site: str) -> dict[str, Any]:
+    """The site's page groups, goals and funnels (needs the key: a share link has none)."""
+    return fetch_definitions(*api_settings(), site)
+
+
+def one_site(filters: Filters, sites: list[str], what: str) -> str:
+    """The site a page of one site's definitions (`what`: goals, funnels) shows: the one chosen, or the only
+    one of `sites` (those with data); otherwise the page says why it shows nothing and stops."""
+    if filters.site:
+        return filters.site
+    if len(sites) == 1:
+        return sites[0]
+    if not sites:
+        empty_state()
+    else:
+        st.info(f"{what.capitalize()} are a site's: choose a site in the sidebar.", icon=":material/language:")
+    st.stop()
+
+
 def campaign_notice(filters: Filters) -> None:
     """With a channel or UTM tag filter, a page of breakdowns says why it has none and stops: the API keeps
     a campaign's totals and series, not its pages, devices or places."""
@@ -548,6 +574,20 @@ COLUMN_CONFIG: dict[str, Any] = {
     "count": _count("Events"),
     "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0,
                                              width=SHARE_COLUMN_PIXELS),
+    "page_group": "Page group",
+    "goal": "Goal",
+    "conversions": _count("Conversions"),
+    "visits": _count("Visits"),
+    "conversion_rate": st.column_config.NumberColumn("Conversion rate", format="percent"),
+    "conversion_from_previous": st.column_config.NumberColumn("From the step before", format="percent"),
+    "conversion_from_start": st.column_config.NumberColumn("From the first step", format="percent"),
+    "drop_off": _count("Dropped off"),
+    "step": "Step",
+    "currency": "Currency",
+    "total": st.column_config.NumberColumn("Revenue", format="localized"),
+    "average": st.column_config.NumberColumn("Per conversion", format="%.2f"),
+    "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+    "counting": "Counts",
     "t": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm"),
     "minute": st.column_config.DatetimeColumn("Minute (UTC)", format="HH:mm"),
     "timestamp": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
