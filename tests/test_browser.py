@@ -35,7 +35,8 @@ UP_READY_SECONDS = 90
 RENDER_TIMEOUT_MS = 60_000
 # (menu label, screenshot name); the title on each page ends with the menu label.
 PAGES = [("Overview", "overview"), ("Realtime", "realtime"), ("Sources", "sources"), ("Pages", "pages"),
-         ("Events", "events"), ("Devices", "devices"), ("Locations", "locations")]
+         ("Events", "events"), ("Goals", "goals"), ("Funnels", "funnels"), ("Devices", "devices"),
+         ("Locations", "locations")]
 ERROR_TEXTS = ("Traceback", "Error", "Exception")
 # A drawn trace: a line or bar series, a donut slice, or a map's land (a map with no country to shade has no trace).
 DRAWN_TRACE = ".js-plotly-plot .main-svg g.trace, .js-plotly-plot .main-svg g.slice, .js-plotly-plot .geo .layer.land path"
