@@ -22,7 +22,8 @@ MAX_NAME_CHARS = 80
 MAX_SAVED_BY_CHARS = 254  # the longest e-mail address
 # The dashboard's periods: the API's named ones, and whole UTC days from `from` to `to`.
 PERIODS = (*config.PERIOD_SECONDS, "custom")
-VALUE_FILTERS = ("site", "page", "source", "event_type", "country", "region", "city", *rollups.CAMPAIGN_FILTERS)
+VALUE_FILTERS = ("site", "page", "source", "event_type", "country", "region", "city", *rollups.CAMPAIGN_FILTERS,
+                 "page_group")
 FILTERS = ("period", "from", "to", *VALUE_FILTERS)
 BODY_FIELDS = ("filters", "saved_by")
 

@@ -1131,3 +1131,42 @@ def test_funnels_page_draws_the_chosen_funnel_with_each_step(fake):
     assert spec["data"][0]["type"] == "funnel" and spec["data"][0]["x"] == [1000, 420, 130]
     steps = table_with(at, "drop_off")
     assert steps["drop_off"].tolist() == [0, 580, 290]
+
+
+def type_into(selectbox, value: str):
+    """Type a new option into a selectbox that accepts them (AppTest only selects listed ones: list it, as the
+    browser sends the typed text)."""
+    if value not in selectbox.options:
+        selectbox.options.append(value)
+    return selectbox.set_value(value)
+
+
+def test_a_typed_pattern_that_is_a_page_group_filters_by_it(fake):
+    fake.site_definitions["shop.example.com"]["page_groups"] = [
+        {"name": "Products", "pattern": "/products/*", "since": 0, "seeded": True}]
+    at = open_page(PAGES["overview"])
+    # WHEN a product manager types a pattern into the page filter
+    type_into(at.selectbox(key="page"), "/products/*").run()
+    # THEN the page group of that pattern is the filter, for its site, alone
+    last = fake.stats_calls()[-1]
+    assert (last.get("page_group"), last.get("site"), last.get("page")) == ("Products", "shop.example.com", None)
+    assert at.query_params.get("page_group") == "Products"
+
+
+def test_a_typed_pattern_that_is_no_group_yet_is_offered_to_save_as_one(fake):
+    at = open_page(PAGES["overview"])
+    # WHEN a pattern no group has is typed
+    type_into(at.selectbox(key="page"), "/blog/**").run()
+    # THEN the sidebar offers to save it as a page group, and saving it filters by it
+    assert "/blog/** is a pattern" in " ".join(hostile.shown(c.value) for c in at.sidebar.caption)
+    at.text_input(key="_pattern_name").input("Blog").run()
+    next(b for b in at.button if b.label == "Save as a page group").click().run()
+    assert ("put_definition", {"kind": "page_groups", "name": "Blog", "body": {"pattern": "/blog/**"},
+                               "site": "shop.example.com"}) in fake.calls
+    assert fake.stats_calls()[-1].get("page_group") == "Blog"
+
+
+def test_a_typed_path_is_an_exact_page_filter(fake):
+    at = open_page(PAGES["overview"])
+    type_into(at.selectbox(key="page"), "/not-in-the-list").run()
+    assert fake.stats_calls()[-1].get("page") == "/not-in-the-list"

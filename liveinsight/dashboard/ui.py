@@ -50,7 +50,9 @@ DEFAULT_CUSTOM_DAYS = 7
 PLACE_FILTERS = ("country", "region", "city")
 # The filters that pick one value of a dimension; None means all of them. A campaign filter (channel or
 # UTM tag) goes alone (the API answers its totals and series only): choosing one clears the others.
-VALUE_FILTERS = ("site", "page", "source", "event_type", *PLACE_FILTERS, *CAMPAIGN_FILTERS)
+VALUE_FILTERS = ("site", "page", "source", "event_type", *PLACE_FILTERS, *CAMPAIGN_FILTERS, "page_group")
+# The filters the API answers alone (with the site): choosing one clears the others.
+ALONE_FILTERS = (*CAMPAIGN_FILTERS, "page_group")
 FILTER_KEYS = ("period", "from", "to", *VALUE_FILTERS)
 CAMPAIGN_LABELS = {"channel": "Channel", "utm_source": "UTM source", "utm_medium": "UTM medium",
                    "utm_campaign": "UTM campaign", "utm_term": "UTM term", "utm_content": "UTM content"}
@@ -115,6 +117,7 @@ class Filters:
     utm_campaign: str | None = None
     utm_term: str | None = None
     utm_content: str | None = None
+    page_group: str | None = None
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> "Filters":
@@ -146,7 +149,7 @@ class Filters:
         """Keyword arguments for Client.stats."""
         # The place filters only when chosen: a server that predates them answers the rest as before.
         args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS
-                                if name not in (*PLACE_FILTERS, *CAMPAIGN_FILTERS) or getattr(self, name)}
+                                if name not in (*PLACE_FILTERS, *ALONE_FILTERS) or getattr(self, name)}
         if self.period == "custom" and self.start and self.end:
             # Whole UTC days: from the start day's midnight to the midnight after the end day.
             args.update(from_=self.start, to=self.end + timedelta(days=1))
@@ -274,8 +277,12 @@ def sidebar_filters() -> Filters:
         _site_selector(filter_options(unfiltered)["site"], locked=share.locked(grant, "site"))
         catalog = filter_options(replace(unfiltered, site=st.session_state.get("site")))
         st.selectbox("Page", _with_current(catalog["page"], st.session_state.get("page")), index=None,
-                     key="page", placeholder="All pages", disabled=share.locked(grant, "page"),
-                     format_func=text.visible, on_change=clear_campaign)
+                     key="page", placeholder="All pages, or type a path or a pattern such as /blog/*",
+                     disabled=share.locked(grant, "page"), format_func=text.visible, on_change=_page_typed,
+                     accept_new_options=True)
+        site = st.session_state.get("site") or (catalog["site"][0] if len(catalog["site"]) == 1 else None)
+        if not grant and site:
+            _page_group_selector(site)
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
                      key="source", placeholder="All sources", disabled=share.locked(grant, "source"),
                      format_func=text.visible, on_change=clear_campaign)
@@ -340,9 +347,70 @@ def _campaign_selectors(channels: list[str]) -> None:
                          on_change=choose_campaign, args=(name,))
 
 
+def _page_typed() -> None:
+    """The page filter chose or typed a value: a pattern (with *) is a page group's, or one to save as one."""
+    clear_campaign()
+    typed = st.session_state.get("page")
+    st.session_state["_pattern"] = None
+    if not typed or "*" not in typed:
+        return
+    st.session_state["page"] = None  # the API filters pages exactly: a pattern is a page group
+    site = st.session_state.get("site") or (filter_options(Filters())["site"] or [None])[0]
+    groups = _page_groups(site) if site else []
+    match = next((group["name"] for group in groups if group.get("pattern") == typed), None)
+    if match:
+        _choose_group(site, match)
+    else:
+        st.session_state["_pattern"] = typed
+
+
+def _page_groups(site: str) -> list[dict[str, Any]]:
+    try:
+        return site_definitions(site).get("page_groups", [])
+    except ApiError:
+        return []  # no key, or the API is down: the page shows the error itself
+
+
+def _page_group_selector(site: str) -> None:
+    """The site's page groups as a filter, and a typed pattern that is no group yet, offered to save as one."""
+    pattern = st.session_state.get("_pattern")
+    if pattern:
+        st.caption(f"{text.plain(pattern)} is a pattern: save it as a page group to filter by it "
+                   "(it counts from a minute after it is saved).")
+        st.text_input("Page group name", key="_pattern_name", placeholder="e.g. Products")
+        st.button("Save as a page group", on_click=_save_pattern, args=(site, pattern), icon=":material/save:",
+                  width="stretch")
+        if st.session_state.get("_pattern_error"):
+            st.error(st.session_state["_pattern_error"])
+    names = [group["name"] for group in _page_groups(site)]
+    if names or st.session_state.get("page_group"):
+        st.selectbox("Page group", _with_current(names, st.session_state.get("page_group")), index=None,
+                     key="page_group", placeholder="All page groups", format_func=text.visible,
+                     on_change=_choose_group, args=(site,))
+
+
+def _choose_group(site: str, name: str | None = None) -> None:
+    """A page group chosen: the API answers it alone, for its site (set, so the request names it)."""
+    choose_campaign("page_group", name)
+    if st.session_state.get("page_group"):
+        st.session_state["site"] = site
+
+
+def _save_pattern(site: str, pattern: str) -> None:
+    name = (st.session_state.get("_pattern_name") or "").strip()
+    try:
+        client().put_definition("page_groups", name, {"pattern": pattern}, site)
+    except ApiError as exc:  # the API names what is wrong (a name, the pattern)
+        st.session_state["_pattern_error"] = exc.message
+        return
+    fetch_definitions.clear()
+    st.session_state.update(_pattern=None, _pattern_name="", _pattern_error=None)
+    _choose_group(site, name)
+
+
 def choose_campaign(name: str, value: str | None = None) -> None:
-    """A campaign filter chosen (`value`, or the widget's): it goes alone, so every other filter but the site
-    is cleared; a widget callback, like choose_page."""
+    """A filter the API answers alone (a channel, a UTM tag, a page group: `value`, or the widget's): every
+    other filter but the site is cleared; a widget callback, like choose_page."""
     if value is not None:
         st.session_state[name] = value
     if st.session_state.get(name):
@@ -352,8 +420,8 @@ def choose_campaign(name: str, value: str | None = None) -> None:
 
 
 def clear_campaign() -> None:
-    """Another filter chosen: a campaign filter, which goes alone, is cleared."""
-    for name in CAMPAIGN_FILTERS:
+    """Another filter chosen: a campaign or page group filter, which goes alone, is cleared."""
+    for name in ALONE_FILTERS:
         st.session_state[name] = None
 
 
