@@ -20,7 +20,8 @@ if goals.empty:
     st.page_link("pages/settings.py", label="Settings", icon=":material/tune:")
     st.stop()
 
-shown = goals.assign(counting=[definitions.counting({"since": since}) for since in goals["since"]]).drop(columns="since")
+shown = goals.assign(counting=[definitions.counting({"since": since}) for since in goals["since"]])
+shown = shown[["name", "visitors", "conversions", "visits", "conversion_rate", "counting"]].rename(columns={"name": "goal"})
 left, right = st.columns(2)
 with left:
     ui.chart(charts.breakdown_bars(goals, "name", ("conversion_rate",), title="Conversion rate (visitors)",
@@ -50,8 +51,8 @@ with left:
              key="goal-pages")
 with right:
     ui.table(chosen.channels.drop(columns=["visitors"]), "goal-channels.csv", key="goal-channels")
-    ui.table(chosen.countries[[c for c in ("country_name", "sessions") if c in chosen.countries]],
-             "goal-countries.csv", key="goal-countries")
+    ui.table(frames.countries(chosen.countries)[["country_name", "sessions"]], "goal-countries.csv",
+             key="goal-countries")
     ui.table(chosen.devices, "goal-devices.csv", key="goal-devices")
 if not chosen.revenue_by_source.empty:
     st.subheader("Revenue by source")

@@ -1090,7 +1090,7 @@ def test_goals_page_lists_each_goal_with_its_rate_and_revenue_and_one_goal_by_so
     at = open_page(PAGES["goals"])
     # THEN each goal has its unique conversions, conversions and rate, and when it counts from
     goals = table_with(at, "conversion_rate")
-    assert goals["name"].tolist() == ["signup", "purchase"]
+    assert goals["goal"].tolist() == ["signup", "purchase"]
     assert goals["visitors"].tolist() == [120, 40] and goals["conversions"].tolist() == [150, 44]
     assert goals["counting"].tolist()[0] == "from the start" and goals["counting"].tolist()[1].startswith("since ")
     assert table_with(at, "currency")["total"].tolist() == [4321.5]

@@ -29,7 +29,9 @@ METRIC_LABELS = {
     "page_views": "Page views",
     "events": "Events",
     "count": "Events",
+    "conversion_rate": "Conversion rate",
 }
+RATES = ("conversion_rate", "bounce_rate")  # fractions, drawn as percentages
 # For series split by a dimension value (event types, sources, browsers…).
 CATEGORY_COLOURS = ["#4C6EF5", "#12B886", "#F59F00", "#FA5252", "#7950F2", "#15AABF", "#E64980", "#82C91E", "#868E96"]
 TIME_AXIS_TITLE = "Time (UTC)"
@@ -111,7 +113,7 @@ def breakdown_bars(frame: pd.DataFrame, label: str, metrics: tuple[str, ...] = (
     figure.update_layout(title=title, barmode="group", showlegend=len(metrics) > 1, hovermode="closest",
                          xaxis_title=" / ".join(METRIC_LABELS.get(m, m) for m in metrics),
                          yaxis_title=label_title or label.replace("_", " ").capitalize())
-    figure.update_xaxes(tickformat=",d", rangemode="tozero")
+    figure.update_xaxes(tickformat=".0%" if metrics[0] in RATES else ",d", rangemode="tozero")
     return _finish(figure, height=max(CHART_HEIGHT, 28 * len(frame) + 90)).update_layout(hovermode="closest")
 
 
