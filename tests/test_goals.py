@@ -283,3 +283,26 @@ def test_a_revenue_that_is_not_an_amount_is_refused_naming_the_property_and_its_
     status, payload, _ = backend.request("POST", "/api/events", {"events": [
         event("v2", at, 3, "purchase", "/checkout", {"amount": "free"})]})
     assert status == 400 and "`props.amount` is the revenue of goal 'Purchase'" in payload["message"]
+
+
+def test_a_visit_across_midnight_converts_and_goes_through_the_funnel_once(defined):
+    # GIVEN a visitor without an id of their own (the daily id changes at midnight) who lands at 23:55,
+    # sees the pricing at 00:02 and signs up at 00:04
+    day = midnight(2)
+    visit = [event("v", day - 300, 1, page="/"), event("v", day + 120, 2, page="/pricing"),
+             event("v", day + 240, 3, "signup", "/signup", {"plan": "pro"})]
+    for e in visit:
+        e.pop("session_id")
+        collect(defined, [e], ip="198.51.100.77", now=e["timestamp"] + 60)
+        defined.aggregate()
+    # WHEN the two hours around midnight are asked
+    data = stats(defined, f"from={day - 3600}&to={day + 3600}&interval=hour&site={SITE}&funnel=Checkout",
+                 now=day + 3600)
+    # THEN it is one visit through three steps, counted in the hour it started
+    assert [s["visits"] for s in data["funnel"]["steps"]] == [1, 1, 1, 0]
+    assert data["totals"]["sessions"] == 1
+    goals = {g["name"]: (g["conversions"], g["visits"]) for g in data["goals"]}
+    assert goals["Landing"] == (1, 1) and goals["Pricing seen"] == (1, 1) and goals["Signup"] == (1, 1)
+    # AND the signup converted on the new day, by a visitor of that day
+    after = stats(defined, f"from={day}&to={day + 3600}&interval=hour&site={SITE}&goal=Signup", now=day + 3600)
+    assert (after["totals"]["events"], after["totals"]["visitors"]) == (1, 1)
