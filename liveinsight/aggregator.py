@@ -295,21 +295,6 @@ class Fold:
             keys.append((r.PAGE, page))
         keys += [(r.PAGE_GROUP, name) for name in groups] + [(r.GOAL, name) for name in goals]
         for dim, value in keys:
-            if dim in (r.PAGE_GROUP, r.GOAL):
-                for granularity, delta, _ in self._deltas(state.site, dim, value, ts):
-                    r.add_total(delta, r.EV, by)
-                    r.add_total(delta, r.PV, by * is_view)
-                    if granularity == r.HOUR:
-                        r.add_minute(delta, minute, r.EV, by)
-                        r.add_minute(delta, minute, r.PV, by * is_view)
-                    r.add_breakdown(delta, r.EVENT_TYPES, event_type, 0, by)
-                    if is_view or dim == r.GOAL:  # a goal's pages: where it converted
-                        r.add_breakdown(delta, r.PAGES, page, 0, by)
-                    for goal, currency, milli in revenue:
-                        if dim == r.GOAL and goal == value:
-                            r.add_breakdown(delta, r.REVENUE, currency, 0, milli * by)
-                            r.add_breakdown(delta, r.REVENUE, currency, 1, by)
-                continue
             for granularity, delta, all_sites in self._deltas(state.site, dim, value, ts):
                 r.add_total(delta, r.EV, by)
                 r.add_total(delta, r.PV, by * is_view)
@@ -317,6 +302,14 @@ class Fold:
                     r.add_minute(delta, minute, r.EV, by)
                     r.add_minute(delta, minute, r.PV, by * is_view)
                 r.add_breakdown(delta, r.EVENT_TYPES, event_type, 0, by)
+                if dim in (r.PAGE_GROUP, r.GOAL):  # no origin here: sources and places are visit-level
+                    if is_view or dim == r.GOAL:  # a goal's pages: where it converted
+                        r.add_breakdown(delta, r.PAGES, page, 0, by)
+                    for goal, currency, milli in revenue:
+                        if dim == r.GOAL and goal == value:
+                            r.add_breakdown(delta, r.REVENUE, currency, 0, milli * by)
+                            r.add_breakdown(delta, r.REVENUE, currency, 1, by)
+                    continue
                 if is_view:
                     r.add_breakdown(delta, r.SOURCES, state.source, 1, by)
                     r.add_breakdown(delta, r.PAGES, page, 0, by)
