@@ -610,7 +610,7 @@ class StatsReader:
         site = definitions.site
         visitors = data["totals"]["visitors"] or 0
         data["goals"] = []
-        if dim == r.ALL and not narrowed:
+        if dim == r.ALL and not narrowed and q.funnel is None:  # a funnel's view reads only the funnel
             for goal in definitions.goals:
                 total, blobs = self._total(site, r.GOAL, goal.name, q)
                 data["goals"].append({**_goal_numbers(goal.name, total, blobs, visitors), "since": goal.since})
