@@ -21,6 +21,7 @@ ENV_ALLOWED_ORIGINS = "LIVEINSIGHT_ALLOWED_ORIGINS"
 ENV_RAW_RETENTION_HOURS = "LIVEINSIGHT_RAW_RETENTION_HOURS"
 ENV_SITES = "LIVEINSIGHT_SITES"
 ENV_PROPS = "LIVEINSIGHT_PROPS"  # custom property keys to count (comma-separated); empty: every key
+ENV_SITE_ZONES = "LIVEINSIGHT_SITE_ZONES"  # sites' time zones: shop.example.com=America/New_York,…
 ENV_NEW_SITES_PER_DAY = "LIVEINSIGHT_NEW_SITES_PER_DAY"
 ENV_MAX_REPORTS = "LIVEINSIGHT_MAX_REPORTS_PER_RUN"
 ENV_MAX_ALERTS = "LIVEINSIGHT_MAX_ALERTS_PER_RUN"
@@ -204,6 +205,28 @@ def keep_query_from_env() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name.strip().lower() for name in value.split(",") if name.strip()))
 
 
+def site_zones_from_env() -> tuple[tuple[str, str], ...]:
+    """(site, zone name) pairs of LIVEINSIGHT_SITE_ZONES (`host=Area/City,…`); ValueError naming the variable."""
+    from .errors import InvalidRequest
+    from .localtime import zone
+
+    pairs = []
+    for entry in _env(ENV_SITE_ZONES, "").split(","):
+        if not entry.strip():
+            continue
+        host, _, name = entry.partition("=")
+        site = site_of(host)
+        try:
+            zone(name) if site and name.strip() else None
+        except InvalidRequest as exc:
+            raise ValueError(f"{ENV_SITE_ZONES}: {exc}") from None
+        if not site or not name.strip():
+            raise ValueError(f"{ENV_SITE_ZONES} must be comma-separated host=Area/City pairs such as "
+                             f"shop.example.com=America/New_York, not {entry.strip()!r}")
+        pairs.append((site, name.strip()))
+    return tuple(sorted(dict(pairs).items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend needs to know about where it runs."""
@@ -221,6 +244,7 @@ class Settings:
     new_sites_per_day: int = DEFAULT_NEW_SITES_PER_DAY
     exclude_paths: tuple[str, ...] = ()
     props: tuple[str, ...] = ()  # LIVEINSIGHT_PROPS: the custom property keys counted; () counts every key
+    site_zones: tuple[tuple[str, str], ...] = ()  # LIVEINSIGHT_SITE_ZONES: (site, IANA zone) a site's default zone
     stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
     rollup_window_seconds: float = DEFAULT_ROLLUP_WINDOW_SECONDS
     stream_consumer: str | None = None  # None: one consumer writes every item kind
@@ -254,6 +278,7 @@ class Settings:
             new_sites_per_day=whole_number_env(ENV_NEW_SITES_PER_DAY, DEFAULT_NEW_SITES_PER_DAY, 0, 10**6),
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
             props=tuple(k.strip() for k in _env(ENV_PROPS, "").split(",") if k.strip()),
+            site_zones=site_zones_from_env(),
             stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
             rollup_window_seconds=float(_env(ENV_ROLLUP_WINDOW, str(DEFAULT_ROLLUP_WINDOW_SECONDS))),
             stream_consumer=_consumer(os.environ.get(ENV_STREAM_CONSUMER, "")),

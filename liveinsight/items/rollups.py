@@ -9,11 +9,15 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
          site `*` is the all-sites level: every site's events together, for the dims whose
          values are shared by all traffic (ALL_SITES_DIMS), so an answer about all sites is
          one Query however many sites there are; its items add the breakdown `st` (sites)
-    sk = "h#<hour start>" | "d#<UTC day start>"     (zero-padded, so a Query reads a range)
+    sk = "h#<hour start>" | "d#<day start>" | "M#<month start>"   (zero-padded, so a Query reads a range)
+         each the UTC epoch second of the LOCAL start in the site's zone (liveinsight/localtime.py):
+         a day item of America/New_York starts at 05:00 UTC (04:00 in summer) and a DST day covers
+         23 or 25 hours; Asia/Kolkata's hour items start at hh:30 UTC; the all-sites level is UTC.
+         Month items exist for the dims with day items, so a year is read in 12 items.
     c  = zlib JSON blob:
          t  [events, page views, sessions, bounces, duration sum, bot events, visitors]
          m  {minute of the hour: [events, page views, sessions, bounces, duration sum, visitors]}
-                                       (hour items)
+                                       (hour items; the minute since the item's own start)
          b  {breakdown: summary}       event types, sources, referrers, pages, entry pages,
                                        campaigns, browsers, operating systems, devices,
                                        countries, regions, cities, sites (all-sites items only)
@@ -45,14 +49,16 @@ import zlib
 from itertools import zip_longest
 from typing import Any, Iterable
 
-from .. import config
+from zoneinfo import ZoneInfo
+
+from .. import config, localtime
 from .sessions import UNKNOWN, short_hash
 
-HOUR, DAY = "h", "d"
+HOUR, DAY, MONTH = "h", "d", "M"
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
 COUNTRY, REGION, CITY = "c", "r", "ci"  # only countries have items; region and city key visitors and breakdowns
-DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)
+DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY)  # the dims with day and month items
 ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
 # Countries are per site like pages: a country across all sites adds up the most visited sites
 # (the all-sites level's countries breakdown still lists every site's countries together).
@@ -128,9 +134,9 @@ def sk(granularity: str, bucket: int) -> str:
     return f"{granularity}#{int(bucket):010d}"
 
 
-def bucket_start(ts: float, unit: str) -> int:
-    size = SECONDS[unit]
-    return int(ts // size) * size
+def bucket_start(ts: float, unit: str, tz: ZoneInfo = localtime.UTC) -> int:
+    """The start of the `unit` holding `ts` in zone `tz` (UTC by default), as epoch seconds."""
+    return localtime.bucket_start(ts, unit, tz)
 
 
 def capacity(dim: str) -> int:
@@ -169,8 +175,16 @@ def slice_key(source: str | None = None, event_type: str | None = None) -> str:
 
 # -- deltas: what a batch adds to one item -------------------------------------------
 
-def new_delta() -> dict[str, Any]:
-    return {"t": [0] * TOTALS_LEN, "m": {}, "b": {}, "x": {}}
+# A delta's SHIFT: minutes from the UTC hour to its hour item's start (30 in Asia/Kolkata, 45 in
+# Asia/Kathmandu); writers pass the minute of the UTC hour and the slot is the item's own minute.
+SHIFT = "shift"
+
+
+def new_delta(start: int | None = None, granularity: str = HOUR) -> dict[str, Any]:
+    delta: dict[str, Any] = {"t": [0] * TOTALS_LEN, "m": {}, "b": {}, "x": {}}
+    if granularity == HOUR and start is not None and start % 3600:
+        delta[SHIFT] = (start % 3600) // 60
+    return delta
 
 
 def add_total(delta: dict, index: int, by: float = 1) -> None:
@@ -178,7 +192,8 @@ def add_total(delta: dict, index: int, by: float = 1) -> None:
 
 
 def add_minute(delta: dict, minute: int, index: int, by: float = 1) -> None:
-    slot = delta["m"].setdefault(str(minute), [0] * MINUTE_LEN)
+    """Add to the slot of `minute` of the UTC hour (the item's own minute when its hour is shifted)."""
+    slot = delta["m"].setdefault(str((minute - delta.get(SHIFT, 0)) % 60), [0] * MINUTE_LEN)
     slot[index] += by
 
 
