@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import config, share
+from . import config, localtime, share
 from .query import params as p
 from .config import Settings
 from .errors import RequestError, StoreUnavailable, Unauthorized
@@ -288,6 +288,19 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
         services().views.delete(unquote(name))
         return success({"deleted": unquote(name).strip()})
 
+    @app.put("/api/sites/<site>/zone")
+    def put_site_zone(site: str) -> Response:
+        if share.PARAM in _query(app):  # a site's settings are the team's: the key, never a share link
+            raise Unauthorized("a share link does not change a site's zone; send the API key")
+        require_key()
+        from .zones import SiteZones, check_site, parse_body
+
+        event = app.current_event
+        body = base64.b64decode(event.body) if event.body is not None and event.is_base64_encoded else event.body
+        site_key = check_site(unquote(site), services().settings)
+        tz = SiteZones(services().store, services().settings).set(site_key, parse_body(body))
+        return success({"site": site_key, "zone": localtime.describe(tz, time.time())})
+
     _add_error_handlers(app)
 
     @app.not_found
@@ -299,8 +312,11 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
             return failure(405, f"{method} is not allowed on {path}; use {known[path]} (or OPTIONS)")
         if path.startswith("/api/views/"):
             return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
+        if path.startswith("/api/sites/") and path.endswith("/zone"):
+            return failure(405, f"{method} is not allowed on {path}; use PUT (or OPTIONS)")
         return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
-                            "GET /api/realtime, GET /api/stats and GET, PUT, DELETE /api/views")
+                            "GET /api/realtime, GET /api/stats, GET, PUT, DELETE /api/views and "
+                            "PUT /api/sites/{site}/zone")
 
     return app
 
