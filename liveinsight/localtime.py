@@ -25,6 +25,9 @@ UTC_NAME = "UTC"
 UTC = ZoneInfo(UTC_NAME)
 UNITS = ("minute", "hour", "day", "month")
 FIXED_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# Half a bucket: an item belongs to the local bucket holding its middle — its own bucket, or, for an
+# item stored before its site's zone changed, the bucket it overlaps most (docs/data-model.md).
+HALF_SECONDS = {"minute": 30, "hour": 1800, "day": 12 * 3600, "month": 15 * 86400}
 ZONE_HELP = ("an IANA time zone name such as America/New_York, Europe/Berlin or UTC "
              "(the list: https://en.wikipedia.org/wiki/List_of_tz_database_time_zones)")
 WEEK_STARTS = {"monday": 0, "sunday": 6, "saturday": 5}  # date.weekday() of a week's first day

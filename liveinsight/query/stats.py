@@ -446,6 +446,7 @@ class StatsReader:
         first = spans[0][0]
         blobs: list[tuple[int, dict]] = []
         granularity = {"day": r.DAY, "month": r.MONTH}.get(item_unit, r.HOUR)
+        half = localtime.HALF_SECONDS[item_unit]
         site = q.site or self.settings.only_site
         listed = sites if sites is not None else (
             None if site is None and dim == r.ALL else top_sites(self.store, self.settings, first, last))
@@ -457,9 +458,11 @@ class StatsReader:
             levels = listed[:PAGE_SITES]
         for site in levels:
             for low, high in spans:
+                # Half an item wider each side: items stored before the site's zone changed start off the
+                # zone's bucket starts, and belong to the bucket holding their middle.
                 for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
-                                             r.sk(granularity, r.bucket_start(low, item_unit, tz)),
-                                             r.sk(granularity, r.bucket_start(high, item_unit, tz))):
+                                             r.sk(granularity, r.bucket_start(low, item_unit, tz) - half),
+                                             r.sk(granularity, r.bucket_start(high, item_unit, tz) + half - 1)):
                     blobs.append((int(item["sk"].split("#")[1]), r.decode(item.get("c"))))
         length = r.SLICE_LEN if part else r.TOTALS_LEN
         series: dict[int, list] = {b: [0] * length for b in previous + compared + buckets}
@@ -472,11 +475,12 @@ class StatsReader:
                     if t in series:
                         series[t] = _add(series[t], r.minute_totals(vector))
             else:
-                t = r.bucket_start(start, q.interval, tz)
+                t = r.bucket_start(start + half, q.interval, tz)  # the bucket of the item's middle
                 if t in series:
                     vector = r.slice_totals(blob, part) if part else r.totals(blob)
                     series[t] = _add(series[t], vector)
-            if localtime.next_start(start, item_unit, tz) > buckets[0] and start < range_end:
+            if (localtime.next_start(start, item_unit, tz) > buckets[0] and start < range_end) \
+                    if q.interval == "minute" else buckets[0] <= start + half < range_end:
                 in_range.append(blob)
         in_place = q.city is not None or q.region is not None
         if in_place:  # a place's slice: visitors counted, as in a totals vector
