@@ -1,0 +1,253 @@
+"""A site's own calendar: its zone's days, hours and months, exact across DST and :30/:45 offsets.
+
+Every expected figure is computed independently of the product: each event's timestamp converted
+with zoneinfo and counted by local date, hour or month. The test's clock is a DST change found in
+tzdata (the most recent one at least 40 days back), never the time of day the test runs.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import page_view, stats_at
+
+SITE = "shop.example.com"
+DAY = 86400
+
+
+def transition(name: str, spring: bool) -> int:
+    """The most recent DST change of zone `name` at least 40 days back (spring: clocks go forward)."""
+    tz = ZoneInfo(name)
+    hour = int(time.time() // 3600) * 3600 - 40 * DAY
+    for _ in range(24 * 800):
+        before = datetime.fromtimestamp(hour - 3600, tz).utcoffset()
+        after = datetime.fromtimestamp(hour, tz).utcoffset()
+        if before != after and (after > before) == spring:
+            return hour
+        hour -= 3600
+    raise AssertionError(f"no DST change of {name} in two years")
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
+
+
+def seeded_visits(tz: ZoneInfo, first: date, days: int, seed: int, edges: list[float]) -> list[dict]:
+    """Visits of 1-4 page views over `days` local days from `first`, plus one-view visits exactly at
+    `edges` (midnights, a DST change, a second before each)."""
+    rng = random.Random(seed)
+    start, end = local_midnight(first, tz), local_midnight(first + timedelta(days=days), tz)
+    events = []
+    for n in range(500):
+        at = rng.uniform(start, end - 3600)
+        for k in range(rng.randint(1, 4)):
+            events.append(page_view(f"v{seed}-{n}", f"/p{k}", round(at + 240 * k, 3)))
+    for n, at in enumerate(edges):
+        events.append(page_view(f"edge{seed}-{n}", "/edge", at))
+    return events
+
+
+def expected(events: list[dict], tz: ZoneInfo, key) -> tuple[Counter, Counter]:
+    """(events, sessions) by key(local datetime): events at their time, a visit at its first event."""
+    by_event, first = Counter(), {}
+    for event in events:
+        by_event[key(datetime.fromtimestamp(event["timestamp"], tz))] += 1
+        # by timestamp: aware datetimes of one zone compare by wall clock, blind to the fall-back fold
+        first[event["session_id"]] = min(first.get(event["session_id"], event["timestamp"]), event["timestamp"])
+    return by_event, Counter(key(datetime.fromtimestamp(ts, tz)) for ts in first.values())
+
+
+def set_zone(backend, zone: str, site: str = SITE) -> tuple[int, dict]:
+    return backend.request("PUT", f"/api/sites/{site}/zone", {"zone": zone})[:2]
+
+
+def load(backend, events: list[dict], now: float) -> None:
+    """The events, older than the raw retention, through the history import (the aggregator's fold)."""
+    from liveinsight.local.importer import import_events
+
+    report = import_events(((i, json.loads(json.dumps(e))) for i, e in enumerate(events)), backend.store, now=now)
+    assert report.rolled_up == len(events), report.rejected[:3]
+
+
+DST_CASES = [pytest.param(zone, spring, id=f"{zone}-{'spring' if spring else 'fall'}")
+             for zone in ("America/New_York", "Europe/Berlin") for spring in (True, False)]
+
+
+@pytest.mark.parametrize("zone,spring", DST_CASES)
+def test_a_dst_day_has_23_or_25_hours_none_lost_or_doubled(backend, zone, spring):
+    # GIVEN a site in `zone` and a seeded stream of visits over the day its clocks change, with
+    # visits exactly at its midnights and at the change itself
+    tz = ZoneInfo(zone)
+    change = transition(zone, spring)
+    day = datetime.fromtimestamp(change, tz).date()
+    edges = [local_midnight(day, tz), local_midnight(day, tz) - 1, change, change - 1,
+             local_midnight(day + timedelta(days=1), tz), local_midnight(day + timedelta(days=1), tz) - 0.001]
+    events = seeded_visits(tz, day - timedelta(days=1), 3, seed=len(zone) + spring, edges=edges)
+    now = local_midnight(day + timedelta(days=5), tz)
+    assert set_zone(backend, zone)[0] == 200
+    load(backend, events, now)
+    # WHEN the day is asked hour by hour (a local date, inclusive)
+    data = stats_at(backend, f"site={SITE}&from={day}&to={day}&interval=hour", now)
+    # THEN it has 23 (spring) or 25 (fall) hours, one an hour apart with no gap or double
+    hours = [point["t"] for point in data["timeseries"]]
+    assert len(hours) == (23 if spring else 25)
+    assert hours[0] == local_midnight(day, tz)
+    assert [b - a for a, b in zip(hours, hours[1:])] == [3600] * (len(hours) - 1)
+    # and every hour's events and visits are exactly those of an independent count by local hour
+    # (the fall-back day's two 01:00 hours told apart by their UTC offset)
+    by_event, by_visit = expected(events, tz, lambda t: (t.date(), t.hour, t.utcoffset()))
+    for point in data["timeseries"]:
+        local = datetime.fromtimestamp(point["t"], tz)
+        hour = (local.date(), local.hour, local.utcoffset())
+        assert (point["events"], point["sessions"]) == (by_event[hour], by_visit[hour]), local
+    by_day_event, by_day_visit = expected(events, tz, lambda t: t.date())
+    assert data["totals"]["events"] == by_day_event[day] == sum(p["events"] for p in data["timeseries"])
+    assert data["totals"]["sessions"] == by_day_visit[day]
+    # WHEN the three days are asked day by day, THEN each local day is exact
+    days = stats_at(backend, f"site={SITE}&from={day - timedelta(days=1)}&to={day + timedelta(days=1)}"
+                             "&interval=day", now)
+    assert [datetime.fromtimestamp(p["t"], tz).date() for p in days["timeseries"]] == \
+        [day - timedelta(days=1), day, day + timedelta(days=1)]
+    assert [(p["events"], p["sessions"]) for p in days["timeseries"]] == \
+        [(by_day_event[d], by_day_visit[d]) for d in (day - timedelta(days=1), day, day + timedelta(days=1))]
+    assert data["zone"]["name"] == zone
+
+
+@pytest.mark.parametrize("zone,offset", [("Asia/Kolkata", "+05:30"), ("Asia/Kathmandu", "+05:45")])
+def test_a_zone_at_a_half_or_quarter_hour_offset_has_exact_days_hours_and_months(backend, zone, offset):
+    # GIVEN a site in a :30 or :45 zone and seeded visits over the last two days of a month and the
+    # first of the next, with visits at the month's local midnight and the second before it
+    tz = ZoneInfo(zone)
+    now = int(time.time() // DAY) * DAY - 40 * DAY
+    month_start = datetime.fromtimestamp(now, tz).date().replace(day=1)
+    first = month_start - timedelta(days=2)
+    boundary = local_midnight(month_start, tz)
+    events = seeded_visits(tz, first, 3, seed=7, edges=[boundary, boundary - 1, boundary + 1800, boundary - 900])
+    now = local_midnight(month_start + timedelta(days=3), tz)
+    assert set_zone(backend, zone)[0] == 200
+    load(backend, events, now)
+    by_event, by_visit = expected(events, tz, lambda t: (t.date(), t.hour))
+    # WHEN the month's first day is asked hour by hour
+    data = stats_at(backend, f"site={SITE}&from={month_start}&to={month_start}&interval=hour", now)
+    # THEN its 24 hours start at the zone's local hours (hh:30 or hh:15 UTC) and each is exact
+    assert len(data["timeseries"]) == 24
+    minute = {"+05:30": 30, "+05:45": 15}[offset]
+    assert {datetime.fromtimestamp(p["t"], timezone.utc).minute for p in data["timeseries"]} == {minute}
+    for point in data["timeseries"]:
+        local = datetime.fromtimestamp(point["t"], tz)
+        assert (point["events"], point["sessions"]) == (by_event[(local.date(), local.hour)],
+                                                        by_visit[(local.date(), local.hour)])
+    assert data["zone"] == {"name": zone, "abbreviation": data["zone"]["abbreviation"], "utc_offset": offset}
+    # WHEN the two months are asked month by month, THEN each local month is exact
+    month_event, month_visit = expected(events, tz, lambda t: (t.year, t.month))
+    months = stats_at(backend, f"site={SITE}&from={first}&to={month_start}&interval=month", now)
+    assert [(p["events"], p["sessions"]) for p in months["timeseries"]] == [
+        (month_event[(d.year, d.month)], month_visit[(d.year, d.month)]) for d in (first, month_start)]
+    # and a minute series of the month's first local hour holds exactly its events
+    minutes = stats_at(backend, f"site={SITE}&from={boundary}&to={boundary + 3600}&interval=minute", now)
+    assert sum(p["events"] for p in minutes["timeseries"]) == by_event[(month_start, 0)]
+    assert minutes["timeseries"][0]["t"] == boundary
+
+
+def test_the_all_sites_level_stays_utc(backend):
+    # GIVEN a site in New York with a visit at 23:30 New York time (04:30 UTC the next day)
+    tz = ZoneInfo("America/New_York")
+    now = int(time.time() // DAY) * DAY - 40 * DAY
+    day = datetime.fromtimestamp(now, tz).date()
+    at = local_midnight(day, tz) + 23.5 * 3600
+    assert set_zone(backend, "America/New_York")[0] == 200
+    load(backend, [page_view("late", "/", at)], now=at + 3 * DAY)
+    # WHEN the site's day and all sites' day are asked
+    site_day = stats_at(backend, f"site={SITE}&from={day}&to={day}", at + 3 * DAY)
+    all_day = stats_at(backend, f"from={day}&to={day}", at + 3 * DAY)
+    utc_next = stats_at(backend, f"from={day + timedelta(days=1)}&to={day + timedelta(days=1)}", at + 3 * DAY)
+    # THEN the visit is on the site's local day, and on the next UTC day for all sites
+    assert site_day["totals"]["events"] == 1 and site_day["zone"]["name"] == "America/New_York"
+    assert all_day["totals"]["events"] == 0 and utc_next["totals"]["events"] == 1
+    assert all_day["zone"]["name"] == "UTC"
+
+
+def test_changing_a_zone_keeps_every_total_and_may_move_a_past_day(backend):
+    # GIVEN a UTC site with visits on two days, one at 02:00 UTC (21:00 the evening before in New York)
+    now = int(time.time() // DAY) * DAY - 40 * DAY
+    day = datetime.fromtimestamp(now, timezone.utc).date()
+    midnight = local_midnight(day, ZoneInfo("UTC"))
+    events = [page_view("early", "/", midnight + 2 * 3600), page_view("noon", "/", midnight + 12 * 3600),
+              page_view("next", "/", midnight + DAY + 12 * 3600)]
+    load(backend, events, now=midnight + 5 * DAY)
+    query = f"site={SITE}&from={day - timedelta(days=3)}&to={day + timedelta(days=3)}&interval=day"
+    before = stats_at(backend, query, midnight + 5 * DAY)
+    # WHEN the site moves to New York, and a new visit comes at 02:00 UTC of the second day
+    assert set_zone(backend, "America/New_York")[0] == 200
+    load(backend, [page_view("after", "/", midnight + DAY + 2 * 3600)], now=midnight + 5 * DAY)
+    after = stats_at(backend, query, midnight + 5 * DAY)
+    # THEN no total changes: the range holds every event once, old and new
+    assert before["totals"]["events"] == 3 and after["totals"]["events"] == 4
+    utc_days = {datetime.fromtimestamp(p["t"], timezone.utc).date(): p["events"] for p in before["timeseries"]}
+    assert (utc_days[day], utc_days[day + timedelta(days=1)]) == (2, 1)
+    # and a day stored before the change stays whole, on the New York day it overlaps most: its 02:00 UTC
+    # visit stays on it, while the new 02:00 UTC visit is on the New York evening before (day one)
+    tz = ZoneInfo("America/New_York")
+    by_day = {datetime.fromtimestamp(p["t"], tz).date(): p["events"] for p in after["timeseries"]}
+    assert (by_day[day - timedelta(days=1)], by_day[day], by_day[day + timedelta(days=1)]) == (0, 3, 1)
+    assert after["zone"]["name"] == "America/New_York"
+
+
+@pytest.mark.parametrize("body,needle", [
+    pytest.param({"zone": "Mars/Olympus_Mons"}, "`zone`", id="unknown-zone"),
+    pytest.param({"zone": "../../etc/passwd"}, "`zone`", id="path-like"),
+    pytest.param({"zone": ""}, "`zone`", id="empty"),
+    pytest.param({"tz": "UTC"}, "`zone`", id="wrong-field"),
+    pytest.param("not json", "`zone`", id="not-json"),
+])
+def test_a_zone_the_api_does_not_know_is_a_400_naming_zone_and_where_names_are(backend, body, needle):
+    # WHEN a site's zone is set to something tzdata does not know
+    status, payload, _ = backend.request("PUT", f"/api/sites/{SITE}/zone", body)
+    # THEN 400, naming `zone` and what is accepted
+    assert status == 400, payload
+    assert needle in payload["message"] and "America/New_York" in payload["message"]
+
+
+def test_setting_a_zone_needs_the_key_never_a_share_link(backend):
+    from dataclasses import replace
+
+    from liveinsight import handler
+
+    # GIVEN a deployment with an API key
+    handler.configure(replace(backend.store.settings, api_key="k"), backend.store)
+    # WHEN the zone is set without the key, with a share link, and with the key
+    without = backend.request("PUT", f"/api/sites/{SITE}/zone", {"zone": "Europe/Berlin"})[0]
+    shared = backend.request("PUT", f"/api/sites/{SITE}/zone?share=x", {"zone": "Europe/Berlin"})[0]
+    status, payload, _ = backend.request("PUT", f"/api/sites/{SITE}/zone", {"zone": "Europe/Berlin"},
+                                         headers={"X-API-Key": "k"})
+    # THEN only the key sets it, and the answer names the zone with its abbreviation and offset
+    assert (without, shared, status) == (401, 401, 200)
+    assert payload["data"]["site"] == SITE
+    assert payload["data"]["zone"]["name"] == "Europe/Berlin"
+    assert payload["data"]["zone"]["abbreviation"] in ("CET", "CEST")
+
+
+def test_a_deploy_time_zone_is_the_default_and_the_api_wins(backend, monkeypatch):
+    from dataclasses import replace
+
+    from liveinsight import config
+    from liveinsight.zones import SiteZones
+
+    # GIVEN LIVEINSIGHT_SITE_ZONES naming the site's zone
+    monkeypatch.setenv(config.ENV_SITE_ZONES, "www.shop.example.com=Asia/Kolkata, other.example=UTC")
+    settings = replace(backend.store.settings, site_zones=config.site_zones_from_env())
+    zones = SiteZones(backend.store, settings)
+    # THEN it is the site's zone (www. folded) until the API sets another
+    assert zones.get(SITE).key == "Asia/Kolkata"
+    zones.set(SITE, "Europe/Berlin")
+    assert zones.get(SITE).key == "Europe/Berlin"
+    # and a zone tzdata does not know stops a deployment at once, naming the variable
+    monkeypatch.setenv(config.ENV_SITE_ZONES, "shop.example.com=Europe/Atlantis")
+    with pytest.raises(ValueError, match=config.ENV_SITE_ZONES):
+        config.site_zones_from_env()
