@@ -253,3 +253,98 @@ def test_a_deploy_time_zone_is_the_default_and_the_api_wins(backend, monkeypatch
     monkeypatch.setenv(config.ENV_SITE_ZONES, "shop.example.com=Europe/Atlantis")
     with pytest.raises(ValueError, match=config.ENV_SITE_ZONES):
         config.site_zones_from_env()
+
+
+# --- calendar periods ---------------------------------------------------------------------------
+
+def month_after_a_short_one() -> tuple[date, date, date]:
+    """(the month before it, a 31-day month after a 30-day one, the month after), the latest such whose
+    following month started at least 40 days back."""
+    day = (datetime.fromtimestamp(time.time() - 40 * DAY, timezone.utc).date()).replace(day=1)
+    while True:
+        before = (day - timedelta(days=1)).replace(day=1)
+        two_before = (before - timedelta(days=1)).replace(day=1)
+        if (day - before).days == 31 and (before - two_before).days == 30:
+            return two_before, before, day
+        day = before
+
+
+def test_last_month_compares_day_by_day_with_a_shorter_month_before_it(backend):
+    # GIVEN a New York site with d visits on the d-th day of two months in a row, 30 and 31 days long
+    tz = ZoneInfo("America/New_York")
+    short, long_, after = month_after_a_short_one()
+    events = []
+    for first in (short, long_):
+        day = first
+        while day.month == first.month:
+            for n in range(day.day + (first == long_)):
+                events.append(page_view(f"{day}-{n}", "/", local_midnight(day, tz) + 3600 * (n % 24) + 1))
+            day += timedelta(days=1)
+    now = local_midnight(after + timedelta(days=4), tz) + 3600
+    assert set_zone(backend, "America/New_York")[0] == 200
+    load(backend, events, now)
+    # WHEN last month is asked with compare=previous
+    data = stats_at(backend, f"site={SITE}&period=last_month&compare=previous", now)
+    # THEN it is the 31 local days of the long month, each aligned with the same day of the 30-day month
+    # before it; its 31st has no counterpart, and both lengths are stated
+    assert data["range"]["period"] == "last_month" and data["range"]["interval"] == "day"
+    assert (data["range"]["first_day"], data["range"]["days"]) == (long_.isoformat(), 31)
+    assert (data["previous_range"]["first_day"], data["previous_range"]["days"]) == (short.isoformat(), 30)
+    assert [p["events"] for p in data["timeseries"]] == [d + 1 for d in range(1, 32)]
+    assert [p["events"] for p in data["previous_timeseries"]] == list(range(1, 31)) + [None]
+    assert data["previous_timeseries"][30]["t_previous"] is None
+    assert [datetime.fromtimestamp(p["t_previous"], tz).day for p in data["previous_timeseries"][:30]] == \
+        list(range(1, 31))
+    assert data["totals"]["events"] == sum(d + 1 for d in range(1, 32))
+    assert data["previous_totals"]["events"] == sum(range(1, 31))
+    # WHEN the year is asked month by month, THEN the two months are exact and it reads month items
+    year = stats_at(backend, f"site={SITE}&period=last_12_months", now)
+    assert year["range"]["interval"] == "month" and len(year["timeseries"]) == 12
+    by_month = {datetime.fromtimestamp(p["t"], tz).date(): p["events"] for p in year["timeseries"]}
+    assert (by_month[short], by_month[long_]) == (sum(range(1, 31)), sum(d + 1 for d in range(1, 32)))
+
+
+def test_today_and_yesterday_end_at_the_sites_midnight(backend):
+    # GIVEN a New York site, a visit at 23:50 and one at 00:10 New York time, and the clock at 00:30
+    tz = ZoneInfo("America/New_York")
+    day = datetime.fromtimestamp(time.time() - 40 * DAY, tz).date()
+    midnight = local_midnight(day, tz)
+    assert set_zone(backend, "America/New_York")[0] == 200
+    load(backend, [page_view("late", "/", midnight - 600), page_view("early", "/", midnight + 600)],
+         now=midnight + 5 * DAY)
+    now = midnight + 1800
+    # WHEN today and yesterday are asked
+    today = stats_at(backend, f"site={SITE}&period=today", now)
+    yesterday = stats_at(backend, f"site={SITE}&period=yesterday&compare=previous", now)
+    # THEN each holds its own visit, hour by hour, and says which local day it is
+    assert today["totals"]["events"] == 1 and today["range"]["first_day"] == day.isoformat()
+    assert today["range"]["interval"] == "hour" and today["range"]["from"] == midnight
+    assert [p["events"] for p in today["timeseries"]] == [1]  # hours so far: just 00:00
+    assert yesterday["totals"]["events"] == 1 and yesterday["range"]["to"] == midnight
+    assert yesterday["timeseries"][-1]["events"] == 1 and len(yesterday["timeseries"]) in (23, 24, 25)
+    assert yesterday["previous_range"]["last_day"] == (day - timedelta(days=2)).isoformat()
+
+
+@pytest.mark.parametrize("week_start,first", [("monday", 0), ("sunday", 6), ("saturday", 5)])
+def test_this_week_starts_on_the_day_asked(backend, week_start, first):
+    tz = ZoneInfo("Europe/Berlin")
+    now = int(time.time() // DAY) * DAY - 40 * DAY + 12 * 3600
+    assert set_zone(backend, "Europe/Berlin")[0] == 200
+    data = stats_at(backend, f"site={SITE}&period=this_week&week_start={week_start}", now)
+    start = datetime.fromtimestamp(data["range"]["from"], tz)
+    assert start.weekday() == first and (start.hour, start.minute) == (0, 0)
+    assert data["range"]["days"] == 7 and 1 <= len(data["timeseries"]) <= 7
+
+
+@pytest.mark.parametrize("query,needle", [
+    pytest.param("period=last_week", "`period`", id="unknown-period"),
+    pytest.param("period=this_week&week_start=friday", "`week_start`", id="week-start"),
+    pytest.param("period=all_time&compare=previous", "all_time", id="all-time-previous"),
+    pytest.param("from=2026-02-30&to=2026-03-01", "`from`", id="no-such-date"),
+    pytest.param("period=this_month&interval=quarter", "`interval`", id="interval"),
+    pytest.param("from=2024-01-01&to=2026-01-01", "400 days", id="too-long"),
+])
+def test_calendar_parameters_the_api_does_not_know_are_400s_naming_them(backend, query, needle):
+    status, payload = backend.get(f"/api/stats?site={SITE}&{query}")
+    assert status == 400, payload
+    assert needle in payload["message"]
