@@ -98,7 +98,7 @@ class Fold:
                 start = r.bucket_start(ts, unit, tz)  # the local hour, day and month of the site's zone
                 key = (key_pk, r.sk(granularity, start))
                 if key not in self.rollups:
-                    self.rollups[key] = r.new_delta(start, granularity)
+                    self.rollups[key] = r.new_delta(start, granularity, r.is_thin(granularity, dim))
                     self.capacity[key] = r.capacity(dim)
                 yield granularity, self.rollups[key], level == r.ALL_SITES
 

@@ -13,7 +13,8 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
          each the UTC epoch second of the LOCAL start in the site's zone (liveinsight/localtime.py):
          a day item of America/New_York starts at 05:00 UTC (04:00 in summer) and a DST day covers
          23 or 25 hours; Asia/Kolkata's hour items start at hh:30 UTC; the all-sites level is UTC.
-         Month items exist for the dims with day items, so a year is read in 12 items.
+         Month items exist for the dims with day items, so a year is read in 12 items; those of a
+         source, event type or country are thin (`t` only: THIN), everything's are whole.
     c  = zlib JSON blob:
          t  [events, page views, sessions, bounces, duration sum, bot events, visitors]
          m  {minute of the hour: [events, page views, sessions, bounces, duration sum, visitors]}
@@ -178,13 +179,23 @@ def slice_key(source: str | None = None, event_type: str | None = None) -> str:
 # A delta's SHIFT: minutes from the UTC hour to its hour item's start (30 in Asia/Kolkata, 45 in
 # Asia/Kathmandu); writers pass the minute of the UTC hour and the slot is the item's own minute.
 SHIFT = "shift"
+# A THIN delta keeps totals only: the month items of a source, event type or country (a year of one value
+# is 12 small items; its breakdowns and slices would cost a rewrite of a day item's size every batch).
+THIN = "thin"
 
 
-def new_delta(start: int | None = None, granularity: str = HOUR) -> dict[str, Any]:
+def new_delta(start: int | None = None, granularity: str = HOUR, thin: bool = False) -> dict[str, Any]:
     delta: dict[str, Any] = {"t": [0] * TOTALS_LEN, "m": {}, "b": {}, "x": {}}
     if granularity == HOUR and start is not None and start % 3600:
         delta[SHIFT] = (start % 3600) // 60
+    if thin:
+        delta[THIN] = True
     return delta
+
+
+def is_thin(granularity: str, dim: str) -> bool:
+    """Whether the items of `dim` at `granularity` keep totals only (month items of a value)."""
+    return granularity == MONTH and dim != ALL
 
 
 def add_total(delta: dict, index: int, by: float = 1) -> None:
@@ -210,6 +221,8 @@ def add_slice(delta: dict, key: str, index: int, by: float = 1) -> None:
 
 
 def is_empty(delta: dict) -> bool:
+    if delta.get(THIN):
+        return not any(delta["t"])
     return not any(delta["t"]) and not any(any(v) for v in delta["m"].values()) and \
         not any(any(any(r) for r in rows.values()) for rows in delta["b"].values()) and \
         not any(any(v) for v in delta["x"].values())
@@ -277,6 +290,8 @@ def summary_add(summary: dict, rows: dict[str, list], k: int) -> dict:
 def merge(blob: dict, delta: dict, k: int, k_slices: int = K_SLICES) -> dict:
     """Apply a batch's delta to a stored blob, keeping every summary bounded."""
     blob["t"] = _vadd(blob.get("t"), delta["t"])
+    if delta.get(THIN):
+        return blob
     if delta["m"]:
         minutes = blob.setdefault("m", {})
         for minute, vector in delta["m"].items():

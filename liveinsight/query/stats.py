@@ -436,7 +436,11 @@ class StatsReader:
             previous = [a for a in aligned if a is not None] if q.compare == "year" else (
                 bucket_starts(q.start - (q.end - q.start), q.start, q.interval, tz) if q.compare else [])
         previous = [b for b in previous if b < buckets[0]]
-        item_unit = q.interval if q.interval in ("day", "month") and dim in r.DAY_DIMS else "hour"
+        # Month items of a value are thin (totals only): slices (combined filters, places) read day items.
+        item_unit = "hour"
+        if q.interval in ("day", "month") and dim in r.DAY_DIMS:
+            item_unit = q.interval if q.interval == "day" or part is None else "day"
+        thin = r.is_thin(r.MONTH, dim) and item_unit == "month"
         last = localtime.next_start(buckets[-1], q.interval, tz) - 1
         compared = [a for a in aligned if a is not None]
         # One Query over the range; the comparison range is one more (compare=previous: the same Query, from
@@ -543,5 +547,7 @@ class StatsReader:
                                          else r.merged_breakdown(in_range, r.CHANNELS), q.limit)
         data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
         data["bots_filtered"] = 0 if part or in_place else int(sum(r.totals(b)[r.BOT] for b in in_range))
+        if thin:  # a value's month items keep its totals only: its rows need interval=day
+            data["breakdowns_omitted"] = True
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         return data
