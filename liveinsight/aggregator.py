@@ -95,7 +95,7 @@ class Fold:
             for granularity, unit in ((r.HOUR, "hour"), (r.DAY, "day"), (r.MONTH, "month")):
                 if granularity != r.HOUR and dim not in r.DAY_DIMS:
                     continue
-                start = r.bucket_start(ts, unit, tz)  # the local hour, day and month of the site's zone
+                start = localtime.bucket_start(ts, unit, tz)  # the local hour, day and month of the site's zone
                 key = (key_pk, r.sk(granularity, start))
                 if key not in self.rollups:
                     self.rollups[key] = r.new_delta(start, granularity, r.is_thin(granularity, dim))

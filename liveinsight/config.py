@@ -132,6 +132,11 @@ DEFAULT_KEEP_QUERY = ("ref",)
 
 # The named periods of GET /api/stats (and of share links), in seconds.
 PERIOD_SECONDS = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+# The calendar periods of GET /api/stats, in the site's zone (liveinsight/localtime.py), and the days a
+# week may start on (`week_start`: the locale's), as date.weekday() numbers.
+CALENDAR_PERIODS = ("today", "yesterday", "this_week", "this_month", "last_month", "year_to_date",
+                    "last_12_months", "all_time")
+WEEK_STARTS = {"monday": 0, "sunday": 6, "saturday": 5}
 
 # Sessions and rollups.
 SESSION_TIMEOUT_SECONDS = 30 * 60

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from .config import CALENDAR_PERIODS, WEEK_STARTS  # noqa: F401 (the calendar's names, defined in config)
 from .errors import InvalidRequest
 
 UTC_NAME = "UTC"
@@ -30,7 +31,6 @@ FIXED_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 HALF_SECONDS = {"minute": 30, "hour": 1800, "day": 12 * 3600, "month": 15 * 86400}
 ZONE_HELP = ("an IANA time zone name such as America/New_York, Europe/Berlin or UTC "
              "(the list: https://en.wikipedia.org/wiki/List_of_tz_database_time_zones)")
-WEEK_STARTS = {"monday": 0, "sunday": 6, "saturday": 5}  # date.weekday() of a week's first day
 
 
 @lru_cache(maxsize=None)
@@ -148,10 +148,6 @@ def describe(tz: ZoneInfo, at: float) -> dict[str, str]:
 
 
 # -- calendar periods ----------------------------------------------------------------------
-
-CALENDAR_PERIODS = ("today", "yesterday", "this_week", "this_month", "last_month", "year_to_date",
-                    "last_12_months", "all_time")
-
 
 def _month_back(day: date, months: int) -> date:
     """The 1st of the month `months` before `day`'s month."""

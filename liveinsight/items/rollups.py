@@ -10,7 +10,7 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
          values are shared by all traffic (ALL_SITES_DIMS), so an answer about all sites is
          one Query however many sites there are; its items add the breakdown `st` (sites)
     sk = "h#<hour start>" | "d#<day start>" | "M#<month start>"   (zero-padded, so a Query reads a range)
-         each the UTC epoch second of the LOCAL start in the site's zone (liveinsight/localtime.py):
+         each the UTC epoch second of the LOCAL start in the site's zone (liveinsight.localtime):
          a day item of America/New_York starts at 05:00 UTC (04:00 in summer) and a DST day covers
          23 or 25 hours; Asia/Kolkata's hour items start at hh:30 UTC; the all-sites level is UTC.
          Month items exist for the dims with day items, so a year is read in 12 items; those of a
@@ -50,9 +50,7 @@ import zlib
 from itertools import zip_longest
 from typing import Any, Iterable
 
-from zoneinfo import ZoneInfo
-
-from .. import config, localtime
+from .. import config
 from .sessions import UNKNOWN, short_hash
 
 HOUR, DAY, MONTH = "h", "d", "M"
@@ -135,9 +133,10 @@ def sk(granularity: str, bucket: int) -> str:
     return f"{granularity}#{int(bucket):010d}"
 
 
-def bucket_start(ts: float, unit: str, tz: ZoneInfo = localtime.UTC) -> int:
-    """The start of the `unit` holding `ts` in zone `tz` (UTC by default), as epoch seconds."""
-    return localtime.bucket_start(ts, unit, tz)
+def bucket_start(ts: float, unit: str) -> int:
+    """The start of the UTC `unit` holding `ts` (a site's own buckets: liveinsight.localtime.bucket_start)."""
+    size = SECONDS[unit]
+    return int(ts // size) * size
 
 
 def capacity(dim: str) -> int:

@@ -227,14 +227,15 @@ def _aligned(q: StatsQuery, buckets: list[int]) -> list[int | None]:
     if q.compare == "year":
         if unit == "month":
             return [localtime.months_before(b, 12, tz) for b in buckets]
-        return [r.bucket_start(localtime.wall_clock_before(b, YEAR_SECONDS // 86400, tz), unit, tz) for b in buckets]
+        days = YEAR_SECONDS // 86400
+        return [localtime.bucket_start(localtime.wall_clock_before(b, days, tz), unit, tz) for b in buckets]
     size = MONTH_SECONDS if unit == "month" else SECONDS[unit]
     steps = -(-int(q.offset) // size)  # `offset` rounded up to whole buckets
     if unit == "day":
         return [localtime.day_start(localtime.local_date(b, tz) - timedelta(days=steps), tz) for b in buckets]
     if unit == "month":
         return [localtime.months_before(b, steps, tz) for b in buckets]
-    return [r.bucket_start(b - steps * size, unit, tz) for b in buckets]
+    return [localtime.bucket_start(b - steps * size, unit, tz) for b in buckets]
 
 
 MONTH_SECONDS = 31 * 86400  # compare=previous with interval=month on a rolling range: whole months back
@@ -465,8 +466,8 @@ class StatsReader:
                 # Half an item wider each side: items stored before the site's zone changed start off the
                 # zone's bucket starts, and belong to the bucket holding their middle.
                 for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
-                                             r.sk(granularity, r.bucket_start(low, item_unit, tz) - half),
-                                             r.sk(granularity, r.bucket_start(high, item_unit, tz) + half - 1)):
+                                             r.sk(granularity, localtime.bucket_start(low, item_unit, tz) - half),
+                                             r.sk(granularity, localtime.bucket_start(high, item_unit, tz) + half - 1)):
                     blobs.append((int(item["sk"].split("#")[1]), r.decode(item.get("c"))))
         length = r.SLICE_LEN if part else r.TOTALS_LEN
         series: dict[int, list] = {b: [0] * length for b in previous + compared + buckets}
@@ -479,7 +480,7 @@ class StatsReader:
                     if t in series:
                         series[t] = _add(series[t], r.minute_totals(vector))
             else:
-                t = r.bucket_start(start + half, q.interval, tz)  # the bucket of the item's middle
+                t = localtime.bucket_start(start + half, q.interval, tz)  # the bucket of the item's middle
                 if t in series:
                     vector = r.slice_totals(blob, part) if part else r.totals(blob)
                     series[t] = _add(series[t], vector)
