@@ -348,3 +348,26 @@ def test_calendar_parameters_the_api_does_not_know_are_400s_naming_them(backend,
     status, payload = backend.get(f"/api/stats?site={SITE}&{query}")
     assert status == 400, payload
     assert needle in payload["message"]
+
+
+def test_a_daily_report_covers_the_sites_local_day(backend):
+    from liveinsight.query.stats import StatsReader
+    from liveinsight.reports.report import build_report, render_html
+
+    # GIVEN a New York site on the day its clocks fall back, a visit in each of its 25 hours and one just after
+    tz = ZoneInfo("America/New_York")
+    change = transition("America/New_York", spring=False)
+    day = datetime.fromtimestamp(change, tz).date()
+    midnight, next_midnight = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+    events = [page_view(f"h{n}", "/", midnight + 3600 * n + 60) for n in range(25)]
+    events.append(page_view("after", "/", next_midnight + 60))
+    assert set_zone(backend, "America/New_York")[0] == 200
+    load(backend, events, now=next_midnight + 5 * DAY)
+    backend.aggregate()
+    # WHEN the daily report runs during the next New York day
+    report = build_report(StatsReader(backend.store), "1d", SITE, now=next_midnight + 2 * 3600)
+    # THEN it is that local day: 25 hourly bars, its 25 visits, dated and labelled in New York time
+    assert (report.start, report.end) == (midnight, next_midnight)
+    assert len(report.series) == 25 and report.metrics[0].value == 25
+    assert report.dates == day.strftime("%a %d %b %Y")
+    assert "(America/New_York)" in render_html(report)

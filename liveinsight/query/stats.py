@@ -231,6 +231,8 @@ def _aligned(q: StatsQuery, buckets: list[int]) -> list[int | None]:
         return [localtime.bucket_start(localtime.wall_clock_before(b, days, tz), unit, tz) for b in buckets]
     size = MONTH_SECONDS if unit == "month" else SECONDS[unit]
     steps = -(-int(q.offset) // size)  # `offset` rounded up to whole buckets
+    if unit in ("day", "month") and not localtime.is_utc(tz):
+        steps = max(1, round(q.offset / size))  # local days of 23 or 25 hours: the nearest whole number
     if unit == "day":
         return [localtime.day_start(localtime.local_date(b, tz) - timedelta(days=steps), tz) for b in buckets]
     if unit == "month":
@@ -434,7 +436,8 @@ class StatsReader:
                                      localtime.day_start(q.previous_days[1] + timedelta(days=1), tz), q.interval, tz) \
                 if whole else [a for a in aligned if a is not None]
         else:
-            previous = [a for a in aligned if a is not None] if q.compare == "year" else (
+            local_days = q.interval in ("day", "month") and not localtime.is_utc(tz)
+            previous = [a for a in aligned if a is not None] if q.compare == "year" or local_days else (
                 bucket_starts(q.start - (q.end - q.start), q.start, q.interval, tz) if q.compare else [])
         previous = [b for b in previous if b < buckets[0]]
         # Month items of a value are thin (totals only): slices (combined filters, places) read day items.
