@@ -196,10 +196,11 @@ def test_times_are_labelled_in_the_sites_zone_with_its_abbreviation():
     assert [zone.label(t) for t in times[:3]] == ["Nov 01, 00:00 EDT", "Nov 01, 01:00 EDT", "Nov 01, 01:00 EST"]
     assert zone.label(times.iloc[-1]) == "Nov 01, 23:00 EST"
     assert zone.label(pd.Timestamp("2026-11-30", tz="America/New_York"), "day") == "Nov 30, 2026"
-    # and the chart's axis and hover name the zone
+    # and the chart's axis and hover name the zone as it is now (EST in winter, EDT in summer)
+    now = pd.Timestamp.now(tz="America/New_York").tzname()
     figure = charts.traffic_over_time(stats.timeseries)
-    assert figure.layout.xaxis.title.text == "Time (EST)"
-    assert figure.layout.xaxis.hoverformat == "%b %d, %H:%M EST"
+    assert figure.layout.xaxis.title.text == f"Time ({now})"
+    assert figure.layout.xaxis.hoverformat == f"%b %d, %H:%M {now}"
     # an answer without a zone (an older server, or all sites) stays UTC
     assert zone.time_title(Stats.from_json({"timeseries": [{"t": 0}]}).timeseries["t"]) == "Time (UTC)"
 

@@ -42,11 +42,16 @@ def label(moment: datetime | pd.Timestamp, interval: str | None = "hour") -> str
     return f"{moment.strftime(TIME_FORMAT)} {abbreviation(moment)}"
 
 
+def current_abbreviation(times: pd.Series | None) -> str:
+    """The abbreviation of the zone of `times` now ("EST" in winter, also for a series of summer months)."""
+    if times is None or not isinstance(times.dtype, pd.DatetimeTZDtype):
+        return "UTC"
+    return pd.Timestamp.now(tz=times.dt.tz).tzname() or "UTC"
+
+
 def time_title(times: pd.Series | None, noun: str = "Time") -> str:
-    """An axis or column title naming the zone of `times`: "Time (EST)" (the latest point's abbreviation)."""
-    if times is None or times.empty or not isinstance(times.dtype, pd.DatetimeTZDtype):
-        return f"{noun} (UTC)"
-    return f"{noun} ({abbreviation(times.dropna().iloc[-1]) if times.notna().any() else 'UTC'})"
+    """An axis or column title naming the zone of `times` as it is now: "Time (EST)"."""
+    return f"{noun} ({current_abbreviation(times)})"
 
 
 def hover_format(times: pd.Series) -> str:
@@ -56,7 +61,7 @@ def hover_format(times: pd.Series) -> str:
         return "%b %d, %H:%M"
     if ((known.dt.hour == 0) & (known.dt.minute == 0)).all() and len(known) > 1:
         return "%b %d, %Y"
-    return f"%b %d, %H:%M {abbreviation(known.iloc[-1])}"
+    return f"%b %d, %H:%M {current_abbreviation(known)}"
 
 
 def week_start() -> str:
