@@ -371,3 +371,33 @@ def test_a_daily_report_covers_the_sites_local_day(backend):
     assert len(report.series) == 25 and report.metrics[0].value == 25
     assert report.dates == day.strftime("%a %d %b %Y")
     assert "(America/New_York)" in render_html(report)
+
+
+def test_a_year_of_a_country_is_exact_from_thin_month_items_and_a_city_from_day_items(backend):
+    # GIVEN a Berlin site with visits from two countries over three months
+    tz = ZoneInfo("Europe/Berlin")
+    _, first, _ = month_after_a_short_one()
+    events, expected_by = [], Counter()
+    for n in range(90):
+        day = first + timedelta(days=n % 58)
+        country = ("DE", "DE-BE", "Berlin") if n % 3 else ("US", "US-WA", "Seattle")
+        events.append((page_view(f"y{n}", "/", local_midnight(day, tz) + 3600 * (n % 24)), country))
+        expected_by[country[0]] += 1
+    now = local_midnight(first + timedelta(days=60), tz)
+    assert set_zone(backend, "Europe/Berlin")[0] == 200
+    from liveinsight.local.importer import import_events
+    from liveinsight.ingest.collector import RequestContext
+
+    contexts = {i: RequestContext(country=c, region=r, city=ci) for i, (_, (c, r, ci)) in enumerate(events)}
+    report = import_events(((i, e) for i, (e, _) in enumerate(events)), backend.store, now=now,
+                           context_of=contexts.get)
+    assert report.rolled_up == 90, report.rejected[:2]
+    # WHEN the year is asked for one country, and for one city
+    country = stats_at(backend, f"site={SITE}&period=last_12_months&country=US", now)
+    city = stats_at(backend, f"site={SITE}&period=last_12_months&city=DE-BE/Berlin", now)
+    # THEN both are exact month by month; the country's month items keep totals only (no rows, said so)
+    assert country["totals"]["events"] == expected_by["US"] and country["breakdowns_omitted"] is True
+    assert country["pages"] == [] and len(country["timeseries"]) == 12
+    assert city["totals"]["events"] == expected_by["DE"] and "breakdowns_omitted" not in city
+    everything = stats_at(backend, f"site={SITE}&period=last_12_months", now)
+    assert everything["totals"]["events"] == 90 and everything["pages"][0]["page"] == "/"
