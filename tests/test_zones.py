@@ -401,3 +401,28 @@ def test_a_year_of_a_country_is_exact_from_thin_month_items_and_a_city_from_day_
     assert city["totals"]["events"] == expected_by["DE"] and "breakdowns_omitted" not in city
     everything = stats_at(backend, f"site={SITE}&period=last_12_months", now)
     assert everything["totals"]["events"] == 90 and everything["pages"][0]["page"] == "/"
+
+
+def test_an_alert_compares_with_the_same_local_hour_in_past_weeks_across_a_dst_change(backend):
+    from liveinsight.query.stats import StatsReader
+    from liveinsight.reports.alerts import check
+
+    # GIVEN a New York site with three visits between 10:00 and 11:00 New York time every day, for two
+    # weeks before its clocks fell back and three days after
+    tz = ZoneInfo("America/New_York")
+    change_day = datetime.fromtimestamp(transition("America/New_York", spring=False), tz).date()
+    events = []
+    for offset in range(-15, 4):
+        day = change_day + timedelta(days=offset)
+        ten = datetime(day.year, day.month, day.day, 10, tzinfo=tz).timestamp()
+        events += [page_view(f"{day}-{k}", "/", ten + 60 * (5 + 15 * k)) for k in range(3)]
+    day = change_day + timedelta(days=3)
+    eleven = datetime(day.year, day.month, day.day, 11, tzinfo=tz).timestamp()
+    assert set_zone(backend, "America/New_York")[0] == 200
+    load(backend, events, now=eleven + DAY)
+    # WHEN the alert check runs at 11:00 New York time, three days after the change
+    verdict = check(StatsReader(backend.store), SITE, eleven)
+    # THEN the hours it compares with are 10:00-11:00 New York time a week and two back (EDT then), not the
+    # same UTC hour: three visits each, as now
+    assert (verdict.visits, verdict.basis, verdict.baseline) == (3, "weeks", [3, 3])
+    assert verdict.state == "normal"
