@@ -15,7 +15,7 @@ The all-sites level and a site without a zone are UTC. Zone arithmetic goes thro
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -207,7 +207,3 @@ def parse_date(name: str, text: str) -> date | None:
     except ValueError:
         raise InvalidRequest(f"`{name}` must be a date YYYY-MM-DD (a local date of the site's zone), "
                              f"epoch seconds or an ISO 8601 time, not {text!r}") from None
-
-
-def utc_datetime(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
