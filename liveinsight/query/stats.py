@@ -7,6 +7,10 @@ level of the rollups (one Query however many sites there are); a page is per sit
 page across all sites adds up the page in the PAGE_SITES sites with the most visits.
 AND-combinations of filters read the slices inside the page (or source) items: totals and
 the time series are exact, breakdowns are not kept per combination.
+
+A site's answers are in its zone (liveinsight/localtime.py, liveinsight/zones.py): its local hours,
+days and months (month items: a year is 12 items), calendar periods and local dates; all sites
+together are UTC.
 """
 from __future__ import annotations
 
