@@ -397,9 +397,10 @@ def named(largest: dict | None, names: dict[str, str]) -> dict | None:
     return dict(largest, table=logical(largest["table"], names)) if largest else None
 
 
-def single_call_costs(http: Any, url: str, meter: Meter, names: dict[str, str]) -> list[dict]:
+def single_call_costs(http: Any, url: str, meter: Meter, names: dict[str, str],
+                      calls: list[str] | None = None) -> list[dict]:
     rows = []
-    for path in SINGLE_CALLS:
+    for path in calls or SINGLE_CALLS:
         meter.reset()
         response = http.get(f"{url}{path}", timeout=120)
         report = meter.report()
@@ -407,6 +408,57 @@ def single_call_costs(http: Any, url: str, meter: Meter, names: dict[str, str]) 
                      "write_units": report["write_units"], "requests": report["requests"],
                      "items_read": sum(t["items_read"] for t in report["tables"].values()),
                      "largest_item_read": named(report["largest_read"], names)})
+    return rows
+
+
+# A year at a glance (issue 22): twelve monthly points, read from month items.
+YEAR_CALLS = ["/api/stats?period=last_12_months", "/api/stats?period=last_12_months&site=shop.example.com",
+              "/api/stats?period=last_12_months&site=shop.example.com&country=US",
+              "/api/stats?period=last_12_months&site=shop.example.com&source=Google",
+              "/api/stats?period=all_time&site=shop.example.com"]
+TARGET_YEAR_READ_UNITS = 50
+TARGET_YEAR_MS = 200
+
+
+def fill_earlier_months(stack: Any, months: int = 12) -> int:
+    """Copies of this month's month items into the `months` before it (the bench has one day of traffic):
+    a year view then reads twelve months of a shop's full-size items. Returns the items copied."""
+    from liveinsight.items import rollups as r
+    from liveinsight.store import Store
+
+    store = Store(stack.settings)
+    copied = 0
+    for level in ("*", "shop.example.com"):
+        for dim, value in ((r.ALL, None), (r.COUNTRY, "US"), (r.SOURCE, "Google")):
+            pk = r.pk(level, dim, value)
+            items = store.query(stack.settings.stats_table, pk, r.sk(r.MONTH, 0), r.sk(r.MONTH, 10**10 - 1))
+            if not items:
+                continue
+            latest = items[-1]
+            start = int(latest["sk"].split("#")[1])
+            for n in range(1, months):
+                earlier = _months_back(start, n)
+                store.put_item(stack.settings.stats_table, {**latest, "sk": r.sk(r.MONTH, earlier)})
+                copied += 1
+    return copied
+
+
+def _months_back(start: int, n: int) -> int:
+    day = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+    index = day.year * 12 + day.month - 1 - n
+    return int(dt.datetime(index // 12, index % 12 + 1, 1, tzinfo=dt.timezone.utc).timestamp())
+
+
+def year_view_costs(http: Any, url: str, meter: Meter, names: dict[str, str], repeat: int = 5) -> list[dict]:
+    """Read units (metered) and the median time of each year view, on the local stack."""
+    rows = single_call_costs(http, url, meter, names, YEAR_CALLS)
+    for row, path in zip(rows, YEAR_CALLS):
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            http.get(f"{url}{path}", timeout=120)
+            times.append(time.perf_counter() - started)
+        row["ms"] = round(sorted(times)[len(times) // 2] * 1000, 1)
     return rows
 
 
@@ -488,6 +540,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "largest_write": named(report["largest_write"], names),
                             "tables": {logical(scope, names): usage for scope, usage in report["tables"].items()}}
         result["single_calls"] = single_call_costs(http, url, meter, names)
+        result["year_months_copied"] = fill_earlier_months(stack)
+        result["year_calls"] = year_view_costs(http, url, meter, names)
     finally:
         stack.stop()
     return result
@@ -598,8 +652,12 @@ DIMENSIONS = {"*": "everything", "p": "page", "s": "source", "e": "event type", 
               "ci": "city", "pgr": "page group", "gl": "goal", "fn": "funnel"}
 
 
-def item_kind(table: str, hash_key: str) -> str:
-    """What a written item is: a table's own kind, or for a stats item its level and dimension."""
+GRANULARITIES = {"h": " (hour)", "d": " (day)", "M": " (month)"}  # liveinsight.items.rollups: HOUR, DAY, MONTH
+
+
+def item_kind(table: str, hash_key: str, range_key: str = "") -> str:
+    """What a written item is: a table's own kind, or for a stats item its level, dimension and
+    granularity (hour, day or month items)."""
     if "events" in table:
         return "raw event"
     if "sessions" in table:
@@ -608,7 +666,8 @@ def item_kind(table: str, hash_key: str) -> str:
     if parts[0] == "rt":
         return "realtime"
     if len(parts) == 3 and parts[1] in DIMENSIONS:
-        return ("all sites: " if parts[0] == "*" else "site: ") + DIMENSIONS[parts[1]]
+        granularity = GRANULARITIES.get(range_key.split("#")[0], "")
+        return ("all sites: " if parts[0] == "*" else "site: ") + DIMENSIONS[parts[1]] + granularity
     return "other stats items"
 
 
@@ -672,6 +731,17 @@ def print_report(result: dict) -> bool:
                      f"{read['bytes']:,} B in {read['table']}" if read else "-", f"${daily:.3f}"))
     print_table(("call", "read units", "requests", "items read", "largest item read", "per day every 10 s"), rows)
 
+    print()
+    print(f"a year at a glance: 12 monthly points from month items (this month's copied into the 11 before it, "
+          f"{result['year_months_copied']} items, so each month is full size); median of 5 calls on the local stack:")
+    print_table(("call", "read units", "items read", "largest item read", "ms"),
+                [(c["call"] + ("" if c["status"] == 200 else f" [{c['status']}]"), f"{c['read_units']:,.1f}",
+                  f"{c['items_read']:,}",
+                  f"{c['largest_item_read']['bytes']:,} B" if c["largest_item_read"] else "-", f"{c['ms']:,.1f}")
+                 for c in result["year_calls"]])
+    year_units = max(c["read_units"] for c in result["year_calls"])
+    year_ms = max(c["ms"] for c in result["year_calls"])
+
     stats_30d = max(c["read_units"] for c in result["single_calls"] if "period=30d" in c["call"])
     biggest = max((x["bytes"] for x in (p2["largest_write"], p1["largest_write"]) if x), default=0)
     defined = result["settings"].get("definitions")
@@ -683,6 +753,9 @@ def print_report(result: dict) -> bool:
         (f"read units per 30-day stats call {stats_30d:,.1f} <= {TARGET_STATS_READ_UNITS}",
          stats_30d <= TARGET_STATS_READ_UNITS),
         (f"largest item written {biggest:,} B <= {TARGET_ITEM_BYTES:,}", biggest <= TARGET_ITEM_BYTES),
+        (f"read units per 12-month view {year_units:,.1f} <= {TARGET_YEAR_READ_UNITS}",
+         year_units <= TARGET_YEAR_READ_UNITS),
+        (f"slowest 12-month view {year_ms:,.0f} ms <= {TARGET_YEAR_MS} ms on the local stack", year_ms <= TARGET_YEAR_MS),
         (f"events counted {p2['counted']:,} == beacons sent {p2['sent']:,} less {p2['engagement']:,} engagement "
          "reports", p2["counted"] == p2["sent"] - p2["engagement"]),
         (f"all-in ${default_total:.2f} per million beacon events at the template's defaults ({DEFAULT_PATH}) "

@@ -194,10 +194,10 @@ class Meter:
     """Prices the DynamoDB requests of every client attached to it; thread-safe."""
 
     def __init__(self, trust_own_writes: bool = False, free_key_prefixes: tuple[str, ...] = (),
-                 kind_of: Callable[[str, str], str | None] | None = None) -> None:
+                 kind_of: Callable[[str, str, str], str | None] | None = None) -> None:
         """`free_key_prefixes`: calls on items whose hash key starts with one of these are not metered
         (what the local stack stores only to stand in for something AWS does for free).
-        `kind_of(table, hash key)`: the kind of item a write is, for the write units by kind (None: not told)."""
+        `kind_of(table, hash key, range key)`: the kind of item a write is, for the write units by kind (None: not told)."""
         self.trust_own_writes = trust_own_writes
         self.kind_of = kind_of
         self.free_key_prefixes = free_key_prefixes
@@ -487,8 +487,8 @@ class Meter:
     def _charge_kind(self, table: str, key: dict[str, Any], units: float) -> None:
         if self.kind_of is None:
             return
-        (_, hash_key), = list(key.values())[0].items()
-        kind = self.kind_of(table, str(hash_key))
+        values = [str(next(iter(value.values()))) for value in key.values()]
+        kind = self.kind_of(table, values[0], values[1] if len(values) > 1 else "")
         if kind is not None:
             with self._lock:
                 self._kinds[kind][0] += units

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from . import config
+from . import config, localtime
 from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
 from .items.events import ENGAGED_SECONDS, ENGAGEMENT, PAGE_VIEW, SCROLL_DEPTH, event_time, unpack
 from .items.ledger import APPLIED, Batch, PartialRedelivery, consumer_of_parked, lane_of, parked_lane
@@ -39,6 +39,7 @@ from .items.sessions import (EVERYTHING, FUNNEL_STEP, MAX_GOALS, MAX_GROUPS, MAX
                              short_hash, visitor_key)
 from .definitions import DefinitionsStore
 from .store import Store, VersionConflict, deserialize, refused_as_invalid
+from .zones import SiteZones
 
 MAX_CONFLICT_RETRIES = 10
 MAX_ENGAGED_SECONDS = 30 * 60  # a page's engaged time counts at most this (a tab left open for days)
@@ -71,10 +72,12 @@ class Fold:
     """The deltas of one batch: {(pk, sk): delta} for rollups and realtime, and the sessions after it."""
 
     def __init__(self, now: float, realtime: bool = True, all_sites: bool = True, rollups: bool = True,
-                 props: tuple[str, ...] = (), definitions: Callable[[str], Definitions] | None = None) -> None:
+                 props: tuple[str, ...] = (), definitions: Callable[[str], Definitions] | None = None,
+                 zones: dict[str, Any] | None = None) -> None:
         self.now = now
         # A site's page groups, goals and funnels (counted by the rollup consumer only).
         self.definitions = definitions if definitions is not None and rollups else Definitions
+        self.zones = zones or {}  # {site: ZoneInfo}: the local hours, days and months of its items (UTC when absent)
         self.props = props  # the custom property keys counted (LIVEINSIGHT_PROPS); () counts every key
         self.levels_for_all = (r.ALL_SITES,) if all_sites else ()
         self.realtime_since = now - REALTIME_HORIZON_SECONDS if realtime else float("inf")
@@ -94,12 +97,14 @@ class Fold:
         levels = [site, *self.levels_for_all] if dim in r.ALL_SITES_DIMS else [site]
         for level in levels:
             key_pk = r.pk(level, dim, value)
-            for granularity, unit in ((r.HOUR, "hour"), (r.DAY, "day")):
-                if granularity == r.DAY and dim not in r.DAY_DIMS:
+            tz = self.zones.get(level, localtime.UTC) if level != r.ALL_SITES else localtime.UTC
+            for granularity, unit in ((r.HOUR, "hour"), (r.DAY, "day"), (r.MONTH, "month")):
+                if granularity != r.HOUR and dim not in r.DAY_DIMS:
                     continue
-                key = (key_pk, r.sk(granularity, r.bucket_start(ts, unit)))
+                start = localtime.bucket_start(ts, unit, tz)  # the local hour, day and month of the site's zone
+                key = (key_pk, r.sk(granularity, start))
                 if key not in self.rollups:
-                    self.rollups[key] = r.new_delta()
+                    self.rollups[key] = r.new_delta(start, granularity, r.is_thin(granularity, dim))
                     self.capacity[key] = r.capacity(dim)
                 yield granularity, self.rollups[key], level == r.ALL_SITES
 
@@ -677,13 +682,15 @@ class Aggregator:
         self._read_states(previous, batch, states, done, rollups)
         events = _continue_visits(events, states)
         events.sort(key=lambda e: (e["session_id"], event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
-        # The sites' definitions are read before folding: a store that fails here fails the batch, which is
-        # delivered again, while what raises in folding is the records' own (parked).
+        # The sites' definitions and zones are read before folding: a store that fails here fails the batch,
+        # which is delivered again, while what raises in folding is the records' own (parked).
         sites = {e.get("site") or "" for e in events if not e.get("bot")} if rollups else set()
         definitions = {site: self.definitions.for_site(site) for site in sorted(sites) if site}
+        zones = SiteZones(self.store, self.settings).get_many(
+            {e.get("site") or "" for e in events} | {s.site for s in states.values()}) if rollups else {}
         fold = Fold(now, realtime, all_sites=self.settings.only_site is None, rollups=rollups,
-                    props=self.settings.props,
-                    definitions=lambda site: definitions.get(site) or Definitions(site))
+                    props=self.settings.props, definitions=lambda site: definitions.get(site) or Definitions(site),
+                    zones=zones)
         fold.realtime_shards = rt.shards_for(len(events))  # the same on redelivery: the same records
         before: dict[str, SessionState | None] = {}
         try:  # folding only computes: whatever raises here, raises for these records every time

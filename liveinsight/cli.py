@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = commands.add_parser("report", help="print (or --send) the scheduled traffic report")
     rep.add_argument("--period", choices=tuple(REPORT_PERIODS), default=DEFAULT_REPORT_PERIOD,
-                     help=f"whole UTC days up to the last midnight (default {DEFAULT_REPORT_PERIOD})")
+                     help=f"whole days of the site's zone up to its last midnight (default {DEFAULT_REPORT_PERIOD})")
     rep.add_argument("--format", choices=FORMATS, default="text", help="what to print (default text)")
     _add_channel_arguments(rep)
 

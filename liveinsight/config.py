@@ -24,6 +24,7 @@ ENV_PROPS = "LIVEINSIGHT_PROPS"  # custom property keys to count (comma-separate
 # Page groups, goals and funnels seeded at deploy time: JSON text, or the path of a JSON file,
 # {site: {page_groups: [...], goals: [...], funnels: [...]}} (liveinsight/definitions.py reads it).
 ENV_DEFINITIONS = "LIVEINSIGHT_DEFINITIONS"
+ENV_SITE_ZONES = "LIVEINSIGHT_SITE_ZONES"  # sites' time zones: shop.example.com=America/New_York,…
 ENV_NEW_SITES_PER_DAY = "LIVEINSIGHT_NEW_SITES_PER_DAY"
 ENV_MAX_REPORTS = "LIVEINSIGHT_MAX_REPORTS_PER_RUN"
 ENV_MAX_ALERTS = "LIVEINSIGHT_MAX_ALERTS_PER_RUN"
@@ -146,6 +147,11 @@ DEFAULT_KEEP_QUERY = ("ref",)
 
 # The named periods of GET /api/stats (and of share links), in seconds.
 PERIOD_SECONDS = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+# The calendar periods of GET /api/stats, in the site's zone (liveinsight/localtime.py), and the days a
+# week may start on (`week_start`: the locale's), as date.weekday() numbers.
+CALENDAR_PERIODS = ("today", "yesterday", "this_week", "this_month", "last_month", "year_to_date",
+                    "last_12_months", "all_time")
+WEEK_STARTS = {"monday": 0, "sunday": 6, "saturday": 5}
 
 # Sessions and rollups.
 SESSION_TIMEOUT_SECONDS = 30 * 60
@@ -229,6 +235,28 @@ def keep_query_from_env() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name.strip().lower() for name in value.split(",") if name.strip()))
 
 
+def site_zones_from_env() -> tuple[tuple[str, str], ...]:
+    """(site, zone name) pairs of LIVEINSIGHT_SITE_ZONES (`host=Area/City,…`); ValueError naming the variable."""
+    from .errors import InvalidRequest
+    from .localtime import zone
+
+    pairs = []
+    for entry in _env(ENV_SITE_ZONES, "").split(","):
+        if not entry.strip():
+            continue
+        host, _, name = entry.partition("=")
+        site = site_of(host)
+        try:
+            zone(name) if site and name.strip() else None
+        except InvalidRequest as exc:
+            raise ValueError(f"{ENV_SITE_ZONES}: {exc}") from None
+        if not site or not name.strip():
+            raise ValueError(f"{ENV_SITE_ZONES} must be comma-separated host=Area/City pairs such as "
+                             f"shop.example.com=America/New_York, not {entry.strip()!r}")
+        pairs.append((site, name.strip()))
+    return tuple(sorted(dict(pairs).items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend needs to know about where it runs."""
@@ -246,6 +274,7 @@ class Settings:
     new_sites_per_day: int = DEFAULT_NEW_SITES_PER_DAY
     exclude_paths: tuple[str, ...] = ()
     props: tuple[str, ...] = ()  # LIVEINSIGHT_PROPS: the custom property keys counted; () counts every key
+    site_zones: tuple[tuple[str, str], ...] = ()  # LIVEINSIGHT_SITE_ZONES: (site, IANA zone) a site's default zone
     stream_window_seconds: float = DEFAULT_STREAM_WINDOW_SECONDS
     rollup_window_seconds: float = DEFAULT_ROLLUP_WINDOW_SECONDS
     stream_consumer: str | None = None  # None: one consumer writes every item kind
@@ -280,6 +309,7 @@ class Settings:
             new_sites_per_day=whole_number_env(ENV_NEW_SITES_PER_DAY, DEFAULT_NEW_SITES_PER_DAY, 0, 10**6),
             exclude_paths=tuple(p.strip() for p in _env(ENV_EXCLUDE_PATHS, "").split(",") if p.strip()),
             props=tuple(k.strip() for k in _env(ENV_PROPS, "").split(",") if k.strip()),
+            site_zones=site_zones_from_env(),
             stream_window_seconds=float(_env(ENV_STREAM_WINDOW, str(DEFAULT_STREAM_WINDOW_SECONDS))),
             rollup_window_seconds=float(_env(ENV_ROLLUP_WINDOW, str(DEFAULT_ROLLUP_WINDOW_SECONDS))),
             stream_consumer=_consumer(os.environ.get(ENV_STREAM_CONSUMER, "")),

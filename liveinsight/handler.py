@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import config, share
+from . import config, localtime, share
 from .query import params as p
 from .config import Settings
 from .errors import Forbidden, RequestError, StoreUnavailable, Unauthorized
@@ -325,6 +325,19 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
         site = definitions_access()
         return success(services().definitions.delete(site, unquote(kind), unquote(name)).as_dict())
 
+    @app.put("/api/sites/<site>/zone")
+    def put_site_zone(site: str) -> Response:
+        if share.PARAM in _query(app):  # a site's settings are the team's: the key, never a share link
+            raise Unauthorized("a share link does not change a site's zone; send the API key")
+        require_key()
+        from .zones import SiteZones, check_site, parse_body
+
+        event = app.current_event
+        body = base64.b64decode(event.body) if event.body is not None and event.is_base64_encoded else event.body
+        site_key = check_site(unquote(site), services().settings)
+        tz = SiteZones(services().store, services().settings).set(site_key, parse_body(body))
+        return success({"site": site_key, "zone": localtime.describe(tz, time.time())})
+
     _add_error_handlers(app)
 
     @app.not_found
@@ -339,9 +352,12 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
             return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
         if path.startswith("/api/definitions/") and path.count("/") == 4:
             return failure(405, f"{method} is not allowed on {path}; use PUT or DELETE (or OPTIONS)")
+        if path.startswith("/api/sites/") and path.endswith("/zone"):
+            return failure(405, f"{method} is not allowed on {path}; use PUT (or OPTIONS)")
         return failure(404, f"no route for {method} {path}; the API has POST /api/events, "
-                            "GET /api/realtime, GET /api/stats, GET, PUT, DELETE /api/views and "
-                            "GET /api/definitions, PUT, DELETE /api/definitions/{kind}/{name}")
+                            "GET /api/realtime, GET /api/stats, GET, PUT, DELETE /api/views, "
+                            "GET /api/definitions, PUT, DELETE /api/definitions/{kind}/{name} and "
+                            "PUT /api/sites/{site}/zone")
 
     return app
 

@@ -41,6 +41,7 @@ LAMBDA_DISTRIBUTIONS = (
     "ua-parser",
     "ua-parser-builtins",
     "crawlerdetect",
+    "tzdata",  # zoneinfo's zones where the runtime has no /usr/share/zoneinfo
 )
 
 # Provided by the runtime (boto3 and its dependencies); never shipped, so the zip does

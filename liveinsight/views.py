@@ -20,8 +20,9 @@ from .store import Store
 MAX_VIEWS = 200
 MAX_NAME_CHARS = 80
 MAX_SAVED_BY_CHARS = 254  # the longest e-mail address
-# The dashboard's periods: the API's named ones, and whole UTC days from `from` to `to`.
-PERIODS = (*config.PERIOD_SECONDS, "custom")
+# The dashboard's periods: the API's named and calendar ones, and whole days of the site's zone from `from`
+# to `to`.
+PERIODS = (*config.PERIOD_SECONDS, *config.CALENDAR_PERIODS, "custom")
 VALUE_FILTERS = ("site", "page", "source", "event_type", "country", "region", "city", *rollups.CAMPAIGN_FILTERS,
                  "page_group")
 FILTERS = ("period", "from", "to", *VALUE_FILTERS)

@@ -172,11 +172,37 @@ def test_a_site_goes_into_the_url_the_stats_call_and_the_caption():
     assert filters.description == "Last 7 days · site shop.example.com · page /pricing"
 
 
-def test_custom_range_covers_whole_days():
+def test_custom_range_covers_whole_days_of_the_sites_zone():
+    # The API reads YYYY-MM-DD as the site's local dates, `to` included.
     args = Filters("custom", date(2026, 1, 1), date(2026, 1, 7)).stats_args()
 
-    assert (args["from_"], args["to"]) == (date(2026, 1, 1), date(2026, 1, 7) + timedelta(days=1))
+    assert (args["from_"], args["to"]) == ("2026-01-01", "2026-01-07")
     assert "period" not in args
+
+
+def test_times_are_labelled_in_the_sites_zone_with_its_abbreviation():
+    import pandas as pd
+
+    from liveinsight.dashboard import charts, zone
+    from liveinsight.dashboard.client import Stats
+
+    # GIVEN an answer in New York's zone, hourly on the day clocks fall back (two 01:00 hours)
+    stats = Stats.from_json({"range": {"from": 1793505600, "to": 1793592000, "interval": "hour"},
+                             "zone": {"name": "America/New_York", "abbreviation": "EST", "utc_offset": "-05:00"},
+                             "timeseries": [{"t": 1793505600 + 3600 * n, "events": n, "page_views": n,
+                                             "sessions": n, "visitors": n} for n in range(25)]})
+    times = stats.timeseries["t"]
+    # THEN its times are the site's wall clock, with EDT before the change and EST after
+    assert [zone.label(t) for t in times[:3]] == ["Nov 01, 00:00 EDT", "Nov 01, 01:00 EDT", "Nov 01, 01:00 EST"]
+    assert zone.label(times.iloc[-1]) == "Nov 01, 23:00 EST"
+    assert zone.label(pd.Timestamp("2026-11-30", tz="America/New_York"), "day") == "Nov 30, 2026"
+    # and the chart's axis and hover name the zone as it is now (EST in winter, EDT in summer)
+    now = pd.Timestamp.now(tz="America/New_York").tzname()
+    figure = charts.traffic_over_time(stats.timeseries)
+    assert figure.layout.xaxis.title.text == f"Time ({now})"
+    assert figure.layout.xaxis.hoverformat == f"%b %d, %H:%M {now}"
+    # an answer without a zone (an older server, or all sites) stays UTC
+    assert zone.time_title(Stats.from_json({"timeseries": [{"t": 0}]}).timeseries["t"]) == "Time (UTC)"
 
 
 def test_as_text_reads_like_the_dashboards_tables_for_a_screen_across_the_room():

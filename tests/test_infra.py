@@ -254,7 +254,7 @@ def test_no_route_needs_a_gateway_key_so_share_links_reach_the_functions(transfo
     # The read functions check the API key or a share link themselves (tests/test_share.py).
     paths = transformed["Resources"]["Api"]["Properties"]["Body"]["paths"]
     assert set(paths) == {"/api/events", "/api/realtime", "/api/stats", "/api/views", "/api/views/{name}",
-                          "/api/definitions", "/api/definitions/{kind}/{name}"}
+                          "/api/definitions", "/api/definitions/{kind}/{name}", "/api/sites/{site}/zone"}
     for path in paths.values():
         for method in path.values():
             assert "security" not in method
@@ -513,6 +513,9 @@ def test_readers_only_query_the_stats_table(transformed, function, backend):
     if function == "StatsApiFunction":
         assert set(views[0]["Action"]) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
         assert views[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["view"]
+        zones = [s for s in statements if s.get("Sid") == "KeepSiteZones"]  # PUT /api/sites/{site}/zone
+        assert set(zones[0]["Action"]) == {"dynamodb:PutItem"}
+        assert zones[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["zone"]
     else:
         assert views == []
     definitions = [s for s in statements if s.get("Sid") == "KeepDefinitions"]

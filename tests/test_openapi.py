@@ -29,7 +29,8 @@ SPEC_URI = "urn:liveinsight:openapi"
 REGISTRY = Registry().with_resource(SPEC_URI, Resource.from_contents(SPEC, default_specification=DRAFT202012))
 ROUTES = {("POST", "/api/events"), ("GET", "/api/realtime"), ("GET", "/api/stats"), ("GET", "/api/views"),
           ("PUT", "/api/views/{name}"), ("DELETE", "/api/views/{name}"), ("GET", "/api/definitions"),
-          ("PUT", "/api/definitions/{kind}/{name}"), ("DELETE", "/api/definitions/{kind}/{name}")}
+          ("PUT", "/api/definitions/{kind}/{name}"), ("DELETE", "/api/definitions/{kind}/{name}"),
+          ("PUT", "/api/sites/{site}/zone")}
 HTTP_METHODS = ("get", "put", "post", "delete", "options")
 CORS_METHODS = "GET,POST,OPTIONS"
 CORS_HEADERS = "Content-Type,X-API-Key,Authorization"
@@ -58,6 +59,8 @@ def route_of(path: str) -> str:
     path = path.split("?")[0]
     if path.startswith("/api/definitions/"):
         return "/api/definitions/{kind}/{name}"
+    if path.startswith("/api/sites/") and path.endswith("/zone"):
+        return "/api/sites/{site}/zone"
     return "/api/views/{name}" if path.startswith("/api/views/") else path
 
 
@@ -125,7 +128,8 @@ def test_the_document_describes_exactly_the_routes_and_their_auth():
         assert SPEC["paths"][path]["get"]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []},
                                                           {"ShareLink": []}]
         assert {"401", "403"} <= set(SPEC["paths"][path]["get"]["responses"])
-    for method, path in (("get", "/api/views"), ("put", "/api/views/{name}"), ("delete", "/api/views/{name}")):
+    for method, path in (("get", "/api/views"), ("put", "/api/views/{name}"), ("delete", "/api/views/{name}"),
+                         ("put", "/api/sites/{site}/zone")):
         # Saved views are the team's: the key only, never a share link.
         assert SPEC["paths"][path][method]["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
         assert "401" in SPEC["paths"][path][method]["responses"]
@@ -165,7 +169,9 @@ def test_documented_parameters_and_limits_match_the_code():
     stats, realtime = params("/api/stats"), params("/api/realtime")
     assert set(stats) == set(reader.STATS_PARAMS)
     assert set(realtime) == set(live.REALTIME_PARAMS)
-    assert stats["period"]["enum"] == list(reader.PERIODS)
+    assert stats["period"]["enum"] == [*reader.PERIODS, *reader.CALENDAR_PERIODS]
+    assert stats["interval"]["enum"] == list(reader.INTERVALS)
+    assert stats["week_start"]["enum"] == list(reader.WEEK_STARTS)
     assert (stats["limit"]["minimum"], stats["limit"]["maximum"], stats["limit"]["default"]) == (
         1, reader.MAX_LIMIT, reader.DEFAULT_LIMIT)
     assert (realtime["window"]["minimum"], realtime["window"]["maximum"], realtime["window"]["default"]) == (
@@ -308,10 +314,12 @@ times = (iso_dates | huge_numbers | st.integers(min_value=-10**12, max_value=10*
 odd_text = st.text(max_size=30) | st.just("") | st.just(" ") | st.text(min_size=500, max_size=3000)
 
 STATS_VALUES = {
-    "period": st.sampled_from(["1h", "24h", "7d", "30d", "2d", "1H", ""]) | odd_text,
+    "period": st.sampled_from(["1h", "24h", "7d", "30d", "2d", "1H", "", "today", "last_month", "all_time",
+                               "this_week", "Today"]) | odd_text,
+    "week_start": st.sampled_from(["monday", "sunday", "friday", ""]) | odd_text,
     "from": times,
     "to": times,
-    "interval": st.sampled_from(["minute", "hour", "day", "week", "", "Minute"]) | odd_text,
+    "interval": st.sampled_from(["minute", "hour", "day", "month", "week", "", "Minute"]) | odd_text,
     "page": st.sampled_from(["/", "/pricing", "/nowhere"]) | odd_text,
     "source": st.sampled_from(["Direct", "Google", "GitHub"]) | odd_text,
     "event_type": st.sampled_from(["page_view", "signup"]) | odd_text,
@@ -319,7 +327,7 @@ STATS_VALUES = {
     "compare": st.sampled_from(["previous", "year", "next", "", "PREVIOUS"]) | odd_text,
 }
 STATS_VALID = {
-    "period": st.sampled_from(["1h", "24h", "7d", "30d"]),
+    "period": st.sampled_from(["1h", "24h", "7d", "30d", "today", "yesterday", "this_month", "last_12_months"]),
     "interval": st.sampled_from(["hour", "day"]),
     "page": st.sampled_from(["/", "/pricing", "/nowhere"]),
     "source": st.sampled_from(["Direct", "Google"]),
@@ -546,6 +554,35 @@ def test_saved_view_answers_match_the_document(backend, monkeypatch):
     monkeypatch.setattr(views, "MAX_VIEWS", 1)
     call(backend, "PUT", "/api/views/a", {"filters": {}}, key)
     assert call(backend, "PUT", "/api/views/b", {"filters": {}}, key)[0] == 409
+
+
+def test_site_zone_answers_and_calendar_answers_match_the_document(backend):
+    from liveinsight import handler, share
+
+    # GIVEN a keyed deployment with a little traffic
+    handler.configure(replace(backend.store.settings, api_key="k-1", share_secret="s-1"), backend.store)
+    key = {"X-API-Key": "k-1"}
+    seed(backend)
+    body = SPEC["paths"]["/api/sites/{site}/zone"]["put"]["requestBody"]["content"]["application/json"]["example"]
+    # WHEN a site's zone is set, badly set, set without the key or with a share link
+    status, payload, _ = call(backend, "PUT", "/api/sites/shop.example.com/zone", body, key)
+    assert status == 200 and payload["data"]["zone"]["name"] == body["zone"]
+    assert call(backend, "PUT", "/api/sites/shop.example.com/zone", {"zone": "America/Gotham"}, key)[0] == 400
+    assert call(backend, "PUT", "/api/sites/shop.example.com/zone", body)[0] == 401
+    link = share.mint("s-1", "shop.example.com", time.time() + 3600)
+    assert call(backend, "PUT", f"/api/sites/shop.example.com/zone?share={link}", body, key)[0] == 401
+    assert backend.request("GET", "/api/sites/shop.example.com/zone", headers=key)[0] == 405
+    assert call(backend, "OPTIONS", "/api/sites/shop.example.com/zone")[0] == 204
+    # THEN calendar periods, local dates and month intervals answer as documented, in the site's zone
+    for query in ("period=today", "period=yesterday&compare=previous", "period=this_week&week_start=sunday",
+                  "period=this_month&compare=previous", "period=last_month&compare=previous",
+                  "period=year_to_date", "period=this_month&compare=year", "period=all_time",
+                  "from=2026-11-01&to=2026-11-30", "period=last_12_months&country=US",
+                  "period=last_12_months&page=/pricing"):
+        status, payload, _ = call(backend, "GET", f"/api/stats?site=shop.example.com&{query}", headers=key)
+        assert status == 200, (query, payload)
+        assert payload["data"]["zone"]["name"] == body["zone"]
+    assert payload["data"]["range"]["interval"] == "month"
 
 
 VIEW_FILTERS = Validator({"$ref": f"{SPEC_URI}#/components/schemas/ViewFilters"}, registry=REGISTRY)

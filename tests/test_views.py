@@ -114,7 +114,7 @@ def test_a_share_link_neither_lists_nor_saves_views(api):
     pytest.param("v", {"filters": "7d"}, "`filters` must be an object", id="filters-not-object"),
     pytest.param("v", {"filters": {"continent": "EU"}}, "unknown keys 'continent'; accepted: period, from, to",
                  id="unknown-filter"),
-    pytest.param("v", {"filters": {"period": "90d"}}, "`filters.period` must be one of 1h, 24h, 7d, 30d, custom",
+    pytest.param("v", {"filters": {"period": "90d"}}, "`filters.period` must be one of 1h, 24h, 7d, 30d, today,",
                  id="unknown-period"),
     pytest.param("v", {"filters": {"period": "custom", "from": "2026-11-01"}}, "`filters.to` must be a day",
                  id="custom-without-to"),

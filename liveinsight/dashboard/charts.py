@@ -12,6 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from liveinsight.dashboard import text
+from liveinsight.dashboard.zone import hover_format, time_title
 
 PALETTE = {
     "visitors": "#E64980",
@@ -34,7 +35,7 @@ METRIC_LABELS = {
 RATES = ("conversion_rate", "bounce_rate")  # fractions, drawn as percentages
 # For series split by a dimension value (event types, sources, browsers…).
 CATEGORY_COLOURS = ["#4C6EF5", "#12B886", "#F59F00", "#FA5252", "#7950F2", "#15AABF", "#E64980", "#82C91E", "#868E96"]
-TIME_AXIS_TITLE = "Time (UTC)"
+TIME_AXIS_TITLE = "Time (UTC)"  # realtime's minutes; a stats series names its site's zone (zone.time_title)
 CHART_HEIGHT = 340
 MAP_HEIGHT = 460
 # Light to the visitors colour: no visitors reads as the land around it.
@@ -70,9 +71,10 @@ def traffic_over_time(timeseries: pd.DataFrame,
     figure = px.line(
         long, x="t", y="value", color="metric", title=title, markers=len(timeseries) <= 48,
         color_discrete_map={METRIC_LABELS[m]: PALETTE[m] for m in metrics},
-        labels={"t": TIME_AXIS_TITLE, "value": "Count", "metric": ""},
+        labels={"t": time_title(timeseries["t"]), "value": "Count", "metric": ""},
     )
     figure.update_traces(hovertemplate="%{y:,}")
+    figure.update_xaxes(hoverformat=hover_format(timeseries["t"]))
     if comparison is not None and not comparison.empty:
         for metric in metrics:
             rows = comparison[comparison["metric"] == metric]
@@ -135,8 +137,9 @@ def series_by(long: pd.DataFrame, dimension: str, metric: str, title: str = "") 
     noun = METRIC_LABELS.get(metric, metric)
     long = long.assign(**{dimension: long[dimension].map(text.chart_text)})
     figure = px.line(long, x="t", y=metric, color=dimension, title=title, color_discrete_sequence=CATEGORY_COLOURS,
-                     labels={"t": TIME_AXIS_TITLE, metric: noun, dimension: ""})
+                     labels={"t": time_title(long["t"]), metric: noun, dimension: ""})
     figure.update_traces(hovertemplate="%{y:,}")
+    figure.update_xaxes(hoverformat=hover_format(long["t"]))
     figure.update_yaxes(rangemode="tozero", tickformat=",d")
     return _finish(figure)
 

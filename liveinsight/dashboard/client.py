@@ -5,7 +5,7 @@
     stats.totals.sessions, stats.timeseries.plot(x="t", y="page_views")
 
 Tables come back as pandas DataFrames whose columns keep openapi.yaml's names; time columns
-are timezone-aware UTC datetimes. Errors form one small tree:
+are timezone-aware datetimes: a stats answer's series in the answer's zone (the site's), others UTC. Errors form one small tree:
 
     ApiError                   anything the dashboard can explain to its user
     ├── ApiUnreachable         connection refused, DNS failure, timeout: fix LIVEINSIGHT_API_URL
@@ -197,6 +197,22 @@ class ShareScope:
 
 
 @dataclass(frozen=True)
+class Zone:
+    """The zone an answer is in (openapi.yaml `zone`): `America/New_York`, `EST`, `-05:00`."""
+
+    name: str = "UTC"
+    abbreviation: str = "UTC"
+    utc_offset: str = "+00:00"
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Zone":
+        if not isinstance(data, dict) or not data.get("name"):
+            return cls()
+        return cls(str(data["name"]), str(data.get("abbreviation") or data["name"]),
+                   str(data.get("utc_offset") or ""))
+
+
+@dataclass(frozen=True)
 class Stats:
     """What happened over a period (GET /api/stats)."""
 
@@ -246,18 +262,27 @@ class Stats:
     goal: dict[str, Any] | None = None
     revenue_by_source: pd.DataFrame = field(default_factory=lambda: _table(None, REVENUE_SOURCE_COLUMNS))
     funnel: pd.DataFrame = field(default_factory=lambda: _table(None, FUNNEL_COLUMNS))
+    # The zone the buckets are in (the site's; UTC for all sites or an older server); the series' times are in it.
+    zone: Zone = field(default_factory=Zone)
+    # A calendar period's local days and length (`range.first_day` …), None otherwise.
+    first_day: date | None = None
+    last_day: date | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
         period = data.get("range") or {}
         previous = data.get("previous_totals")
+        zone = Zone.from_json(data.get("zone"))
         return cls(
+            zone=zone,
+            first_day=date.fromisoformat(period["first_day"]) if period.get("first_day") else None,
+            last_day=date.fromisoformat(period["last_day"]) if period.get("last_day") else None,
             start=_to_datetime(period.get("from")),
             end=_to_datetime(period.get("to")),
             interval=period.get("interval"),
             totals=Totals.from_json(data.get("totals") or {}),
             previous_totals=Totals.from_json(previous) if previous is not None else None,
-            timeseries=_table(data.get("timeseries"), TIMESERIES_COLUMNS, times=("t",)),
+            timeseries=_in_zone(_table(data.get("timeseries"), TIMESERIES_COLUMNS, times=("t",)), zone, ("t",)),
             event_types=_table(data.get("event_types"), EVENT_TYPE_COLUMNS),
             sources=_table(data.get("sources"), STATS_SOURCE_COLUMNS),
             referrers=_table(data.get("referrers"), REFERRER_COLUMNS),
@@ -279,8 +304,8 @@ class Stats:
             utm={tag: _table(data.get(f"{tag}s") if tag != "utm_campaign" else
                              [{"utm_campaign": row.get("campaign"), "sessions": row.get("sessions")}
                               for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},
-            previous_timeseries=_table(data.get("previous_timeseries"), PREVIOUS_TIMESERIES_COLUMNS,
-                                       times=("t", "t_previous")),
+            previous_timeseries=_in_zone(_table(data.get("previous_timeseries"), PREVIOUS_TIMESERIES_COLUMNS,
+                                                times=("t", "t_previous")), zone, ("t", "t_previous")),
             page_groups=_table(data.get("page_groups"), PAGE_GROUP_COLUMNS),
             goals=_table(data.get("goals"), GOAL_COLUMNS),
             revenue=_table([{"goal": goal["name"], **row} for goal in [*(data.get("goals") or []),
@@ -290,6 +315,18 @@ class Stats:
             revenue_by_source=_table((data.get("goal") or {}).get("revenue_by_source"), REVENUE_SOURCE_COLUMNS),
             funnel=_table((data.get("funnel") or {}).get("steps"), FUNNEL_COLUMNS),
         )
+
+
+def _in_zone(frame: pd.DataFrame, zone: Zone, columns: tuple[str, ...]) -> pd.DataFrame:
+    """`frame` with its UTC time `columns` shown in `zone` (the same instants, the site's wall clock)."""
+    if zone.name == "UTC":
+        return frame
+    try:
+        for column in columns:
+            frame[column] = frame[column].dt.tz_convert(zone.name)
+    except Exception:  # a zone this pandas cannot name: the times stay UTC, still right
+        return frame
+    return frame
 
 
 def _to_datetime(value: Any) -> datetime | None:
@@ -477,18 +514,23 @@ class Client:
         page_group: str | None = None,
         goal: str | None = None,
         funnel: str | None = None,
+        week_start: str | None = None,
     ) -> Stats:
         """Totals, time series and breakdowns of a period.
 
         Parameters
         ----------
         period:
-            ``1h``, ``24h``, ``7d`` or ``30d``; the server defaults to ``24h``. Ignored by
-            the server when ``from_`` and ``to`` are given.
+            ``1h``, ``24h``, ``7d`` or ``30d``, or a calendar period of the site's zone (``today``,
+            ``yesterday``, ``this_week``, ``this_month``, ``last_month``, ``year_to_date``,
+            ``last_12_months``, ``all_time``); the server defaults to ``24h``.
         from_, to:
-            A custom range: datetimes (naive ones are UTC), dates, epoch seconds or ISO 8601.
+            A custom range: datetimes (naive ones are UTC), epoch seconds, ISO 8601, or local dates of the
+            site's zone as ``"YYYY-MM-DD"`` strings (``to`` inclusive); `date` objects are UTC midnights.
         interval:
-            ``minute``, ``hour`` or ``day``; by default the server picks one from the range.
+            ``minute``, ``hour``, ``day`` or ``month``; by default the server picks one from the period.
+        week_start:
+            ``monday``, ``sunday`` or ``saturday``: where ``this_week`` starts.
         page, source, event_type:
             Exact-match filters, combined with AND.
         limit:
@@ -539,8 +581,14 @@ class Client:
             "page_group": page_group,
             "goal": goal,
             "funnel": funnel,
+            "week_start": week_start,
         }
         return Stats.from_json(self._get(STATS_PATH, params))
+
+    def set_zone(self, site: str, zone: str) -> Zone:
+        """Set `site`'s time zone (an IANA name; needs the key): its days and hours follow it from now on."""
+        data = self._request("PUT", f"/api/sites/{quote(site, safe='')}/zone", {}, {"zone": zone})
+        return Zone.from_json(data.get("zone"))
 
     def views(self) -> list[SavedView]:
         """The team's saved views, by name (needs the key)."""

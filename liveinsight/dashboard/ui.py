@@ -29,7 +29,7 @@ from liveinsight.dashboard.client import (
     Stats,
 )
 from liveinsight.config import ENV_API_KEY, ENV_API_URL
-from liveinsight.dashboard import share, text
+from liveinsight.dashboard import share, text, zone
 
 # Short enough that a refresh shows new traffic; long enough that pages and viewers share answers.
 STATS_TTL_SECONDS = 10
@@ -37,11 +37,20 @@ REALTIME_TTL_SECONDS = 2
 FILTER_OPTIONS_LIMIT = 100
 EMPTY_RANGE_MESSAGE = "No events in this range yet."
 
+# Rolling windows and the calendar periods of the site's zone (the API's names; liveinsight.config).
 PERIODS = {
     "1h": "Last hour",
     "24h": "Last 24 hours",
+    "today": "Today",
+    "yesterday": "Yesterday",
     "7d": "Last 7 days",
+    "this_week": "This week",
     "30d": "Last 30 days",
+    "this_month": "This month",
+    "last_month": "Last month",
+    "year_to_date": "Year to date",
+    "last_12_months": "Last 12 months",
+    "all_time": "All time",
     "custom": "Custom range",
 }
 DEFAULT_PERIOD = "24h"
@@ -151,8 +160,8 @@ class Filters:
         args: dict[str, Any] = {name: getattr(self, name) for name in VALUE_FILTERS
                                 if name not in (*PLACE_FILTERS, *ALONE_FILTERS) or getattr(self, name)}
         if self.period == "custom" and self.start and self.end:
-            # Whole UTC days: from the start day's midnight to the midnight after the end day.
-            args.update(from_=self.start, to=self.end + timedelta(days=1))
+            # Whole local days of the site's zone, the end day included (the API reads dates so).
+            args.update(from_=self.start.isoformat(), to=self.end.isoformat())
         else:
             args["period"] = self.period if self.period != "custom" else DEFAULT_PERIOD
         return args
@@ -171,7 +180,7 @@ class Filters:
     def description(self) -> str:
         """"Last 7 days · site shop.example.com · page /pricing" for captions."""
         if self.period == "custom" and self.start and self.end:
-            parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y} (UTC)"]
+            parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"]
         else:
             parts = [PERIODS[self.period]]
         parts += [f"{name.replace('_', ' ')} {places.describe(name, getattr(self, name))}" for name in VALUE_FILTERS
@@ -271,7 +280,10 @@ def sidebar_filters() -> Filters:
         st.subheader(":material/filter_list: Filters")
         st.selectbox("Period", share.periods(grant, list(PERIODS)), format_func=PERIODS.get, key="period")
         if st.session_state["period"] == "custom":
-            st.date_input("Date range (UTC)", key="range", max_value=date.today())
+            st.date_input("Date range", key="range", max_value=date.today(),
+                          help="Whole days of the site's time zone, both ends included")
+        elif st.session_state["period"] == "this_week":
+            zone.week_start_setting()
         open_filters = [name for name in VALUE_FILTERS if not share.locked(grant, name)]
         unfiltered = replace(_current_filters(), **dict.fromkeys(open_filters))
         _site_selector(filter_options(unfiltered)["site"], locked=share.locked(grant, "site"))
@@ -515,7 +527,10 @@ def filter_options(filters: Filters) -> dict[str, list[str]]:
 def load_stats(filters: Filters, **overrides: Any) -> Stats:
     """Stats for the filters (overrides win); on an API error, show the panel and stop the page."""
     try:
-        return fetch_stats(*api_settings(), **{**filters.stats_args(), **overrides}, **share.request_args())
+        args = {**filters.stats_args(), **overrides}
+        if args.get("period") == "this_week" and zone.week_start() != zone.DEFAULT_WEEK_START:
+            args["week_start"] = zone.week_start()
+        return fetch_stats(*api_settings(), **args, **share.request_args())
     except ApiError as exc:
         error_panel(exc)
         st.stop()
@@ -669,6 +684,8 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
     """
     frame = frames.counted(frame)  # A breakdown the API counts no visitors for has no Visitors column.
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
+    if "t" in config:  # the series' times are in the site's zone: say which
+        config["t"] = st.column_config.DatetimeColumn(zone.time_title(frame["t"]), format="YYYY-MM-DD HH:mm")
     if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
         # st.table parses Markdown in its cells: collected text goes in as text.

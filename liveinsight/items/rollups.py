@@ -9,11 +9,16 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
          site `*` is the all-sites level: every site's events together, for the dims whose
          values are shared by all traffic (ALL_SITES_DIMS), so an answer about all sites is
          one Query however many sites there are; its items add the breakdown `st` (sites)
-    sk = "h#<hour start>" | "d#<UTC day start>"     (zero-padded, so a Query reads a range)
+    sk = "h#<hour start>" | "d#<day start>" | "M#<month start>"   (zero-padded, so a Query reads a range)
+         each the UTC epoch second of the LOCAL start in the site's zone (liveinsight.localtime):
+         a day item of America/New_York starts at 05:00 UTC (04:00 in summer) and a DST day covers
+         23 or 25 hours; Asia/Kolkata's hour items start at hh:30 UTC; the all-sites level is UTC.
+         Month items exist for the dims with day items, so a year is read in 12 items; those of a
+         source, event type or country are thin (`t` only: THIN), everything's are whole.
     c  = zlib JSON blob:
          t  [events, page views, sessions, bounces, duration sum, bot events, visitors]
          m  {minute of the hour: [events, page views, sessions, bounces, duration sum, visitors]}
-                                       (hour items)
+                                       (hour items; the minute since the item's own start)
          b  {breakdown: summary}       event types, sources, referrers, pages, entry pages,
                                        campaigns, browsers, operating systems, devices,
                                        countries, regions, cities, sites (all-sites items only)
@@ -50,13 +55,13 @@ from typing import Any, Iterable
 from .. import config
 from .sessions import UNKNOWN, short_hash
 
-HOUR, DAY = "h", "d"
+HOUR, DAY, MONTH = "h", "d", "M"
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 ALL, PAGE, SOURCE, EVENT_TYPE = "*", "p", "s", "e"
 COUNTRY, REGION, CITY = "c", "r", "ci"  # only countries have items; region and city key visitors and breakdowns
 # A site's definitions (liveinsight.items.definitions): a page group, a goal, a funnel — per site only.
 PAGE_GROUP, GOAL, FUNNEL = "pgr", "gl", "fn"
-DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY, PAGE_GROUP, GOAL, FUNNEL)
+DAY_DIMS = (ALL, SOURCE, EVENT_TYPE, COUNTRY, PAGE_GROUP, GOAL, FUNNEL)  # the dims with day and month items
 ALL_SITES = "*"  # never a site: a site is a host name (the event model checks it)
 # Countries are per site like pages: a country across all sites adds up the most visited sites
 # (the all-sites level's countries breakdown still lists every site's countries together).
@@ -145,6 +150,7 @@ def sk(granularity: str, bucket: int) -> str:
 
 
 def bucket_start(ts: float, unit: str) -> int:
+    """The start of the UTC `unit` holding `ts` (a site's own buckets: liveinsight.localtime.bucket_start)."""
     size = SECONDS[unit]
     return int(ts // size) * size
 
@@ -191,8 +197,26 @@ def slice_key(source: str | None = None, event_type: str | None = None) -> str:
 
 # -- deltas: what a batch adds to one item -------------------------------------------
 
-def new_delta() -> dict[str, Any]:
-    return {"t": [0] * TOTALS_LEN, "m": {}, "b": {}, "x": {}}
+# A delta's SHIFT: minutes from the UTC hour to its hour item's start (30 in Asia/Kolkata, 45 in
+# Asia/Kathmandu); writers pass the minute of the UTC hour and the slot is the item's own minute.
+SHIFT = "shift"
+# A THIN delta keeps totals only: the month items of a source, event type or country (a year of one value
+# is 12 small items; its breakdowns and slices would cost a rewrite of a day item's size every batch).
+THIN = "thin"
+
+
+def new_delta(start: int | None = None, granularity: str = HOUR, thin: bool = False) -> dict[str, Any]:
+    delta: dict[str, Any] = {"t": [0] * TOTALS_LEN, "m": {}, "b": {}, "x": {}}
+    if granularity == HOUR and start is not None and start % 3600:
+        delta[SHIFT] = (start % 3600) // 60
+    if thin:
+        delta[THIN] = True
+    return delta
+
+
+def is_thin(granularity: str, dim: str) -> bool:
+    """Whether the items of `dim` at `granularity` keep totals only (month items of a value)."""
+    return granularity == MONTH and dim not in (ALL, GOAL, FUNNEL)  # a goal's or funnel's rows are its numbers
 
 
 def add_total(delta: dict, index: int, by: float = 1) -> None:
@@ -200,7 +224,8 @@ def add_total(delta: dict, index: int, by: float = 1) -> None:
 
 
 def add_minute(delta: dict, minute: int, index: int, by: float = 1) -> None:
-    slot = delta["m"].setdefault(str(minute), [0] * MINUTE_LEN)
+    """Add to the slot of `minute` of the UTC hour (the item's own minute when its hour is shifted)."""
+    slot = delta["m"].setdefault(str((minute - delta.get(SHIFT, 0)) % 60), [0] * MINUTE_LEN)
     slot[index] += by
 
 
@@ -217,6 +242,8 @@ def add_slice(delta: dict, key: str, index: int, by: float = 1) -> None:
 
 
 def is_empty(delta: dict) -> bool:
+    if delta.get(THIN):
+        return not any(delta["t"])
     return not any(delta["t"]) and not any(any(v) for v in delta["m"].values()) and \
         not any(any(any(r) for r in rows.values()) for rows in delta["b"].values()) and \
         not any(any(v) for v in delta["x"].values())
@@ -284,6 +311,8 @@ def summary_add(summary: dict, rows: dict[str, list], k: int) -> dict:
 def merge(blob: dict, delta: dict, k: int, k_slices: int = K_SLICES) -> dict:
     """Apply a batch's delta to a stored blob, keeping every summary bounded."""
     blob["t"] = _vadd(blob.get("t"), delta["t"])
+    if delta.get(THIN):
+        return blob
     if delta["m"]:
         minutes = blob.setdefault("m", {})
         for minute, vector in delta["m"].items():

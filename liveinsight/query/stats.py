@@ -7,16 +7,22 @@ level of the rollups (one Query however many sites there are); a page is per sit
 page across all sites adds up the page in the PAGE_SITES sites with the most visits.
 AND-combinations of filters read the slices inside the page (or source) items: totals and
 the time series are exact, breakdowns are not kept per combination.
+
+A site's answers are in its zone (liveinsight/localtime.py, liveinsight/zones.py): its local hours,
+days and months (month items: a year is 12 items), calendar periods and local dates; all sites
+together are UTC.
 """
 from __future__ import annotations
 
 import re
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from itertools import zip_longest
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from .. import config
+from .. import config, localtime
 from . import params as p
 from ..config import Settings
 from ..errors import InvalidRequest
@@ -24,20 +30,26 @@ from ..items import rollups as r
 from ..items.rollups import SECONDS
 from ..definitions import DefinitionsStore
 from ..items.definitions import FUNNELS, GOALS, PAGE_GROUPS, Definitions
+from ..localtime import CALENDAR_PERIODS, UTC, WEEK_STARTS
 from ..store import Store
+from ..zones import SiteZones
 
 PERIODS = config.PERIOD_SECONDS
 DEFAULT_PERIOD = "24h"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_RANGE_SECONDS = 400 * 86400
-MAX_BUCKETS = {"minute": 1440, "hour": 24 * 45, "day": 401}
+MAX_BUCKETS = {"minute": 1440, "hour": 24 * 45, "day": 401, "month": 15}
+INTERVALS = (*SECONDS, "month")
 SITES_LISTED = r.K_ALL  # `sites`: the sites with the most visits in the range, at most this many
 PAGE_SITES = 25         # a page filter without `site` adds up this many sites (the most visited)
+# The default interval of a calendar period (the site's own calendar, liveinsight/localtime.py).
+CALENDAR_INTERVALS = {"today": "hour", "yesterday": "hour", "this_week": "day", "this_month": "day",
+                      "last_month": "day", "year_to_date": "month", "last_12_months": "month", "all_time": "month"}
 PLACE_FILTERS = ("country", "region", "city")
 CAMPAIGN_FILTERS = tuple(r.CAMPAIGN_FILTERS)  # channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content
 STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", *PLACE_FILTERS,
-                *CAMPAIGN_FILTERS, "prop", "page_group", "goal", "funnel", "limit", "compare", "site")
+                *CAMPAIGN_FILTERS, "prop", "page_group", "goal", "funnel", "limit", "compare", "site", "week_start")
 DEFINED = ("page_group", "goal")  # filters by a site's definitions: each goes alone, with a site
 COMPARE = ("previous", "year")  # `compare`: the previous period of equal length, or the range a year earlier
 YEAR_SECONDS = 364 * 86400      # compare=year: 52 weeks earlier, so weekdays line up
@@ -66,6 +78,10 @@ class StatsQuery:
     page_group: str | None = None
     goal: str | None = None
     funnel: str | None = None
+    tz: ZoneInfo = UTC              # the site's zone: buckets are its local hours, days and months
+    period: str | None = None       # a calendar period (CALENDAR_PERIODS) when one was asked
+    days: tuple[date, date] | None = None           # the calendar period's whole local days
+    previous_days: tuple[date, date] | None = None  # compare=previous of a calendar period: its predecessor
 
     @property
     def combined(self) -> bool:
@@ -86,30 +102,57 @@ def default_interval(seconds: float, combined: bool = False) -> str:
     return "day"
 
 
-def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settings) -> StatsQuery:
-    """Validate GET /api/stats parameters into a StatsQuery."""
+def _bound(name: str, text: str, tz: ZoneInfo) -> float:
+    """`from` / `to`: a local date of the site's zone (`to` inclusive: up to the next local midnight),
+    or an instant (epoch seconds, ISO 8601)."""
+    day = localtime.parse_date(name, text)
+    if day is None:
+        return p.parse_time(name, text)
+    if name == "to":
+        day = day + timedelta(days=1) if day < date.max else day
+    try:
+        return float(localtime.day_start(day, tz))
+    except (OverflowError, ValueError, OSError):
+        raise InvalidRequest(f"`{name}` {text!r} is outside the dates this API answers") from None
+
+
+def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settings,
+                      tz: ZoneInfo = UTC) -> StatsQuery:
+    """Validate GET /api/stats parameters into a StatsQuery; `tz`: the site's zone (its calendar)."""
     p.check_known(params, STATS_PARAMS)
     period = p.single(params, "period")
     start_text, end_text = p.single(params, "from"), p.single(params, "to")
+    week_text = p.single(params, "week_start")
+    if week_text is not None and week_text not in WEEK_STARTS:
+        raise InvalidRequest(f"`week_start` must be one of {', '.join(WEEK_STARTS)}, not {week_text!r}")
+    calendar: dict[str, Any] = {}
     if period is not None and (start_text is not None or end_text is not None):
         raise InvalidRequest("give either `period` or `from` and `to`, not both")
     if start_text is not None or end_text is not None:
         if start_text is None or end_text is None:
-            raise InvalidRequest("`from` and `to` go together: give both (epoch seconds or ISO 8601)")
-        start, end = p.parse_time("from", start_text), p.parse_time("to", end_text)
+            raise InvalidRequest("`from` and `to` go together: give both (local dates YYYY-MM-DD, epoch seconds "
+                                 "or ISO 8601)")
+        start, end = _bound("from", start_text, tz), _bound("to", end_text, tz)
         if start > end:
             raise InvalidRequest("`from` is after `to`; give a range with from <= to")
+        if end - start > MAX_RANGE_SECONDS + 3600:  # + the hour of a DST change in 400 local days
+            raise InvalidRequest("the range is longer than 400 days; give `from` and `to` at most 400 days apart")
+    elif period is not None and period in CALENDAR_PERIODS:
+        first, last, so_far = localtime.calendar_period(period, now, tz, WEEK_STARTS[week_text or "monday"],
+                                                        earliest=now - ROLLUP_DAYS * 86400)
+        start = float(localtime.day_start(first, tz))
+        end = min(now, float(localtime.day_start(so_far + timedelta(days=1), tz)))
+        calendar = {"period": period, "days": (first, last)}
     else:
+        accepted = ", ".join((*PERIODS, *CALENDAR_PERIODS))
         if period is not None and not period.strip():  # Never a silent default: a share link checks `period`.
             raise InvalidRequest(f"`period` is empty; leave it out for the last {DEFAULT_PERIOD} or give one of "
-                                 f"{', '.join(PERIODS)}")
+                                 f"{accepted}")
         period = period or DEFAULT_PERIOD
         if period not in PERIODS:
-            raise InvalidRequest(f"`period` must be one of {', '.join(PERIODS)}, not {period!r}")
+            raise InvalidRequest(f"`period` must be one of {accepted}, not {period!r}")
         end = now
         start = now - PERIODS[period]
-    if end - start > MAX_RANGE_SECONDS:
-        raise InvalidRequest("the range is longer than 400 days; give `from` and `to` at most 400 days apart")
     filters = {}
     for name in ("page", "source", "event_type"):
         value = p.single(params, name)
@@ -137,16 +180,17 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
     combined = sum(v is not None for v in filters.values()) > 1
     in_place = "region" in place or "city" in place  # a slice of its country's items: no minute slots
     sliced = in_place or campaign is not None or prop is not None  # a slice or row of an item: no minute slots
-    interval = p.single(params, "interval") or default_interval(end - start, combined or sliced)
-    if interval not in SECONDS:
-        raise InvalidRequest(f"`interval` must be one of minute, hour, day, not {interval!r}")
+    interval = p.single(params, "interval") or (CALENDAR_INTERVALS.get(calendar.get("period", ""))
+                                                or default_interval(end - start, combined or sliced))
+    if interval not in INTERVALS:
+        raise InvalidRequest(f"`interval` must be one of {', '.join(INTERVALS)}, not {interval!r}")
     if interval == "minute" and sliced:
         name = "prop" if prop else campaign[0] if campaign else "city" if "city" in place else "region"
         raise InvalidRequest(f"interval=minute is not available for a `{name}`; use interval=hour")
     if interval == "minute" and combined:
         raise InvalidRequest("interval=minute is not available when filters are combined; "
                              "use interval=hour, or one filter")
-    buckets = len(bucket_starts(start, end, interval))
+    buckets = len(bucket_starts(start, end, interval, tz))
     if buckets > MAX_BUCKETS[interval]:
         raise InvalidRequest(f"interval={interval} gives {buckets} buckets for this range; at most "
                              f"{MAX_BUCKETS[interval]} are accepted: choose a longer interval or a shorter range")
@@ -155,11 +199,16 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
     compare = p.single(params, "compare")
     if compare not in (None, *COMPARE):
         raise InvalidRequest(f"`compare` accepts only 'previous' or 'year', not {compare!r}")
+    if compare == "previous" and calendar.get("period") == "all_time":
+        raise InvalidRequest("period=all_time has no previous period; leave out `compare` or give another period")
+    if compare == "previous" and calendar:
+        calendar["previous_days"] = localtime.predecessor(calendar["period"], *calendar["days"])
     if compare == "year" and start - YEAR_SECONDS < now - ROLLUP_DAYS * 86400:
         raise InvalidRequest(f"compare=year reaches before the {ROLLUP_DAYS} days of kept rollups: give a range "
                              f"starting within the last {ROLLUP_DAYS - YEAR_SECONDS // 86400} days")
     return StatsQuery(start=start, end=end, interval=interval, limit=limit, compare=compare,
-                      site=p.site(params, settings), campaign=campaign, prop=prop, **defined, **filters, **place)
+                      site=p.site(params, settings), campaign=campaign, prop=prop, **defined, **filters, **place,
+                      tz=tz, **calendar)
 
 
 def _prop_filter(params: dict[str, list[str]], filters: dict[str, str | None]) -> tuple[str, str] | None:
@@ -219,18 +268,42 @@ def _place_filter(params: dict[str, list[str]]) -> dict[str, str]:
 
 
 
-def bucket_starts(start: float, end: float, interval: str) -> list[int]:
-    """Start of every bucket overlapping [start, end) (the bucket of `start` when they are equal)."""
-    size = SECONDS[interval]
-    first = r.bucket_start(start, interval)
-    last = r.bucket_start(end - 1e-6, interval) if end > start else first
-    return list(range(first, last + size, size))
+def bucket_starts(start: float, end: float, interval: str, tz: ZoneInfo = UTC) -> list[int]:
+    """Start of every local bucket overlapping [start, end) (the bucket of `start` when they are equal)."""
+    return localtime.bucket_starts(start, end, interval, tz)
 
 
-def _aligned_shift(offset: float, interval: str) -> int:
-    """`offset` rounded up to whole buckets: the comparison bucket of bucket b starts at b - shift."""
-    size = SECONDS[interval]
-    return -(-int(offset) // size) * size
+def _aligned(q: StatsQuery, buckets: list[int]) -> list[int | None]:
+    """The comparison bucket of each bucket: compare=previous, the bucket a whole number of buckets earlier
+    (a calendar period: the same day, hour or month of its predecessor; None past the predecessor's end);
+    compare=year, the same local time 52 weeks (with interval=month 12 months) earlier."""
+    tz, unit = q.tz, q.interval
+    if q.previous_days is not None:
+        before = bucket_starts(localtime.day_start(q.previous_days[0], tz),
+                               localtime.day_start(q.previous_days[1] + timedelta(days=1), tz), unit, tz)
+        return [before[i] if i < len(before) else None for i in range(len(buckets))]
+    if q.compare == "year":
+        if unit == "month":
+            return [localtime.months_before(b, 12, tz) for b in buckets]
+        days = YEAR_SECONDS // 86400
+        return [localtime.bucket_start(localtime.wall_clock_before(b, days, tz), unit, tz) for b in buckets]
+    size = MONTH_SECONDS if unit == "month" else SECONDS[unit]
+    steps = -(-int(q.offset) // size)  # `offset` rounded up to whole buckets
+    if unit in ("day", "month") and not localtime.is_utc(tz):
+        steps = max(1, round(q.offset / size))  # local days of 23 or 25 hours: the nearest whole number
+    if unit == "day":
+        return [localtime.day_start(localtime.local_date(b, tz) - timedelta(days=steps), tz) for b in buckets]
+    if unit == "month":
+        return [localtime.months_before(b, steps, tz) for b in buckets]
+    return [localtime.bucket_start(b - steps * size, unit, tz) for b in buckets]
+
+
+MONTH_SECONDS = 31 * 86400  # compare=previous with interval=month on a rolling range: whole months back
+
+
+def _count(series: dict[int, list], bucket: int | None, index: int) -> int | None:
+    """A count of a comparison bucket; None where the predecessor has no such bucket (a 30-day month's 31st)."""
+    return None if bucket is None else int(series[bucket][index])
 
 
 def _num(value: float) -> float | int:
@@ -431,7 +504,9 @@ class StatsReader:
         """The answer to `params`; `sites`: the sites with data, when the caller read them already
         (reports and alerts ask several ranges in a row: one Query of the sites saved per answer)."""
         now = time.time() if now is None else now
-        q = parse_stats_query(params, now, self.settings)
+        site = p.site(params, self.settings) or self.settings.only_site  # its zone is the answer's calendar
+        q = parse_stats_query(params, now, self.settings, SiteZones(self.store, self.settings).get(site))
+        tz = q.tz
         definitions = self._definitions(q)
         if q.page_group is not None:
             dim, value, part = r.PAGE_GROUP, q.page_group, None
@@ -453,23 +528,38 @@ class StatsReader:
             dim, value, part = r.ALL, None, r.campaign_slice(r.CAMPAIGN_FILTERS[q.campaign[0]], q.campaign[1])
         else:
             dim, value, part = r.ALL, None, None
-        buckets = bucket_starts(q.start, q.end, q.interval)
-        # `aligned`: the comparison bucket of each bucket (the same count, a whole number of buckets earlier).
-        # previous_totals add up `previous`: with compare=previous the buckets of the equal period before the
-        # range (as ever), with compare=year the aligned ones.
-        aligned = [b - _aligned_shift(q.offset, q.interval) for b in buckets] if q.compare else []
-        previous = aligned if q.compare == "year" else (
-            bucket_starts(q.start - (q.end - q.start), q.start, q.interval) if q.compare else [])
+        buckets = bucket_starts(q.start, q.end, q.interval, tz)
+        # `aligned`: the comparison bucket of each bucket (the same count, a whole number of buckets earlier;
+        # a calendar period's predecessor day by day, None where it is shorter). previous_totals add up
+        # `previous`: with compare=previous the buckets of the equal period before the range (as ever) — of a
+        # calendar period its whole predecessor, or as much of it as the period has had so far —, with
+        # compare=year the aligned ones.
+        aligned = _aligned(q, buckets) if q.compare else []
+        if q.previous_days is not None:
+            whole = q.end >= localtime.day_start(q.days[1] + timedelta(days=1), tz)
+            previous = bucket_starts(localtime.day_start(q.previous_days[0], tz),
+                                     localtime.day_start(q.previous_days[1] + timedelta(days=1), tz), q.interval, tz) \
+                if whole else [a for a in aligned if a is not None]
+        else:
+            local_days = q.interval in ("day", "month") and not localtime.is_utc(tz)
+            previous = [a for a in aligned if a is not None] if q.compare == "year" or local_days else (
+                bucket_starts(q.start - (q.end - q.start), q.start, q.interval, tz) if q.compare else [])
         previous = [b for b in previous if b < buckets[0]]
-        item_unit = "day" if q.interval == "day" and dim in r.DAY_DIMS else "hour"
-        last = buckets[-1] + SECONDS[q.interval] - 1
+        # Month items of a value are thin (totals only): slices (combined filters, places) read day items.
+        item_unit = "hour"
+        if q.interval in ("day", "month") and dim in r.DAY_DIMS:
+            item_unit = q.interval if q.interval == "day" or part is None else "day"
+        thin = r.is_thin(r.MONTH, dim) and item_unit == "month"
+        last = localtime.next_start(buckets[-1], q.interval, tz) - 1
+        compared = [a for a in aligned if a is not None]
         # One Query over the range; the comparison range is one more (compare=previous: the same Query, from
         # further back, as the two ranges touch).
-        spans = [(min(previous + aligned + buckets), last)] if q.compare != "year" else [
-            (buckets[0], last), (aligned[0], aligned[-1] + SECONDS[q.interval] - 1)]
+        spans = [(min(previous + compared + buckets), last)] if q.compare != "year" else [
+            (buckets[0], last), (compared[0], localtime.next_start(compared[-1], q.interval, tz) - 1)]
         first = spans[0][0]
         blobs: list[tuple[int, dict]] = []
-        granularity = r.DAY if item_unit == "day" else r.HOUR
+        granularity = {"day": r.DAY, "month": r.MONTH}.get(item_unit, r.HOUR)
+        half = localtime.HALF_SECONDS[item_unit]
         site = q.site or self.settings.only_site
         listed = sites if sites is not None else (
             None if site is None and dim == r.ALL else top_sites(self.store, self.settings, first, last))
@@ -481,15 +571,17 @@ class StatsReader:
             levels = listed[:PAGE_SITES]
         for site in levels:
             for low, high in spans:
+                # Half an item wider each side: items stored before the site's zone changed start off the
+                # zone's bucket starts, and belong to the bucket holding their middle.
                 for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
-                                             r.sk(granularity, r.bucket_start(low, item_unit)),
-                                             r.sk(granularity, r.bucket_start(high, item_unit))):
+                                             r.sk(granularity, localtime.bucket_start(low, item_unit, tz) - half),
+                                             r.sk(granularity, localtime.bucket_start(high, item_unit, tz) + half - 1)):
                     blobs.append((int(item["sk"].split("#")[1]), r.decode(item.get("c"))))
         length = r.SLICE_LEN if part else r.TOTALS_LEN
         if q.prop:  # the value's row of the property in each bucket: its events and visitors
             blobs = [(start, {"t": r.prop_totals(blob, *q.prop)}) for start, blob in blobs]
-        series: dict[int, list] = {b: [0] * length for b in previous + aligned + buckets}
-        size = SECONDS[q.interval]
+        series: dict[int, list] = {b: [0] * length for b in previous + compared + buckets}
+        range_end = last + 1
         in_range: list[dict] = []
         for start, blob in blobs:
             if q.interval == "minute":
@@ -498,11 +590,12 @@ class StatsReader:
                     if t in series:
                         series[t] = _add(series[t], r.minute_totals(vector))
             else:
-                t = r.bucket_start(start, q.interval)
+                t = localtime.bucket_start(start + half, q.interval, tz)  # the bucket of the item's middle
                 if t in series:
                     vector = r.slice_totals(blob, part) if part else r.totals(blob)
                     series[t] = _add(series[t], vector)
-            if start + SECONDS[item_unit] > buckets[0] and start < buckets[-1] + size:
+            if (localtime.next_start(start, item_unit, tz) > buckets[0] and start < range_end) \
+                    if q.interval == "minute" else buckets[0] <= start + half < range_end:
                 in_range.append(blob)
         in_place = q.city is not None or q.region is not None
         sliced = in_place or q.campaign is not None  # breakdowns are not kept per place or campaign slice
@@ -515,8 +608,19 @@ class StatsReader:
             total[r.ENG:r.SCC + 1] = hours[r.ENG:r.SCC + 1]
         data: dict[str, Any] = {
             "range": {"from": q.start, "to": q.end, "interval": q.interval},
+            "zone": localtime.describe(tz, now),
             "totals": totals(total),
         }
+        if q.period is not None:  # a calendar period: its name and its whole local days
+            data["range"].update(period=q.period, first_day=q.days[0].isoformat(), last_day=q.days[1].isoformat(),
+                                 days=(q.days[1] - q.days[0]).days + 1)
+        if q.previous_days is not None:  # its predecessor, day by day (a 31-day month against a 30-day one)
+            first_day, last_day = q.previous_days
+            data["previous_range"] = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(),
+                                      "days": (last_day - first_day).days + 1,
+                                      "from": localtime.day_start(first_day, tz),
+                                      "to": localtime.next_start(previous[-1], q.interval, tz) if previous
+                                      else localtime.day_start(first_day, tz)}
         if q.compare:
             data["previous_totals"] = totals(r.sum_vectors((series[b] for b in previous), length))
         data["timeseries"] = [{"t": b, "visitors": None if part else int(series[b][r.VI]),
@@ -524,9 +628,9 @@ class StatsReader:
                                "sessions": int(series[b][r.SS])} for b in buckets]
         if q.compare:
             data["previous_timeseries"] = [
-                {"t": b, "t_previous": a, "visitors": None if part else int(series[a][r.VI]),
-                 "events": int(series[a][r.EV]), "page_views": int(series[a][r.PV]),
-                 "sessions": int(series[a][r.SS])} for b, a in zip(buckets, aligned)]
+                {"t": b, "t_previous": a, "visitors": None if part or a is None else int(series[a][r.VI]),
+                 "events": _count(series, a, r.EV), "page_views": _count(series, a, r.PV),
+                 "sessions": _count(series, a, r.SS)} for b, a in zip(buckets, aligned)]
         counted = VISITOR_ROWS.get(dim, set())
         for field, name, row_label, fields in BREAKDOWNS:
             rows = {} if part or sliced else r.merged_breakdown(in_range, name)
@@ -555,6 +659,8 @@ class StatsReader:
                                          else r.merged_breakdown(in_range, r.CHANNELS), q.limit)
         data["properties"] = properties(in_range, q.limit) if dim == r.EVENT_TYPE and part is None else []
         data["bots_filtered"] = 0 if part or sliced else int(sum(r.totals(b)[r.BOT] for b in in_range))
+        if thin:  # a value's month items keep its totals only: its rows need interval=day
+            data["breakdowns_omitted"] = True
         data["sites"] = sorted(s for s in (listed if listed is not None else ranked_sites(in_range)) if s != r.NO_SITE)
         data["goals"] = []
         if definitions is not None:
@@ -583,23 +689,26 @@ class StatsReader:
         return definitions
 
     def _total(self, site: str, dim: str, value: str | None, q: StatsQuery) -> tuple[list, list[dict]]:
-        """The totals vector of (dim, value)'s items over the range (minute slots for a minute interval, as the
-        answer's totals) and the blobs of the items in it."""
-        buckets = bucket_starts(q.start, q.end, q.interval)
-        unit = "day" if q.interval == "day" else "hour"
-        granularity = r.DAY if unit == "day" else r.HOUR
-        size = SECONDS[q.interval]
+        """The totals vector of (dim, value)'s items over the range, in the site's calendar (minute slots for a
+        minute interval, as the answer's totals), and the blobs of the items in it."""
+        tz = q.tz
+        buckets = bucket_starts(q.start, q.end, q.interval, tz)
+        item_unit = q.interval if q.interval in ("day", "month") else "hour"
+        granularity = {"day": r.DAY, "month": r.MONTH}.get(item_unit, r.HOUR)
+        half = localtime.HALF_SECONDS[item_unit]
+        end = localtime.next_start(buckets[-1], q.interval, tz)
         total, blobs = [0] * r.TOTALS_LEN, []
         for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
-                                     r.sk(granularity, r.bucket_start(buckets[0], unit)),
-                                     r.sk(granularity, r.bucket_start(buckets[-1], unit))):
+                                     r.sk(granularity, localtime.bucket_start(buckets[0], item_unit, tz) - half),
+                                     r.sk(granularity, localtime.bucket_start(end - 1, item_unit, tz) + half - 1)):
             start, blob = int(item["sk"].split("#")[1]), r.decode(item.get("c"))
-            blobs.append(blob)
             if q.interval == "minute":
+                blobs.append(blob)
                 for minute, vector in blob.get("m", {}).items():
-                    if buckets[0] <= start + 60 * int(minute) < buckets[-1] + size:
+                    if buckets[0] <= start + 60 * int(minute) < end:
                         total = _add(total, r.minute_totals(vector))
-            else:
+            elif buckets[0] <= start + half < end:  # an item belongs to the bucket holding its middle
+                blobs.append(blob)
                 total = _add(total, r.totals(blob))
         return total, blobs
 

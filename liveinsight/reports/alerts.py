@@ -22,12 +22,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from .. import config
+from .. import config, localtime
 from ..errors import DeliveryFailed
 from ..items import alerts as a
 from .notify import Message, Notifier, slack_escape
 from ..query.stats import StatsReader, top_sites
 from ..store import VersionConflict
+from ..zones import SiteZones
 
 WINDOW_SECONDS = 3600
 MAX_SITES_CHECKED = 100
@@ -121,9 +122,14 @@ def check(reader: StatsReader, site: str | None, now: float, thresholds: Thresho
     live = [row["t"] for row in days if row["events"] > 0]
     settled = set(live[1:])  # a site's first day is partial: it shows when the tracker went on, not traffic
 
+    # The same local hour of the site's zone (`days` are its local days): across a DST change a week
+    # back is 167 or 169 hours.
+    tz = SiteZones(reader.store, reader.settings).get(site or reader.settings.only_site)
+
     def windows(step: int, count: int) -> list[int]:
-        starts = [start - k * step for k in range(1, count + 1)]
-        return [s for s in starts if s // DAY * DAY in settled and (s + WINDOW_SECONDS - 1) // DAY * DAY in settled]
+        starts = [localtime.wall_clock_before(start, k * step // DAY, tz) for k in range(1, count + 1)]
+        return [s for s in starts if localtime.bucket_start(s, "day", tz) in settled
+                and localtime.bucket_start(s + WINDOW_SECONDS - 1, "day", tz) in settled]
 
     basis, starts = "weeks", windows(WEEK, thresholds.weeks)
     if len(starts) < 2:

@@ -1,7 +1,7 @@
 """Scheduled reports: a period's numbers against the period before, for e-mail, Slack and the terminal.
 
-A report covers whole UTC days ending at the last midnight (`7d`: the last seven
-complete days, `1d`: yesterday) and is built from one GET /api/stats answer of the
+A report covers whole days of the site's time zone ending at its last midnight (`7d`: the
+last seven complete days, `1d`: yesterday; all sites together: UTC days) and is built from one GET /api/stats answer of the
 same range, so every number in it is the number the API and the dashboard show.
 Rendering is plain string work (no templates, no charts library): the HTML is
 inline-styled tables — the traffic chart is bars drawn with table cells — because
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
-from .. import config
+from .. import config, localtime
 from ..errors import InvalidRequest
 from ..items.events import PAGE_VIEW
 from .notify import slack_escape
 from ..query.stats import StatsReader, top_sites
+from ..zones import SiteZones
 
 REPORT_PERIODS = {"1d": 1, "7d": 7, "30d": 30}  # name -> whole days
 DEFAULT_REPORT_PERIOD = "7d"
@@ -90,6 +92,7 @@ class Report:
     pages: list[dict[str, Any]]
     sources: list[dict[str, Any]]
     goals: list[dict[str, Any]] = field(default_factory=list)  # custom events, when there are any
+    zone: str = "UTC"  # the IANA zone its days are in (the site's)
 
     @property
     def title(self) -> str:
@@ -101,8 +104,13 @@ class Report:
 
     @property
     def dates(self) -> str:
-        first, last = _day(self.start), _day(self.end - 1)
+        first, last = _day(self.start, self.zone), _day(self.end - 1, self.zone)
         return first if first == last else f"{first} – {last}"
+
+    @property
+    def zone_label(self) -> str:
+        """The zone its dates are in, as a reader names it: "UTC", "America/New_York"."""
+        return self.zone
 
     @property
     def subject(self) -> str:
@@ -120,16 +128,18 @@ class Report:
                 "series": self.series, "pages": self.pages, "sources": self.sources, "goals": self.goals}
 
 
-def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%a %d %b %Y")
+def _day(ts: float, zone: str = "UTC") -> str:
+    return datetime.fromtimestamp(ts, localtime.zone(zone)).strftime("%a %d %b %Y")
 
 
-def report_range(period: str, now: float) -> tuple[int, int]:
-    """[start, end) of a report: whole UTC days ending at the last midnight before `now`."""
+def report_range(period: str, now: float, tz: ZoneInfo = localtime.UTC) -> tuple[int, int]:
+    """[start, end) of a report: whole days of zone `tz` ending at its last midnight before `now` (a DST
+    change makes one of them 23 or 25 hours)."""
     if period not in REPORT_PERIODS:
         raise InvalidRequest(f"`period` must be one of {', '.join(REPORT_PERIODS)}, not {period!r}")
-    end = int(now // 86400 * 86400)
-    return end - REPORT_PERIODS[period] * 86400, end
+    today = localtime.local_date(now, tz)
+    return (localtime.day_start(today - timedelta(days=REPORT_PERIODS[period]), tz),
+            localtime.day_start(today, tz))
 
 
 def build_report(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site: str | None = None,
@@ -138,7 +148,8 @@ def build_report(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site:
     (`sites`: the sites with data, when the caller read them already)."""
     import time
 
-    start, end = report_range(period, time.time() if now is None else now)
+    tz = SiteZones(reader.store, reader.settings).get(site or reader.settings.only_site)
+    start, end = report_range(period, time.time() if now is None else now, tz)
     params = {"from": [str(start)], "to": [str(end)], "compare": ["previous"], "limit": [str(top + 1)],
               "interval": ["hour" if period == "1d" else "day"]}
     if site:
@@ -155,7 +166,7 @@ def build_report(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site:
               for row in data["timeseries"]]
     goals = [row for row in data["event_types"] if row["event_type"] != PAGE_VIEW][:top]
     return Report(site=site, period=period, start=start, end=end, metrics=metrics, series=series,
-                  pages=data["pages"][:top], sources=data["sources"][:top], goals=goals)
+                  pages=data["pages"][:top], sources=data["sources"][:top], goals=goals, zone=tz.key)
 
 
 def build_reports(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site: str | None = None,
@@ -177,8 +188,8 @@ def build_reports(reader: StatsReader, period: str = DEFAULT_REPORT_PERIOD, site
 
 # -- rendering ---------------------------------------------------------------------------
 
-def _label(ts: int, period: str) -> str:
-    moment = datetime.fromtimestamp(ts, timezone.utc)
+def _label(ts: int, period: str, zone: str = "UTC") -> str:
+    moment = datetime.fromtimestamp(ts, localtime.zone(zone))
     return moment.strftime("%H:00") if period == "1d" else moment.strftime("%a %d")
 
 
@@ -206,7 +217,7 @@ def render_text(report: Report) -> str:
     lines += ["", "Visits"]
     for row in report.series:
         bar = "█" * round(row["sessions"] / peak * 30) if peak else ""
-        lines.append(f"  {_label(row['t'], report.period):>6}  {bar} {row['sessions']:,}")
+        lines.append(f"  {_label(row['t'], report.period, report.zone):>6}  {bar} {row['sessions']:,}")
     for heading, rows in _rows(report):
         lines += ["", heading]
         if not rows:
@@ -233,7 +244,7 @@ def render_html(report: Report) -> str:
            'style="width:600px;max-width:100%;background:#ffffff;border:1px solid #e5e7eb;border-radius:8px">',
            f'<tr><td style="padding:24px 24px 8px 24px"><div style="font-size:13px;color:{MUTED}">LiveInsight · '
            f'{e(report.title)}</div><div style="font-size:22px;font-weight:700;margin-top:4px">{e(report.scope)}</div>'
-           f'<div style="font-size:13px;color:{MUTED};margin-top:2px">{e(report.dates)} (UTC)</div></td></tr>']
+           f'<div style="font-size:13px;color:{MUTED};margin-top:2px">{e(report.dates)} ({e(report.zone_label)})</div></td></tr>']
     if report.empty:
         out.append(f'<tr><td style="padding:16px 24px 24px 24px;font-size:15px">No visits in this period or the '
                    f'one before.</td></tr>')
@@ -274,12 +285,12 @@ def _html_chart(report: Report) -> str:
     for i, row in enumerate(report.series):
         height = max(1, round(row["sessions"] / peak * CHART_HEIGHT_PX)) if peak and row["sessions"] else 1
         colour = BAR if row["sessions"] else RULE
-        tip = f'{_label(row["t"], report.period)}: {row["sessions"]:,} visits'
+        tip = f'{_label(row["t"], report.period, report.zone)}: {row["sessions"]:,} visits'
         cells.append(f'<td valign="bottom" style="padding:0 2px;vertical-align:bottom" title="{html.escape(tip)}">'
                      f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0"><tr>'
                      f'<td height="{height}" style="height:{height}px;background:{colour};font-size:0;'
                      f'line-height:0">&nbsp;</td></tr></table></td>')
-        text = html.escape(_label(row["t"], report.period)) if i % every == 0 else ""
+        text = html.escape(_label(row["t"], report.period, report.zone)) if i % every == 0 else ""
         if every == 1:
             text += f'<br><span style="color:{INK}">{row["sessions"]:,}</span>'
         labels.append(f'<td align="center" style="font-size:10px;color:{MUTED};padding-top:4px">{text}</td>')
@@ -294,7 +305,7 @@ def render_slack(report: Report) -> dict[str, Any]:
     s = slack_escape
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": s(f"{report.title} · {report.scope}"[:150])}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": s(f"{report.dates} (UTC)")}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": s(f"{report.dates} ({report.zone_label})")}]},
     ]
     if report.empty:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "No visits in this period or the one before."}})
@@ -302,7 +313,7 @@ def render_slack(report: Report) -> dict[str, Any]:
         blocks.append({"type": "section", "fields": [
             {"type": "mrkdwn", "text": f"*{s(m.name)}*\n{s(m.show())}  ({s(m.change)})"} for m in report.metrics]})
         peak = max((row["sessions"] for row in report.series), default=0)
-        chart = "\n".join(f"{_label(row['t'], report.period):>6} {'█' * round(row['sessions'] / peak * 20) if peak else ''}"
+        chart = "\n".join(f"{_label(row['t'], report.period, report.zone):>6} {'█' * round(row['sessions'] / peak * 20) if peak else ''}"
                           f" {row['sessions']:,}" for row in report.series)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Visits*\n```{s(chart)}```"}})
         for heading, rows in _rows(report):

@@ -1,0 +1,125 @@
+"""The site's calendar in the dashboard: times in its zone with their abbreviation, the week's first day,
+and the zone setting (`zone_setting`, for a Settings page).
+
+The API answers in the site's zone (`Stats.zone`; its series' times are already in it), so the
+dashboard only labels: "Nov 30, 14:05 EST", an axis "Time (EST)". Where a week starts is the
+viewer's locale, a setting kept in the URL (`week`) like the filters.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+import pandas as pd
+
+from liveinsight.config import WEEK_STARTS
+from liveinsight.dashboard import text
+
+# Streamlit is imported inside the widgets only: the labels serve plain chart factories too.
+
+DEFAULT_WEEK_START = "monday"
+WEEK_START_LABELS = {"monday": "Monday", "sunday": "Sunday", "saturday": "Saturday"}
+WEEK_PARAM = "week"  # the URL's name for the setting
+TIME_FORMAT = "%b %d, %H:%M"  # Nov 30, 14:05
+DAY_FORMAT = "%b %d, %Y"
+MONTH_FORMAT = "%b %Y"
+
+
+def abbreviation(moment: datetime | pd.Timestamp | None) -> str:
+    """The zone abbreviation of a timezone-aware time ("EST", "CEST", "+0545"); "UTC" for a naive one."""
+    if moment is None or getattr(moment, "tzinfo", None) is None:
+        return "UTC"
+    return moment.tzname() or "UTC"
+
+
+def label(moment: datetime | pd.Timestamp, interval: str | None = "hour") -> str:
+    """A bucket's start as people read it: "Nov 30, 14:05 EST", "Nov 30, 2026" (days), "Nov 2026" (months)."""
+    if interval == "month":
+        return moment.strftime(MONTH_FORMAT)
+    if interval == "day":
+        return moment.strftime(DAY_FORMAT)
+    return f"{moment.strftime(TIME_FORMAT)} {abbreviation(moment)}"
+
+
+def current_abbreviation(times: pd.Series | None) -> str:
+    """The abbreviation of the zone of `times` now ("EST" in winter, also for a series of summer months)."""
+    if times is None or not isinstance(times.dtype, pd.DatetimeTZDtype):
+        return "UTC"
+    return pd.Timestamp.now(tz=times.dt.tz).tzname() or "UTC"
+
+
+def time_title(times: pd.Series | None, noun: str = "Time") -> str:
+    """An axis or column title naming the zone of `times` as it is now: "Time (EST)"."""
+    return f"{noun} ({current_abbreviation(times)})"
+
+
+def hover_format(times: pd.Series) -> str:
+    """A plotly hover format for a series' times: "%b %d, %Y" for whole days, else "%b %d, %H:%M EST"."""
+    known = times.dropna() if times is not None else pd.Series(dtype=object)
+    if known.empty or not isinstance(known.dtype, pd.DatetimeTZDtype):
+        return "%b %d, %H:%M"
+    if ((known.dt.hour == 0) & (known.dt.minute == 0)).all() and len(known) > 1:
+        return "%b %d, %Y"
+    return f"%b %d, %H:%M {current_abbreviation(known)}"
+
+
+def week_start() -> str:
+    """The week's first day, a viewer's setting: the URL's `week`, else Monday (the API's `week_start`)."""
+    import streamlit as st
+
+    if "week_start" not in st.session_state:
+        wanted = st.query_params.get(WEEK_PARAM, DEFAULT_WEEK_START)
+        st.session_state["week_start"] = wanted if wanted in WEEK_STARTS else DEFAULT_WEEK_START
+    return st.session_state["week_start"]
+
+
+def week_start_setting() -> str:
+    """A select box for the week's first day, kept in the URL when it is not Monday; returns the choice."""
+    import streamlit as st
+
+    week_start()
+    st.selectbox("Weeks start on", list(WEEK_STARTS), format_func=WEEK_START_LABELS.get, key="week_start",
+                 help="Where \"This week\" starts (your locale's first day of the week)")
+    chosen = st.session_state["week_start"]
+    if chosen == DEFAULT_WEEK_START:
+        st.query_params.pop(WEEK_PARAM, None)
+    elif st.query_params.get(WEEK_PARAM) != chosen:
+        st.query_params[WEEK_PARAM] = chosen
+    return chosen
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> list[str]:
+    """Every IANA zone name tzdata knows, UTC first."""
+    return ["UTC", *sorted(name for name in available_timezones() if "/" in name and not name.startswith("Etc/"))]
+
+
+def zone_setting(client, site: str | None, current: str | None = None) -> None:
+    """The site's time zone as a setting: a searchable list and Save (PUT /api/sites/{site}/zone, the key's).
+
+    For a Settings page: `client` is ui.client(), `site` the chosen site (all sites together stay UTC),
+    `current` the zone the site's answers are in (Stats.zone.name).
+    """
+    import streamlit as st
+
+    if not site:
+        st.info("All sites together are counted in UTC. Choose a site to set its time zone.")
+        return
+    names = zone_names()
+    current = current if current in names else "UTC"
+    with st.form(f"zone-{site}", border=False):
+        st.selectbox(f"Time zone of {text.visible(site)}", names, index=names.index(current), key=f"zone-{site}-name",
+                     help="Its days, hours and months follow this zone from now on; days already counted keep "
+                          "their totals.")
+        saved = st.form_submit_button("Save time zone", icon=":material/schedule:")
+    if saved:
+        from liveinsight.dashboard.client import ApiError
+
+        try:
+            zone = client.set_zone(site, st.session_state[f"zone-{site}-name"])
+        except ApiError as exc:
+            st.error(text.visible(str(exc)))
+        else:
+            st.cache_data.clear()
+            st.success(f"{text.visible(site)} now counts days in {zone.name} ({zone.abbreviation}, UTC{zone.utc_offset}).")
