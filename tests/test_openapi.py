@@ -651,7 +651,7 @@ def test_documented_definition_bounds_match_the_code():
     listed = schemas["Definitions"]["properties"]
     assert (listed["page_groups"]["maxItems"], listed["goals"]["maxItems"], listed["funnels"]["maxItems"]) == (
         config.MAX_PAGE_GROUPS, config.MAX_GOALS, config.MAX_FUNNELS)
-    assert schemas["GoalBody"]["properties"]["event_type"]["pattern"] == events.EVENT_TYPE_PATTERN.pattern
+    assert schemas["GoalBody"]["properties"]["event_type"]["oneOf"][0]["pattern"] == events.EVENT_TYPE_PATTERN.pattern
     assert schemas["GoalProps"]["maxProperties"] == config.MAX_PROPS
     assert schemas["GoalProps"]["propertyNames"]["maxLength"] == config.MAX_PROP_KEY_CHARS
     assert set(schemas["GoalBody"]["properties"]) == set(d.Goal("x").body())
