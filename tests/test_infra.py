@@ -415,11 +415,13 @@ def test_collector_writes_events_and_only_the_salt_and_site_registry_items_of_st
     statements = policy_statements(transformed, "EventCollectorFunction")
     assert actions_on(statements, "EventsTable") == {"dynamodb:BatchWriteItem"}
     assert actions_on(statements, "SessionsTable") == set()
-    salt, registry = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
+    salt, registry, definitions = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
     assert set(salt["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert salt["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["salt#*"]
     assert set(registry["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert registry["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["sites", "sites-new"]
+    assert definitions["Action"] == ["dynamodb:GetItem"]  # the goals' revenue properties, read only
+    assert definitions["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["*#def"]
 
 
 def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backend):
@@ -438,11 +440,14 @@ def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backe
             stats_keys.append((params.get("Key") or params.get("Item"))["pk"]["S"])
 
     backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
-    # WHEN it stores a batch with a tracker event, a cookieless event (the daily salt) and a bot
+    # WHEN it stores a batch with a tracker event, a cookieless event (the daily salt), a bot and an event
+    # with properties (the site's goals, for a revenue property)
     now = time.time()
     cookieless = {"event_type": "page_view", "page_url": "https://shop.example.com/", "timestamp": now}
+    purchase = {"event_type": "purchase", "session_id": "s", "page_url": "https://shop.example.com/", "timestamp": now,
+                "props": {"amount": 5}}
     code, _ = backend.post({"events": [page_view("s", "/", now), cookieless,
-                                       page_view("b", "/", now, user_agent="curl/8.4.0")]})
+                                       page_view("b", "/", now, user_agent="curl/8.4.0"), purchase]})
     assert code == 200
     # THEN the template allows exactly those actions on exactly those tables, and nothing else
     settings = backend.store.settings
@@ -451,7 +456,9 @@ def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backe
     statements = policy_statements(transformed, "EventCollectorFunction")
     for table, logical_id in tables.items():
         assert actions_on(statements, logical_id) == {f"dynamodb:{op}" for op, t in calls if t == table}, logical_id
-    assert stats_keys and all(key.startswith("salt#") or key in ("sites", "sites-new") for key in stats_keys)
+    assert stats_keys and all(key.startswith("salt#") or key in ("sites", "sites-new") or key.endswith("#def")
+                              for key in stats_keys)
+    assert "shop.example.com#def" in stats_keys
     assert {"sites", "sites-new"} <= set(stats_keys)  # the site was new: it was admitted
 
 
@@ -497,16 +504,24 @@ def test_readers_only_query_the_stats_table(transformed, function, backend):
     backend.post({"events": [page_view("s", "/", time.time())]})
     backend.aggregate()
     calls: set[tuple[str, str]] = set()
-    backend.store.client.meta.events.register(
-        "before-parameter-build.dynamodb",
-        lambda model, params, **_: calls.add((model.name, params.get("TableName", ""))))
+    got: list[str] = []
+
+    def record(model, params, **_):
+        calls.add((model.name, params.get("TableName", "")))
+        if model.name == "GetItem":
+            got.append(params["Key"]["pk"]["S"])
+
+    backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
     route = "/api/realtime" if function == "RealtimeApiFunction" else "/api/stats"
     for query in ("", "?site=shop.example.com", "?page=/"):
         assert backend.get(route + query)[0] == 200
     # THEN the function may do exactly that: Query the stats table, nothing on sessions or events
-    # (the stats function also keeps the team's saved views, in their own partition only)
+    # (the stats function also keeps the team's saved views, in their own partition only, and reads a
+    # site's definitions: its goals)
     statements = policy_statements(transformed, function)
-    assert calls == {("Query", backend.store.settings.stats_table)}
+    table = backend.store.settings.stats_table
+    assert calls == ({("Query", table)} if function == "RealtimeApiFunction" else {("Query", table), ("GetItem", table)})
+    assert all(key.endswith("#def") for key in got)
     read = [s for s in statements if s.get("Sid") == "ReadRollups"]
     assert actions_on(read, "StatsTable") == {"dynamodb:Query"}
     views = [s for s in statements if s.get("Sid") == "KeepSavedViews"]
