@@ -27,7 +27,7 @@ def test_the_pinned_tzdata_is_the_one_installed():
     from pathlib import Path
 
     pinned = [line.split("==")[1].split()[0] for line in
-              (Path(__file__).parent.parent / "requirements-dev.txt").read_text().splitlines()
+              (Path(__file__).parent.parent / "requirements.txt").read_text().splitlines()
               if line.startswith("tzdata==")]
     assert pinned == [version("tzdata")]
 
