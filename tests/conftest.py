@@ -162,6 +162,18 @@ def collect(backend, events: list[dict], ip: str = "198.51.100.1", user_agent: s
     Collector(backend.store).ingest(json.dumps({"events": events}), context, now=now)
 
 
+def arrive_late(backend, events: list[dict], rng, now: float, every: int, repeats: int = 10) -> None:
+    """Collect `events` as a flaky network delivers them: each up to 4 minutes late and `repeats` of them
+    again up to 10 minutes late (a retried request), folding after every `every` arrivals."""
+    arrivals = sorted([(e["timestamp"] + rng.uniform(0, 240), e) for e in events]
+                      + [(e["timestamp"] + rng.uniform(0, 600), e) for e in rng.sample(events, repeats)],
+                      key=lambda pair: pair[0])
+    for i, (_, event) in enumerate(arrivals):
+        collect(backend, [event], now=now)
+        if i % every == 0:
+            backend.aggregate()
+
+
 def stats_at(backend, query: str, now: float) -> dict:
     """Aggregate what is on the stream, then answer GET /api/stats?`query` as of `now`."""
     from urllib.parse import parse_qs

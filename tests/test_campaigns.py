@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import collect, midnight, stats_at as stats
+from conftest import arrive_late, collect, midnight, stats_at as stats
 
 GAP = 30 * 60
 # (utm_source, utm_medium, utm_campaign, utm_term, utm_content) of a landing, and its GA4 channel.
@@ -91,13 +91,7 @@ def test_each_channel_and_utm_tag_filter_is_exact_with_late_and_repeated_events(
     day = midnight()
     stream = seeded_visits(seed, day)
     rng = random.Random(seed)
-    arrivals = sorted([(e["timestamp"] + rng.uniform(0, 240), e) for _, e, _ in stream]
-                      + [(e["timestamp"] + rng.uniform(0, 600), e) for _, e, _ in rng.sample(stream, 10)],
-                      key=lambda pair: pair[0])
-    for i, (_, event) in enumerate(arrivals):
-        collect(backend, [event], now=day + 86400)
-        if i % 4 == 0:
-            backend.aggregate()
+    arrive_late(backend, [e for _, e, _ in stream], rng, now=day + 86400, every=4)
     expected = independent(stream)
     assert len(expected) >= 12  # every channel and most tags have visits
     for (name, value), want in sorted(expected.items()):

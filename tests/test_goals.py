@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import collect, midnight, stats_at as stats
+from conftest import arrive_late, collect, midnight, stats_at as stats
 
 GAP = 30 * 60
 SITE = "shop.example.com"
@@ -155,13 +155,7 @@ def test_page_groups_goals_revenue_and_funnels_are_exact_with_late_and_repeated_
     day = midnight()
     stream = seeded_stream(seed, day)
     rng = random.Random(seed)
-    arrivals = sorted([(e["timestamp"] + rng.uniform(0, 240), e) for e in stream]
-                      + [(e["timestamp"] + rng.uniform(0, 600), e) for e in rng.sample(stream, 10)],
-                      key=lambda pair: pair[0])
-    for i, (_, e) in enumerate(arrivals):
-        collect(defined, [e], now=day + 86400)
-        if i % 5 == 0:
-            defined.aggregate()
+    arrive_late(defined, stream, rng, now=day + 86400, every=5)
     truth = independent(stream)
     query = f"from={day}&to={day + 86400}&site={SITE}"
     # WHEN the day is asked
