@@ -9,7 +9,7 @@ ui.page_header(":material/filter_list: Funnels", filters)
 ui.campaign_notice(filters)
 site = ui.one_site(filters, ui.load_stats(filters, limit=1).sites, "funnels")
 try:
-    names = [f["name"] for f in ui.site_definitions(site).get("funnels", [])]
+    names = ui.site_definitions(site).names("funnels")
 except ApiError as exc:
     ui.error_panel(exc)
     st.stop()

@@ -4,14 +4,7 @@ import streamlit as st
 from liveinsight.dashboard import definitions as defs, share, text, ui
 from liveinsight.dashboard.client import ApiError, ApiRequestError
 
-DEFINITIONS_TTL_SECONDS = 10
 KINDS = {"page_groups": "page group", "goals": "goal", "funnels": "funnel"}
-
-
-@st.cache_data(ttl=DEFINITIONS_TTL_SECONDS, show_spinner=False)
-def fetch_definitions(api_url: str, api_key: str | None, site: str):
-    """Client.definitions, cached briefly per URL, key and site (cleared when this page changes one)."""
-    return ui.client().definitions(site)  # The arguments are the cache key: ui.client() is the client for them.
 
 
 def save(kind: str, name_key: str, site: str) -> None:
@@ -37,7 +30,7 @@ def save(kind: str, name_key: str, site: str) -> None:
     except ApiError as exc:
         st.session_state["_definitions_error"] = f"Nothing was saved. {exc.message}"
         return
-    fetch_definitions.clear()
+    ui.fetch_definitions.clear()
     st.session_state["_definitions_done"] = f"Saved the {KINDS[kind]} {name}."
     st.session_state[name_key] = ""
 
@@ -51,7 +44,7 @@ def delete(kind: str, choice_key: str, site: str) -> None:
     except ApiError as exc:
         st.session_state["_definitions_error"] = exc.message
         return
-    fetch_definitions.clear()
+    ui.fetch_definitions.clear()
     st.session_state["_definitions_done"] = f"Deleted the {KINDS[kind]} {name}."
     st.session_state[choice_key] = None
 
@@ -96,7 +89,7 @@ if site is None:
             icon=":material/language:")
     st.stop()
 try:
-    definitions = fetch_definitions(*ui.api_settings(), site)
+    definitions = ui.site_definitions(site)
 except ApiError as exc:
     ui.error_panel(exc)
     st.stop()

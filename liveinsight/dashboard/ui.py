@@ -25,6 +25,7 @@ from liveinsight.dashboard.client import (
     ApiUnreachable,
     CAMPAIGN_FILTERS,
     Client,
+    Definitions,
     Realtime,
     Stats,
 )
@@ -378,7 +379,7 @@ def _page_typed() -> None:
 
 def _page_groups(site: str) -> list[dict[str, Any]]:
     try:
-        return site_definitions(site).get("page_groups", [])
+        return site_definitions(site).page_groups
     except ApiError:
         return []  # no key, or the API is down: the page shows the error itself
 
@@ -574,13 +575,12 @@ def error_panel(exc: ApiError) -> None:
 
 
 @st.cache_data(ttl=STATS_TTL_SECONDS, show_spinner=False)
-def fetch_definitions(api_url: str, api_key: str | None, site: str) -> dict[str, Any]:
-    """Client.definitions as the API's shape, cached briefly per URL, key and site."""
-    found = _client(api_url, api_key).definitions(site)
-    return {"page_groups": found.page_groups, "goals": found.goals, "funnels": found.funnels}
+def fetch_definitions(api_url: str, api_key: str | None, site: str) -> Definitions:
+    """Client.definitions, cached briefly per URL, key and site (cleared by whoever changes one)."""
+    return _client(api_url, api_key).definitions(site)
 
 
-def site_definitions(site: str) -> dict[str, Any]:
+def site_definitions(site: str) -> Definitions:
     """The site's page groups, goals and funnels (needs the key: a share link has none)."""
     return fetch_definitions(*api_settings(), site)
 
