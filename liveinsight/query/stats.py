@@ -726,7 +726,7 @@ class StatsReader:
         if q.goal is not None:
             everything, _ = self._total(site, r.ALL, None, q)
             goal = definitions.goal(q.goal)
-            data["goal"] = {**_goal_numbers(q.goal, r.sum_vectors([data_vector(data)], r.TOTALS_LEN), in_range,
+            data["goal"] = {**_goal_numbers(q.goal, data_vector(data), in_range,
                                             int(everything[r.VI])), "since": goal.since,
                             "revenue_by_source": _revenue_by_source(in_range, q.limit)}
         if q.funnel is not None:
