@@ -294,19 +294,26 @@ def preload_events(shop: Shop, count: int, now: float) -> list[dict]:
     return events
 
 
-def live_events(shop: Shop, count: int, rate: float) -> list[dict]:
-    """`count` events of sessions arriving at random, interleaved in time order; their offsets are replaced by
-    a steady `rate` when sent. Sessions already under way when the window opens contribute their later views."""
+def live_events(shop: Shop, count: int, rate: float) -> tuple[list[dict], list[dict]]:
+    """(under way, live): `count` events of sessions arriving at random, interleaved in time order; their
+    offsets are replaced by a steady `rate` when sent. Sessions already under way when the window opens
+    contribute their later events, and their earlier ones are sent before it (unmetered), as a site in
+    its steady state has: every engagement report then follows its page view, as the tracker sends them."""
     horizon = count / rate
     mean_events = (sum(VIEWS_PER_SESSION) / 2) * (1 + ADD_TO_CART_SHARE * 0.7 + ENGAGEMENT_SHARE)
     arrivals = rate / mean_events
     longest = VIEWS_PER_SESSION[1] * SECONDS_BETWEEN_VIEWS[1]
-    t, events = -longest, []
+    t, events, under_way = -longest, [], []
     while t < horizon * 1.5:
         t += shop.rng.expovariate(arrivals)
-        events.extend(e for e in shop.session(t) if e["timestamp"] >= 0)
+        session = shop.session(t)
+        events.extend(e for e in session if e["timestamp"] >= 0)
+        if session[0]["timestamp"] < 0 <= session[-1]["timestamp"]:
+            under_way.extend(e for e in session if e["timestamp"] < 0)
     events.sort(key=lambda e: e["timestamp"])
-    return events[:count]
+    events = events[:count]
+    kept = {e["session_id"] for e in events}
+    return sorted((e for e in under_way if e["session_id"] in kept), key=lambda e: e["timestamp"]), events
 
 
 def _sent(event: dict) -> dict:
@@ -510,8 +517,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"phase 1: sent in {sent_seconds:.1f} s, aggregated after {time.perf_counter() - started:.1f} s; "
             f"24h events counted: {before:,}")
 
-        beacons = live_events(shop, int(args.seconds * args.rate), args.rate)
-        log(f"phase 2: {len(beacons):,} beacons at {args.rate:g}/s ...")
+        under_way, beacons = live_events(shop, int(args.seconds * args.rate), args.rate)
+        send_beacons(http, url, under_way, 10 * args.rate, None, stack.origin_secret)
+        wait_aggregated(stack, timeout=600.0)
+        before = counted_events(http, url)
+        log(f"phase 2: {len(beacons):,} beacons at {args.rate:g}/s (after {len(under_way)} earlier events of the "
+            "visits under way) ...")
         meter.reset()
         busy = {p.consumer: (p.delivered, p.busy_seconds, p.batches) for p in stack.pollers}
         billed.clear()
