@@ -11,7 +11,9 @@ Then every touched item is written on its own, with a conditional put that check
 version read and the ledger of applied positions (`liveinsight.items.ledger`): a batch
 delivered again after a crash, a timeout or a throttle changes nothing it already changed,
 and several shards may update the same item at once. Sessions are written last, so a
-session that has applied a batch proves every rollup item has too.
+session that has applied a batch proves every rollup item has too. An item the aggregator put
+itself is not read again for its next batch: its own copy stands in (`WrittenItems`), and the
+version check catches a copy another writer has outdated.
 
 Two consumers read the stream, each with its own ledger lane (`ledger.lane_of`): the
 realtime consumer (a 1 s window) writes realtime items only, and reads the sessions the
@@ -24,8 +26,10 @@ repeated event ids within its batch only.
 from __future__ import annotations
 
 import copy
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -42,6 +46,9 @@ from .store import Store, VersionConflict, deserialize, refused_as_invalid
 from .zones import SiteZones
 
 MAX_CONFLICT_RETRIES = 10
+# Stats items this aggregator wrote last, kept for its next batches (a warm Lambda container or the local
+# poller): the conditional put still checks the version, so a stale copy costs a retry, never a count.
+WRITTEN_ITEMS_KEPT = 10_000
 MAX_ENGAGED_SECONDS = 30 * 60  # a page's engaged time counts at most this (a tab left open for days)
 PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
@@ -548,6 +555,41 @@ def _copy(state: SessionState) -> SessionState:
     return SessionState.from_item(state.to_item())
 
 
+class WrittenItems:
+    """The stats items this aggregator put last, as put, most recent first out of `size` (an LRU).
+
+    Reading an item before merging into it is a consistent read per item; an item this aggregator
+    wrote itself is usually unchanged since, so its own copy stands in. The put is conditioned on
+    the copy's version either way: when another writer got there first, it fails, the copy is
+    forgotten and the item read again. Writers that meet a failure forget what they were putting.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        with self._lock:
+            found = {key: self._items[key] for key in keys if key in self._items}
+            for key in found:
+                self._items.move_to_end(key)
+            return found
+
+    def keep(self, items: Iterable[tuple[tuple[str, str], dict]]) -> None:
+        with self._lock:
+            for key, item in items:
+                self._items[key] = item
+                self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            for key in keys:
+                self._items.pop(key, None)
+
+
 class Aggregator:
     """Applies batches of raw events (stream records or unpacked event items) to the stored items."""
 
@@ -558,6 +600,7 @@ class Aggregator:
         self.settings = settings or store.settings
         self.exclusive = exclusive
         self.definitions = DefinitionsStore(store, self.settings)  # read per site, cached for a minute
+        self.written = WrittenItems(WRITTEN_ITEMS_KEPT)
 
     def apply_stream_records(self, records: list[dict[str, Any]], lane: str = "0",
                              now: float | None = None, consumer: str | None = None) -> AggregateResult:
@@ -790,8 +833,10 @@ class Aggregator:
         for attempt in range(MAX_CONFLICT_RETRIES):
             if not pending:
                 return requests
-            current = {(i["pk"], i["sk"]): i for i in self.store.batch_get(
-                table, [{"pk": pk, "sk": sk} for pk, sk in pending], consistent=True, include_expired=True)}
+            current = {} if self.exclusive else self.written.get_many(pending)
+            unknown = [{"pk": pk, "sk": sk} for pk, sk in pending if (pk, sk) not in current]
+            current.update({(i["pk"], i["sk"]): i for i in self.store.batch_get(
+                table, unknown, consistent=True, include_expired=True)} if unknown else {})
             writes = []
             for key, delta in pending.items():
                 old = current.get(key)
@@ -814,7 +859,9 @@ class Aggregator:
             if self.exclusive:
                 return requests + self.store.batch_put((table, item) for _, item, _ in writes)
             requests += len(writes)
+            self.written.forget(key for key, _, _ in writes)  # until each put is known to have landed
             conflicts = {key: pending[key] for key in self._put_all(table, writes)}
+            self.written.keep((key, item) for key, item, _ in writes if key not in conflicts)
             pending = conflicts
             if pending:
                 time.sleep(0.01 * (attempt + 1))

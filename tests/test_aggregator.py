@@ -85,6 +85,69 @@ def test_a_crash_at_every_write_then_redelivery_counts_exactly(settings):
             assert stats(store, page=page) == stats(reference, page=page)
 
 
+def three_batches(t: float) -> list[list[dict]]:
+    return two_batches(t) + [[page_view("a", "/docs", t + 120), page_view("b", "/", t + 130),
+                              page_view("d", "/pricing", t + 140, referrer="https://www.google.com/")]]
+
+
+def test_warm_aggregators_keep_their_own_copies_and_stay_exact(settings):
+    """Two warm containers (each keeps the items it wrote) take turns on a shard, crashing at every write:
+    a copy another container has since changed loses its conditional put and is read again."""
+    from liveinsight.aggregator import Aggregator
+
+    t = time.time() - 3600
+    reference = MemoryStore(settings)
+    batches = [records(reference, b, 100 * (i + 1)) for i, b in enumerate(three_batches(t))]
+    for batch in batches:
+        deliver(reference, batch)
+    expected = stats(reference)
+    assert expected["totals"]["events"] == 8 and expected["totals"]["sessions"] == 4
+    for crash_at in range(1, reference.writes + 1):
+        store = MemoryStore(settings)
+        store.fail_at = crash_at
+        warm = [Aggregator(store, store.settings), Aggregator(store, store.settings)]
+        turn = 0
+        for batch in batches:
+            for _ in range(10):  # the crashed batch is delivered again, to whichever container is free
+                turn += 1
+                try:
+                    warm[turn % 2].apply_stream_records(batch, lane="shard-0")
+                    break
+                except Exception:
+                    continue
+        assert stats(store) == expected, f"crash at write {crash_at}"
+        for page in ("/", "/pricing", "/docs"):
+            assert stats(store, page=page) == stats(reference, page=page)
+
+
+def test_a_warm_aggregator_reads_only_items_it_did_not_write(mem):
+    from liveinsight.aggregator import Aggregator
+
+    read: list[tuple[str, str]] = []
+    real_get = mem.batch_get
+
+    def counting(table, keys, *args, **kwargs):
+        if table == mem.settings.stats_table:
+            read.extend((k["pk"], k["sk"]) for k in keys)
+        return real_get(table, keys, *args, **kwargs)
+
+    mem.batch_get = counting
+    t = time.time() - 3600
+    warm = Aggregator(mem, mem.settings)
+    first, second = (records(mem, b, 10 * (i + 1)) for i, b in enumerate(two_batches(t)))
+    warm.apply_stream_records(first, lane="shard-0")
+    assert read, "a cold aggregator reads every item it merges into"
+    written_first = set(warm.written.get_many(read))
+    read.clear()
+    warm.apply_stream_records(second, lane="shard-0")
+    # the second batch's items of the same hour and day (everything, sources, "/pricing") come from its copies
+    assert read and not written_first & set(read)
+    cold = MemoryStore(mem.settings)
+    for batch in (first, second):
+        deliver(cold, batch)
+    assert stats(mem) == stats(cold)
+
+
 def test_redelivering_a_committed_batch_changes_nothing(mem):
     t = time.time() - 3600
     batch = records(mem, two_batches(t)[0], 10)
