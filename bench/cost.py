@@ -422,6 +422,8 @@ def single_call_costs(http: Any, url: str, meter: Meter, names: dict[str, str],
 YEAR_CALLS = ["/api/stats?period=last_12_months", "/api/stats?period=last_12_months&site=shop.example.com",
               "/api/stats?period=last_12_months&site=shop.example.com&country=US",
               "/api/stats?period=last_12_months&site=shop.example.com&source=Google",
+              "/api/stats?period=last_12_months&site=shop.example.com&page=/",
+              "/api/stats?period=last_12_months&site=shop.example.com&page=/cart",
               "/api/stats?period=all_time&site=shop.example.com"]
 TARGET_YEAR_READ_UNITS = 50
 TARGET_YEAR_MS = 200

@@ -314,6 +314,8 @@ class Fold:
                     r.add_minute(delta, minute, r.EV, by)
                     r.add_minute(delta, minute, r.PV, by * is_view)
                 r.add_breakdown(delta, r.EVENT_TYPES, event_type, 0, by)
+                if dim == r.ALL:  # the page's events in its row (a page's year from everything's month items)
+                    r.add_breakdown(delta, r.PAGES, page, r.PAGE_EVENTS, by)
                 if dim in (r.PAGE_GROUP, r.GOAL):  # no origin here: sources and places are visit-level
                     if is_view or dim == r.GOAL:  # a goal's pages: where it converted
                         r.add_breakdown(delta, r.PAGES, page, 0, by)
@@ -507,6 +509,9 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 3, bounce)
             for page in pages:
                 r.add_breakdown(delta, r.PAGES, page, 1, sign)
+                if dim == r.ALL:  # the visit-level numbers of the visits that include the page, as its items have
+                    r.add_breakdown(delta, r.PAGES, page, r.PAGE_BOUNCES, bounce)
+                    r.add_breakdown(delta, r.PAGES, page, r.PAGE_DURATION, duration)
             slices = []
             if dim == r.PAGE:
                 slices = [r.slice_key(source=state.source)]

@@ -91,13 +91,15 @@ FUNNEL_STEPS = "fs"       # a funnel's items: per step ("1".."8"), [visits that 
 REVENUE = "rv"            # a goal's items: per currency, [revenue in thousandths, conversions that carried it]
 REVENUE_SOURCES = "rvs"   # a goal's items: per "<source>\t<currency>", [revenue in thousandths] (at the visit's start)
 BREAKDOWN_LEN = {PAGE_GROUPS: 3, FUNNEL_STEPS: 2, REVENUE: 2, REVENUE_SOURCES: 1,
-                 EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 7, ENTRY_PAGES: 1, EXIT_PAGES: 1, CAMPAIGNS: 1,
+                 EVENT_TYPES: 1, SOURCES: 3, REFERRERS: 1, PAGES: 10, ENTRY_PAGES: 1, EXIT_PAGES: 1, CAMPAIGNS: 1,
                  BROWSERS: 1, OPERATING_SYSTEMS: 1, DEVICES: 1, SITES: 3, COUNTRIES: 4, REGIONS: 4, CITIES: 4,
                  CHANNELS: 3, UTM_SOURCES: 1, UTM_MEDIUMS: 1, UTM_TERMS: 1, UTM_CONTENTS: 1}
 # SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
-# visitors, engaged seconds, engagement reports, scroll depth sum, scroll reports] (engagement in
-# everything's items only); COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
+# visitors, engaged seconds, engagement reports, scroll depth sum, scroll reports, events, bounces,
+# duration sum] (engagement and the last three in everything's items only: there a page's row holds
+# what its own items total, so a page's months are read from everything's month items); COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
 # others [sessions] or [events].
+PAGE_EVENTS, PAGE_BOUNCES, PAGE_DURATION = 7, 8, 9  # columns of a PAGES row in everything's items
 # The index of the visitors column in each breakdown that has one.
 VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2, CHANNELS: 1, PAGE_GROUPS: 2,
                FUNNEL_STEPS: 1}
@@ -112,6 +114,15 @@ PROP = "pv"  # the visitor key dimension of a property value: "<event type>\t<ke
 CAMPAIGN_FILTERS = {"channel": CHANNEL, "utm_source": UTM_SOURCES, "utm_medium": UTM_MEDIUMS,
                     "utm_campaign": CAMPAIGNS, "utm_term": UTM_TERMS, "utm_content": UTM_CONTENTS}
 CAMPAIGN_DIMS = frozenset(CAMPAIGN_FILTERS.values())
+
+
+def page_row_totals(row: list) -> list:
+    """A totals vector of a page from its row in everything's items (PAGES: all ten columns)."""
+    out = [0] * TOTALS_LEN
+    out[EV], out[PV], out[SS], out[BO], out[DU], out[VI] = (row[PAGE_EVENTS], row[0], row[1], row[PAGE_BOUNCES],
+                                                            row[PAGE_DURATION], row[2])
+    out[ENG], out[ENC], out[SCR], out[SCC] = row[3:7]
+    return out
 
 
 def prop_breakdown(key: str) -> str:

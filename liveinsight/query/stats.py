@@ -550,6 +550,12 @@ class StatsReader:
         if q.interval in ("day", "month") and dim in r.DAY_DIMS:
             item_unit = q.interval if q.interval == "day" or part is None else "day"
         thin = r.is_thin(r.MONTH, dim) and item_unit == "month"
+        # A page's months: its row in the site's month items of everything, read from its hour items only
+        # for a month whose row is not exact (see `_page_months`); no breakdowns, as a value's month items.
+        page_months = dim == r.PAGE and part is None and not q.prop and q.interval == "month" \
+            and bool(q.site or self.settings.only_site)
+        if page_months:
+            item_unit, thin = "month", True
         last = localtime.next_start(buckets[-1], q.interval, tz) - 1
         compared = [a for a in aligned if a is not None]
         # One Query over the range; the comparison range is one more (compare=previous: the same Query, from
@@ -571,6 +577,9 @@ class StatsReader:
             levels = listed[:PAGE_SITES]
         for site in levels:
             for low, high in spans:
+                if page_months:
+                    blobs += self._page_months(site, value, low, high, tz)
+                    continue
                 # Half an item wider each side: items stored before the site's zone changed start off the
                 # zone's bucket starts, and belong to the bucket holding their middle.
                 for item in self.store.query(self.settings.stats_table, r.pk(site, dim, value),
@@ -666,6 +675,31 @@ class StatsReader:
         if definitions is not None:
             self._answer_definitions(data, q, definitions, in_range, dim, part or sliced or q.prop)
         return data
+
+    def _page_months(self, site: str, page: str, low: float, high: float, tz: ZoneInfo) -> list[tuple[int, dict]]:
+        """(month start, {"t": totals}) of `page` in the months of [low, high]: its row in each month item of
+        the site's everything (one Query, like the unfiltered year), where that row is exact — kept with no
+        error, or absent from a summary that never evicted a page (so 0), and written with every column —,
+        else the sum of the page's hour items in that month (a Query each; few for a page outside the top)."""
+        half = localtime.HALF_SECONDS["month"]
+        months = self.store.query(self.settings.stats_table, r.pk(site, r.ALL, None),
+                                  r.sk(r.MONTH, localtime.bucket_start(low, "month", tz) - half),
+                                  r.sk(r.MONTH, localtime.bucket_start(high, "month", tz) + half - 1))
+        out = []
+        for item in months:
+            start = int(item["sk"].split("#")[1])
+            summary = r.decode(item.get("c")).get("b", {}).get(r.PAGES, {})
+            kept, row = summary.get("k", {}), summary.get("k", {}).get(page)
+            if row is None and len(kept) < r.capacity(r.ALL):
+                out.append((start, {"t": [0] * r.TOTALS_LEN}))
+            elif row is not None and not summary.get("e", {}).get(page) and len(row) > r.PAGE_DURATION:
+                out.append((start, {"t": r.page_row_totals(row)}))
+            else:
+                hours = self.store.query(self.settings.stats_table, r.pk(site, r.PAGE, page), r.sk(r.HOUR, start),
+                                         r.sk(r.HOUR, localtime.next_start(start, "month", tz) - 1))
+                out.append((start, {"t": r.sum_vectors((r.totals(r.decode(h.get("c"))) for h in hours),
+                                                       r.TOTALS_LEN)}))
+        return out
 
     # -- page groups, goals and funnels (a site's definitions) ----------------------------------------
 
