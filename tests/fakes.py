@@ -115,6 +115,7 @@ def realtime_payload(**overrides: Any) -> dict[str, Any]:
         "recent_events": [{"event_type": "play_video", "timestamp": NOW - 3, "page": "/live", "source": "Twitter"},
                           {"event_type": "page_view", "timestamp": NOW - 40, "page": "/", "source": "Direct"}],
         "generated_at": NOW,
+        "zone": {"name": "UTC", "abbreviation": "UTC", "utc_offset": "+00:00"},
         "countries": [{"country": "US", "active_sessions": 9}, {"country": "GB", "active_sessions": 5},
                       {"country": "Unknown", "active_sessions": 3}],
     }
