@@ -188,7 +188,7 @@ def test_a_7d_link_answers_today_in_the_sites_zone_and_refuses_the_last_12_month
     status, payload = get(new_york, "/api/stats", share=link, period="today")
     assert status == 200, payload
     answered = datetime.fromtimestamp(payload["data"]["range"]["to"], NEW_YORK)
-    assert payload["data"]["range"]["from"] == answered.replace(hour=0, minute=0, second=0).timestamp()
+    assert payload["data"]["range"]["from"] == answered.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     assert {"today", "yesterday", "this_week"} <= set(payload["data"]["share"]["periods"])
     status, payload = get(new_york, "/api/stats", share=link, period="last_12_months")
     assert status == 403 and "shows only the last 7d" in payload["message"] and "`period`" in payload["message"]
