@@ -72,6 +72,15 @@ class Grant:
         """The expiry as UTC text, e.g. "2026-12-30 14:00 UTC"."""
         return datetime.fromtimestamp(self.expires, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
+    @property
+    def period_text(self) -> str | None:
+        """The period as its holder reads it: "up to the last 7d", "this month (the site's calendar)"."""
+        if self.period is None:
+            return None
+        if self.period in config.PERIOD_SECONDS:
+            return f"up to the last {self.period}"
+        return f"{self.period.replace('_', ' ')} (the site's calendar)"
+
     def window(self, now: float, tz: ZoneInfo = localtime.UTC) -> tuple[float, float] | None:
         """(start, end) of what the link shows as of `now`, epoch seconds (its calendar period in the site's zone
         `tz`); None: any range the API answers."""

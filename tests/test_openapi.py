@@ -147,8 +147,8 @@ def test_the_document_describes_exactly_the_routes_and_their_auth():
 
     assert schemes["ShareLink"] == {**schemes["ShareLink"], "type": "apiKey", "in": "query", "name": share.PARAM}
     scope = SPEC["components"]["schemas"]["ShareScope"]
-    assert set(scope["properties"]) == {"site", "expires", *share.FILTERS, "period"}
-    assert scope["properties"]["period"]["enum"] == list(config.PERIOD_SECONDS)
+    assert set(scope["properties"]) == {"site", "expires", *share.FILTERS, "period", "periods"}
+    assert scope["properties"]["period"]["enum"] == list(share.PERIODS)
     retry = _deref(SPEC["paths"]["/api/events"]["post"]["responses"]["503"])
     assert "Retry-After" in retry["headers"]
 

@@ -184,14 +184,19 @@ class ShareScope:
     source: str | None = None
     event_type: str | None = None
     period: str | None = None
+    # The periods the link admits as of the answer (those inside its window, in the site's zone); None from an
+    # older server.
+    periods: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ShareScope":
         def text(name: str) -> str | None:
             return str(data[name]) if data.get(name) is not None else None
 
+        periods = data.get("periods")
         return cls(site=str(data.get("site") or ""), expires=int(data.get("expires") or 0), page=text("page"),
-                   source=text("source"), event_type=text("event_type"), period=text("period"))
+                   source=text("source"), event_type=text("event_type"), period=text("period"),
+                   periods=tuple(str(name) for name in periods) if isinstance(periods, list) else None)
 
     @property
     def expires_on(self) -> str:
@@ -200,7 +205,7 @@ class ShareScope:
 
     @property
     def window_seconds(self) -> int | None:
-        """How far back the link may look (None: as far as the API answers)."""
+        """How far back a rolling period's link may look (None: any range, or a calendar period)."""
         return PERIOD_SECONDS.get(self.period) if self.period else None
 
 
