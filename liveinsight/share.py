@@ -165,7 +165,7 @@ class Grant:
         if compare == "year":
             before = start - YEAR_SECONDS
         elif compare == "previous" and period in config.CALENDAR_PERIODS and period != "all_time":
-            first, last = localtime.predecessor(period, *calendar_range(period, now, tz, week_start)[2])
+            first, _ = localtime.predecessor(period, *calendar_range(period, now, tz, week_start)[2])
             before = localtime.day_start(first, tz)
         else:
             before = start - max(end - start, 0)
