@@ -22,11 +22,17 @@ SETTINGS = st.Page("pages/settings.py", title="Settings", icon=":material/tune:"
 # on a fresh server's first run. ui.navigation_menu draws the same menu from PAGES.
 navigation = st.navigation([*PAGES, SETTINGS], position="hidden")
 auth.gate()  # With sign-in set up: the sign-in or refusal page stops the run here.
-if kiosk.active():  # ?kiosk=1: a screen for a room, without sidebar or chrome.
-    kiosk.show(PAGES, navigation, ui.url_filters().site or ui.ALL_SITES)
+screen = None  # on a kiosk screen (?kiosk=1): its corner label, the site shown
+if kiosk.active():  # A screen for a room, without sidebar or chrome; the URL's filters hold.
+    screen = ui.url_filters().site or ui.ALL_SITES
+    kiosk.show(PAGES, navigation)
 else:
     auth.sidebar_account()
     ui.navigation_menu(PAGES if share.token() else [*PAGES, SETTINGS])
     saved_views.open_from_link()  # ?view=NAME sets the filters before the sidebar draws them.
     saved_views.sidebar(ui.sidebar_filters())
-navigation.run()
+try:
+    navigation.run()
+finally:  # After the page, also one that stopped: the corner label is on the clock of the answers it showed.
+    if screen:
+        kiosk.label(screen)

@@ -535,7 +535,7 @@ def _share(args: argparse.Namespace) -> int:
     query = {"share": token, "site": site, **{k: v for k, v in scope.items() if v}}
     print(f"{dashboard}/?{urlencode(query)}")
     fixed = [f"{name.replace('_', ' ')} {value}" for name, value in scope.items() if value and name != "period"]
-    what = " · ".join([f"site {site}", *fixed] + ([f"up to the last {args.period}"] if args.period else []))
+    what = " · ".join([f"site {site}", *fixed] + ([grant.period_text] if grant.period else []))
     print(f"read-only view of {what}; expires {grant.expires_on} (signed with {source}; "
           "rotating the share secret revokes every link)")
     return 0
@@ -630,8 +630,10 @@ def build_parser() -> argparse.ArgumentParser:
     shr.add_argument("--page", help="fix the page filter, e.g. /pricing")
     shr.add_argument("--source", help="fix the source filter, e.g. Google")
     shr.add_argument("--event-type", help="fix the event type filter, e.g. signup")
-    shr.add_argument("--period", choices=tuple(config.PERIOD_SECONDS),
-                     help="the longest period the link shows, ending at the moment it is opened (default: any)")
+    shr.add_argument("--period", choices=(*config.PERIOD_SECONDS, *config.CALENDAR_PERIODS),
+                     help="the period the link shows: a rolling one (1h … 30d, ending when it is opened) or one of the "
+                          "site's calendar (today … all_time, in its zone, moving with the calendar; weeks from "
+                          "Monday); only periods and ranges inside it are answered (default: any)")
     shr.add_argument("--expires", required=True, metavar="DURATION",
                      help="lifetime such as 12h, 7d, 30d or 90d (at most 365d)")
     shr.add_argument("--dashboard-url", metavar="URL",

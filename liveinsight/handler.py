@@ -250,7 +250,12 @@ def build_app(settings: Settings, function_url: bool = False) -> APIGatewayRestR
         del params[share.PARAM]
         now = time.time()
         grant = share.verify(token, services().share_secret.get(), now)
-        return grant.restrict(params, route, now), grant
+        tz = localtime.UTC
+        if grant.period:  # a link's period is on the site's calendar
+            from .zones import SiteZones
+
+            tz = SiteZones(services().store, services().settings).get(grant.site)
+        return grant.restrict(params, route, now, tz), grant
 
     if function_url:
         _add_error_handlers(app)

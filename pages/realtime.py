@@ -1,7 +1,7 @@
 """Realtime: who is on the site now; refreshes itself without rerunning the rest of the app."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, frames, kiosk, text, ui
+from liveinsight.dashboard import charts, frames, kiosk, text, ui, zone
 
 REFRESH_CHOICES = {"Paused": None, "2 s": 2, "5 s": 5, "10 s": 10, "30 s": 30}
 DEFAULT_REFRESH = "5 s"
@@ -26,7 +26,8 @@ def live_view() -> None:
                   border=True)
     recent.metric("Last 30 min", f"{now.active_sessions_30m:,}", help="Sessions with an event in the last 30 minutes.",
                   border=True)
-    updated.metric("Updated", f"{now.generated_at:%H:%M:%S} UTC" if now.generated_at else "—", border=True)
+    updated.metric("Updated", zone.clock_label(now.generated_at) if now.generated_at else "—", border=True)
+    st.caption(zone.times_in(now.zone, filters.site))
 
     if not now.per_minute["events"].sum():
         ui.empty_state("No events in the last 30 minutes yet.")

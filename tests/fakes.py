@@ -8,6 +8,8 @@ from liveinsight.dashboard.client import (ApiError, ApiRequestError, ApiShareErr
                                          Stats)
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
+# When the fake API lists the periods a share link admits: Thursday 2026-01-15 15:00 UTC.
+SHARE_NOW = NOW + 14 * 86400 + 15 * 3600
 SHARE_SECRET = "dashboard-test-secret"  # what the fake API verifies share links with
 HOUR = 3600
 
@@ -115,6 +117,7 @@ def realtime_payload(**overrides: Any) -> dict[str, Any]:
         "recent_events": [{"event_type": "play_video", "timestamp": NOW - 3, "page": "/live", "source": "Twitter"},
                           {"event_type": "page_view", "timestamp": NOW - 40, "page": "/", "source": "Direct"}],
         "generated_at": NOW,
+        "zone": {"name": "UTC", "abbreviation": "UTC", "utc_offset": "+00:00"},
         "countries": [{"country": "US", "active_sessions": 9}, {"country": "GB", "active_sessions": 5},
                       {"country": "Unknown", "active_sessions": 3}],
     }
@@ -158,7 +161,7 @@ class FakeClient:
         from liveinsight.errors import InvalidRequest, Unauthorized
 
         try:
-            return share.verify(token, SHARE_SECRET).as_dict()
+            return share.verify(token, SHARE_SECRET).annotate({}, now=SHARE_NOW)["share"]
         except InvalidRequest as exc:
             raise ApiRequestError(exc.message, 400) from exc
         except Unauthorized as exc:

@@ -735,13 +735,27 @@ def test_a_share_link_shows_a_read_only_banner_and_locks_its_scope(keyed_fake):
     assert site.disabled and site.value == "shop.example.com"
     assert at.selectbox(key="page").disabled and at.selectbox(key="page").value == "/pricing"
     assert not at.selectbox(key="source").disabled  # not fixed by the link: still a filter within it
-    assert at.selectbox(key="period").options == ["Last hour", "Last 24 hours", "Last 7 days"]
+    # The periods inside the last 7 days, as the API lists them (on Thursday, fakes.SHARE_NOW): rolling ones and
+    # today, yesterday, this week
+    assert at.selectbox(key="period").options == ["Last hour", "Last 24 hours", "Today", "Yesterday", "Last 7 days",
+                                                  "This week"]
     # Every call carries the link, the link's site and page, and never the team's key.
     assert keyed_fake.stats_calls() and all(
         call["share"] == link and (scope_check(call) or (call["site"] == "shop.example.com"
                                                          and call["page"] == "/pricing"))
         for call in keyed_fake.stats_calls())
     assert {key for _, key in keyed_fake.factory_calls} == {None}
+
+
+def test_a_share_link_fixed_to_this_month_offers_the_periods_inside_it(keyed_fake):
+    # GIVEN the link as `share` prints it, but with its period edited to a longer one
+    at = open_page(PAGES["overview"], {"share": share_link(period="this_month"), "period": "30d"})
+
+    assert "· this month · expires " in hostile.shown(at.info[0].value)
+    options = at.selectbox(key="period").options
+    assert at.selectbox(key="period").value == "this_month" and {"Today", "This month"} <= set(options)
+    assert not {"Last 30 days", "Last month", "All time", "Custom range"} & set(options)
+    assert keyed_fake.stats_calls()[-1]["period"] == "this_month"
 
 
 def test_a_share_link_without_a_period_offers_every_period(keyed_fake):

@@ -11,6 +11,7 @@ import re
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -146,8 +147,8 @@ def test_the_document_describes_exactly_the_routes_and_their_auth():
 
     assert schemes["ShareLink"] == {**schemes["ShareLink"], "type": "apiKey", "in": "query", "name": share.PARAM}
     scope = SPEC["components"]["schemas"]["ShareScope"]
-    assert set(scope["properties"]) == {"site", "expires", *share.FILTERS, "period"}
-    assert scope["properties"]["period"]["enum"] == list(config.PERIOD_SECONDS)
+    assert set(scope["properties"]) == {"site", "expires", *share.FILTERS, "period", "periods"}
+    assert scope["properties"]["period"]["enum"] == list(share.PERIODS)
     retry = _deref(SPEC["paths"]["/api/events"]["post"]["responses"]["503"])
     assert "Retry-After" in retry["headers"]
 
@@ -583,6 +584,20 @@ def test_site_zone_answers_and_calendar_answers_match_the_document(backend):
         assert status == 200, (query, payload)
         assert payload["data"]["zone"]["name"] == body["zone"]
     assert payload["data"]["range"]["interval"] == "month"
+
+
+def test_a_realtime_answer_names_the_sites_zone_as_documented(backend):
+    # GIVEN a New York site with a little traffic
+    seed(backend)
+    assert call(backend, "PUT", "/api/sites/shop.example.com/zone", {"zone": "America/New_York"})[0] == 200
+    # WHEN its realtime answer is asked, and the all-sites one
+    site = call(backend, "GET", "/api/realtime?site=shop.example.com")[1]["data"]
+    everything = call(backend, "GET", "/api/realtime")[1]["data"]
+    # THEN each names its zone as of its own time: New York's for the site (EST or EDT), UTC for all sites
+    local = datetime.fromtimestamp(site["generated_at"], ZoneInfo("America/New_York"))
+    assert site["zone"] == {"name": "America/New_York", "abbreviation": local.tzname(),
+                            "utc_offset": local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]}
+    assert everything["zone"] == {"name": "UTC", "abbreviation": "UTC", "utc_offset": "+00:00"}
 
 
 VIEW_FILTERS = Validator({"$ref": f"{SPEC_URI}#/components/schemas/ViewFilters"}, registry=REGISTRY)

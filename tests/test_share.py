@@ -209,8 +209,10 @@ def test_a_link_answers_the_same_numbers_as_the_key_within_its_scope(shared):
 
     assert status == 200, payload
     data = payload["data"]
+    periods = data["share"].pop("periods")
     assert data["share"] == {"site": "shop.example.com", "page": "/pricing", "period": "7d",
                              "expires": share.peek(link).expires}
+    assert {"1h", "24h", "7d", "today", "yesterday", "this_week"} <= set(periods) and "30d" not in periods
     expected = keyed(shared, "/api/stats", site="shop.example.com", page="/pricing", period="7d")[1]["data"]
     # The same numbers, but only the page's own entry-page row (the key sees where its visits entered too)
     own = [row for row in expected["entry_pages"] if row["page"] == "/pricing"]

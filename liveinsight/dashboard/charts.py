@@ -35,7 +35,6 @@ METRIC_LABELS = {
 RATES = ("conversion_rate", "bounce_rate")  # fractions, drawn as percentages
 # For series split by a dimension value (event types, sources, browsers…).
 CATEGORY_COLOURS = ["#4C6EF5", "#12B886", "#F59F00", "#FA5252", "#7950F2", "#15AABF", "#E64980", "#82C91E", "#868E96"]
-TIME_AXIS_TITLE = "Time (UTC)"  # realtime's minutes; a stats series names its site's zone (zone.time_title)
 CHART_HEIGHT = 340
 MAP_HEIGHT = 460
 # Light to the visitors colour: no visitors reads as the land around it.
@@ -96,7 +95,9 @@ def events_per_minute(per_minute: pd.DataFrame) -> go.Figure:
                    marker_color=PALETTE["events"], hovertemplate="%{y:,} events")
     figure.add_scatter(x=per_minute["minute"], y=per_minute["sessions"], name="Sessions", mode="lines",
                        line=dict(color=PALETTE["sessions"], width=2), hovertemplate="%{y:,} sessions")
-    figure.update_layout(title="Events per minute", xaxis_title=TIME_AXIS_TITLE, yaxis_title="Per minute")
+    figure.update_layout(title="Events per minute", xaxis_title=time_title(per_minute["minute"]),
+                         yaxis_title="Per minute")
+    figure.update_xaxes(hoverformat=hover_format(per_minute["minute"]))
     figure.update_yaxes(rangemode="tozero", tickformat=",d")
     return _finish(figure)
 

@@ -5,7 +5,7 @@
     stats.totals.sessions, stats.timeseries.plot(x="t", y="page_views")
 
 Tables come back as pandas DataFrames whose columns keep openapi.yaml's names; time columns
-are timezone-aware datetimes: a stats answer's series in the answer's zone (the site's), others UTC. Errors form one small tree:
+are timezone-aware datetimes in the answer's zone (the site's; UTC for all sites), others UTC. Errors form one small tree:
 
     ApiError                   anything the dashboard can explain to its user
     ├── ApiUnreachable         connection refused, DNS failure, timeout: fix LIVEINSIGHT_API_URL
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import requests
@@ -148,18 +149,25 @@ class Realtime:
     generated_at: datetime | None
     # Active sessions by country, most first; empty when an older server leaves it out.
     countries: pd.DataFrame = field(default_factory=lambda: _table(None, REALTIME_COUNTRY_COLUMNS))
+    # The site's zone (UTC for all sites or an older server); the minutes, the events' times and
+    # `generated_at` are in it.
+    zone: Zone = field(default_factory=lambda: Zone())
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Realtime":
+        zone = Zone.from_json(data.get("zone"))
         return cls(
+            zone=zone,
             active_sessions=int(data.get("active_sessions") or 0),
             active_sessions_30m=int(data.get("active_sessions_30m") or 0),
-            per_minute=_table(data.get("per_minute"), PER_MINUTE_COLUMNS, times=("minute",)),
+            per_minute=_in_zone(_table(data.get("per_minute"), PER_MINUTE_COLUMNS, times=("minute",)), zone,
+                                ("minute",)),
             top_pages=_table(data.get("top_pages"), REALTIME_PAGE_COLUMNS),
             top_referrers=_table(data.get("top_referrers"), SOURCE_COLUMNS),
             event_types=_table(data.get("event_types"), EVENT_TYPE_COLUMNS),
-            recent_events=_table(data.get("recent_events"), RECENT_EVENT_COLUMNS, times=("timestamp",)),
-            generated_at=_to_datetime(data.get("generated_at")),
+            recent_events=_in_zone(_table(data.get("recent_events"), RECENT_EVENT_COLUMNS, times=("timestamp",)),
+                                   zone, ("timestamp",)),
+            generated_at=_at_zone(_to_datetime(data.get("generated_at")), zone),
             countries=_table(data.get("countries"), REALTIME_COUNTRY_COLUMNS),
         )
 
@@ -176,14 +184,19 @@ class ShareScope:
     source: str | None = None
     event_type: str | None = None
     period: str | None = None
+    # The periods the link admits as of the answer (those inside its window, in the site's zone); None from an
+    # older server.
+    periods: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ShareScope":
         def text(name: str) -> str | None:
             return str(data[name]) if data.get(name) is not None else None
 
+        periods = data.get("periods")
         return cls(site=str(data.get("site") or ""), expires=int(data.get("expires") or 0), page=text("page"),
-                   source=text("source"), event_type=text("event_type"), period=text("period"))
+                   source=text("source"), event_type=text("event_type"), period=text("period"),
+                   periods=tuple(str(name) for name in periods) if isinstance(periods, list) else None)
 
     @property
     def expires_on(self) -> str:
@@ -192,7 +205,7 @@ class ShareScope:
 
     @property
     def window_seconds(self) -> int | None:
-        """How far back the link may look (None: as far as the API answers)."""
+        """How far back a rolling period's link may look (None: any range, or a calendar period)."""
         return PERIOD_SECONDS.get(self.period) if self.period else None
 
 
@@ -327,6 +340,16 @@ def _in_zone(frame: pd.DataFrame, zone: Zone, columns: tuple[str, ...]) -> pd.Da
     except Exception:  # a zone this pandas cannot name: the times stay UTC, still right
         return frame
     return frame
+
+
+def _at_zone(moment: datetime | None, zone: Zone) -> datetime | None:
+    """`moment` on `zone`'s clock (the same instant; unchanged for a zone this Python cannot name)."""
+    if moment is None or zone.name == "UTC":
+        return moment
+    try:
+        return moment.astimezone(ZoneInfo(zone.name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment
 
 
 def _to_datetime(value: Any) -> datetime | None:

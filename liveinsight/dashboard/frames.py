@@ -157,7 +157,8 @@ def recent_feed(recent_events: pd.DataFrame, now: datetime | None = None) -> pd.
 
 
 def as_text(frame: pd.DataFrame, labels: dict[str, str], rows: int) -> pd.DataFrame:
-    """The first `rows` rows as display text under `labels`: counts with separators, shares in percent, UTC times."""
+    """The first `rows` rows as display text under `labels`: counts with separators, shares in percent, times on
+    their own clock (the site's zone, as the column title says)."""
     shown = frame.head(rows).copy()
     for column in shown.columns:
         values = shown[column]

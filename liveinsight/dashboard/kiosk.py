@@ -11,7 +11,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
@@ -19,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from liveinsight.config import EVERY_PARAM, KIOSK_PARAM, ROTATE_PARAM
-from liveinsight.dashboard import text
+from liveinsight.dashboard import text, zone
 
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
 DEFAULT_EVERY_SECONDS = 30
@@ -64,6 +63,7 @@ footer {{ display: none !important; }}
 """
 
 clock: Callable[[], float] = time.monotonic  # Tests move time forward.
+wall_clock: Callable[[], float] = time.time  # The corner label's "updated" time; tests fix it.
 
 
 @dataclass(frozen=True)
@@ -173,17 +173,14 @@ def page_names(pages: Iterable[Any]) -> dict[str, Any]:
     return names
 
 
-def show(pages: list[Any], current: Any, caption: str) -> Kiosk:
-    """Set up the kiosk screen around `current` (st.navigation's page): style, problems, corner label, timer.
-
-    The corner label reads "`caption` · updated 12:34:56 UTC", so the room sees the screen is live.
-    """
+def show(pages: list[Any], current: Any) -> Kiosk:
+    """Set up the kiosk screen around `current` (st.navigation's page): style, problems, timer; after the page,
+    `label` draws the corner label."""
     settings = parse(st.query_params, page_names(pages))
     st.html(CSS)
     for problem in settings.problems:
         st.warning(problem, icon=":material/tune:")
-    updated = datetime.now(timezone.utc)
-    st.html(f'<div class="{LABEL_CLASS}">{escape(text.visible(caption))} · updated {updated:%H:%M:%S} UTC</div>')
+    zone.forget()  # the page notes its answers' zone for `label`
 
     now = clock()
     shown = st.session_state.get("_kiosk_shown")
@@ -192,6 +189,13 @@ def show(pages: list[Any], current: Any, caption: str) -> Kiosk:
     st.session_state["_kiosk_run_at"] = now
     _rotate_or_refresh(settings, current, shown_at=shown[1])
     return settings
+
+
+def label(caption: str) -> None:
+    """The corner label, "`caption` · updated 14:05:09 EST", so the room sees the screen is live: on the clock
+    of the site the page showed (UTC for all sites together). Drawn after the page, which notes its zone."""
+    updated = zone.clock_label(zone.now_in(zone.shown(), wall_clock()))
+    st.html(f'<div class="{LABEL_CLASS}">{escape(text.visible(caption))} · updated {updated}</div>')
 
 
 def _rotate_or_refresh(settings: Kiosk, current: Any, shown_at: float) -> None:

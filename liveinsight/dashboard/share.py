@@ -62,9 +62,14 @@ def _refused(message: str) -> None:
 
 
 def periods(grant: ShareScope | None, options: list[str]) -> list[str]:
-    """The period choices a link allows: those up to its period (no custom range), or all of them."""
-    if grant is None or grant.window_seconds is None:
+    """The period choices a link allows: those the API says lie inside its period now (no custom range), or
+    all of them; from an older server, the rolling periods up to its period."""
+    if grant is None or grant.period is None:
         return options
+    if grant.periods is not None:
+        return [name for name in options if name in grant.periods] or [grant.period]
+    if grant.window_seconds is None:
+        return [grant.period]
     return [name for name in options if config.PERIOD_SECONDS.get(name, float("inf")) <= grant.window_seconds]
 
 
@@ -89,8 +94,10 @@ def banner(grant: ShareScope) -> None:
     parts = [f"Shared view of {text.plain(grant.site)}"]
     parts += [f"{name.replace('_', ' ')} {text.plain(getattr(grant, name))}" for name in ShareScope.FILTERS
               if getattr(grant, name)]
-    if grant.period:
+    if grant.period in config.PERIOD_SECONDS:
         parts.append(f"up to the last {text.plain(grant.period)}")
+    elif grant.period:
+        parts.append(text.plain(grant.period.replace("_", " ")))
     parts += [f"expires {grant.expires_on}", "read-only"]
     st.info(" · ".join(parts), icon=":material/visibility:")
 

@@ -531,10 +531,12 @@ def load_stats(filters: Filters, **overrides: Any) -> Stats:
         args = {**filters.stats_args(), **overrides}
         if args.get("period") == "this_week" and zone.week_start() != zone.DEFAULT_WEEK_START:
             args["week_start"] = zone.week_start()
-        return fetch_stats(*api_settings(), **args, **share.request_args())
+        stats = fetch_stats(*api_settings(), **args, **share.request_args())
     except ApiError as exc:
         error_panel(exc)
         st.stop()
+    zone.remember(stats.zone)
+    return stats
 
 
 def load_series(filters: Filters, dimension: str, values: list[str]) -> dict[str, pd.DataFrame]:
@@ -545,11 +547,13 @@ def load_series(filters: Filters, dimension: str, values: list[str]) -> dict[str
 def load_realtime(filters: Filters, window: int = 30) -> Realtime:
     """Realtime data for the filters' site and page; on an API error, show the panel and stop."""
     try:
-        return fetch_realtime(*api_settings(), page=filters.page, site=filters.site, window=window,
-                              **share.request_args())
+        now = fetch_realtime(*api_settings(), page=filters.page, site=filters.site, window=window,
+                             **share.request_args())
     except ApiError as exc:
         error_panel(exc)
         st.stop()
+    zone.remember(now.zone)
+    return now
 
 
 # --- panels -------------------------------------------------------------------------
@@ -675,6 +679,9 @@ COLUMN_CONFIG: dict[str, Any] = {
     "minute": st.column_config.DatetimeColumn("Minute (UTC)", format="HH:mm"),
     "timestamp": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
 }
+# Time columns, titled by the zone their times are in (the site's): (noun, format).
+TIME_COLUMNS = {"t": ("Time", "YYYY-MM-DD HH:mm"), "minute": ("Minute", "HH:mm"),
+                "timestamp": ("Time", "YYYY-MM-DD HH:mm:ss")}
 
 
 def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs: Any) -> Any:
@@ -684,8 +691,9 @@ def table(frame: pd.DataFrame, file_name: str, key: str | None = None, **kwargs:
     """
     frame = frames.counted(frame)  # A breakdown the API counts no visitors for has no Visitors column.
     config = {column: COLUMN_CONFIG[column] for column in frame.columns if column in COLUMN_CONFIG}
-    if "t" in config:  # the series' times are in the site's zone: say which
-        config["t"] = st.column_config.DatetimeColumn(zone.time_title(frame["t"]), format="YYYY-MM-DD HH:mm")
+    for column, (noun, shown_as) in TIME_COLUMNS.items():  # the times are in the site's zone: say which
+        if column in config:
+            config[column] = st.column_config.DatetimeColumn(zone.time_title(frame[column], noun), format=shown_as)
     if kiosk.active():  # Across a room: a short plain table in large type, nothing to download.
         labels = {column: spec if isinstance(spec, str) else spec["label"] for column, spec in config.items()}
         # st.table parses Markdown in its cells: collected text goes in as text.

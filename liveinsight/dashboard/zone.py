@@ -1,15 +1,17 @@
 """The site's calendar in the dashboard: times in its zone with their abbreviation, the week's first day,
 and the zone setting (`zone_setting`, for a Settings page).
 
-The API answers in the site's zone (`Stats.zone`; its series' times are already in it), so the
-dashboard only labels: "Nov 30, 14:05 EST", an axis "Time (EST)". Where a week starts is the
+The API answers in the site's zone (`Stats.zone`, `Realtime.zone`; their times are already in it), so
+the dashboard only labels: "Nov 30, 14:05 EST", an axis "Time (EST)", "Updated 14:05:09 EST"; all sites
+together are UTC and say so. Where a week starts is the
 viewer's locale, a setting kept in the URL (`week`) like the filters.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import available_timezones
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import pandas as pd
 
@@ -22,6 +24,8 @@ DEFAULT_WEEK_START = "monday"
 WEEK_START_LABELS = {"monday": "Monday", "sunday": "Sunday", "saturday": "Saturday"}
 WEEK_PARAM = "week"  # the URL's name for the setting
 TIME_FORMAT = "%b %d, %H:%M"  # Nov 30, 14:05
+CLOCK_FORMAT = "%H:%M:%S"  # 14:05:09, a live screen's "updated" time
+SHOWN_KEY = "_shown_zone"  # session state: the zone of the answers this run shows
 DAY_FORMAT = "%b %d, %Y"
 MONTH_FORMAT = "%b %Y"
 
@@ -40,6 +44,49 @@ def label(moment: datetime | pd.Timestamp, interval: str | None = "hour") -> str
     if interval == "day":
         return moment.strftime(DAY_FORMAT)
     return f"{moment.strftime(TIME_FORMAT)} {abbreviation(moment)}"
+
+
+def clock_label(moment: datetime | pd.Timestamp) -> str:
+    """A time of day to the second with its zone's abbreviation: "14:05:09 EST"."""
+    return f"{moment.strftime(CLOCK_FORMAT)} {abbreviation(moment)}"
+
+
+def now_in(name: str, now: float) -> datetime:
+    """The epoch `now` on the clock of the zone `name` (UTC for a name this Python cannot open)."""
+    try:
+        return datetime.fromtimestamp(now, ZoneInfo(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.fromtimestamp(now, ZoneInfo("UTC"))
+
+
+def times_in(answer_zone: Any, site: str | None) -> str:
+    """Which clock a page's times are on: "Times in America/New_York (EST)"; all sites together: UTC."""
+    if not site:
+        return "Times in UTC (all sites together)"
+    if answer_zone.name == "UTC":
+        return f"Times in UTC (the time zone of {text.plain(site)})"
+    return f"Times in {answer_zone.name} ({answer_zone.abbreviation})"
+
+
+def remember(answer_zone: Any) -> None:
+    """Note the zone of an answer this run shows (a kiosk screen's corner label names it)."""
+    import streamlit as st
+
+    st.session_state[SHOWN_KEY] = answer_zone.name
+
+
+def shown(default: str = "UTC") -> str:
+    """The zone name of the answers this run showed (`remember`), else `default`."""
+    import streamlit as st
+
+    return st.session_state.get(SHOWN_KEY, default)
+
+
+def forget() -> None:
+    """Start a run with no answer's zone noted."""
+    import streamlit as st
+
+    st.session_state.pop(SHOWN_KEY, None)
 
 
 def current_abbreviation(times: pd.Series | None) -> str:

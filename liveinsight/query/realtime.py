@@ -3,20 +3,22 @@
 A request reads one Query per realtime shard (the last 30 minutes) of the site, or of the
 all-sites level, and one Query of the hour items that hold the per-minute series; what it
 reads follows the visits of the last half hour, never the pages, visits or sites seen
-before. Visit ids are never returned.
+before. Visit ids are never returned. The answer names the site's zone (`zone`; UTC for all sites),
+so its times can be shown on the site's clock; the times themselves stay epoch seconds.
 """
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from .. import config
+from .. import config, localtime
 from . import params as p
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..items import realtime as rt, rollups as r
 from .stats import PAGE_SITES, _ranked, top_sites
 from ..store import Store
+from ..zones import SiteZones
 
 REALTIME_PARAMS = ("page", "window", "site")
 DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW = 30, 5, 60
@@ -129,6 +131,7 @@ class RealtimeReader:
             "recent_events": [{"event_type": t, "timestamp": ts, "page": pg, "source": src}
                               for ts, t, pg, src in feed],
             "generated_at": now,
+            "zone": localtime.describe(SiteZones(self.store, self.settings).get(site), now),
         }
 
 

@@ -102,7 +102,7 @@ def default_interval(seconds: float, combined: bool = False) -> str:
     return "day"
 
 
-def _bound(name: str, text: str, tz: ZoneInfo) -> float:
+def parse_bound(name: str, text: str, tz: ZoneInfo) -> float:
     """`from` / `to`: a local date of the site's zone (`to` inclusive: up to the next local midnight),
     or an instant (epoch seconds, ISO 8601)."""
     day = localtime.parse_date(name, text)
@@ -114,6 +114,14 @@ def _bound(name: str, text: str, tz: ZoneInfo) -> float:
         return float(localtime.day_start(day, tz))
     except (OverflowError, ValueError, OSError):
         raise InvalidRequest(f"`{name}` {text!r} is outside the dates this API answers") from None
+
+
+def calendar_range(period: str, now: float, tz: ZoneInfo, week_start: int = 0) -> tuple[float, float, tuple[date, date]]:
+    """(start, end) of a calendar period of `tz` as of `now`, in epoch seconds (`end`: now while it lasts), and its
+    whole (first day, last day); all_time starts with the oldest rollups kept (ROLLUP_DAYS)."""
+    first, last, so_far = localtime.calendar_period(period, now, tz, week_start, earliest=now - ROLLUP_DAYS * 86400)
+    start = float(localtime.day_start(first, tz))
+    return start, min(now, float(localtime.day_start(so_far + timedelta(days=1), tz))), (first, last)
 
 
 def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settings,
@@ -132,17 +140,14 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
         if start_text is None or end_text is None:
             raise InvalidRequest("`from` and `to` go together: give both (local dates YYYY-MM-DD, epoch seconds "
                                  "or ISO 8601)")
-        start, end = _bound("from", start_text, tz), _bound("to", end_text, tz)
+        start, end = parse_bound("from", start_text, tz), parse_bound("to", end_text, tz)
         if start > end:
             raise InvalidRequest("`from` is after `to`; give a range with from <= to")
         if end - start > MAX_RANGE_SECONDS + 3600:  # + the hour of a DST change in 400 local days
             raise InvalidRequest("the range is longer than 400 days; give `from` and `to` at most 400 days apart")
     elif period is not None and period in CALENDAR_PERIODS:
-        first, last, so_far = localtime.calendar_period(period, now, tz, WEEK_STARTS[week_text or "monday"],
-                                                        earliest=now - ROLLUP_DAYS * 86400)
-        start = float(localtime.day_start(first, tz))
-        end = min(now, float(localtime.day_start(so_far + timedelta(days=1), tz)))
-        calendar = {"period": period, "days": (first, last)}
+        start, end, days = calendar_range(period, now, tz, WEEK_STARTS[week_text or "monday"])
+        calendar = {"period": period, "days": days}
     else:
         accepted = ", ".join((*PERIODS, *CALENDAR_PERIODS))
         if period is not None and not period.strip():  # Never a silent default: a share link checks `period`.
