@@ -195,10 +195,11 @@ class Fold:
             state.pairs.add((page_index, type_index))
         props = self._counted_props(event_type, event.get("props"))
         groups, goals, revenue = self._convert(state, event, ts, page_index)
-        state.see(ts, [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else [])
-                  + [visitor_key(r.PROP, f"{event_type}\t{key}\t{value}") for key, value in props]
-                  + [visitor_key(r.PAGE_GROUP, name) for name in groups]
-                  + [visitor_key(r.GOAL, name) for name in goals])
+        keys = [visitor_key(r.EVENT_TYPE, event_type)] + ([visitor_key(r.PAGE, page)] if page is not None else []) \
+            + [visitor_key(r.PROP, f"{event_type}\t{key}\t{value}") for key, value in props] \
+            + [visitor_key(r.PAGE_GROUP, name) for name in groups] + [visitor_key(r.GOAL, name) for name in goals]
+        # the visitor's day is the site's local day (its visitor id is salted per local date too)
+        state.see(ts, keys, day=localtime.bucket_start(ts, "day", self.zones.get(state.site, localtime.UTC)))
         if type_index is not None and (page is None or page_index is not None):
             state.record(ts, page_index, type_index)
         if self.count_rollups:

@@ -155,7 +155,7 @@ WEEK_STARTS = {"monday": 0, "sunday": 6, "saturday": 5}
 
 # Sessions and rollups.
 SESSION_TIMEOUT_SECONDS = 30 * 60
-# A visitor id is derived with the UTC day's salt; for this long after midnight an event also
+# A visitor id is derived with the salt of the site's local date; this long after local midnight an event also
 # carries the id of the day before, so a visit open at midnight goes on as one visit.
 VISIT_ACROSS_MIDNIGHT_SECONDS = 4 * 3600
 ACTIVE_WINDOW_SECONDS = 5 * 60

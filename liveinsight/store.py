@@ -35,7 +35,9 @@ RETRY_CAP_SECONDS = 1.0
 RETRY_BUDGET_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
-SALT_TTL_SECONDS = 2 * 86400
+# A date's salt serves that local date in every zone (from UTC+14 to UTC-12) and the 4 hours a visit
+# may run past its midnight: made at the earliest 14 h before the UTC date, needed up to 40 h after it.
+SALT_TTL_SECONDS = 60 * 3600
 logger = logging.getLogger(__name__)
 THROTTLING_CODES = {
     "ProvisionedThroughputExceededException",
@@ -281,7 +283,7 @@ class Store:
         return item
 
     def daily_salt(self, day: str) -> bytes:
-        """The random salt of a UTC day, shared by every collector through the stats table.
+        """The random salt of a date (`YYYY-MM-DD`, a site's local day), shared by every collector through the stats table.
 
         Never fails for a missing or expired salt item: an expired one (DynamoDB deletes
         late, moto never) is replaced; when another collector creates the day's salt at the

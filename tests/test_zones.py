@@ -426,3 +426,32 @@ def test_an_alert_compares_with_the_same_local_hour_in_past_weeks_across_a_dst_c
     # same UTC hour: three visits each, as now
     assert (verdict.visits, verdict.basis, verdict.baseline) == (3, "weeks", [3, 3])
     assert verdict.state == "normal"
+
+
+def test_a_visitor_is_one_visitor_on_the_sites_local_day_across_utc_midnight(backend):
+    from conftest import collect
+
+    # GIVEN a New York site, and a browser that visits it at 18:00 and 20:30 New York time (23:00 and
+    # 01:30 UTC: two UTC days, one local day), and another that stays from 23:50 to 00:10 New York time
+    tz = ZoneInfo("America/New_York")
+    assert set_zone(backend, "America/New_York")[0] == 200
+    day = datetime.fromtimestamp(time.time() - 3 * 86400, tz).date()
+    at = lambda hour, minute=0, days=0: datetime(day.year, day.month, day.day, hour, minute,  # noqa: E731
+                                                 tzinfo=tz).timestamp() + days * 86400
+    page = lambda path, ts: {"event_type": "page_view", "page_url": f"https://{SITE}{path}",  # noqa: E731
+                             "timestamp": int(ts * 1000)}
+    now = at(12, days=2)
+    collect(backend, [page("/", at(18)), page("/pricing", at(18, 5))], ip="203.0.113.7", now=at(18, 6))
+    collect(backend, [page("/", at(20, 30))], ip="203.0.113.7", now=at(20, 31))
+    collect(backend, [page("/", at(23, 50))], ip="203.0.113.8", now=at(23, 51))
+    collect(backend, [page("/docs", at(0, 10, days=1))], ip="203.0.113.8", now=at(0, 11, days=1))
+    # WHEN the site's two local days are asked
+    first = stats_at(backend, f"site={SITE}&from={day.isoformat()}&to={day.isoformat()}", now)
+    second_day = day + timedelta(days=1)
+    second = stats_at(backend, f"site={SITE}&from={second_day.isoformat()}&to={second_day.isoformat()}", now)
+    # THEN the first browser is one visitor with two visits on its day, and the second one visit
+    # (continued past midnight) counted as a visitor on each day it was seen
+    assert first["totals"]["visitors"] == 2 and first["totals"]["sessions"] == 3
+    assert second["totals"]["visitors"] == 1 and second["totals"]["sessions"] == 0
+    assert second["totals"]["page_views"] == 1
+    assert [row["visitors"] for row in first["pages"] if row["page"] == "/"] == [2]

@@ -12,11 +12,11 @@ import fnmatch
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .. import config
+from .. import config, localtime
 from ..config import Settings, site_of
 from .channels import channel, source_and_medium
 from .enrich import classify_source, client_info, cookieless_session_id, page_info
@@ -28,6 +28,7 @@ from ..items.events import event_item
 from ..store import Store
 from ..definitions import DefinitionsStore
 from ..items.definitions import revenue_problem
+from ..zones import SiteZones
 
 MAX_CACHED_SITES = 10_000  # sites a warm function remembers as admitted or refused today
 
@@ -184,10 +185,16 @@ class Collector:
         self._admitted.add(site)
         return True
 
-    def _visitor_id(self, at: float, client_ip: str, user_agent: str, host: str | None) -> str:
-        """The visitor's id on the UTC day of `at` (that day's salt)."""
-        day = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d")
-        return cookieless_session_id(self.store.daily_salt(day), client_ip, user_agent, host)
+    def _visitor_ids(self, at: float, client_ip: str, user_agent: str, host: str | None) -> tuple[str, str | None]:
+        """The visitor's id on the site's local day of `at` (that date's salt), and in the first hours of
+        that day its id of the day before (`pid`: a visit open at midnight goes on)."""
+        tz = SiteZones(self.store, self.settings).get(site_of(host) if host else None)
+        local = datetime.fromtimestamp(at, tz)
+        today = cookieless_session_id(self.store.daily_salt(local.strftime("%Y-%m-%d")), client_ip, user_agent, host)
+        if at - localtime.bucket_start(at, "day", tz) >= config.VISIT_ACROSS_MIDNIGHT_SECONDS:
+            return today, None
+        yesterday = (local.date() - timedelta(days=1)).strftime("%Y-%m-%d")
+        return today, cookieless_session_id(self.store.daily_salt(yesterday), client_ip, user_agent, host)
 
     def to_item(self, event: Event, context: RequestContext, ttl_seconds: float) -> dict[str, Any]:
         """The events-table item of an event: the deployed schema plus enrichment attributes."""
@@ -200,9 +207,7 @@ class Collector:
         source, referrer_host = classify_source(page, event.referrer)
         session_id, previous_id = event.session_id, None
         if session_id is None:
-            session_id = self._visitor_id(event.timestamp, context.client_ip, user_agent, page.host)
-            if event.timestamp % 86400 < config.VISIT_ACROSS_MIDNIGHT_SECONDS:
-                previous_id = self._visitor_id(event.timestamp - 86400, context.client_ip, user_agent, page.host)
+            session_id, previous_id = self._visitor_ids(event.timestamp, context.client_ip, user_agent, page.host)
         event_id = event.event_id or uuid.uuid4().hex
         enrichment: dict[str, Any] = {
             "site": site_of(page.host),

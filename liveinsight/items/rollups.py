@@ -30,7 +30,7 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
             each [events, page views, sessions, bounces, duration sum, visitors (places, campaigns)]
     v  version (optimistic concurrency), ap ledger (liveinsight.items.ledger), sv schema, ttl
 
-Visitors: a visitor is counted once per UTC day and value, in the minute of their first event
+Visitors: a visitor is counted once per local day and value, in the minute of their first event
 of the day with that value (visit-level values — source, country, region, city — at the first
 event of the day of a visit that has them). So a day's visitors are exact uniques, a range sums
 its days, and a range that starts during a day counts the visitors whose first event of that

@@ -73,7 +73,7 @@ class SessionState:
     types: list[str] = field(default_factory=list)          # event types, in order of first event
     pairs: set[tuple[int, int]] = field(default_factory=set)  # (page index, type index) seen
     ids: list[str] = field(default_factory=list)
-    # The visitor (this item's key is the visitor's id for the day): per UTC day start, the
+    # The visitor (this item's key is the visitor's id for the day): per local day start (the site's zone), the
     # minute of the day each value was first seen, of events and of ended visits' origins,
     # and the first minute of the current visit in each day it reached.
     days: dict[int, dict[str, int]] = field(default_factory=dict)
@@ -163,9 +163,10 @@ class SessionState:
             keys.append(visitor_key("ci", self.city))
         return keys
 
-    def see(self, ts: float, keys: list[str]) -> None:
-        """The visitor had an event at `ts` under `keys` (event-level values); the visit reached its day."""
-        day, minute = day_and_minute(ts)
+    def see(self, ts: float, keys: list[str], day: int | None = None) -> None:
+        """The visitor had an event at `ts` under `keys` (event-level values); the visit reached its day
+        (`day`: the start of the local day of the site's zone holding `ts`; UTC's when None)."""
+        day, minute = day_and_minute(ts, day)
         seen = self.days.setdefault(day, {})
         for key in [EVERYTHING, *keys]:
             if key in seen:
@@ -282,8 +283,10 @@ def key_parts(key: str) -> tuple[str, str | None]:
     return dim, value
 
 
-def day_and_minute(ts: float) -> tuple[int, int]:
-    day = int(ts // DAY) * DAY
+def day_and_minute(ts: float, day: int | None = None) -> tuple[int, int]:
+    """The start of the day holding `ts` (`day`, a local day's, else the UTC day's) and the minutes since
+    it (up to 1,499 on a 25-hour day)."""
+    day = int(ts // DAY) * DAY if day is None else day
     return day, int(ts - day) // 60
 
 
