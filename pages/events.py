@@ -57,7 +57,7 @@ if listed:  # one value over time: the API's prop=<key>:<value> filter of this e
                           format_func=lambda pair: text.visible(f"{pair[0]} = {pair[1]}"))
 if chosen:
     key, value = chosen
-    series = ui.load_stats(filters, prop=chosen, limit=1).timeseries
+    series = ui.load_stats(filters, False, prop=chosen, limit=1).timeseries
     ui.chart(charts.traffic_over_time(series, ("events", "visitors"),
                                        title=f"{text.chart_text(filters.event_type)} with {text.chart_text(key)} = "
                                              f"{text.chart_text(value)} over time"))

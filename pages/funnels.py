@@ -19,7 +19,7 @@ if not names:
     st.page_link("pages/settings.py", label="Settings", icon=":material/tune:")
     st.stop()
 name = st.selectbox("Funnel", names, key="funnel_choice", format_func=text.visible)
-stats = ui.load_stats(filters, site=site, funnel=name, limit=1)
+stats = ui.load_stats(filters, False, site=site, funnel=name, limit=1)
 steps = stats.funnel
 if steps.empty or not steps["visits"].iloc[0]:
     ui.empty_state(f"No visit reached the first step of {text.plain(name)} in this range.")

@@ -12,7 +12,7 @@ if filters.page or filters.source or filters.event_type or filters.place:
     st.info("Goals are counted for the whole site: clear the page, source, event type and place filters to see "
             "them.", icon=":material/filter_alt:")
     st.stop()
-stats = ui.load_stats(filters, site=site, limit=20)
+stats = ui.load_stats(filters, False, site=site, limit=20)
 goals = stats.goals
 if goals.empty:
     st.info(f"{text.plain(site)} has no goals yet. Define them (an event, a page or a page group, with a revenue "
@@ -35,7 +35,7 @@ st.caption("Unique conversions are visitors (once per day) who converted; the ra
 
 st.subheader("One goal")
 name = st.selectbox("Goal", goals["name"].tolist(), key="goal_choice", format_func=text.visible)
-chosen = ui.load_stats(filters, site=site, goal=name)
+chosen = ui.load_stats(filters, False, site=site, goal=name)
 ui.kpi_tiles([frames.Kpi("unique", "Unique conversions", frames.format_count(chosen.totals.visitors or 0), None),
               frames.Kpi("conversions", "Conversions", frames.format_count(chosen.totals.events), None),
               frames.Kpi("visits", "Converting visits", frames.format_count(chosen.totals.sessions), None),

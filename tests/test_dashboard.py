@@ -307,6 +307,26 @@ def test_a_utm_filter_on_a_page_of_breakdowns_says_why_it_shows_none(fake, page)
     assert "utm_campaign" not in at.query_params
 
 
+@pytest.mark.parametrize("page", [PAGES["overview"], PAGES["pages"], PAGES["locations"]])
+def test_a_year_of_a_filtered_value_says_why_its_tables_are_empty(fake, page):
+    # GIVEN the API answers a year by a country from month items: totals and trend, no breakdowns
+    for table in ("pages", "sources", "entry_pages", "exit_pages", "countries", "regions", "cities", "referrers"):
+        fake.stats_data[table] = []
+    fake.stats_data["breakdowns_omitted"] = True
+    # WHEN a page opens on the last 12 months of one country
+    at = open_page(page, {"period": "last_12_months", "country": "US"})
+    # THEN it says the year is counted month by month, and offers a range read day by day
+    assert "Last 12 months by country US: counted month by month" in texts(at)
+    fake.calls.clear()
+    next(b for b in at.button if b.label == "Show the last 30 days").click().run()
+    assert fake.stats_calls() and all(call["period"] == "30d" for call in fake.stats_calls())
+
+
+def test_a_year_with_breakdowns_says_nothing_of_months(fake):
+    at = open_page(PAGES["overview"], {"period": "last_12_months"})
+    assert "counted month by month" not in texts(at)
+
+
 def test_pages_page_lists_top_and_entry_pages(fake):
     at = open_page(PAGES["pages"])
 

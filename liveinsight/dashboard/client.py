@@ -280,6 +280,8 @@ class Stats:
     # A calendar period's local days and length (`range.first_day` …), None otherwise.
     first_day: date | None = None
     last_day: date | None = None
+    # True when month items of a filtered value answered: totals and series only, every breakdown empty.
+    breakdowns_omitted: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stats":
@@ -293,6 +295,7 @@ class Stats:
             start=_to_datetime(period.get("from")),
             end=_to_datetime(period.get("to")),
             interval=period.get("interval"),
+            breakdowns_omitted=bool(data.get("breakdowns_omitted")),
             totals=Totals.from_json(data.get("totals") or {}),
             previous_totals=Totals.from_json(previous) if previous is not None else None,
             timeseries=_in_zone(_table(data.get("timeseries"), TIMESERIES_COLUMNS, times=("t",)), zone, ("t",)),

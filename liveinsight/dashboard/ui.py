@@ -525,8 +525,9 @@ def filter_options(filters: Filters) -> dict[str, list[str]]:
     }
 
 
-def load_stats(filters: Filters, **overrides: Any) -> Stats:
-    """Stats for the filters (overrides win); on an API error, show the panel and stop the page."""
+def load_stats(filters: Filters, explain: bool = True, **overrides: Any) -> Stats:
+    """Stats for the filters (overrides win); on an API error, show the panel and stop the page. `explain`:
+    say so when the answer has no breakdowns (a year by a filtered value; the page's main answer)."""
     try:
         args = {**filters.stats_args(), **overrides}
         if args.get("period") == "this_week" and zone.week_start() != zone.DEFAULT_WEEK_START:
@@ -536,12 +537,27 @@ def load_stats(filters: Filters, **overrides: Any) -> Stats:
         error_panel(exc)
         st.stop()
     zone.remember(stats.zone)
+    if stats.breakdowns_omitted and explain:
+        months_notice(filters)
     return stats
+
+
+def months_notice(filters: Filters) -> None:
+    """A year filtered by a page, source, event type or country is answered from month items, which keep
+    the value's totals only: say why its tables are empty and offer a range read day by day."""
+    chosen = next(f"{label} {text.plain(value)}" for label, value in (
+        ("page", filters.page), ("source", filters.source), ("event type", filters.event_type),
+        ("country", filters.country), ("filter", "")) if value is not None)
+    st.info(f"{PERIODS.get(filters.period, 'This range')} by {chosen}: counted month by month, with its totals "
+            "and trend only — its pages, sources, devices and places are kept day by day, for ranges up to a "
+            "month.", icon=":material/calendar_month:")
+    st.button("Show the last 30 days", on_click=st.session_state.update, kwargs={"period": "30d"},
+              icon=":material/date_range:")
 
 
 def load_series(filters: Filters, dimension: str, values: list[str]) -> dict[str, pd.DataFrame]:
     """One time series per value of `dimension` (e.g. per event type), each fetched with that filter."""
-    return {value: load_stats(filters, **{dimension: value}, limit=1).timeseries for value in values}
+    return {value: load_stats(filters, False, **{dimension: value}, limit=1).timeseries for value in values}
 
 
 def load_realtime(filters: Filters, window: int = 30) -> Realtime:
