@@ -5,8 +5,8 @@ items, or day items for everything/sources/event types over day intervals), so i
 follows the number of buckets, never the traffic. All sites together are the all-sites
 level of the rollups (one Query however many sites there are); a page is per site, so a
 page across all sites adds up the page in the PAGE_SITES sites with the most visits.
-AND-combinations of filters read the slices inside the page (or source) items: totals and
-the time series are exact, breakdowns are not kept per combination.
+AND-combinations of filters read the slices inside the page (or source, page group, goal) items:
+totals and the time series are exact, breakdowns are not kept per combination.
 
 A site's answers are in its zone (liveinsight/localtime.py, liveinsight/zones.py): its local hours,
 days and months (month items: a year is 12 items), calendar periods and local dates; all sites
