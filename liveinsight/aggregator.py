@@ -202,6 +202,10 @@ class Fold:
         state.see(ts, keys, day=localtime.bucket_start(ts, "day", self.zones.get(state.site, localtime.UTC)))
         if type_index is not None and (page is None or page_index is not None):
             state.record(ts, page_index, type_index)
+        if type_index is not None:  # what a late event that changes the visit's source moves in their slices
+            for dim, names in ((r.PAGE_GROUP, groups), (r.GOAL, goals)):
+                for name in names:
+                    state.record_conversion(visitor_key(dim, name), ts, type_index)
         if self.count_rollups:
             self._count_event(state, ts, event_type, page, is_view, props=props, groups=groups, goals=goals,
                               revenue=revenue)
@@ -249,13 +253,27 @@ class Fold:
         return [name for name in groups if name in state.groups], goals, revenue
 
     def _move_events(self, old: SessionState, new: SessionState) -> None:
-        """Count the visit's events recorded so far under its new origin instead of its old one."""
+        """Count the visit's events recorded so far under its new origin instead of its old one; in the items of
+        its page groups and goals, move the events counted there from the old source's slices to the new's."""
         if not self.count_rollups or _origin(old) == _origin(new):
             return
         for at, page, event_type, count in new.recorded():
             is_view = event_type == PAGE_VIEW
             self._count_event(old, at, event_type, page, is_view, -count)
             self._count_event(new, at, event_type, page, is_view, count)
+        if old.source == new.source:
+            return
+        for definition in new.converted:
+            dim, name = key_parts(definition)
+            for at, event_type, count in new.conversions(definition):
+                is_view = event_type == PAGE_VIEW
+                for granularity, delta, _ in self._deltas(new.site, dim, name, at):
+                    if granularity == r.MONTH:
+                        continue
+                    for source, by in ((old.source, -count), (new.source, count)):
+                        for key in (r.slice_key(source=source), r.slice_key(source, event_type)):
+                            r.add_slice(delta, key, r.EV, by)
+                            r.add_slice(delta, key, r.PV, by * is_view)
 
     def _engage(self, state: SessionState, event: dict[str, Any], ts: float) -> SessionState:
         """Count a page's engagement report: in the page's items and everything's pages row; the visit's
@@ -300,8 +318,9 @@ class Fold:
                      revenue: list[tuple[str, str, int]] = ()) -> None:
         """Count `by` events (negative: take them back) of the visit `state` in their items; an event
         type's items count its custom `props` too, a page group's and a goal's (`groups`, `goals`: the
-        event's) its conversions and `revenue`. A group's or goal's event counts do not depend on the
-        visit's origin (its sources and places are visit-level there), so moving an origin leaves them."""
+        event's) its conversions and `revenue`. A group's or goal's breakdowns do not depend on the visit's
+        origin (its sources and places are visit-level there); its source slices do, and `_move_events` moves
+        them from what the visit recorded (`SessionState.converted`)."""
         minute = int(ts - r.bucket_start(ts, "hour")) // 60
         keys = [(r.ALL, None), (r.SOURCE, state.source), (r.EVENT_TYPE, event_type), (r.COUNTRY, state.country)]
         if page is not None:
@@ -317,13 +336,17 @@ class Fold:
                 r.add_breakdown(delta, r.EVENT_TYPES, event_type, 0, by)
                 if dim == r.ALL:  # the page's events in its row (a page's year from everything's month items)
                     r.add_breakdown(delta, r.PAGES, page, r.PAGE_EVENTS, by)
-                if dim in (r.PAGE_GROUP, r.GOAL):  # no origin here: sources and places are visit-level
+                if dim in (r.PAGE_GROUP, r.GOAL):  # no origin here but the slices: sources are visit-level
                     if is_view or dim == r.GOAL:  # a goal's pages: where it converted
                         r.add_breakdown(delta, r.PAGES, page, 0, by)
                     for goal, currency, milli in revenue:
                         if dim == r.GOAL and goal == value:
                             r.add_breakdown(delta, r.REVENUE, currency, 0, milli * by)
                             r.add_breakdown(delta, r.REVENUE, currency, 1, by)
+                    if granularity != r.MONTH:  # month items of a value: totals only (a goal's: its rows)
+                        for key in _definition_slices(state.source, [event_type]):
+                            r.add_slice(delta, key, r.EV, by)
+                            r.add_slice(delta, key, r.PV, by * is_view)
                     continue
                 if is_view:
                     r.add_breakdown(delta, r.SOURCES, state.source, 1, by)
@@ -407,6 +430,13 @@ def _origin(state: SessionState) -> tuple:
 def _campaign_slices(state: SessionState) -> list[str]:
     """The slices of the visit's channel and UTM tags inside everything's items."""
     return [r.campaign_slice(dim, value) for dim, value in state.campaign_values()]
+
+
+def _definition_slices(source: str, event_types: list[str]) -> list[str]:
+    """The slices of a page group's or goal's items (as a page's): the source, each event type, and both."""
+    return [r.slice_key(source=source)] + [key for event_type in event_types
+                                           for key in (r.slice_key(event_type=event_type),
+                                                       r.slice_key(source, event_type))]
 
 
 def _place_slices(state: SessionState) -> list[str]:
@@ -524,6 +554,8 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 slices = _place_slices(state)
             elif dim == r.ALL:
                 slices = _campaign_slices(state)
+            elif dim in (r.PAGE_GROUP, r.GOAL) and granularity != r.MONTH:  # the types of its events, as counted
+                slices = _definition_slices(state.source, state.converted_types(visitor_key(dim, value)))
             for key in slices:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)

@@ -13,6 +13,7 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import replace
+from urllib.parse import quote
 
 import pytest
 
@@ -30,6 +31,8 @@ DEFINITIONS = {SITE: {
     "funnels": [{"name": "Checkout", "steps": ["Landing", "Pricing seen", "Signup", "Purchase"]}],
 }}
 PAGES = ["/", "/pricing", "/products/red-shoe", "/products/blue-hat", "/blog", "/blog/2026/launch", "/docs"]
+# A visit's source is its earliest event's: these referrers, or none (Direct).
+REFERRERS = {"https://www.google.com/search": "Google", "https://news.ycombinator.com/item": "Hacker News", None: "Direct"}
 
 
 @pytest.fixture
@@ -49,17 +52,21 @@ def defined(backend, monkeypatch):
     return backend
 
 
-def event(visitor: str, t: float, n: int, event_type: str = "page_view", page: str = "/", props=None) -> dict:
+def event(visitor: str, t: float, n: int, event_type: str = "page_view", page: str = "/", props=None,
+          referrer: str | None = None) -> dict:
     out = {"event_type": event_type, "session_id": visitor, "timestamp": round(t, 3), "event_id": f"e-{n}",
            "page_url": f"https://{SITE}{page}"}
     if props:
         out["props"] = props
+    if referrer:
+        out["referrer"] = referrer
     return out
 
 
 def seeded_stream(seed: int, day: int, people: int = 30) -> list[dict]:
     """Visits in one UTC day: most land on /, then page views, pricing, signups (plan pro or free) and
-    purchases in any order (so a funnel's steps come in order in some visits and out of order in others)."""
+    purchases in any order (so a funnel's steps come in order in some visits and out of order in others);
+    a visit's first event comes from Google, Hacker News or nowhere (Direct)."""
     rng = random.Random(seed)
     stream = []
     for person in range(people):
@@ -67,6 +74,7 @@ def seeded_stream(seed: int, day: int, people: int = 30) -> list[dict]:
         for _ in range(rng.randint(1, 3)):
             steps = (["/"] if rng.random() < 0.7 else []) + rng.choices(
                 ["page", "/pricing", "signup", "purchase"], weights=[4, 3, 2, 2], k=rng.randint(0, 6))
+            first = len(stream)
             for step in steps:
                 if step == "signup":
                     stream.append(event(f"v{person}", t, len(stream), "signup", "/signup",
@@ -77,75 +85,112 @@ def seeded_stream(seed: int, day: int, people: int = 30) -> list[dict]:
                 else:
                     stream.append(event(f"v{person}", t, len(stream), page=rng.choice(PAGES) if step == "page" else step))
                 t += rng.uniform(20, 400)
+            if len(stream) > first:
+                referrer = rng.choice(list(REFERRERS))
+                if referrer:
+                    stream[first]["referrer"] = referrer
             t += 2 * 3600
     return stream
 
 
-def independent(stream: list[dict]) -> dict:
-    """Every number, from the definitions alone."""
-    def group_of(page):
-        if page.startswith("/products/") and page.count("/") == 2:
-            return "Products"
-        return "Blog" if page == "/blog" or page.startswith("/blog/") else None
+def group_of(page: str) -> str | None:
+    if page.startswith("/products/") and page.count("/") == 2:
+        return "Products"
+    return "Blog" if page == "/blog" or page.startswith("/blog/") else None
 
-    def goals_of(e, page):
-        hits = []
-        if e["event_type"] == "page_view" and page == "/pricing":
-            hits.append("Pricing seen")
-        if e["event_type"] == "page_view" and page == "/":
-            hits.append("Landing")
-        if e["event_type"] == "signup":
-            hits.append("Signup")
-            if e["props"]["plan"] == "pro":
-                hits.append("Pro signup")
-        if e["event_type"] == "purchase":
-            hits.append("Purchase")
-        return hits
 
-    out = {"visitors": set(), "groups": defaultdict(lambda: {"page_views": 0, "sessions": 0, "visitors": set()}),
-           "goals": defaultdict(lambda: {"conversions": 0, "visits": 0, "visitors": set(), "revenue": 0.0}),
-           "funnel": defaultdict(lambda: {"visits": 0, "visitors": set()})}
+def goals_of(e: dict, page: str) -> list[str]:
+    hits = []
+    if e["event_type"] == "page_view" and page == "/pricing":
+        hits.append("Pricing seen")
+    if e["event_type"] == "page_view" and page == "/":
+        hits.append("Landing")
+    if e["event_type"] == "signup":
+        hits.append("Signup")
+        if e["props"]["plan"] == "pro":
+            hits.append("Pro signup")
+    if e["event_type"] == "purchase":
+        hits.append("Purchase")
+    return hits
+
+
+def visits_of(stream: list[dict]) -> list[tuple[str, list[dict]]]:
+    """(visitor, events in time order) of every visit: a visitor's events with no gap over 30 minutes."""
     by_person = defaultdict(list)
     for e in stream:
         by_person[e["session_id"]].append(e)
+    out = []
     for person, events in by_person.items():
         events.sort(key=lambda e: e["timestamp"])
-        visits, last = [], None
+        last = None
         for e in events:
             if last is None or e["timestamp"] - last > GAP:
-                visits.append([])
-            visits[-1].append(e)
+                out.append((person, []))
+            out[-1][1].append(e)
             last = e["timestamp"]
-            out["visitors"].add(person)
-        for visit in visits:
-            groups, goals = set(), set()
-            for e in visit:
-                page = e["page_url"].split(SITE, 1)[1]
-                group = group_of(page)
-                if group:
-                    groups.add(group)
-                    out["groups"][group]["page_views"] += e["event_type"] == "page_view"
-                    out["groups"][group]["visitors"].add(person)
-                for goal in goals_of(e, page):
-                    goals.add(goal)
-                    out["goals"][goal]["conversions"] += 1
-                    out["goals"][goal]["visitors"].add(person)
-                    if goal == "Purchase":
-                        out["goals"][goal]["revenue"] += e["props"]["amount"]
-            for group in groups:
-                out["groups"][group]["sessions"] += 1
-            for goal in goals:
-                out["goals"][goal]["visits"] += 1
-            reached, at = 0, float("-inf")  # the furthest step in order by time
-            for step in DEFINITIONS[SITE]["funnels"][0]["steps"]:
-                times = [e["timestamp"] for e in visit if step in goals_of(e, e["page_url"].split(SITE, 1)[1])
-                         and e["timestamp"] >= at]
-                if not times:
-                    break
-                at, reached = min(times), reached + 1
-            for n in range(1, reached + 1):
-                out["funnel"][n]["visits"] += 1
-                out["funnel"][n]["visitors"].add(person)
+    return out
+
+
+def independent_slices(stream: list[dict]) -> dict:
+    """{(page_group or goal, name): {(source, event type) — either None for any: [events, page views, visits,
+    bounces]}}: a group's events are those on its pages, a goal's its conversions; its visits those with such an
+    event (of the type), from the source of their earliest event; a bounce, a visit of one event, a page view."""
+    out = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    for _, visit in visits_of(stream):
+        source = REFERRERS[visit[0].get("referrer")]
+        bounce = len(visit) == 1 and visit[0]["event_type"] == "page_view"
+        types = defaultdict(set)  # (kind, name): event types counted there
+        for e in visit:
+            page = e["page_url"].split(SITE, 1)[1]
+            counted = [("page_group", group_of(page))] * bool(group_of(page)) + \
+                [("goal", goal) for goal in goals_of(e, page)]
+            for definition in counted:
+                types[definition].add(e["event_type"])
+                for key in ((source, None), (None, e["event_type"]), (source, e["event_type"])):
+                    out[definition][key][0] += 1
+                    out[definition][key][1] += e["event_type"] == "page_view"
+        for definition, seen in types.items():
+            for key in [(source, None)] + [k for t in seen for k in ((None, t), (source, t))]:
+                out[definition][key][2] += 1
+                out[definition][key][3] += bounce
+    return out
+
+
+def independent(stream: list[dict]) -> dict:
+    """Every number, from the definitions alone."""
+    out = {"visitors": set(), "groups": defaultdict(lambda: {"page_views": 0, "sessions": 0, "visitors": set()}),
+           "goals": defaultdict(lambda: {"conversions": 0, "visits": 0, "visitors": set(), "revenue": 0.0}),
+           "funnel": defaultdict(lambda: {"visits": 0, "visitors": set()})}
+    for person, visit in visits_of(stream):
+        out["visitors"].add(person)
+        groups, goals = set(), set()
+        for e in visit:
+            page = e["page_url"].split(SITE, 1)[1]
+            group = group_of(page)
+            if group:
+                groups.add(group)
+                out["groups"][group]["page_views"] += e["event_type"] == "page_view"
+                out["groups"][group]["visitors"].add(person)
+            for goal in goals_of(e, page):
+                goals.add(goal)
+                out["goals"][goal]["conversions"] += 1
+                out["goals"][goal]["visitors"].add(person)
+                if goal == "Purchase":
+                    out["goals"][goal]["revenue"] += e["props"]["amount"]
+        for group in groups:
+            out["groups"][group]["sessions"] += 1
+        for goal in goals:
+            out["goals"][goal]["visits"] += 1
+        reached, at = 0, float("-inf")  # the furthest step in order by time
+        for step in DEFINITIONS[SITE]["funnels"][0]["steps"]:
+            times = [e["timestamp"] for e in visit if step in goals_of(e, e["page_url"].split(SITE, 1)[1])
+                     and e["timestamp"] >= at]
+            if not times:
+                break
+            at, reached = min(times), reached + 1
+        for n in range(1, reached + 1):
+            out["funnel"][n]["visits"] += 1
+            out["funnel"][n]["visitors"].add(person)
     return out
 
 
@@ -193,6 +238,80 @@ def test_page_groups_goals_revenue_and_funnels_are_exact_with_late_and_repeated_
     assert {row["page"] for row in products["pages"]} <= {"/products/red-shoe", "/products/blue-hat"}
 
 
+def late_landing(day: int, n: int) -> tuple[list[dict], dict]:
+    """A visit that lands from Google on / at 06:58 and goes on across 07:00 to a product, the pricing and a pro
+    signup: (its later events, its landing), the landing to arrive after the rest were counted (as Direct)."""
+    t = day + 7 * 3600 - 100
+    later = [event("late", t + 60, n, page="/products/red-shoe"), event("late", t + 110, n + 1, page="/pricing"),
+             event("late", t + 200, n + 2, "signup", "/signup", {"plan": "pro"})]
+    return later, event("late", t, n + 3, page="/", referrer="https://www.google.com/search")
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_page_groups_and_goals_combine_with_each_source_and_event_type_exactly(defined, seed):
+    # GIVEN 30 visitors' visits from Google, Hacker News or nowhere, arriving up to four minutes late, out of
+    # order and ten of them twice
+    day = midnight()
+    stream = seeded_stream(seed, day)
+    arrive_late(defined, stream, random.Random(seed), now=day + 86400, every=5)
+    # AND a visit whose landing from Google arrives after its product view, pricing and signup were counted
+    later, landing = late_landing(day, len(stream))
+    collect(defined, later, now=day + 86400)
+    defined.aggregate()
+    collect(defined, [landing], now=day + 86400)
+    truth = independent_slices(stream + later + [landing])
+    sources = sorted(set(REFERRERS.values()))
+    types = sorted({e["event_type"] for e in stream})
+    filters = [(s, None) for s in sources] + [(None, t) for t in types] + [(s, t) for s in sources for t in types]
+    definitions = [("page_group", g["name"]) for g in DEFINITIONS[SITE]["page_groups"]] + \
+        [("goal", g["name"]) for g in DEFINITIONS[SITE]["goals"]]
+    for kind, name in definitions:
+        for source, event_type in filters:
+            query = f"from={day}&to={day + 86400}&site={SITE}&{kind}={quote(name)}" + \
+                (f"&source={quote(source)}" if source else "") + (f"&event_type={event_type}" if event_type else "")
+            want = truth[(kind, name)][(source, event_type)]
+            for interval in ("hour", "month"):  # hour items; a month of a slice is read from its day items
+                # WHEN the day is asked with the page group or goal and the source, event type or both
+                data = stats(defined, f"{query}&interval={interval}", now=day + 86400)
+                # THEN its events, page views, visits and bounces are the independent count's
+                got = data["totals"]
+                assert [got["events"], got["page_views"], got["sessions"],
+                        round(got["bounce_rate"] * got["sessions"])] == want, (query, interval)
+                # AND the series adds up to them, visitors are not counted per slice
+                assert sum(b["events"] for b in data["timeseries"]) == want[0]
+                assert got["visitors"] is None
+                if kind == "goal":  # AND the goal's numbers are the slice's
+                    assert (data["goal"]["conversions"], data["goal"]["visits"], data["goal"]["visitors"]) == \
+                        (want[0], want[2], None)
+    # AND the late landing's visit counts its pro signup after 07:00 under Google, in that hour
+    hours = stats(defined, f"from={day + 6 * 3600}&to={day + 8 * 3600}&site={SITE}&goal=Pro%20signup"
+                           "&source=Google&interval=hour", now=day + 86400)
+    assert hours["timeseries"][1]["events"] == sum(
+        1 for _, visit in visits_of(stream + later + [landing]) if REFERRERS[visit[0].get("referrer")] == "Google"
+        for e in visit if day + 7 * 3600 <= e["timestamp"] < day + 8 * 3600
+        and "Pro signup" in goals_of(e, e["page_url"].split(SITE, 1)[1]))
+
+
+def test_a_combined_definition_filter_says_what_it_can_combine_with(defined):
+    from urllib.parse import parse_qs
+
+    from liveinsight.errors import InvalidRequest
+    from liveinsight.query.stats import StatsReader
+
+    at = midnight() + 3600
+    for query, message in {f"site={SITE}&page_group=Products&source=Google&interval=minute":
+                           "interval=minute is not available when filters are combined",
+                           f"site={SITE}&goal=Signup&country=US": "`goal` can be combined with `source` and "
+                                                                  "`event_type` only",
+                           f"site={SITE}&goal=Signup&event_type=signup&prop=plan:pro": "`goal` can be combined",
+                           f"site={SITE}&goal=Signup&page_group=Products": "`page_group` can be combined"}.items():
+        # WHEN a page group or goal comes with a filter it has no slice for
+        with pytest.raises(InvalidRequest) as refused:
+            StatsReader(defined.store).answer(parse_qs(f"from={at}&to={at + 3600}&{query}"), now=at + 3600)
+        # THEN the 400 says what it combines with
+        assert message in str(refused.value), query
+
+
 def test_a_funnel_step_is_placed_by_its_time_not_its_arrival(defined):
     # GIVEN a visit that lands, sees pricing and signs up, whose signup arrives first and pricing last
     at = midnight() + 10 * 3600
@@ -219,7 +338,7 @@ def test_definition_filters_say_what_they_need(defined):
     for query, message in {"goal=Signup": "`goal` needs `site`",
                            f"site={SITE}&goal=Nope": "`goal` 'Nope' is not one of shop.example.com's goals: Pricing",
                            f"site={SITE}&funnel=Nope": "is not one of shop.example.com's funnels: Checkout",
-                           f"site={SITE}&page_group=Products&page=/": "`page_group` cannot be combined"}.items():
+                           f"site={SITE}&page_group=Products&page=/": "`page_group` can be combined with `source` and"}.items():
         # WHEN a definition filter comes without its site, or naming nothing defined
         with pytest.raises(InvalidRequest) as refused:
             StatsReader(defined.store).answer(parse_qs(f"from={at}&to={at + 3600}&{query}"), now=at + 3600)

@@ -723,11 +723,19 @@ def test_stats_answers_with_goals_funnels_and_page_groups_match_the_document(bac
     backend.aggregate()
     span = f"from={int(now) - 3600}&to={int(now) + 600}&interval=hour"
     # WHEN stats are asked with the goals, a goal, a page group and the funnel
-    for query in (site, f"{site}&goal=purchase", f"{site}&page_group=products", f"{site}&funnel=checkout"):
+    for query in (site, f"{site}&goal=purchase", f"{site}&page_group=products", f"{site}&goal=purchase&source=Direct",
+                  f"{site}&page_group=products&source=Direct&event_type=page_view",
+                  f"{site}&goal=purchase&event_type=purchase", f"{site}&funnel=checkout"):
         status, payload, _ = call(backend, "GET", f"/api/stats?{span}&{query}", headers=key)
         # THEN each answer is documented
         assert status == 200, payload
     assert payload["data"]["funnel"]["steps"][-1]["visits"] == 1
+    # AND a goal with a source answers the source's conversions and revenue, without visitors
+    sliced = call(backend, "GET", f"/api/stats?{span}&{site}&goal=purchase&source=Direct", headers=key)[1]["data"]
+    assert (sliced["goal"]["conversions"], sliced["goal"]["visits"], sliced["goal"]["visitors"]) == (1, 1, None)
+    assert sliced["goal"]["revenue_by_source"] == [{"source": "Direct", "currency": "EUR", "revenue": 49.5}]
+    assert call(backend, "GET", f"/api/stats?{span}&{site}&goal=purchase&source=Google", headers=key
+                )[1]["data"]["goal"]["conversions"] == 0
     data = call(backend, "GET", f"/api/stats?{span}&{site}&goal=purchase", headers=key)[1]["data"]
     assert data["goal"]["revenue"] == [{"currency": "EUR", "total": 49.5, "average": 49.5, "conversions": 1}]
     assert call(backend, "GET", "/api/stats?period=1h&goal=purchase", headers=key)[0] == 400

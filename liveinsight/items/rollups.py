@@ -22,8 +22,9 @@ tail, have hour items only: a day of one page is the sum of its hours at read ti
          b  {breakdown: summary}       event types, sources, referrers, pages, entry pages,
                                        campaigns, browsers, operating systems, devices,
                                        countries, regions, cities, sites (all-sites items only)
-         x  summary of AND-combination slices: in a page item "s:<source hash>",
-            "e:<type hash>", "se:<source hash>:<type hash>"; in a source item "e:<type hash>";
+         x  summary of AND-combination slices: in a page item, and a page group's or goal's hour and
+            day items, "s:<source hash>", "e:<type hash>", "se:<source hash>:<type hash>"; in a source
+            item "e:<type hash>";
             in a country item its regions and cities "pl:<place hash>"; in everything's items the
             visit's channel and UTM tags "cm:<hash of tag and value>" (what a `channel=` or
             `utm_*=` filter reads);

@@ -91,6 +91,11 @@ class SessionState:
     step_times: dict[str, list[float]] = field(default_factory=dict)
     funnels: dict[str, int] = field(default_factory=dict)
     revenue: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The events counted under each page group and goal, {visitor key of the definition ("pgr\t<name>",
+    # "gl\t<name>"): {"<minute>:<type index>": events}}: what a late event that changes the visit's source
+    # moves between the definition's source slices, and the event types of its visit-level slices. At most
+    # MAX_RECORDED minutes in all, beyond which only a definition's first event of a type is recorded.
+    converted: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def bounce(self) -> bool:
@@ -132,6 +137,27 @@ class SessionState:
         key = f"{int(ts // 60)}:{'-' if page_index is None else page_index}:{type_index}"
         if key in self.counts or len(self.counts) < MAX_RECORDED:
             self.counts[key] = self.counts.get(key, 0) + 1
+
+    def record_conversion(self, definition: str, ts: float, type_index: int) -> None:
+        """One event of type `type_index` counted under `definition` (a visitor key: "pgr\t<name>", "gl\t<name>")."""
+        minutes = self.converted.setdefault(definition, {})
+        key = f"{int(ts // 60)}:{type_index}"
+        full = sum(map(len, self.converted.values())) >= MAX_RECORDED
+        if key in minutes or not full or not any(k.endswith(f":{type_index}") for k in minutes):
+            minutes[key] = minutes.get(key, 0) + 1
+
+    def conversions(self, definition: str) -> list[tuple[float, str, int]]:
+        """(minute start, event type, events) of the events recorded under `definition`."""
+        out = []
+        for key, count in self.converted.get(definition, {}).items():
+            minute, type_index = key.split(":")
+            out.append((int(minute) * 60.0, self.types[int(type_index)], count))
+        return out
+
+    def converted_types(self, definition: str) -> list[str]:
+        """The event types of the visit's events counted under `definition`, in the visit's order."""
+        indexes = {int(key.split(":")[1]) for key in self.converted.get(definition, {})}
+        return [self.types[i] for i in sorted(indexes)]
 
     def recorded(self) -> list[tuple[float, str | None, str, int]]:
         """(minute start, page, event type, events) of the events recorded so far."""
@@ -237,7 +263,8 @@ class SessionState:
             "n": self.counts,
         }
         if self.groups or self.goals or self.funnels:
-            state.update(gr=self.groups, gl=self.goals, gt=self.step_times, fn=self.funnels, rv=self.revenue)
+            state.update(gr=self.groups, gl=self.goals, gt=self.step_times, fn=self.funnels, rv=self.revenue,
+                         cv=self.converted)
         return {
             "session_id": self.session_id,
             "last_activity": Decimal(str(round(self.last, 3))),
@@ -267,6 +294,7 @@ class SessionState:
             groups={name: list(pages) for name, pages in s.get("gr", {}).items()}, goals=list(s.get("gl", [])),
             step_times={name: list(times) for name, times in s.get("gt", {}).items()},
             funnels=dict(s.get("fn", {})), revenue={goal: dict(v) for goal, v in s.get("rv", {}).items()},
+            converted={key: dict(v) for key, v in s.get("cv", {}).items()},
         )
 
 

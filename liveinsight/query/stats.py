@@ -5,8 +5,8 @@ items, or day items for everything/sources/event types over day intervals), so i
 follows the number of buckets, never the traffic. All sites together are the all-sites
 level of the rollups (one Query however many sites there are); a page is per site, so a
 page across all sites adds up the page in the PAGE_SITES sites with the most visits.
-AND-combinations of filters read the slices inside the page (or source) items: totals and
-the time series are exact, breakdowns are not kept per combination.
+AND-combinations of filters read the slices inside the page (or source, page group, goal) items:
+totals and the time series are exact, breakdowns are not kept per combination.
 
 A site's answers are in its zone (liveinsight/localtime.py, liveinsight/zones.py): its local hours,
 days and months (month items: a year is 12 items), calendar periods and local dates; all sites
@@ -50,7 +50,7 @@ PLACE_FILTERS = ("country", "region", "city")
 CAMPAIGN_FILTERS = tuple(r.CAMPAIGN_FILTERS)  # channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content
 STATS_PARAMS = ("period", "from", "to", "interval", "page", "source", "event_type", *PLACE_FILTERS,
                 *CAMPAIGN_FILTERS, "prop", "page_group", "goal", "funnel", "limit", "compare", "site", "week_start")
-DEFINED = ("page_group", "goal")  # filters by a site's definitions: each goes alone, with a site
+DEFINED = ("page_group", "goal")  # filters by a site's definitions, with a site: one, with `source` and `event_type`
 COMPARE = ("previous", "year")  # `compare`: the previous period of equal length, or the range a year earlier
 YEAR_SECONDS = 364 * 86400      # compare=year: 52 weeks earlier, so weekdays line up
 ROLLUP_DAYS = 400               # hour and day rollups are kept this long (config.LONG_ROLLUP_TTL_SECONDS, less slack)
@@ -85,7 +85,7 @@ class StatsQuery:
 
     @property
     def combined(self) -> bool:
-        return sum(v is not None for v in (self.page, self.source, self.event_type)) > 1
+        return sum(v is not None for v in (self.page, self.source, self.event_type, self.page_group, self.goal)) > 1
 
     @property
     def offset(self) -> float:
@@ -179,10 +179,10 @@ def parse_stats_query(params: dict[str, list[str]], now: float, settings: Settin
             raise InvalidRequest(f"`{name}` is empty; leave it out or give the name of one of the site's "
                                  f"{name.replace('_', ' ')}s (GET /api/definitions)")
     chosen = [name for name in DEFINED if defined[name] is not None]
-    if chosen and (len(chosen) > 1 or place or campaign or any(v is not None for v in filters.values())):
-        raise InvalidRequest(f"`{chosen[0]}` cannot be combined with other filters yet; give it alone "
-                             "(with `site` and the range)")
-    combined = sum(v is not None for v in filters.values()) > 1
+    if chosen and (len(chosen) > 1 or place or campaign or prop or filters["page"] is not None):
+        raise InvalidRequest(f"`{chosen[0]}` can be combined with `source` and `event_type` only; give it with "
+                             "those (or alone), with `site` and the range")
+    combined = sum(v is not None for v in filters.values()) + len(chosen) > 1
     in_place = "region" in place or "city" in place  # a slice of its country's items: no minute slots
     sliced = in_place or campaign is not None or prop is not None  # a slice or row of an item: no minute slots
     interval = p.single(params, "interval") or (CALENDAR_INTERVALS.get(calendar.get("period", ""))
@@ -454,12 +454,22 @@ def _goal_numbers(name: str, total: list, blobs: list[dict], visitors: int) -> d
             "conversion_rate": _rate(unique, visitors), "revenue": revenue}
 
 
-def _revenue_by_source(blobs: list[dict], limit: int) -> list[dict[str, Any]]:
-    """Revenue per source and currency of a goal's converting visits, largest first."""
+def _sliced_goal_numbers(q: StatsQuery, data: dict[str, Any], blobs: list[dict], since: float) -> dict[str, Any]:
+    """A goal with `source` and/or `event_type`: the slice's conversions and converting visits (the answer's
+    totals). Visitors, and so the conversion rate, are not counted per slice (None), nor revenue per event
+    type (None); with a source alone, `revenue_by_source` is that source's rows: its converting visits'."""
+    totals = data["totals"]
+    return {"name": q.goal, "visitors": None, "conversions": totals["events"], "visits": totals["sessions"],
+            "conversion_rate": None, "revenue": None, "since": since,
+            "revenue_by_source": _revenue_by_source(blobs, q.limit, q.source) if q.event_type is None else None}
+
+
+def _revenue_by_source(blobs: list[dict], limit: int, only: str | None = None) -> list[dict[str, Any]]:
+    """Revenue per source and currency of a goal's converting visits, largest first (of source `only`)."""
     rows = []
     for key, vector in r.merged_breakdown(blobs, r.REVENUE_SOURCES).items():
         source, _, currency = key.rpartition("\t")
-        if vector[0]:
+        if vector[0] and only in (None, source):
             rows.append({"source": source, "currency": currency, "revenue": round(vector[0] / 1000, 3)})
     rows.sort(key=lambda row: (-row["revenue"], row["source"], row["currency"]))
     return rows[:limit]
@@ -513,10 +523,9 @@ class StatsReader:
         q = parse_stats_query(params, now, self.settings, SiteZones(self.store, self.settings).get(site))
         tz = q.tz
         definitions = self._definitions(q)
-        if q.page_group is not None:
-            dim, value, part = r.PAGE_GROUP, q.page_group, None
-        elif q.goal is not None:
-            dim, value, part = r.GOAL, q.goal, None
+        if q.page_group is not None or q.goal is not None:  # with a source or event type: a slice, as a page's
+            dim, value = (r.PAGE_GROUP, q.page_group) if q.page_group is not None else (r.GOAL, q.goal)
+            part = r.slice_key(q.source, q.event_type) if (q.source or q.event_type) else None
         elif q.page is not None:
             dim, value = r.PAGE, r.label(q.page)
             part = r.slice_key(q.source, q.event_type) if (q.source or q.event_type) else None
@@ -763,8 +772,11 @@ class StatsReader:
                 total, blobs = self._total(site, r.GOAL, goal.name, q)
                 data["goals"].append({**_goal_numbers(goal.name, total, blobs, visitors), "since": goal.since})
         if q.goal is not None:
-            everything, _ = self._total(site, r.ALL, None, q)
             goal = definitions.goal(q.goal)
+            if q.source is not None or q.event_type is not None:  # a slice: its conversions and visits only
+                data["goal"] = _sliced_goal_numbers(q, data, in_range, goal.since)
+                return
+            everything, _ = self._total(site, r.ALL, None, q)
             data["goal"] = {**_goal_numbers(q.goal, data_vector(data), in_range,
                                             int(everything[r.VI])), "since": goal.since,
                             "revenue_by_source": _revenue_by_source(in_range, q.limit)}
