@@ -1187,6 +1187,22 @@ def test_a_typed_pattern_that_is_a_page_group_filters_by_it(fake):
     assert at.query_params.get("page_group") == "Products"
 
 
+def test_a_page_group_combines_with_a_source_and_an_event_type_but_not_a_page(fake):
+    fake.site_definitions["shop.example.com"]["page_groups"] = [
+        {"name": "Products", "pattern": "/products/*", "since": 0, "seeded": True}]
+    at = open_page(PAGES["overview"], {"site": "shop.example.com", "source": "Google"})
+    # WHEN a product manager picks a page group while a source is chosen, then an event type
+    at.selectbox(key="page_group").set_value("Products").run()
+    at.selectbox(key="event_type").set_value("signup").run()
+    # THEN the group is asked for with both
+    last = fake.stats_calls()[-1]
+    assert (last.get("page_group"), last.get("source"), last.get("event_type")) == ("Products", "Google", "signup")
+    # AND a page (which the API does not combine with a group) clears the group
+    at.selectbox(key="page").set_value("/pricing").run()
+    last = fake.stats_calls()[-1]
+    assert (last.get("page_group"), last.get("page")) == (None, "/pricing")
+
+
 def test_a_typed_pattern_that_is_no_group_yet_is_offered_to_save_as_one(fake):
     at = open_page(PAGES["overview"])
     # WHEN a pattern no group has is typed

@@ -63,6 +63,7 @@ PLACE_FILTERS = ("country", "region", "city")
 VALUE_FILTERS = ("site", "page", "source", "event_type", *PLACE_FILTERS, *CAMPAIGN_FILTERS, "page_group")
 # The filters the API answers alone (with the site): choosing one clears the others.
 ALONE_FILTERS = (*CAMPAIGN_FILTERS, "page_group")
+GROUP_COMBINES = ("source", "event_type")  # the filters a page group is answered with (the API's slices)
 FILTER_KEYS = ("period", "from", "to", *VALUE_FILTERS)
 CAMPAIGN_LABELS = {"channel": "Channel", "utm_source": "UTM source", "utm_medium": "UTM medium",
                    "utm_campaign": "UTM campaign", "utm_term": "UTM term", "utm_content": "UTM content"}
@@ -298,10 +299,11 @@ def sidebar_filters() -> Filters:
             _page_group_selector(site)
         st.selectbox("Source", _with_current(catalog["source"], st.session_state.get("source")), index=None,
                      key="source", placeholder="All sources", disabled=share.locked(grant, "source"),
-                     format_func=text.visible, on_change=clear_campaign)
+                     format_func=text.visible, on_change=clear_campaign, args=(GROUP_COMBINES,))
         st.selectbox("Event type", _with_current(catalog["event_type"], st.session_state.get("event_type")),
                      index=None, key="event_type", placeholder="All event types",
-                     disabled=share.locked(grant, "event_type"), format_func=text.visible, on_change=clear_campaign)
+                     disabled=share.locked(grant, "event_type"), format_func=text.visible, on_change=clear_campaign,
+                     args=(GROUP_COMBINES,))
         _place_selectors(replace(unfiltered, site=st.session_state.get("site")), catalog["country"])
         if not grant:  # a share link's scope has no campaign
             _campaign_selectors(catalog["channel"])
@@ -403,10 +405,12 @@ def _page_group_selector(site: str) -> None:
 
 
 def _choose_group(site: str, name: str | None = None) -> None:
-    """A page group chosen: the API answers it alone, for its site (set, so the request names it)."""
+    """A page group chosen: the API answers it for its site (set, so the request names it), alone or with a
+    source and an event type (GROUP_COMBINES), which it keeps."""
+    kept = {other: st.session_state.get(other) for other in GROUP_COMBINES}
     choose_campaign("page_group", name)
     if st.session_state.get("page_group"):
-        st.session_state["site"] = site
+        st.session_state.update(site=site, **kept)
 
 
 def _save_pattern(site: str, pattern: str) -> None:
@@ -432,10 +436,12 @@ def choose_campaign(name: str, value: str | None = None) -> None:
                 st.session_state[other] = None
 
 
-def clear_campaign() -> None:
-    """Another filter chosen: a campaign or page group filter, which goes alone, is cleared."""
+def clear_campaign(chosen: tuple[str, ...] = ()) -> None:
+    """Another filter chosen: a campaign or page group filter, which goes alone, is cleared — a page group
+    is kept when the filter chosen is one it combines with (`chosen`: GROUP_COMBINES)."""
     for name in ALONE_FILTERS:
-        st.session_state[name] = None
+        if not (name == "page_group" and chosen == GROUP_COMBINES):
+            st.session_state[name] = None
 
 
 def _clear_finer(name: str) -> None:
