@@ -316,7 +316,7 @@ def test_a_year_of_a_filtered_value_says_why_its_tables_are_empty(fake, page):
     # WHEN a page opens on the last 12 months of one country
     at = open_page(page, {"period": "last_12_months", "country": "US"})
     # THEN it says the year is counted month by month, and offers a range read day by day
-    assert "Last 12 months by country US: counted month by month" in texts(at)
+    assert "Last 12 months by country United States: counted month by month" in texts(at)
     fake.calls.clear()
     next(b for b in at.button if b.label == "Show the last 30 days").click().run()
     assert fake.stats_calls() and all(call["period"] == "30d" for call in fake.stats_calls())

@@ -553,7 +553,8 @@ def months_notice(filters: Filters) -> None:
     the value's totals only: say why its tables are empty and offer a range read day by day."""
     chosen = next(f"{label} {text.plain(value)}" for label, value in (
         ("page", filters.page), ("source", filters.source), ("event type", filters.event_type),
-        ("country", filters.country), ("filter", "")) if value is not None)
+        ("country", filters.country and places.describe("country", filters.country)), ("filter", ""))
+        if value is not None)
     st.info(f"{PERIODS.get(filters.period, 'This range')} by {chosen}: counted month by month, with its totals "
             "and trend only — its pages, sources, devices and places are kept day by day, for ranges up to a "
             "month.", icon=":material/calendar_month:")
