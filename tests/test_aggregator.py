@@ -65,13 +65,17 @@ def two_batches(t: float) -> list[list[dict]]:
     ]
 
 
-def test_a_crash_at_every_write_then_redelivery_counts_exactly(settings):
-    t = time.time() - 3600
+def delivered_once(settings, events_by_batch: list[list[dict]], step: int) -> tuple[MemoryStore, list, dict]:
+    """A reference store that took each batch once: (it, the batches as stream records, its stats)."""
     reference = MemoryStore(settings)
-    batches = [records(reference, b, 1000 * (i + 1)) for i, b in enumerate(two_batches(t))]
+    batches = [records(reference, b, step * (i + 1)) for i, b in enumerate(events_by_batch)]
     for batch in batches:
         deliver(reference, batch)
-    expected = stats(reference)
+    return reference, batches, stats(reference)
+
+
+def test_a_crash_at_every_write_then_redelivery_counts_exactly(settings):
+    reference, batches, expected = delivered_once(settings, two_batches(time.time() - 3600), 1000)
     assert expected["totals"]["events"] == 5 and expected["totals"]["sessions"] == 3
     writes = reference.writes
     for crash_at in range(1, writes + 1):
@@ -95,12 +99,7 @@ def test_warm_aggregators_keep_their_own_copies_and_stay_exact(settings):
     a copy another container has since changed loses its conditional put and is read again."""
     from liveinsight.aggregator import Aggregator
 
-    t = time.time() - 3600
-    reference = MemoryStore(settings)
-    batches = [records(reference, b, 100 * (i + 1)) for i, b in enumerate(three_batches(t))]
-    for batch in batches:
-        deliver(reference, batch)
-    expected = stats(reference)
+    reference, batches, expected = delivered_once(settings, three_batches(time.time() - 3600), 100)
     assert expected["totals"]["events"] == 8 and expected["totals"]["sessions"] == 4
     for crash_at in range(1, reference.writes + 1):
         store = MemoryStore(settings)
