@@ -387,6 +387,10 @@ def test_realtime_consumer_policy_is_exactly_what_it_calls(transformed, backend)
     poller = StreamPoller(backend.store.settings, backend.handler, consumer="realtime")
     poller.poll_once()  # the poller's own stream and checkpoint calls are not the function's
     backend.post({"events": [page_view("s", "/x", now + 1)]})
+    from liveinsight import aggregator, handler
+
+    # a cold container (a warm one merges into the items it put itself, without reading them)
+    handler.services().aggregator.written = aggregator.WrittenItems(aggregator.WRITTEN_ITEMS_KEPT)
     backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
     poller.poll_once()
     backend.store.client.meta.events.unregister("before-parameter-build.dynamodb", record)
@@ -415,13 +419,15 @@ def test_collector_writes_events_and_only_the_salt_and_site_registry_items_of_st
     statements = policy_statements(transformed, "EventCollectorFunction")
     assert actions_on(statements, "EventsTable") == {"dynamodb:BatchWriteItem"}
     assert actions_on(statements, "SessionsTable") == set()
-    salt, registry, definitions = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
+    salt, registry, definitions, zones = [s for s in statements if "StatsTable" in json.dumps(s["Resource"])]
     assert set(salt["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert salt["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["salt#*"]
     assert set(registry["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert registry["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["sites", "sites-new"]
     assert definitions["Action"] == ["dynamodb:GetItem"]  # the goals' revenue properties, read only
     assert definitions["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["*#def"]
+    assert zones["Action"] == ["dynamodb:Query"]  # the site's zone (its visitor ids' date), read only
+    assert zones["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["zone"]
 
 
 def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backend):
@@ -437,7 +443,8 @@ def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backe
         tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
         calls.update((model.name, table) for table in tables)
         if params.get("TableName") == backend.store.settings.stats_table:
-            stats_keys.append((params.get("Key") or params.get("Item"))["pk"]["S"])
+            key = params.get("Key") or params.get("Item") or {"pk": params["ExpressionAttributeValues"][":pk"]}
+            stats_keys.append(key["pk"]["S"])
 
     backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
     # WHEN it stores a batch with a tracker event, a cookieless event (the daily salt), a bot and an event
@@ -456,9 +463,9 @@ def test_collector_policy_is_exactly_what_the_collector_calls(transformed, backe
     statements = policy_statements(transformed, "EventCollectorFunction")
     for table, logical_id in tables.items():
         assert actions_on(statements, logical_id) == {f"dynamodb:{op}" for op, t in calls if t == table}, logical_id
-    assert stats_keys and all(key.startswith("salt#") or key in ("sites", "sites-new") or key.endswith("#def")
+    assert stats_keys and all(key.startswith("salt#") or key in ("sites", "sites-new", "zone") or key.endswith("#def")
                               for key in stats_keys)
-    assert "shop.example.com#def" in stats_keys
+    assert "shop.example.com#def" in stats_keys and "zone" in stats_keys  # the site's zone salts its visitor ids
     assert {"sites", "sites-new"} <= set(stats_keys)  # the site was new: it was admitted
 
 
