@@ -551,10 +551,9 @@ def load_stats(filters: Filters, explain: bool = True, **overrides: Any) -> Stat
 def months_notice(filters: Filters) -> None:
     """A year filtered by a page, source, event type or country is answered from month items, which keep
     the value's totals only: say why its tables are empty and offer a range read day by day."""
-    chosen = next(f"{label} {text.plain(value)}" for label, value in (
+    chosen = next((f"{label} {text.plain(value)}" for label, value in (
         ("page", filters.page), ("source", filters.source), ("event type", filters.event_type),
-        ("country", filters.country and places.describe("country", filters.country)), ("filter", ""))
-        if value is not None)
+        ("country", filters.country and places.describe("country", filters.country))) if value), "this filter")
     st.info(f"{PERIODS.get(filters.period, 'This range')} by {chosen}: counted month by month, with its totals "
             "and trend only — its pages, sources, devices and places are kept day by day, for ranges up to a "
             "month.", icon=":material/calendar_month:")

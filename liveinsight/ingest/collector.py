@@ -75,6 +75,7 @@ class Collector:
         self.store = store
         self.settings = settings or store.settings
         self.definitions = DefinitionsStore(store, self.settings)  # goals' revenue properties, cached a minute
+        self.zones = SiteZones(store, self.settings)  # the sites' zones (their visitor ids' dates), cached a minute
         self._admitted: set[str] = set()
         self._refused: dict[str, str] = {}  # site -> the UTC day it was refused
 
@@ -188,7 +189,7 @@ class Collector:
     def _visitor_ids(self, at: float, client_ip: str, user_agent: str, host: str | None) -> tuple[str, str | None]:
         """The visitor's id on the site's local day of `at` (that date's salt), and in the first hours of
         that day its id of the day before (`pid`: a visit open at midnight goes on)."""
-        tz = SiteZones(self.store, self.settings).get(site_of(host) if host else None)
+        tz = self.zones.get(site_of(host) if host else None)
         local = datetime.fromtimestamp(at, tz)
         today = cookieless_session_id(self.store.daily_salt(local.strftime("%Y-%m-%d")), client_ip, user_agent, host)
         if at - localtime.bucket_start(at, "day", tz) >= config.VISIT_ACROSS_MIDNIGHT_SECONDS:

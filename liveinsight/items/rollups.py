@@ -98,8 +98,8 @@ BREAKDOWN_LEN = {PAGE_GROUPS: 3, FUNNEL_STEPS: 2, REVENUE: 2, REVENUE_SOURCES: 1
 # SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
 # visitors, engaged seconds, engagement reports, scroll depth sum, scroll reports, events, bounces,
 # duration sum] (engagement and the last three in everything's items only: there a page's row holds
-# what its own items total, so a page's months are read from everything's month items); COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces];
-# others [sessions] or [events].
+# what its own items total, so a page's months are read from everything's month items);
+# COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces]; others [sessions] or [events].
 PAGE_EVENTS, PAGE_BOUNCES, PAGE_DURATION = 7, 8, 9  # columns of a PAGES row in everything's items
 # The index of the visitors column in each breakdown that has one.
 VISITORS_AT = {SOURCES: 2, PAGES: 2, SITES: 2, COUNTRIES: 2, REGIONS: 2, CITIES: 2, CHANNELS: 1, PAGE_GROUPS: 2,

@@ -703,7 +703,8 @@ class StatsReader:
         for item in months:
             start = int(item["sk"].split("#")[1])
             summary = r.decode(item.get("c")).get("b", {}).get(r.PAGES, {})
-            kept, row = summary.get("k", {}), summary.get("k", {}).get(page)
+            kept = summary.get("k", {})
+            row = kept.get(page)
             if row is None and len(kept) < r.capacity(r.ALL):
                 out.append((start, {"t": [0] * r.TOTALS_LEN}))
             elif row is not None and not summary.get("e", {}).get(page) and len(row) > r.PAGE_DURATION:
