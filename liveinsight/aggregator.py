@@ -31,16 +31,16 @@ import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from . import config, localtime
 from .items import SCHEMA_VERSION, parked, realtime as rt, rollups as r
-from .items.events import ENGAGED_SECONDS, ENGAGEMENT, PAGE_VIEW, SCROLL_DEPTH, event_time, unpack
+from .items.events import ENGAGED_SECONDS, ENGAGEMENT, PAGE_VIEW, SCROLL_DEPTH, event_time, is_recount, unpack
 from .items.ledger import APPLIED, Batch, PartialRedelivery, consumer_of_parked, lane_of, parked_lane
-from .items.definitions import Definitions, revenue_of
-from .items.sessions import (EVERYTHING, FUNNEL_STEP, MAX_GOALS, MAX_GROUPS, MAX_STEP_TIMES, SessionState, key_parts,
-                             short_hash, visitor_key)
+from .items.definitions import FUNNELS, GOALS, PAGE_GROUPS, Definition, Definitions, recount_tag, revenue_of
+from .items.sessions import (EVERYTHING, FUNNEL_STEP, MAX_GOALS, MAX_GROUPS, MAX_STEP_TIMES, MAX_VISITOR_KEYS,
+                             SessionState, key_parts, short_hash, visitor_key)
 from .definitions import DefinitionsStore
 from .store import Store, VersionConflict, deserialize, refused_as_invalid
 from .zones import SiteZones
@@ -156,7 +156,9 @@ class Fold:
             return self._engage(state, event, ts)
         if state is not None and ts < state.start - timeout:
             # An event of an earlier visit that arrived after a later one: a visit of its own.
-            earlier = self._count(SessionState.begin(event, ts), event, ts)
+            begun = SessionState.begin(event, ts)
+            begun.recounted = list(state.recounted)
+            earlier = self._count(begun, event, ts)
             self.settle(sid, None, earlier)
             state.absorb(earlier)
             self.sessions[sid] = state  # its visitor days changed (and were parked as a KeyError before)
@@ -220,7 +222,9 @@ class Fold:
         definitions = self.definitions(state.site)
         if not definitions:
             return [], [], []
-        groups = [name for name in definitions.groups_of(event.get("page")) if definitions.group(name).since <= ts]
+        recounted = state.recounted
+        groups = [name for name in definitions.groups_of(event.get("page"))
+                  if _counts(PAGE_GROUPS, definitions.group(name), ts, recounted)]
         for name in groups:
             pages = state.groups.get(name)
             if pages is None and len(state.groups) < MAX_GROUPS:
@@ -229,7 +233,7 @@ class Fold:
                 pages.append(page_index)
         goals, revenue = [], []
         for goal in definitions.goals:
-            if goal.since > ts or not definitions.goal_hit(goal, event):
+            if not _counts(GOALS, goal, ts, recounted) or not definitions.goal_hit(goal, event):
                 continue
             if goal.name not in state.goals and len(state.goals) < MAX_GOALS:
                 state.goals.append(goal.name)
@@ -247,7 +251,7 @@ class Fold:
                 per_currency[amount[1]] = per_currency.get(amount[1], 0) + milli
                 revenue.append((goal.name, amount[1], milli))
         for funnel in definitions.funnels:
-            furthest = state.furthest(funnel.steps) if funnel.since <= state.start else 0
+            furthest = state.furthest(funnel.steps) if _counts(FUNNELS, funnel, state.start, recounted) else 0
             if furthest:
                 state.funnels[funnel.name] = furthest
         return [name for name in groups if name in state.groups], goals, revenue
@@ -409,6 +413,12 @@ class Fold:
                 _count_visitor(self, after.site, day_key, is_, +1)
 
 
+def _counts(kind: str, definition: Definition, at: float, recounted: list[str]) -> bool:
+    """Whether `definition` counts an event (a funnel: a visit) at `at`: from its `since`, or always in a visit
+    whose raw events it was recounted over."""
+    return definition.since <= at or recount_tag(kind, definition.name, definition.since) in recounted
+
+
 def _places(state: SessionState, item_dim: str | None = None) -> list[tuple[str, str]]:
     """(dim, value) of the visit's country, region and city (the last two when known); in an item of
     `item_dim`, the breakdown rows it keeps: regions and cities only in everything's and a country's."""
@@ -567,6 +577,109 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 r.add_minute(delta, minute, r.SS, sign)
             for step in range(1, furthest + 1):
                 r.add_breakdown(delta, r.FUNNEL_STEPS, str(step), 0, sign)
+
+
+# -- recounts (liveinsight/recount.py) --------------------------------------------------
+
+
+def _fresh_fold(fold: Fold, events: list[dict[str, Any]], definitions: Definitions) -> tuple[Fold, SessionState | None]:
+    """One visitor's `events` (time order) folded from nothing under `definitions`: the rollups of its ended
+    visits and the event-level counts of all (the last visit is left open), and its last visit's state."""
+    fresh = Fold(fold.now, realtime=False, all_sites=bool(fold.levels_for_all), rollups=True, props=fold.props,
+                 definitions=lambda site: definitions, zones=fold.zones)
+    state: SessionState | None = None
+    before: dict[str, SessionState | None] = {}
+    for event in events:
+        state = fresh.add_event(event, state, before) or state
+    return fresh, state
+
+
+def _add_into(target: dict, delta: dict, sign: int = 1) -> None:
+    """Add a rollup delta (times `sign`) into another of the same item."""
+    for i, value in enumerate(delta["t"]):
+        target["t"][i] += sign * value
+    for part in ("m", "x"):
+        for slot, values in delta[part].items():
+            row = target[part].setdefault(slot, [0] * len(values))
+            for i, value in enumerate(values):
+                row[i] += sign * value
+    for name, rows in delta["b"].items():
+        for label, values in rows.items():
+            row = target["b"].setdefault(name, {}).setdefault(label, [0] * len(values))
+            for i, value in enumerate(values):
+                row[i] += sign * value
+
+
+def _difference(a: dict | None, b: dict | None) -> dict:
+    """Delta `a` minus delta `b` (either may be absent), without the rows and slots that come to nothing."""
+    out = copy.deepcopy(a) if a is not None else {**copy.deepcopy(b), "t": [0] * len(b["t"]), "m": {}, "b": {}, "x": {}}
+    if b is not None:
+        _add_into(out, b, -1)
+    out["m"] = {slot: v for slot, v in out["m"].items() if any(v)}
+    out["x"] = {key: v for key, v in out["x"].items() if any(v)}
+    out["b"] = {name: kept for name, rows in out["b"].items() if (kept := {k: v for k, v in rows.items() if any(v)})}
+    return out
+
+
+def _recounted_part(key: tuple[str, str], delta: dict, site: str, kind: str, name: str,
+                    funnels: list[str]) -> dict | None:
+    """The part of a delta that belongs to the definition `name` of `kind`: all of its own items' and of the
+    `funnels` it changes (a goal's funnels), and a page group's rows in everything's items; None elsewhere (a
+    recount changes nothing else)."""
+    dim = {PAGE_GROUPS: r.PAGE_GROUP, GOALS: r.GOAL, FUNNELS: r.FUNNEL}[kind]
+    if key[0] == r.pk(site, dim, name) or key[0] in {r.pk(site, r.FUNNEL, f) for f in funnels}:
+        return delta
+    if kind == PAGE_GROUPS and key[0] in (r.pk(site, r.ALL), r.pk(r.ALL_SITES, r.ALL)):
+        row = delta["b"].get(r.PAGE_GROUPS, {}).get(r.label(name))
+        if row is not None:
+            return {**delta, "t": [0] * len(delta["t"]), "m": {}, "x": {}, "b": {r.PAGE_GROUPS: {r.label(name): row}}}
+    return None
+
+
+def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: str, funnels: list) -> None:
+    """Give the live visitor `state` what the recounted definition `name` of `kind` knows of it in `fresh` (the
+    same visitor folded from its raw events with the definition counted from the start): the days it was seen
+    under the definition and its `funnels` (a goal's, or the funnel itself), and, when both end in the same
+    visit, that visit's page group pages, goal, revenue, conversions, funnel step times and steps."""
+    same_visit = abs(fresh.start - state.start) < 0.001
+    keys = {visitor_key(r.PAGE_GROUP if kind == PAGE_GROUPS else r.GOAL, name)} if kind != FUNNELS else set()
+    prefixes = tuple(f"{FUNNEL_STEP}\t{funnel.name}\t" for funnel in funnels)
+    if same_visit:
+        for funnel in funnels:
+            for goal in funnel.steps:
+                times = sorted(set(state.step_times.get(goal, [])) | set(fresh.step_times.get(goal, [])))
+                half = MAX_STEP_TIMES // 2
+                if times:
+                    state.step_times[goal] = times if len(times) <= MAX_STEP_TIMES else times[:half] + times[-half:]
+            if fresh.funnels.get(funnel.name):
+                state.funnels[funnel.name] = max(state.funnels.get(funnel.name, 0), fresh.funnels[funnel.name])
+        if kind == PAGE_GROUPS and name in fresh.groups and (name in state.groups or len(state.groups) < MAX_GROUPS):
+            pages = state.groups.setdefault(name, [])
+            for i in fresh.groups[name]:
+                page = fresh.pages[i] if i < len(fresh.pages) else None
+                if page in state.pages and state.pages.index(page) not in pages:
+                    pages.append(state.pages.index(page))
+        if kind == GOALS and name in fresh.goals:
+            if name not in state.goals and len(state.goals) < MAX_GOALS:
+                state.goals.append(name)
+            if name in state.goals and name in fresh.revenue:
+                state.revenue[name] = dict(fresh.revenue[name])
+        for key in keys:
+            minutes = {}
+            for at, count in fresh.converted.get(key, {}).items():
+                minute, type_index = at.split(":")
+                event_type = fresh.types[int(type_index)]
+                if event_type in state.types:
+                    minutes[f"{minute}:{state.types.index(event_type)}"] = count
+            if minutes:
+                state.converted[key] = minutes
+    for day, seen in fresh.days.items():
+        mine = state.days.get(day)
+        if mine is None:
+            continue
+        for key, minute in seen.items():
+            if (key in keys or (prefixes and key.startswith(prefixes))) and (key in mine or len(mine) < MAX_VISITOR_KEYS):
+                mine[key] = min(mine.get(key, minute), minute)
 
 
 def _continue_visits(events: list[dict[str, Any]], states: dict[str, SessionState]) -> list[dict[str, Any]]:
@@ -754,8 +867,14 @@ class Aggregator:
               states: dict[str, SessionState], rollups: bool = True) -> Fold:
         """The deltas of `events` on top of their visits' stored states (read into `states`)."""
         done: set[str] = set()
-        missing = sorted({e["session_id"] for e in events if not e.get("bot")} - set(states))
+        # The recount job's markers (liveinsight/recount.py): the rollup consumer recounts a definition over
+        # the marker's session's raw events, read here (a store failure fails the batch, never parks it).
+        markers = [e for e in events if is_recount(e)] if rollups else []
+        events = [e for e in events if not is_recount(e)]
+        missing = sorted({e["session_id"] for e in events + markers if not e.get("bot")} - set(states))
         self._read_states(missing, batch, states, done, rollups)
+        raw = {sid: self.store.events_of(sid) for sid in sorted({m["session_id"] for m in markers} - done)
+               if sid in states}
         # A visitor's id changes at midnight: an event under today's id whose visit is unknown
         # continues the visit of yesterday's id (`pid`) when that visit is still open.
         previous = sorted({e["pid"] for e in events if e.get("pid") and not e.get("bot")
@@ -765,7 +884,7 @@ class Aggregator:
         events.sort(key=lambda e: (e["session_id"], event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
         # The sites' definitions and zones are read before folding: a store that fails here fails the batch,
         # which is delivered again, while what raises in folding is the records' own (parked).
-        sites = {e.get("site") or "" for e in events if not e.get("bot")} if rollups else set()
+        sites = {e.get("site") or "" for e in events + markers if not e.get("bot")} if rollups else set()
         definitions = {site: self.definitions.for_site(site) for site in sorted(sites) if site}
         zones = SiteZones(self.store, self.settings).get_many(
             {e.get("site") or "" for e in events} | {s.site for s in states.values()}) if rollups else {}
@@ -786,12 +905,61 @@ class Aggregator:
                 state = fold.add_event(event, states.get(sid), before, visitor)
                 if state is not None:
                     states[sid] = state
+            for marker in markers:
+                if marker["session_id"] in raw:
+                    self._recount(fold, marker, states[marker["session_id"]], raw[marker["session_id"]], before)
             for sid, previous in before.items():
                 fold.settle(sid, previous, fold.sessions[sid])
                 fold.settle_visitor(sid, fold.sessions[sid])
         except Exception as exc:
             raise UnappliableRecords(f"folding the records failed: {exc!r}") from exc
         return fold
+
+    def _recount(self, fold: Fold, marker: dict[str, Any], state: SessionState, raw: list[dict[str, Any]],
+                 before: dict[str, SessionState | None]) -> None:
+        """Count the marker's definition in its visitor's raw events older than its `since`, as if it had always
+        existed: what the visitor's past visits contribute with it counted from the start, minus what they
+        contribute as counted (from `since`), in the definition's own items only; and the visitor's state takes
+        what the definition knows of its current visit, so the batch's settling adds that visit's difference."""
+        kind, name, since = marker["recount"]
+        definitions = fold.definitions(state.site)
+        current = definitions.find(kind, name)
+        tag = recount_tag(kind, name, since)
+        if current is None or current.seeded or current.since != since or tag in state.recounted:
+            fold.result.ignored += 1  # changed or deleted since (its new version has a marker of its own)
+            return
+        upto = max(state.last, state.tail[0])  # what the visitor's state holds; later events are still to come
+        events = sorted((e for e in map(unpack, raw) if not e.get("bot") and not is_recount(e)
+                         and event_time(e["timestamp"]) <= upto),
+                        key=lambda e: (event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
+        # As this visitor's events are counted now (the definitions recounted before count from the start)...
+        counting = definitions
+        for other_kind in (PAGE_GROUPS, GOALS, FUNNELS):
+            for other in definitions.of(other_kind):
+                if recount_tag(other_kind, other.name, other.since) in state.recounted:
+                    counting = counting.with_definition(other_kind, replace(other, since=0))
+        # ... and with this one from the start too: a goal's funnels take its earlier conversions as steps.
+        always, always_state = _fresh_fold(fold, events, counting.with_definition(kind, replace(current, since=0)))
+        counted, _ = _fresh_fold(fold, events, counting)
+        funnels = [name] if kind == FUNNELS else definitions.funnels_with(name) if kind == GOALS else []
+        sid = state.session_id
+        if sid not in before:
+            before[sid] = _copy(state)
+            fold.visitors_before[sid] = state.visitor_keys()
+        for key in always.rollups.keys() | counted.rollups.keys():
+            difference = _difference(always.rollups.get(key), counted.rollups.get(key))
+            part = _recounted_part(key, difference, state.site, kind, name, funnels)
+            if part is None or r.is_empty(part):
+                continue
+            if key in fold.rollups:
+                _add_into(fold.rollups[key], part)
+            else:
+                fold.rollups[key] = part
+                fold.capacity[key] = always.capacity.get(key) or counted.capacity[key]
+        if always_state is not None:
+            _take_recounted(state, always_state, kind, name, [definitions.funnel(f) for f in funnels])
+        state.recounted.append(tag)
+        fold.sessions[sid] = state
 
     def _read_states(self, ids: list[str], batch: Batch, states: dict[str, SessionState], done: set[str],
                      rollups: bool) -> None:

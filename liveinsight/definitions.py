@@ -258,7 +258,8 @@ def load_seeds(value: str) -> dict[str, Definitions]:
                     if any(x.name.casefold() == name.casefold() for x in known.of(kind)):
                         raise InvalidRequest(f"{name!r} is defined twice")
                     body = parse_body(kind, {k: v for k, v in entry.items() if k != "name"})
-                    known = known.with_definition(kind, build(kind, name, body, known, since=0, seeded=True))
+                    seed = replace(build(kind, name, body, known, since=0, seeded=True), counted_from=0)
+                    known = known.with_definition(kind, seed)
                     _check_limit(known, kind)
                 except (InvalidRequest, Conflict) as exc:
                     raise ValueError(f"{at}: {exc.message}") from None
@@ -336,7 +337,8 @@ class DefinitionsStore:
         """Add or replace the definition `name` of `kind`; the site's definitions after the change.
 
         A definition that changes counts from a minute after now (`since`: every warm aggregator has read it
-        by then); saving the same again keeps its `since`.
+        by then), and the recount job (liveinsight/recount.py) then counts it over the raw events still kept
+        (`counted_from`); saving the same again keeps both.
         """
         kind, name = check_kind(kind), check_name(name)
         parsed = parse_body(kind, body)
@@ -347,12 +349,29 @@ class DefinitionsStore:
             definition = build(kind, name, parsed, known,
                                since=int(self.clock()) + config.DEFINITION_COUNTS_AFTER_SECONDS)
             if before is not None and before.body() == definition.body():
-                definition = replace(definition, since=before.since)
+                definition = replace(definition, since=before.since, counted_from=before.counted_from)
             after = known.with_definition(kind, definition)
             _check_limit(after, kind)
             return after
 
+        # The site joins the recount job's list first: a definition stored is never missed by it.
+        self.store.put_item(self.table, d.pending_key(site))
         return self._write(site, change)
+
+    def mark_counted(self, site: str, kind: str, name: str, since: int, counted_from: int) -> bool:
+        """Record that the definition `name` of `kind`, counting from `since`, holds the events from
+        `counted_from` on (the recount job's last step); False when it has changed or gone meanwhile."""
+        marked = []
+
+        def change(known: Definitions) -> Definitions:
+            found = known.find(kind, name)
+            if found is None or found.seeded or found.since != since or found.counted_from is not None:
+                return known
+            marked.append(name)
+            return known.with_definition(kind, replace(found, counted_from=int(counted_from)))
+
+        self._write(site, change)
+        return bool(marked)
 
     def delete(self, site: str, kind: str, name: str) -> Definitions:
         """Remove the definition `name` of `kind`; 404 when there is none, 409 when another one uses it."""

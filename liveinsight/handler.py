@@ -545,10 +545,16 @@ def handle_stream(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def handle_scheduled(event: dict[str, Any]) -> dict[str, Any]:
-    """A report or alert check from an EventBridge schedule; failures raise so the Errors alarm sees them."""
-    from .reports.scheduled import run
+    """A report, an alert check or the recount job from an EventBridge schedule; failures raise so the Errors
+    alarm sees them."""
+    from .reports.scheduled import JOB, RECOUNT, run
 
-    result = run(event, services().stats)
+    if event[JOB] == RECOUNT:
+        from .recount import Recounter
+
+        result = Recounter(services().store, services().settings).run()
+    else:
+        result = run(event, services().stats)
     logger.info("scheduled job", extra=result)
     return result
 

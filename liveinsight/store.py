@@ -11,7 +11,7 @@ import random
 import secrets
 import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .config import Settings
 from .errors import StoreUnavailable
@@ -194,10 +194,10 @@ class Store:
         response = self._call("delete_item", TableName=table, Key=serialize(key), ReturnValues="ALL_OLD")
         return bool(response.get("Attributes"))
 
-    def put_if_absent(self, table: str, item: dict[str, Any]) -> bool:
-        """Put `item` unless an item with its key exists; whether it was put."""
+    def put_if_absent(self, table: str, item: dict[str, Any], key: str = "pk") -> bool:
+        """Put `item` unless an item with its key (hash key attribute `key`) exists; whether it was put."""
         return self._conditional("put_item", TableName=table, Item=serialize(item),
-                                 ConditionExpression="attribute_not_exists(pk)")
+                                 ConditionExpression="attribute_not_exists(#k)", ExpressionAttributeNames={"#k": key})
 
     def add_below(self, table: str, key: dict[str, Any], attribute: str, limit: int,
                   ttl: int | None = None) -> bool:
@@ -271,6 +271,36 @@ class Store:
                 found.append(item)
             if not response.get("LastEvaluatedKey"):
                 return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def events_of(self, session_id: str) -> list[dict[str, Any]]:
+        """Every raw event of one session id in the events table, oldest first (a consistent Query: what the
+        stream has delivered before is there)."""
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.events_table, "KeyConditionExpression": "session_id = :s",
+            "ExpressionAttributeValues": {":s": {"S": session_id}}, "ConsistentRead": True,
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            found.extend(deserialize(raw) for raw in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def scan_events(self, before: float) -> Iterator[dict[str, Any]]:
+        """The session id, range key, type and enrichment of every raw event older than `before` (epoch seconds),
+        page by page (a Scan reads the whole table: one eventually consistent read unit per 8 KB)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.events_table, "ProjectionExpression": "session_id, #t, event_type, x",
+            "FilterExpression": "#t < :before", "ExpressionAttributeNames": {"#t": "timestamp"},
+            "ExpressionAttributeValues": {":before": {"N": str(int(before))}},
+        }
+        while True:
+            response = self._call("scan", **kwargs)
+            yield from (deserialize(raw) for raw in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def get_item(self, table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:

@@ -2,6 +2,8 @@
 and the pure functions the aggregator and the readers ask them with.
 
     pk = "<site>#def", sk = "def"      one item per site: `v` version, `d` the definitions as JSON
+    pk = "#recount", sk = "<site>"     one per site that ever stored a definition: where the recount
+                                       job (liveinsight/recount.py) looks for definitions to recount
 
 One small item per site (bounded by config.MAX_PAGE_GROUPS, MAX_GOALS, MAX_FUNNELS: tens of
 kilobytes at most), so the aggregator reads a site's definitions with one GetItem and a write is
@@ -30,6 +32,7 @@ from .events import PAGE_VIEW
 PAGE_GROUPS, GOALS, FUNNELS = "page_groups", "goals", "funnels"
 KINDS = (PAGE_GROUPS, GOALS, FUNNELS)
 SORT_KEY = "def"
+PENDING_PARTITION = "#recount"
 VERSION = "v"  # Store.put_versioned's attribute
 BODY = "d"
 ANY_SEGMENT, ANY_SEGMENTS = "*", "**"
@@ -110,14 +113,17 @@ class PageGroup:
 
     name: str
     pattern: str
-    since: int = 0  # epoch seconds from when it counts (0: from the start)
+    since: int = 0  # epoch seconds from when the aggregator counts it as events arrive (0: from the start)
     seeded: bool = False  # from LIVEINSIGHT_DEFINITIONS, not stored
+    # Epoch seconds of the oldest event its counts hold: 0 from the start (seeded), else the oldest raw event
+    # the recount job found (liveinsight/recount.py), `since` when there was none; None while that is pending.
+    counted_from: int | None = None
 
     def body(self) -> dict[str, Any]:
         return {"pattern": self.pattern}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.body(), "since": self.since, "seeded": self.seeded}
+        return {"name": self.name, **self.body(), **_counting(self)}
 
 
 @dataclass(frozen=True)
@@ -143,13 +149,14 @@ class Goal:
     revenue: Revenue | None = None  # only with event_type
     since: int = 0
     seeded: bool = False
+    counted_from: int | None = None
 
     def body(self) -> dict[str, Any]:
         return {"event_type": self.event_type, "page": self.page, "page_group": self.page_group,
                 "props": dict(self.props), "revenue": self.revenue.as_dict() if self.revenue else None}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.body(), "since": self.since, "seeded": self.seeded}
+        return {"name": self.name, **self.body(), **_counting(self)}
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,7 @@ class Funnel:
     steps: tuple[str, ...]
     since: int = 0
     seeded: bool = False
+    counted_from: int | None = None
 
     def progress(self, hits: Iterable[Iterable[str]], reached: int = 0) -> int:
         """How many steps a visit has reached in order, given the goals each of its events converts, in time order.
@@ -176,15 +184,32 @@ class Funnel:
         return {"steps": list(self.steps)}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.body(), "since": self.since, "seeded": self.seeded}
+        return {"name": self.name, **self.body(), **_counting(self)}
 
 
 Definition = PageGroup | Goal | Funnel
 
 
+def _counting(definition: Definition) -> dict[str, Any]:
+    """From when a definition counts, as the API says it (openapi.yaml `Since`, `CountedFrom`)."""
+    return {"since": definition.since, "seeded": definition.seeded, "counted_from": definition.counted_from}
+
+
+def recount_tag(kind: str, name: str, since: int) -> str:
+    """What a visit remembers of a definition recounted over its raw events (`SessionState.recounted`)."""
+    return f"{kind}\t{name}\t{since}"
+
+
+def pending_key(site: str) -> dict[str, str]:
+    """The key of a site's entry in the recount job's list (`pk = "#recount"`: never a site's)."""
+    return {"pk": PENDING_PARTITION, "sk": site}
+
+
 def from_dict(kind: str, data: dict[str, Any]) -> Definition:
     """A definition from its stored (or already validated) shape."""
-    common = {"name": str(data["name"]), "since": int(data.get("since") or 0), "seeded": bool(data.get("seeded"))}
+    counted_from = data.get("counted_from")
+    common = {"name": str(data["name"]), "since": int(data.get("since") or 0), "seeded": bool(data.get("seeded")),
+              "counted_from": None if counted_from is None else int(counted_from)}
     if kind == PAGE_GROUPS:
         return PageGroup(pattern=str(data["pattern"]), **common)
     if kind == GOALS:
@@ -280,8 +305,9 @@ class Definitions:
 
     def to_item(self) -> dict[str, Any]:
         """The stored item: only what is not seeded (seeds live in the deployment's configuration)."""
-        stored = {kind: [{"name": d.name, **_compact(d.body()), "since": d.since} for d in self.of(kind)
-                         if not d.seeded] for kind in KINDS}
+        stored = {kind: [{"name": d.name, **_compact(d.body()), "since": d.since,
+                          **({} if d.counted_from is None else {"counted_from": d.counted_from})}
+                         for d in self.of(kind) if not d.seeded] for kind in KINDS}
         return {**key(self.site), VERSION: self.version, BODY: json.dumps(stored, separators=(",", ":"))}
 
     @classmethod

@@ -19,6 +19,12 @@ PAGE_VIEW = "page_view"  # the event type of a page view (the event model and th
 # hidden: not an interaction (never un-bounces a visit) and not counted as an event.
 ENGAGEMENT = "engagement"
 ENGAGED_SECONDS, SCROLL_DEPTH = "engaged_seconds", "scroll_depth"
+# The recount job's marker (liveinsight/recount.py): one item per session id and definition recounted, in the
+# session's partition so the stream delivers it in order with the session's events. Its type is one no
+# sender can send (the event model accepts letters, digits and _ - . : only); its `recount` attribute is
+# [kind, name, since] of the definition; its key is the same each time the job writes it, and the job
+# writes it only where there is none, so a job run again adds no marker twice.
+RECOUNT = "#recount"
 MILLISECOND = Decimal("0.001")
 
 
@@ -55,3 +61,14 @@ def unpack(item: dict[str, Any]) -> dict[str, Any]:
     if not extra:
         return item
     return {**json.loads(extra), **{k: v for k, v in item.items() if k != ENRICHMENT}}
+
+
+def recount_marker(*, session_id: str, site: str, kind: str, name: str, since: int, ttl: int) -> dict[str, Any]:
+    """The recount job's marker for one session id and definition (see RECOUNT)."""
+    return event_item(session_id=session_id, timestamp=float(since), event_id=f"recount\t{kind}\t{name}\t{since}",
+                      event_type=RECOUNT, page_url=None, user_agent=None, referrer=None, ttl=ttl,
+                      enrichment={"site": site, "recount": [kind, name, since]})
+
+
+def is_recount(event: dict[str, Any]) -> bool:
+    return event.get("event_type") == RECOUNT

@@ -96,6 +96,9 @@ class SessionState:
     # moves between the definition's source slices, and the event types of its visit-level slices. At most
     # MAX_RECORDED minutes in all, beyond which only a definition's first event of a type is recorded.
     converted: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The definitions recounted over this visitor's raw events (`items.definitions.recount_tag`): they count
+    # its events older than their `since` too, as they would have had they existed then.
+    recounted: list[str] = field(default_factory=list)
 
     @property
     def bounce(self) -> bool:
@@ -115,6 +118,7 @@ class SessionState:
         if visitor is not None:
             visitor.end_visit()
             state.days = {day: dict(keys) for day, keys in visitor.days.items()}
+            state.recounted = list(visitor.recounted)
         return state
 
     def take_origin(self, event: dict[str, Any]) -> None:
@@ -265,6 +269,8 @@ class SessionState:
         if self.groups or self.goals or self.funnels:
             state.update(gr=self.groups, gl=self.goals, gt=self.step_times, fn=self.funnels, rv=self.revenue,
                          cv=self.converted)
+        if self.recounted:
+            state["rc"] = self.recounted
         return {
             "session_id": self.session_id,
             "last_activity": Decimal(str(round(self.last, 3))),
@@ -294,7 +300,7 @@ class SessionState:
             groups={name: list(pages) for name, pages in s.get("gr", {}).items()}, goals=list(s.get("gl", [])),
             step_times={name: list(times) for name, times in s.get("gt", {}).items()},
             funnels=dict(s.get("fn", {})), revenue={goal: dict(v) for goal, v in s.get("rv", {}).items()},
-            converted={key: dict(v) for key, v in s.get("cv", {}).items()},
+            converted={key: dict(v) for key, v in s.get("cv", {}).items()}, recounted=list(s.get("rc", [])),
         )
 
 

@@ -29,7 +29,7 @@ from ..errors import InvalidRequest
 from ..items import rollups as r
 from ..items.rollups import SECONDS
 from ..definitions import DefinitionsStore
-from ..items.definitions import FUNNELS, GOALS, PAGE_GROUPS, Definitions
+from ..items.definitions import FUNNELS, GOALS, PAGE_GROUPS, Definitions, Goal
 from ..localtime import CALENDAR_PERIODS, UTC, WEEK_STARTS
 from ..store import Store
 from ..zones import SiteZones
@@ -454,13 +454,13 @@ def _goal_numbers(name: str, total: list, blobs: list[dict], visitors: int) -> d
             "conversion_rate": _rate(unique, visitors), "revenue": revenue}
 
 
-def _sliced_goal_numbers(q: StatsQuery, data: dict[str, Any], blobs: list[dict], since: float) -> dict[str, Any]:
+def _sliced_goal_numbers(q: StatsQuery, data: dict[str, Any], blobs: list[dict], goal: Goal) -> dict[str, Any]:
     """A goal with `source` and/or `event_type`: the slice's conversions and converting visits (the answer's
     totals). Visitors, and so the conversion rate, are not counted per slice (None), nor revenue per event
     type (None); with a source alone, `revenue_by_source` is that source's rows: its converting visits'."""
     totals = data["totals"]
     return {"name": q.goal, "visitors": None, "conversions": totals["events"], "visits": totals["sessions"],
-            "conversion_rate": None, "revenue": None, "since": since,
+            "conversion_rate": None, "revenue": None, "since": goal.since, "counted_from": goal.counted_from,
             "revenue_by_source": _revenue_by_source(blobs, q.limit, q.source) if q.event_type is None else None}
 
 
@@ -771,15 +771,17 @@ class StatsReader:
         if dim == r.ALL and not narrowed and q.funnel is None:  # a funnel's view reads only the funnel
             for goal in definitions.goals:
                 total, blobs = self._total(site, r.GOAL, goal.name, q)
-                data["goals"].append({**_goal_numbers(goal.name, total, blobs, visitors), "since": goal.since})
+                data["goals"].append({**_goal_numbers(goal.name, total, blobs, visitors), "since": goal.since,
+                                      "counted_from": goal.counted_from})
         if q.goal is not None:
             goal = definitions.goal(q.goal)
             if q.source is not None or q.event_type is not None:  # a slice: its conversions and visits only
-                data["goal"] = _sliced_goal_numbers(q, data, in_range, goal.since)
+                data["goal"] = _sliced_goal_numbers(q, data, in_range, goal)
                 return
             everything, _ = self._total(site, r.ALL, None, q)
             data["goal"] = {**_goal_numbers(q.goal, data_vector(data), in_range,
                                             int(everything[r.VI])), "since": goal.since,
+                            "counted_from": goal.counted_from,
                             "revenue_by_source": _revenue_by_source(in_range, q.limit)}
         if q.funnel is not None:
             funnel = definitions.funnel(q.funnel)
@@ -794,4 +796,5 @@ class StatsReader:
                               "conversion_from_start": _rate(visits, first),
                               "drop_off": int((previous if previous is not None else visits) - visits)})
                 previous = visits
-            data["funnel"] = {"name": funnel.name, "since": funnel.since, "steps": steps}
+            data["funnel"] = {"name": funnel.name, "since": funnel.since, "counted_from": funnel.counted_from,
+                              "steps": steps}

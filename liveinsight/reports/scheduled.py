@@ -1,7 +1,8 @@
 """The scheduled jobs: reports and traffic alerts, as EventBridge schedules invoke them.
 
-The template's schedules send a constant input, `{"liveinsight": "report", "period": "7d"}`
-or `{"liveinsight": "alerts"}`; the CLI runs the same functions locally.
+The template's schedules send a constant input, `{"liveinsight": "report", "period": "7d"}`,
+`{"liveinsight": "alerts"}` or `{"liveinsight": "recount"}` (liveinsight/recount.py, which the handler
+runs itself: it sends nothing); the CLI runs the same functions locally.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from .report import DEFAULT_REPORT_PERIOD, build_reports, render_html, render_sl
 from ..query.stats import StatsReader
 
 JOB = "liveinsight"  # the key of a scheduled invocation's input
-JOBS = ("report", "alerts")
+RECOUNT = "recount"
+JOBS = ("report", "alerts", RECOUNT)
 
 
 def is_scheduled_event(event: Any) -> bool:
