@@ -232,11 +232,11 @@ def test_definitions_are_listed_with_since_and_a_version_bumped_on_every_change(
     assert [g["name"] for g in data["page_groups"]] == ["products"]
     assert [g["name"] for g in data["goals"]] == ["pricing", "signup", "purchase", "product viewed"]
     assert data["funnels"] == [{"name": "checkout", "steps": ["pricing", "signup", "purchase"],
-                                "since": data["funnels"][0]["since"], "seeded": False}]
+                                "since": data["funnels"][0]["since"], "seeded": False, "counted_from": None}]
     purchase = data["goals"][2]
     assert purchase == {"name": "purchase", "event_type": "purchase", "page": None, "page_group": None, "props": {},
                         "revenue": {"property": "amount", "currency": "EUR"}, "since": purchase["since"],
-                        "seeded": False}
+                        "seeded": False, "counted_from": None}  # the recount job's to come
     assert all(before + 59 <= x["since"] <= time.time() + 61 for kind in d.KINDS for x in data[kind])
     # Another site has its own.
     assert listed(api, "blog.example.com")["goals"] == []
@@ -262,7 +262,7 @@ def test_a_changed_definition_counts_from_its_change_and_the_same_one_saved_agai
     clock[0] += 3600
     call(api, "PUT", "page_groups", "blog", {"pattern": "/blog/**"})
     assert listed(api)["page_groups"][0] == {"name": "blog", "pattern": "/blog/**", "since": 1_800_007_260,
-                                             "seeded": False}
+                                             "seeded": False, "counted_from": None}
 
 
 def test_names_travel_percent_encoded_and_are_kept_as_typed(api):
@@ -496,7 +496,8 @@ def seeded(api):
 def test_seeded_definitions_count_from_the_start_and_say_they_are_seeded(seeded):
     data = listed(seeded)
     assert data["version"] == 0
-    assert data["page_groups"] == [{"name": "docs", "pattern": "/docs/**", "since": 0, "seeded": True}]
+    assert data["page_groups"] == [{"name": "docs", "pattern": "/docs/**", "since": 0, "seeded": True,
+                                    "counted_from": 0}]
     assert [(g["name"], g["since"], g["seeded"]) for g in data["goals"]] == [("read docs", 0, True),
                                                                               ("signup", 0, True)]
     assert data["funnels"][0]["steps"] == ["read docs", "signup"]
@@ -528,7 +529,7 @@ def test_seeds_come_from_the_environment_as_json_text_or_a_file(monkeypatch, tmp
     path.write_text(json.dumps(SEEDS))
     monkeypatch.setenv(config.ENV_DEFINITIONS, str(path))
     seeds = defs.load_seeds(config.Settings.from_env().definitions)
-    assert list(seeds) == [SITE] and seeds[SITE].goal("signup") == Goal("signup", event_type="signup", seeded=True)
+    assert list(seeds) == [SITE] and seeds[SITE].goal("signup") == Goal("signup", event_type="signup", seeded=True, counted_from=0)
 
 
 @pytest.mark.parametrize(("value", "named"), [

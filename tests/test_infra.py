@@ -238,10 +238,11 @@ def test_seeded_definitions_reach_every_function_and_the_stats_function_may_keep
         assert env[config.ENV_DEFINITIONS] == {"Ref": "Definitions"}, logical_id
     # THEN the stats function's grant on definitions items matches their key, and no other item's
     grant = next(s for s in policy_statements(transformed, "StatsApiFunction") if s.get("Sid") == "KeepDefinitions")
-    [pattern] = grant["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-    assert fnmatchcase(definitions.key("shop.example.com")["pk"], pattern)
+    patterns = grant["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    for key in (definitions.key("shop.example.com"), definitions.pending_key("shop.example.com")):
+        assert any(fnmatchcase(key["pk"], pattern) for pattern in patterns), key
     for other in ("view", "sites", "shop.example.com#*#-", "salt#2026-11-28", "rt#shop.example.com#0"):
-        assert not fnmatchcase(other, pattern), other
+        assert not any(fnmatchcase(other, pattern) for pattern in patterns), other
 
 
 def test_api_functions_keep_the_deployed_memory_and_timeout(transformed):
@@ -543,7 +544,7 @@ def test_readers_only_query_the_stats_table(transformed, function, backend):
     definitions = [s for s in statements if s.get("Sid") == "KeepDefinitions"]
     if function == "StatsApiFunction":
         assert set(definitions[0]["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
-        assert definitions[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["*#def"]
+        assert definitions[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["*#def", "#recount"]
     else:
         assert definitions == []
     assert actions_on(statements, "SessionsTable") == set()
@@ -554,6 +555,7 @@ def test_aggregator_reads_the_stream_and_writes_sessions_and_rollups(transformed
     statements = policy_statements(transformed, "StreamAggregatorFunction")
     assert actions_on(statements, "EventsTable") == {
         "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+        "dynamodb:Query",  # a recount marker's session's raw events
     }
     for table in ("StatsTable", "SessionsTable"):
         assert DYNAMODB_WRITE_ACTIONS & actions_on(statements, table)
@@ -568,7 +570,7 @@ def _schedules(transformed) -> dict[str, dict]:
 def test_reports_and_alerts_run_on_schedules_the_handler_understands(transformed):
     from liveinsight.reports.scheduled import is_scheduled_event
 
-    assert len(_schedules(transformed)) == 3
+    assert len(_schedules(transformed)) == 4
     by_input = {}
     for props in _schedules(transformed).values():
         (target,) = props["Targets"]
@@ -582,6 +584,7 @@ def test_reports_and_alerts_run_on_schedules_the_handler_understands(transformed
     assert weekly["ScheduleExpression"] == {"Ref": "ReportSchedule"}
     assert daily["State"] == {"Fn::If": ["DailyReportEnabled", "ENABLED", "DISABLED"]}
     assert alerts["ScheduleExpression"] == "rate(15 minutes)"
+    assert by_input['{"liveinsight": "recount"}']["ScheduleExpression"] == "rate(5 minutes)"
 
 
 def test_the_slack_webhook_is_a_secret_never_an_environment_variable(template, transformed):
@@ -602,9 +605,9 @@ def test_the_report_function_reads_rollups_keeps_alert_state_and_may_mail_only_a
     conditional = {s["Fn::If"][1]["Sid"]: (s["Fn::If"][0], s["Fn::If"][1]) for s in statements if "Fn::If" in s}
     assert actions_on(plain, "StatsTable") == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
     (put,) = [s for s in plain if s["Action"] == ["dynamodb:PutItem"]]
-    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["alert#*"]}}
-    for table in ("EventsTable", "SessionsTable"):
-        assert actions_on(plain, table) == set()
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["alert#*", "*#def"]}}
+    assert actions_on(plain, "EventsTable") == {"dynamodb:Scan", "dynamodb:PutItem"}  # the recount's markers
+    assert actions_on(plain, "SessionsTable") == set()
     condition, mail = conditional["SendReportMail"]
     assert condition == "HasReportEmail" and mail["Action"] == "ses:SendEmail"
     assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "ReportSender"}}}
@@ -614,6 +617,58 @@ def test_the_report_function_reads_rollups_keeps_alert_state_and_may_mail_only_a
 
 
 # ------------------------------------------------------------------ logs and alarms
+
+
+def test_the_recount_job_and_the_rollup_consumer_may_do_exactly_what_a_recount_calls(transformed, backend):
+    # GIVEN a page view of the blog at 04:00 yesterday, and a page group of the blog defined at 05:00
+    from conftest import collect, midnight, page_view
+    from fnmatch import fnmatchcase
+
+    from liveinsight import handler
+    from liveinsight.definitions import DefinitionsStore
+
+    day = midnight(1)
+    collect(backend, [page_view("s", "/blog/a", day + 4 * 3600)], now=day + 4 * 3600)
+    backend.aggregate()
+    DefinitionsStore(backend.store, clock=lambda: day + 5 * 3600).put("shop.example.com", "page_groups", "Blog",
+                                                                       {"pattern": "/blog/**"})
+    handler.services().aggregator.definitions.clear()
+    calls: set[tuple[str, str]] = set()
+    keys: list[str] = []
+
+    def record(model, params, **_):
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        calls.update((model.name, table) for table in tables)
+        if model.name == "PutItem" and params["TableName"] == backend.store.settings.stats_table:
+            keys.append(params["Item"]["pk"]["S"])
+
+    # WHEN the schedule runs the recount job (as the reports function), then the rollup consumer takes its marker
+    backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
+    result = backend.handler({"liveinsight": "recount"}, None)
+    backend.store.client.meta.events.unregister("before-parameter-build.dynamodb", record)
+    assert [(r["name"], r["sessions"]) for r in result["recounted"]] == [("Blog", 1)]
+    job, job_keys = set(calls), list(keys)
+    calls.clear()
+    backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
+    from liveinsight.local.server import StreamPoller
+
+    StreamPoller(backend.store.settings, backend.handler, consumer="rollup").poll_once()
+    backend.store.client.meta.events.unregister("before-parameter-build.dynamodb", record)
+    # THEN the reports function may make every call the job made (its stats puts: definitions items only)
+    settings = backend.store.settings
+    tables = {settings.events_table: "EventsTable", settings.stats_table: "StatsTable",
+              settings.sessions_table: "SessionsTable"}
+    statements = policy_statements(transformed, "ReportFunction")
+    for table, logical_id in tables.items():
+        assert {f"dynamodb:{op}" for op, t in job if t == table} <= actions_on(statements, logical_id), logical_id
+    put = next(s for s in statements if s.get("Sid") == "KeepAlertState")
+    patterns = put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert job_keys and all(any(fnmatchcase(key, p) for p in patterns) for key in job_keys), job_keys
+    # AND the rollup consumer may Query the marked session's raw events
+    assert ("Query", settings.events_table) in calls
+    statements = policy_statements(transformed, "StreamAggregatorFunction")
+    for table, logical_id in tables.items():
+        assert {f"dynamodb:{op}" for op, t in calls if t == table} <= actions_on(statements, logical_id), logical_id
 
 
 def test_every_function_logs_to_a_group_with_retention(transformed):

@@ -168,3 +168,32 @@ def test_a_definition_changed_before_its_markers_are_counted_is_recounted_once_a
     # THEN the group counts the docs page view only, once
     data = stats(backend, f"from={day}&to={day + 86400}&site={SITE}&page_group=Reading", now=day + 86400)["totals"]
     assert (data["page_views"], data["sessions"], data["visitors"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("crash_at", [1, 5, 12])
+def test_the_recount_counts_once_when_the_aggregator_dies_in_the_middle_of_the_markers_batch(backend, monkeypatch,
+                                                                                             crash_at):
+    from liveinsight.recount import Recounter
+    from liveinsight.store import Store, StoreUnavailable
+
+    # GIVEN the day's visits with the page group, goals and funnel defined at 05:00, and the recount job done
+    day = midnight()
+    stream = seeded_stream(7, day)
+    define(backend, day - 3600, late=False)
+    arrive(backend, stream, random.Random(7), day, lambda: define(backend, day + HALFWAY, late=True))
+    backend.aggregate()
+    assert Recounter(backend.store, clock=lambda: day + 86400).run()["recounted"]
+    # WHEN the aggregator dies at its `crash_at`th item write of the markers' batch (the batch is delivered again)
+    real, writes = Store.put_versioned, []
+
+    def dying(self, *args, **kwargs):
+        writes.append(args[1].get("pk"))
+        if len(writes) == crash_at:
+            raise StoreUnavailable("the container was stopped")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "put_versioned", dying)
+    backend.aggregate()
+    assert len(writes) > crash_at
+    # THEN every definition has the numbers it would have had from the start, once
+    assert_exact(backend, stream, day)
