@@ -390,6 +390,31 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _recount(args: argparse.Namespace) -> int:
+    """`recount`: run the recount job once (what the schedule runs every 5 minutes; `up`, every minute)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .errors import StoreUnavailable
+    from .recount import RECOUNT_AFTER_SECONDS, Recounter
+    from .store import Store
+
+    settings = _store_settings(args.dynamodb_endpoint)
+    try:
+        result = Recounter(Store(settings), settings).run()
+    except (StoreUnavailable, BotoCoreError, ClientError) as exc:
+        print(f"liveinsight recount: cannot reach {settings.dynamodb_endpoint or 'AWS DynamoDB'} ({exc}); pass "
+              "--dynamodb-endpoint URL or configure AWS credentials for the deployment's region", file=sys.stderr)
+        return 1
+    for done in result["recounted"]:
+        since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(done["counted_from"]))
+        print(f"{done['site']}: {done['kind'].replace('_', ' ')[:-1]} {done['name']!r} now counts from {since} "
+              f"({done['sessions']} session(s) recounted from their raw events)")
+    if not result["recounted"]:
+        print("nothing to recount: every stored definition counts the raw events still kept (or its `since` is "
+              f"under {RECOUNT_AFTER_SECONDS} s old; run again in a minute)")
+    return 0
+
+
 def _store_settings(endpoint: str | None) -> config.Settings:
     """Settings whose store is `endpoint`, else $AWS_ENDPOINT_URL_DYNAMODB, else a running local stack, else AWS."""
     settings = config.Settings.from_env()
@@ -612,6 +637,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dynamodb-endpoint", metavar="URL",
                         help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
     replay.set_defaults(run=_replay)
+
+    recount = commands.add_parser("recount", help="count new page groups, goals and funnels over the raw events "
+                                                  "still kept (the job the deployment runs every 5 minutes); once "
+                                                  "each, however often this runs")
+    recount.add_argument("--dynamodb-endpoint", metavar="URL",
+                         help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, a running local stack, or AWS)")
+    recount.set_defaults(run=_recount)
 
     from .reports.report import DEFAULT_REPORT_PERIOD, FORMATS, REPORT_PERIODS
 

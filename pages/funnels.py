@@ -1,7 +1,7 @@
 """Funnels: of the visits that reached each step, how many went on to the next, in order."""
 import streamlit as st
 
-from liveinsight.dashboard import charts, text, ui
+from liveinsight.dashboard import charts, definitions, text, ui
 from liveinsight.dashboard.client import ApiError
 
 filters = ui.current_filters()
@@ -9,7 +9,8 @@ ui.page_header(":material/filter_list: Funnels", filters)
 ui.campaign_notice(filters)
 site = ui.one_site(filters, ui.load_stats(filters, limit=1).sites, "funnels")
 try:
-    names = ui.site_definitions(site).names("funnels")
+    known = ui.site_definitions(site)
+    names = known.names("funnels")
 except ApiError as exc:
     ui.error_panel(exc)
     st.stop()
@@ -26,5 +27,6 @@ if steps.empty or not steps["visits"].iloc[0]:
     st.stop()
 ui.chart(charts.funnel_chart(steps, title=f"{text.chart_text(name)}: visits at each step"))
 ui.table(steps, "funnel.csv")
+funnel = next((f for f in known.funnels if f["name"] == name), {})
 st.caption("A visit counts in the furthest step it reached in order by time (a late event is placed by its "
-           "time), in the bucket where it started; visitors once per day.")
+           f"time), in the bucket where it started; visitors once per day. It counts {definitions.counting(funnel)}.")

@@ -20,7 +20,7 @@ if goals.empty:
     st.page_link("pages/settings.py", label="Settings", icon=":material/tune:")
     st.stop()
 
-shown = goals.assign(counting=[definitions.counting({"since": since}) for since in goals["since"]])
+shown = goals.assign(counting=[definitions.counting(goal) for goal in goals.to_dict("records")])
 shown = shown[["name", "visitors", "conversions", "visits", "conversion_rate", "counting"]].rename(columns={"name": "goal"})
 left, right = st.columns(2)
 with left:

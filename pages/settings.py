@@ -93,8 +93,9 @@ try:
 except ApiError as exc:
     ui.error_panel(exc)
     st.stop()
-st.caption(f"Page groups, goals and funnels of {text.plain(site)}. A new one counts from when it is added "
-           "(and from the raw events still kept, the last 24 hours); seeded ones from the start.")
+st.caption(f"Page groups, goals and funnels of {text.plain(site)}. A new one counts from when it is added, and "
+           "within minutes also the raw events still kept from before (the last 24 hours): Counting says from "
+           "when. Seeded ones count from the start.")
 
 done, error = st.session_state.pop("_definitions_done", None), st.session_state.pop("_definitions_error", None)
 if done:

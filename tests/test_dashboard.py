@@ -1111,9 +1111,10 @@ def test_hostile_place_names_are_text_in_banners_captions_and_tables(fake, label
 
 SHOP_GOALS = [
     {"name": "signup", "visitors": 120, "conversions": 150, "visits": 130, "conversion_rate": 0.1216, "since": 0,
-     "revenue": []},
+     "counted_from": 0, "revenue": []},
     {"name": "purchase", "visitors": 40, "conversions": 44, "visits": 41, "conversion_rate": 0.0405,
-     "since": 1_796_000_000, "revenue": [{"currency": "USD", "total": 4321.5, "average": 98.22, "conversions": 44}]},
+     "since": 1_796_000_000, "counted_from": None,
+     "revenue": [{"currency": "USD", "total": 4321.5, "average": 98.22, "conversions": 44}]},
 ]
 
 
@@ -1126,7 +1127,8 @@ def test_goals_page_lists_each_goal_with_its_rate_and_revenue_and_one_goal_by_so
     goals = table_with(at, "conversion_rate")
     assert goals["goal"].tolist() == ["signup", "purchase"]
     assert goals["visitors"].tolist() == [120, 40] and goals["conversions"].tolist() == [150, 44]
-    assert goals["counting"].tolist()[0] == "from the start" and goals["counting"].tolist()[1].startswith("since ")
+    assert goals["counting"].tolist() == ["from the start", "since 2026-11-30 00:53 UTC; the raw events from before "
+                                                            "being recounted"]
     assert table_with(at, "currency")["total"].tolist() == [4321.5]
     # AND the first goal is shown over time, asked of the API as goal=signup for that site
     assert any(call.get("goal") == "signup" and call.get("site") == "shop.example.com" for call in fake.stats_calls())
@@ -1156,7 +1158,8 @@ def test_funnels_page_draws_the_chosen_funnel_with_each_step(fake):
          "conversion_from_start": 0.13, "drop_off": 290}]})
     fake.site_definitions["shop.example.com"] = {"site": "shop.example.com", "version": 1, "page_groups": [],
                                                  "goals": [], "funnels": [{"name": "checkout", "steps": [
-                                                     "landing", "pricing", "signup"], "since": 0, "seeded": True}]}
+                                                     "landing", "pricing", "signup"], "since": 1_796_000_000,
+                                                     "seeded": False, "counted_from": 1_795_920_000}]}
     # WHEN the Funnels page opens
     at = open_page(PAGES["funnels"])
     # THEN the funnel is asked for by name and drawn step by step with the visits at each
@@ -1165,6 +1168,8 @@ def test_funnels_page_draws_the_chosen_funnel_with_each_step(fake):
     assert spec["data"][0]["type"] == "funnel" and spec["data"][0]["x"] == [1000, 420, 130]
     steps = table_with(at, "drop_off")
     assert steps["drop_off"].tolist() == [0, 580, 290]
+    # AND it says from when it counts: the oldest raw event it was recounted over
+    assert any("It counts since 2026-11-29 02:40 UTC." in c.value for c in at.caption)
 
 
 def type_into(selectbox, value: str):

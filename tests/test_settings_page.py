@@ -166,5 +166,9 @@ def test_hostile_names_show_as_text(fake):
 def test_the_tables_are_plain_functions_of_the_answer():
     definitions = Definitions.from_json(SHOP)
     assert defs.funnels_table(definitions).columns.tolist() == ["Name", "Steps", "Counting", "Defined"]
-    assert defs.counting({"since": 0}) == "from the start"
+    assert defs.counting({"since": 0, "counted_from": 0}) == "from the start"
+    # a new one says from when it counts, and that the raw events from before it are still to be recounted
+    assert defs.counting({"since": 1_796_000_000, "counted_from": None}) == \
+        "since 2026-11-30 00:53 UTC; the raw events from before being recounted"
+    assert defs.counting({"since": 1_796_000_000, "counted_from": 1_795_920_000}) == "since 2026-11-29 02:40 UTC"
     assert defs.goal_body(defs.EVENT, " signup ", "", "", "", "") == {"event_type": "signup"}

@@ -63,7 +63,7 @@ REALTIME_COUNTRY_COLUMNS = ("country", "active_sessions")
 PROPERTY_COLUMNS = ("key", "value", "events", "visitors")
 CHANNEL_COLUMNS = ("channel", "visitors", "sessions", "bounce_rate")
 PAGE_GROUP_COLUMNS = ("page_group", "page_views", "sessions", "visitors")
-GOAL_COLUMNS = ("name", "visitors", "conversions", "visits", "conversion_rate", "since")
+GOAL_COLUMNS = ("name", "visitors", "conversions", "visits", "conversion_rate", "since", "counted_from")
 REVENUE_COLUMNS = ("goal", "currency", "total", "average", "conversions")
 REVENUE_SOURCE_COLUMNS = ("source", "currency", "revenue")
 FUNNEL_COLUMNS = ("step", "goal", "visits", "visitors", "conversion_from_previous", "conversion_from_start", "drop_off")
@@ -445,7 +445,8 @@ class Definitions:
     """A site's page groups, goals and funnels (GET /api/definitions, openapi.yaml `Definitions`).
 
     Each definition is the API's object: `name`, its fields, `since` (epoch seconds from when it
-    counts; 0 from the start) and `seeded` (defined at deploy time).
+    counts as events arrive; 0 from the start), `seeded` (defined at deploy time) and `counted_from`
+    (the oldest event its numbers hold once the raw events kept were recounted; None until then).
     """
 
     site: str

@@ -18,11 +18,24 @@ FROM_THE_START = "from the start"
 
 
 def counting(definition: dict[str, Any]) -> str:
-    """"from the start" (seeded, or counted since before raw events expire) or "since 2026-12-01 09:30 UTC"."""
+    """From when a definition's numbers hold events: "from the start" (seeded), "since 2026-12-01 09:30 UTC"
+    (the oldest raw event it was recounted over, or when it was saved), or, while the recount job has yet to
+    count the raw events kept from before it was saved, "since 09:31 UTC; the last 24 h being recounted"."""
     since = int(definition.get("since") or 0)
+    counted_from = definition.get("counted_from", since)
+    if counted_from is not None and not _missing(counted_from):
+        return FROM_THE_START if not int(counted_from) else f"since {_utc(int(counted_from))}"
     if not since:
         return FROM_THE_START
-    return f"since {datetime.fromtimestamp(since, timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"since {_utc(since)}; the raw events from before being recounted"
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and value != value  # NaN: a table cell of None
+
+
+def _utc(at: int) -> str:
+    return f"{datetime.fromtimestamp(at, timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
 def _defined(definition: dict[str, Any]) -> str:
