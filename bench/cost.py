@@ -21,7 +21,8 @@ touched, the largest item written; then the read units of single API calls. Figu
 ratios within one run, so a slow machine changes the run time, not the result.
 The stack runs both consumers of the events stream at the template's windows (realtime 1 s,
 rollups 60 s; LIVEINSIGHT_STREAM_WINDOW_SECONDS / LIVEINSIGHT_ROLLUP_WINDOW_SECONDS change them).
-Then the all-in dollars per million beacon events on each collector path the template offers
+Then what a page group added now costs to recount over the raw events kept (issue 21), and
+the all-in dollars per million beacon events on each collector path the template offers
 (and API Gateway's HTTP API for comparison), with the collector's Lambda duration measured as
 its handler's own time, and what a stack costs a month at 0, 1M, 10M and 100M events.
 Targets (issues 10, 19 and 23): <= 3.5 write units per event in total with visitors and places, <= 100 read units per
@@ -429,6 +430,29 @@ TARGET_YEAR_READ_UNITS = 50
 TARGET_YEAR_MS = 200
 
 
+def recount_cost(stack: Any, meter: Meter) -> dict[str, Any]:
+    """What a page group added now costs to recount over the raw events kept (liveinsight/recount.py): the
+    job's Scan and markers, then the rollup consumer's Queries and writes, metered from the job to idle."""
+    from liveinsight.recount import RECOUNT_AFTER_SECONDS, Recounter
+
+    site = urlsplit(SITE).hostname
+    stack.services.definitions.put(site, "page_groups", "catalogue", {"pattern": "/products/**"})
+    stack.services.aggregator.definitions.clear()  # a warm aggregator reads it within its minute
+    meter.reset()
+    started = time.perf_counter()
+    result = Recounter(stack.services.store, stack.settings,
+                       clock=lambda: time.time() + 2 * RECOUNT_AFTER_SECONDS).run()
+    job = meter.report()
+    wait_aggregated(stack, timeout=600.0)
+    total = meter.report()
+    (done,) = [r for r in result["recounted"] if r["name"] == "catalogue"]
+    return {"sessions": done["sessions"], "seconds": round(time.perf_counter() - started, 1),
+            "job": {"read_units": job["read_units"], "write_units": job["write_units"], "requests": job["requests"]},
+            "aggregation": {"read_units": total["read_units"] - job["read_units"],
+                            "write_units": total["write_units"] - job["write_units"],
+                            "requests": total["requests"] - job["requests"]}}
+
+
 def fill_earlier_months(stack: Any, months: int = 12) -> int:
     """Copies of this month's month items into the `months` before it (the bench has one day of traffic):
     a year view then reads twelve months of a shop's full-size items. Returns the items copied."""
@@ -553,6 +577,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "largest_write": named(report["largest_write"], names),
                             "tables": {logical(scope, names): usage for scope, usage in report["tables"].items()}}
         result["single_calls"] = single_call_costs(http, url, meter, names)
+        result["recount"] = recount_cost(stack, meter)
         result["year_months_copied"] = fill_earlier_months(stack)
         result["year_calls"] = year_view_costs(http, url, meter, names)
     finally:
@@ -744,6 +769,14 @@ def print_report(result: dict) -> bool:
                      f"{read['bytes']:,} B in {read['table']}" if read else "-", f"${daily:.3f}"))
     print_table(("call", "read units", "requests", "items read", "largest item read", "per day every 10 s"), rows)
 
+    recount = result["recount"]
+    raw = p1["events"] + p2["sent"]
+    print()
+    print(f"recount of a page group added now (/products/**) over the {raw:,} raw events kept: "
+          f"{recount['sessions']:,} sessions marked; the job {recount['job']['read_units']:,.1f} read units "
+          f"(one Scan) and {recount['job']['write_units']:,.0f} write units (markers, and counted_from); the rollup "
+          f"consumer {recount['aggregation']['read_units']:,.1f} read units and "
+          f"{recount['aggregation']['write_units']:,.0f} write units; {recount['seconds']} s to idle")
     print()
     print(f"a year at a glance: 12 monthly points from month items (this month's copied into the 11 before it, "
           f"{result['year_months_copied']} items, so each month is full size); median of 5 calls on the local stack:")
