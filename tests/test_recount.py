@@ -12,8 +12,10 @@ from dataclasses import replace
 
 import pytest
 
+from urllib.parse import quote
+
 from conftest import collect, midnight, stats_at as stats
-from test_goals import DEFINITIONS, SITE, independent, seeded_stream
+from test_goals import DEFINITIONS, SITE, event, independent, seeded_stream
 
 # Defined halfway through the day; the rest of DEFINITIONS exists from before it.
 LATE = {"page_groups": {"Blog"}, "goals": {"Pro signup", "Purchase"}, "funnels": {"Checkout"}}
@@ -43,7 +45,7 @@ def arrive(backend, stream: list[dict], rng, day: int, on_halfway) -> None:
         if on_halfway is not None and at >= day + HALFWAY:
             on_halfway()
             on_halfway = None
-        collect(backend, [event], now=day + 86400)
+        collect(backend, [event], now=at)
         if i % 5 == 0:
             backend.aggregate()
 
@@ -197,3 +199,62 @@ def test_the_recount_counts_once_when_the_aggregator_dies_in_the_middle_of_the_m
     assert len(writes) > crash_at
     # THEN every definition has the numbers it would have had from the start, once
     assert_exact(backend, stream, day)
+
+
+def twin(body: dict) -> dict:
+    """A definition's body with its goal steps renamed to their twins."""
+    return {**body, "steps": [f"{step} again" for step in body["steps"]]} if "steps" in body else body
+
+
+def test_a_twin_defined_halfway_ends_with_the_numbers_of_one_defined_from_the_start_across_midnight(backend):
+    from liveinsight import handler
+    from liveinsight.definitions import DefinitionsStore
+    from liveinsight.recount import Recounter
+
+    # GIVEN the shop's definitions from before the day, and the day's visits arriving late and out of order,
+    # with visits that cross the midnights before and after it (a visitor's own id: one visit each)
+    day = midnight()
+    stream = seeded_stream(9, day)
+    for n, (start, person) in enumerate([(day - 240, "owl"), (day + 86400 - 200, "lark")]):
+        stream += [event(person, start, 900 + 3 * n, page="/", referrer="https://news.ycombinator.com/item"),
+                   event(person, start + 360, 901 + 3 * n, page="/blog/late-night"),
+                   event(person, start + 500, 902 + 3 * n, "purchase", "/checkout", {"amount": 49.5})]
+    define(backend, day - 3600, late=False)
+    define(backend, day - 3600, late=True)
+
+    def twins() -> None:  # AND at 05:00, a twin of each page group, goal and funnel: the same body, another name
+        store = DefinitionsStore(backend.store, clock=lambda: day + HALFWAY)
+        for kind in ("page_groups", "goals", "funnels"):
+            for definition in DEFINITIONS[SITE][kind]:
+                store.put(SITE, kind, f"{definition['name']} again", twin({k: v for k, v in definition.items()
+                                                                           if k != "name"}))
+        handler.services().aggregator.definitions.clear()
+
+    arrive(backend, stream, random.Random(9), day, twins)
+    # WHEN the recount job runs
+    Recounter(backend.store, clock=lambda: day + 2 * 86400).run()
+    # THEN each twin has its original's numbers, in every bucket of the three days
+    query = f"from={day - 86400}&to={day + 2 * 86400}&site={SITE}&limit=100"
+    data = stats(backend, query + "&interval=hour", now=day + 2 * 86400)
+    groups = {row["page_group"]: row for row in data["page_groups"]}
+    goals = {goal["name"]: goal for goal in data["goals"]}
+    for kind, found in (("page_groups", groups), ("goals", goals)):
+        for definition in DEFINITIONS[SITE][kind]:
+            name = definition["name"]
+            original, again = dict(found[name]), dict(found[f"{name} again"])
+            for row in (original, again):
+                for field in ("page_group", "name", "since", "counted_from"):
+                    row.pop(field, None)
+            assert again == original, name
+            parameter = "page_group" if kind == "page_groups" else "goal"
+            for interval in ("hour", "day"):
+                one, two = (stats(backend, f"{query}&interval={interval}&{parameter}={quote(n)}", now=day + 2 * 86400)
+                            for n in (name, f"{name} again"))
+                for answer in (one, two):
+                    answer.pop("goal", None)
+                    answer.pop("range", None)
+                assert two == one, (name, interval)
+    one, two = (stats(backend, f"{query}&interval=hour&funnel={quote(n)}", now=day + 2 * 86400)["funnel"]["steps"]
+                for n in ("Checkout", "Checkout again"))
+    assert [(s["visits"], s["visitors"]) for s in two] == [(s["visits"], s["visitors"]) for s in one]
+    assert one[0]["visits"] > 0 and groups["Blog"]["sessions"] > 0
