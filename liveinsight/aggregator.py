@@ -582,16 +582,24 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
 # -- recounts (liveinsight/recount.py) --------------------------------------------------
 
 
-def _fresh_fold(fold: Fold, events: list[dict[str, Any]], definitions: Definitions) -> tuple[Fold, SessionState | None]:
-    """One visitor's `events` (time order) folded from nothing under `definitions`: the rollups of its ended
-    visits and the event-level counts of all (the last visit is left open), and its last visit's state."""
+def _fresh_fold(fold: Fold, events: list[dict[str, Any]],
+                definitions: Definitions) -> tuple[Fold, dict[str, SessionState]]:
+    """One visitor's `events` (under its ids by day) folded from nothing under `definitions`, in time order, as the
+    stream folded them: a new day's event continues the previous day's open visit, a new day's first visit
+    continues its visitor's days. The rollups of its ended visits and the event-level counts of all (the last
+    visit of each id is left open), and each id's last visit's state."""
     fresh = Fold(fold.now, realtime=False, all_sites=bool(fold.levels_for_all), rollups=True, props=fold.props,
                  definitions=lambda site: definitions, zones=fold.zones)
-    state: SessionState | None = None
+    states: dict[str, SessionState] = {}
     before: dict[str, SessionState | None] = {}
-    for event in events:
-        state = fresh.add_event(event, state, before) or state
-    return fresh, state
+    for event in sorted(_continue_visits(events, {}),
+                        key=lambda e: (event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW)):
+        sid = event["session_id"]
+        visitor = states.get(event["pid"]) if event.get("pid") and sid not in states else None
+        state = fresh.add_event(event, states.get(sid), before, visitor)
+        if state is not None:
+            states[sid] = state
+    return fresh, states
 
 
 def _add_into(target: dict, delta: dict, sign: int = 1) -> None:
@@ -634,6 +642,14 @@ def _recounted_part(key: tuple[str, str], delta: dict, site: str, kind: str, nam
         if row is not None:
             return {**delta, "t": [0] * len(delta["t"]), "m": {}, "x": {}, "b": {r.PAGE_GROUPS: {r.label(name): row}}}
     return None
+
+
+def _is_recounted_key(key: str, kind: str, name: str, funnels: list[str]) -> bool:
+    """Whether a visitor key is the recounted definition's: a page group's or goal's own, or a step of the
+    funnels it changes."""
+    if key == visitor_key(r.PAGE_GROUP if kind == PAGE_GROUPS else r.GOAL, name) and kind != FUNNELS:
+        return True
+    return any(key.startswith(f"{FUNNEL_STEP}\t{funnel}\t") for funnel in funnels)
 
 
 def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: str, funnels: list) -> None:
@@ -871,10 +887,12 @@ class Aggregator:
         # the marker's session's raw events, read here (a store failure fails the batch, never parks it).
         markers = [e for e in events if is_recount(e)] if rollups else []
         events = [e for e in events if not is_recount(e)]
-        missing = sorted({e["session_id"] for e in events + markers if not e.get("bot")} - set(states))
+        chained = {sid for m in markers for sid in m.get("ids") or ()}  # a visitor's other days' ids
+        missing = sorted(({e["session_id"] for e in events + markers if not e.get("bot")} | chained) - set(states))
         self._read_states(missing, batch, states, done, rollups)
-        raw = {sid: self.store.events_of(sid) for sid in sorted({m["session_id"] for m in markers} - done)
-               if sid in states}
+        markers = [m for m in markers if m["session_id"] not in done]
+        raw = {sid: self.store.events_of(sid)
+               for sid in sorted({i for m in markers for i in m.get("ids") or [m["session_id"]]})}
         # A visitor's id changes at midnight: an event under today's id whose visit is unknown
         # continues the visit of yesterday's id (`pid`) when that visit is still open.
         previous = sorted({e["pid"] for e in events if e.get("pid") and not e.get("bot")
@@ -906,8 +924,7 @@ class Aggregator:
                 if state is not None:
                     states[sid] = state
             for marker in markers:
-                if marker["session_id"] in raw:
-                    self._recount(fold, marker, states[marker["session_id"]], raw[marker["session_id"]], before)
+                self._recount(fold, marker, states, raw, before)
             for sid, previous in before.items():
                 fold.settle(sid, previous, fold.sessions[sid])
                 fold.settle_visitor(sid, fold.sessions[sid])
@@ -915,40 +932,42 @@ class Aggregator:
             raise UnappliableRecords(f"folding the records failed: {exc!r}") from exc
         return fold
 
-    def _recount(self, fold: Fold, marker: dict[str, Any], state: SessionState, raw: list[dict[str, Any]],
-                 before: dict[str, SessionState | None]) -> None:
+    def _recount(self, fold: Fold, marker: dict[str, Any], states: dict[str, SessionState],
+                 raw: dict[str, list[dict[str, Any]]], before: dict[str, SessionState | None]) -> None:
         """Count the marker's definition in its visitor's raw events older than its `since`, as if it had always
         existed: what the visitor's past visits contribute with it counted from the start, minus what they
-        contribute as counted (from `since`), in the definition's own items only; and the visitor's state takes
-        what the definition knows of its current visit, so the batch's settling adds that visit's difference."""
+        contribute as counted (from `since`), in the definition's own items only; and the visitor's states (one
+        per day's id) take what the definition knows of their current visits, so the batch's settling adds
+        those visits' difference."""
         kind, name, since = marker["recount"]
-        definitions = fold.definitions(state.site)
+        ids = marker.get("ids") or [marker["session_id"]]
+        live = {sid: states[sid] for sid in ids if sid in states}
+        definitions = fold.definitions(marker.get("site") or "")
         current = definitions.find(kind, name)
         tag = recount_tag(kind, name, since)
-        if current is None or current.seeded or current.since != since or tag in state.recounted:
+        if not live or current is None or current.seeded or current.since != since \
+                or any(tag in state.recounted for state in live.values()):
             fold.result.ignored += 1  # changed or deleted since (its new version has a marker of its own)
             return
-        upto = max(state.last, state.tail[0])  # what the visitor's state holds; later events are still to come
-        events = sorted((e for e in map(unpack, raw) if not e.get("bot") and not is_recount(e)
-                         and event_time(e["timestamp"]) <= upto),
-                        key=lambda e: (event_time(e["timestamp"]), e["event_type"] != PAGE_VIEW))
+        # What the visitor's states hold; later events are still to come.
+        upto = max(max(state.last, state.tail[0]) for state in live.values())
+        events = [e for sid in ids for e in map(unpack, raw.get(sid, ()))
+                  if not e.get("bot") and not is_recount(e) and event_time(e["timestamp"]) <= upto]
         # As this visitor's events are counted now (the definitions recounted before count from the start)...
+        recounted = {t for state in live.values() for t in state.recounted}
         counting = definitions
         for other_kind in (PAGE_GROUPS, GOALS, FUNNELS):
             for other in definitions.of(other_kind):
-                if recount_tag(other_kind, other.name, other.since) in state.recounted:
+                if recount_tag(other_kind, other.name, other.since) in recounted:
                     counting = counting.with_definition(other_kind, replace(other, since=0))
         # ... and with this one from the start too: a goal's funnels take its earlier conversions as steps.
-        always, always_state = _fresh_fold(fold, events, counting.with_definition(kind, replace(current, since=0)))
+        always, always_states = _fresh_fold(fold, events, counting.with_definition(kind, replace(current, since=0)))
         counted, _ = _fresh_fold(fold, events, counting)
         funnels = [name] if kind == FUNNELS else definitions.funnels_with(name) if kind == GOALS else []
-        sid = state.session_id
-        if sid not in before:
-            before[sid] = _copy(state)
-            fold.visitors_before[sid] = state.visitor_keys()
+        site = next(iter(live.values())).site
         for key in always.rollups.keys() | counted.rollups.keys():
             difference = _difference(always.rollups.get(key), counted.rollups.get(key))
-            part = _recounted_part(key, difference, state.site, kind, name, funnels)
+            part = _recounted_part(key, difference, site, kind, name, funnels)
             if part is None or r.is_empty(part):
                 continue
             if key in fold.rollups:
@@ -956,10 +975,21 @@ class Aggregator:
             else:
                 fold.rollups[key] = part
                 fold.capacity[key] = always.capacity.get(key) or counted.capacity[key]
-        if always_state is not None:
-            _take_recounted(state, always_state, kind, name, [definitions.funnel(f) for f in funnels])
-        state.recounted.append(tag)
-        fold.sessions[sid] = state
+        counted_days: set[tuple[int, str]] = set()  # the visitor's (day, key) of the definition, counted by an id
+        for sid, state in sorted(live.items(), key=lambda pair: pair[1].start):
+            if sid not in before:
+                before[sid] = _copy(state)
+                fold.visitors_before[sid] = state.visitor_keys()
+            if sid in always_states:
+                _take_recounted(state, always_states[sid], kind, name, [definitions.funnel(f) for f in funnels])
+            # A later day's id began with its visitor's days: what an earlier id counts, it does not count again.
+            mine = {day_key: minute for day_key, minute in state.visitor_keys().items()
+                    if _is_recounted_key(day_key[1], kind, name, funnels)}
+            for day_key in mine.keys() & counted_days:
+                fold.visitors_before[sid][day_key] = mine[day_key]
+            counted_days |= mine.keys()
+            state.recounted.append(tag)
+            fold.sessions[sid] = state
 
     def _read_states(self, ids: list[str], batch: Batch, states: dict[str, SessionState], done: set[str],
                      rollups: bool) -> None:

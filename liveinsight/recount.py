@@ -9,10 +9,11 @@ older than its `since`:
    definition with no `counted_from` yet is due once its `since` is RECOUNT_AFTER_SECONDS old (every
    event before it has reached the stream by then).
 2. One Scan of the events table finds the session ids of each due site with an event older than the
-   definition's `since`, and the oldest such event.
-3. Each of those session ids gets a marker (`items.events.recount_marker`) in its own partition of the
-   events table, written only where there is none. The stream delivers it in order with that session's
-   events, and the rollup consumer recounts the definition over the session's raw events there
+   definition's `since` that it counts, and the oldest such event; and links a visitor's ids by day (an
+   event under a new day's derived id names the previous day's, `pid`).
+3. Each of those visitors gets a marker (`items.events.recount_marker`) in the partition of its first
+   day's id, naming its ids by day, written only where there is none. The stream delivers it in order with
+   that id's events, and the rollup consumer recounts the definition over the visitor's raw events there
    (`Aggregator._recount`): exactly once per stats item, like any event, through the ledger.
 4. Then the definition's `counted_from` is set to the oldest event found (its `since` when none):
    the API and the dashboard say from when it counts.
@@ -72,17 +73,20 @@ class Recounter:
         due = self.due(now)
         if not due:
             return {"job": "recount", "recounted": []}
-        latest = max(x.since for _, definitions in due.values() for _, x in definitions)
         # Per site and due definition, the session ids with an event it counts older than its `since`; per
-        # site and definition, the oldest event older than its `since` (from when it then counts).
+        # site and definition, the oldest event older than its `since` (from when it then counts); and the
+        # visitors' ids by day: an event under a new day's id names the previous day's (`pid`), whose visit
+        # it may continue (`aggregator._continue_visits`), so the two are recounted together.
         marked: dict[tuple[str, str, str], set[str]] = {}
         oldest: dict[tuple[str, str, str], float] = {}
-        for item in self.store.scan_events(before=latest):
+        chains = _Chains()
+        for item in self.store.scan_events():
             event = unpack(item)
             site = event.get("site") or ""
             if site not in due or event.get("bot") or is_recount(event):
                 continue
             at = event_time(item["timestamp"])
+            chains.see(item["session_id"], event.get("pid"), at)
             event["page"] = r.label(event["page"]) if event.get("page") is not None else None
             known, definitions = due[site]
             for kind, definition in definitions:
@@ -97,14 +101,16 @@ class Recounter:
             for kind, definition in definitions:
                 key = (site, kind, definition.name)
                 written = 0
-                for sid in sorted(marked.get(key, ())):
-                    marker = recount_marker(session_id=sid, site=site, kind=kind, name=definition.name,
-                                            since=definition.since, ttl=int(now + MARKER_TTL_SECONDS))
+                visitors = {chains.root(sid) for sid in marked.get(key, ())}
+                for root in sorted(visitors):
+                    marker = recount_marker(session_id=root, site=site, kind=kind, name=definition.name,
+                                            since=definition.since, ttl=int(now + MARKER_TTL_SECONDS),
+                                            ids=chains.members(root))
                     written += self.store.put_if_absent(self.settings.events_table, marker, key="session_id")
                 counted_from = int(oldest[key]) if key in oldest else definition.since
                 if self.definitions.mark_counted(site, kind, definition.name, definition.since, counted_from):
                     recounted.append({"site": site, "kind": kind, "name": definition.name,
-                                      "counted_from": counted_from, "sessions": len(marked.get(key, ())),
+                                      "counted_from": counted_from, "sessions": len(visitors),
                                       "markers_written": written})
         return {"job": "recount", "recounted": recounted}
 
@@ -119,3 +125,40 @@ def _counts(known: d.Definitions, kind: str, definition: d.Definition, event: di
     if kind == d.GOALS:
         return known.goal_hit(definition, event)
     return True
+
+
+class _Chains:
+    """A visitor's ids by day, linked by the previous day's id its events name (`pid`): each chain is
+    recounted once, by a marker in the partition of its id with the earliest event (its first day's)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.first: dict[str, float] = {}
+        self._groups: dict[str, list[str]] | None = None  # by chain, once every event is seen
+
+    def see(self, sid: str, pid: str | None, at: float) -> None:
+        self.first[sid] = min(self.first.get(sid, at), at)
+        self._find(sid)
+        if pid and pid != sid:
+            a, b = self._find(sid), self._find(pid)
+            if a != b:
+                self.parent[a] = b
+
+    def _find(self, sid: str) -> str:
+        self.parent.setdefault(sid, sid)
+        while self.parent[sid] != sid:
+            self.parent[sid] = self.parent[self.parent[sid]]
+            sid = self.parent[sid]
+        return sid
+
+    def members(self, sid: str) -> list[str]:
+        """Every id of `sid`'s chain, sorted."""
+        if self._groups is None:
+            self._groups = {}
+            for member in sorted(self.parent):
+                self._groups.setdefault(self._find(member), []).append(member)
+        return self._groups[self._find(sid)]
+
+    def root(self, sid: str) -> str:
+        """The chain's id with the earliest event (ids without an event kept come first: their day was earlier)."""
+        return min(self.members(sid), key=lambda m: (self.first.get(m, float("-inf")), m))

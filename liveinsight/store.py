@@ -288,13 +288,12 @@ class Store:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def scan_events(self, before: float) -> Iterator[dict[str, Any]]:
-        """The session id, range key, type and enrichment of every raw event older than `before` (epoch seconds),
-        page by page (a Scan reads the whole table: one eventually consistent read unit per 8 KB)."""
+    def scan_events(self) -> Iterator[dict[str, Any]]:
+        """The session id, range key, type and enrichment of every raw event, page by page (a Scan reads the
+        whole table: one eventually consistent read unit per 8 KB)."""
         kwargs: dict[str, Any] = {
             "TableName": self.settings.events_table, "ProjectionExpression": "session_id, #t, event_type, x",
-            "FilterExpression": "#t < :before", "ExpressionAttributeNames": {"#t": "timestamp"},
-            "ExpressionAttributeValues": {":before": {"N": str(int(before))}},
+            "ExpressionAttributeNames": {"#t": "timestamp"},
         }
         while True:
             response = self._call("scan", **kwargs)

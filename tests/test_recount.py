@@ -45,7 +45,8 @@ def arrive(backend, stream: list[dict], rng, day: int, on_halfway) -> None:
         if on_halfway is not None and at >= day + HALFWAY:
             on_halfway()
             on_halfway = None
-        collect(backend, [event], now=at)
+        event = dict(event)
+        collect(backend, [event], ip=event.pop("ip", "198.51.100.1"), now=at)
         if i % 5 == 0:
             backend.aggregate()
 
@@ -212,13 +213,23 @@ def test_a_twin_defined_halfway_ends_with_the_numbers_of_one_defined_from_the_st
     from liveinsight.recount import Recounter
 
     # GIVEN the shop's definitions from before the day, and the day's visits arriving late and out of order,
-    # with visits that cross the midnights before and after it (a visitor's own id: one visit each)
+    # with visits that cross the midnights before and after it: with a visitor's own id, and without (the
+    # tracker's default: the visitor's id changes at midnight, and its next day's id continues the visit),
+    # one of them back at 03:00 for another visit
     day = midnight()
     stream = seeded_stream(9, day)
-    for n, (start, person) in enumerate([(day - 240, "owl"), (day + 86400 - 200, "lark")]):
-        stream += [event(person, start, 900 + 3 * n, page="/", referrer="https://news.ycombinator.com/item"),
-                   event(person, start + 360, 901 + 3 * n, page="/blog/late-night"),
-                   event(person, start + 500, 902 + 3 * n, "purchase", "/checkout", {"amount": 49.5})]
+    crossing = [(day - 240, "owl", None), (day + 86400 - 200, "lark", None), (day - 300, "", "203.0.113.50"),
+                (day + 86400 - 100, "", "203.0.113.51")]
+    for n, (start, person, ip) in enumerate(crossing):
+        visit = [event(person, start, 900 + 4 * n, page="/", referrer="https://news.ycombinator.com/item"),
+                 event(person, start + 360, 901 + 4 * n, page="/blog/late-night"),
+                 event(person, start + 500, 902 + 4 * n, "purchase", "/checkout", {"amount": 49.5})]
+        if ip == "203.0.113.50":
+            visit.append(event(person, day + 3 * 3600, 903 + 4 * n, page="/blog/early"))
+        for e in visit if ip else ():
+            e.pop("session_id")
+            e["ip"] = ip
+        stream += visit
     define(backend, day - 3600, late=False)
     define(backend, day - 3600, late=True)
 

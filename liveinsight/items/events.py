@@ -63,11 +63,14 @@ def unpack(item: dict[str, Any]) -> dict[str, Any]:
     return {**json.loads(extra), **{k: v for k, v in item.items() if k != ENRICHMENT}}
 
 
-def recount_marker(*, session_id: str, site: str, kind: str, name: str, since: int, ttl: int) -> dict[str, Any]:
-    """The recount job's marker for one session id and definition (see RECOUNT)."""
+def recount_marker(*, session_id: str, site: str, kind: str, name: str, since: int, ttl: int,
+                   ids: list[str] | None = None) -> dict[str, Any]:
+    """The recount job's marker for one visitor and definition (see RECOUNT), in the partition of the
+    visitor's first id; `ids`: all its ids by day (a visit that crossed midnight continues under the next)."""
     return event_item(session_id=session_id, timestamp=float(since), event_id=f"recount\t{kind}\t{name}\t{since}",
                       event_type=RECOUNT, page_url=None, user_agent=None, referrer=None, ttl=ttl,
-                      enrichment={"site": site, "recount": [kind, name, since]})
+                      enrichment={"site": site, "recount": [kind, name, since],
+                                  "ids": ids if ids and ids != [session_id] else None})
 
 
 def is_recount(event: dict[str, Any]) -> bool:
