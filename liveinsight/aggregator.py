@@ -647,9 +647,14 @@ def _recounted_part(key: tuple[str, str], delta: dict, site: str, kind: str, nam
 def _is_recounted_key(key: str, kind: str, name: str, funnels: list[str]) -> bool:
     """Whether a visitor key is the recounted definition's: a page group's or goal's own, or a step of the
     funnels it changes."""
-    if key == visitor_key(r.PAGE_GROUP if kind == PAGE_GROUPS else r.GOAL, name) and kind != FUNNELS:
+    if kind != FUNNELS and key == _own_key(kind, name):
         return True
     return any(key.startswith(f"{FUNNEL_STEP}\t{funnel}\t") for funnel in funnels)
+
+
+def _own_key(kind: str, name: str) -> str:
+    """The visitor key of a page group or goal."""
+    return visitor_key(r.PAGE_GROUP if kind == PAGE_GROUPS else r.GOAL, name)
 
 
 def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: str, funnels: list) -> None:
@@ -658,8 +663,6 @@ def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: s
     under the definition and its `funnels` (a goal's, or the funnel itself), and, when both end in the same
     visit, that visit's page group pages, goal, revenue, conversions, funnel step times and steps."""
     same_visit = abs(fresh.start - state.start) < 0.001
-    keys = {visitor_key(r.PAGE_GROUP if kind == PAGE_GROUPS else r.GOAL, name)} if kind != FUNNELS else set()
-    prefixes = tuple(f"{FUNNEL_STEP}\t{funnel.name}\t" for funnel in funnels)
     if same_visit:
         for funnel in funnels:
             for goal in funnel.steps:
@@ -680,7 +683,7 @@ def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: s
                 state.goals.append(name)
             if name in state.goals and name in fresh.revenue:
                 state.revenue[name] = dict(fresh.revenue[name])
-        for key in keys:
+        for key in [_own_key(kind, name)] if kind != FUNNELS else []:
             minutes = {}
             for at, count in fresh.converted.get(key, {}).items():
                 minute, type_index = at.split(":")
@@ -694,7 +697,8 @@ def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: s
         if mine is None:
             continue
         for key, minute in seen.items():
-            if (key in keys or (prefixes and key.startswith(prefixes))) and (key in mine or len(mine) < MAX_VISITOR_KEYS):
+            if _is_recounted_key(key, kind, name, [f.name for f in funnels]) \
+                    and (key in mine or len(mine) < MAX_VISITOR_KEYS):
                 mine[key] = min(mine.get(key, minute), minute)
 
 
