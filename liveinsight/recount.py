@@ -38,7 +38,7 @@ from .items.events import event_time, is_recount, recount_marker, unpack
 from .store import Store
 
 RECOUNT_AFTER_SECONDS = 60  # a definition's `since` this old: every event stamped before it was collected
-MARKER_TTL_SECONDS = 3 * 24 * 3600  # kept past the raw events the job can find, so a rerun never adds one again
+MARKER_KEPT_SECONDS = 2 * 24 * 3600  # past the raw events the job can find, so a rerun never adds one again
 
 
 class Recounter:
@@ -104,7 +104,8 @@ class Recounter:
                 visitors = {chains.root(sid) for sid in marked.get(key, ())}
                 for root in sorted(visitors):
                     marker = recount_marker(session_id=root, site=site, kind=kind, name=definition.name,
-                                            since=definition.since, ttl=int(now + MARKER_TTL_SECONDS),
+                                            since=definition.since,
+                                            ttl=int(now + self.settings.raw_retention_hours * 3600 + MARKER_KEPT_SECONDS),
                                             ids=chains.members(root))
                     written += self.store.put_if_absent(self.settings.events_table, marker, key="session_id")
                 counted_from = int(oldest[key]) if key in oldest else definition.since
