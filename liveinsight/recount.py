@@ -8,7 +8,7 @@ older than its `since`:
 1. The sites that ever stored a definition are listed under `items.definitions.pending_key`; a stored
    definition with no `counted_from` yet is due once its `since` is RECOUNT_AFTER_SECONDS old (every
    event before it has reached the stream by then).
-2. One Scan of the events table finds the session ids of each due site with an event older than the
+2. One Scan of the events table (store.SCAN_SEGMENTS segments at once) finds the session ids of each due site with an event older than the
    definition's `since` that it counts, and the oldest such event; and links a visitor's ids by day (an
    event under a new day's derived id names the previous day's, `pid`).
 3. Each of those visitors gets a marker (`items.events.recount_marker`) in the partition of its first

@@ -7,6 +7,7 @@ failed calls itself (`Store._call`), with waits sized for DynamoDB.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import secrets
 import threading
@@ -19,6 +20,7 @@ from .errors import StoreUnavailable
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ATTEMPTS = 6
+SCAN_SEGMENTS = 4  # parallel Scans of the events table (the recount job): a large table within the job's timeout
 # Retries of a refused or failed DynamoDB call, made here rather than by botocore: full jitter
 # from 25 ms, doubling, capped at 1 s, 8 attempts (~1.3 s of waiting on average before a refusal
 # is final), and no retry that would start more than RETRY_BUDGET_SECONDS after the first
@@ -288,19 +290,50 @@ class Store:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def scan_events(self) -> Iterator[dict[str, Any]]:
-        """The session id, range key, type and enrichment of every raw event, page by page (a Scan reads the
-        whole table: one eventually consistent read unit per 8 KB)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.settings.events_table, "ProjectionExpression": "session_id, #t, event_type, x",
-            "ExpressionAttributeNames": {"#t": "timestamp"},
-        }
-        while True:
-            response = self._call("scan", **kwargs)
-            yield from (deserialize(raw) for raw in response.get("Items", []))
-            if not response.get("LastEvaluatedKey"):
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def scan_events(self, segments: int = SCAN_SEGMENTS) -> Iterator[dict[str, Any]]:
+        """The session id, range key, type and enrichment of every raw event (a Scan reads the whole table: one
+        eventually consistent read unit per 8 KB), `segments` parallel Scans at once, page by page as they come:
+        at most a few pages are held in memory, whatever the table's size."""
+        pages: queue.Queue = queue.Queue(maxsize=2 * segments)
+        done = object()
+        stop = threading.Event()
+
+        def scan(segment: int) -> None:
+            kwargs: dict[str, Any] = {
+                "TableName": self.settings.events_table, "ProjectionExpression": "session_id, #t, event_type, x",
+                "ExpressionAttributeNames": {"#t": "timestamp"}, "Segment": segment, "TotalSegments": segments,
+            }
+            try:
+                while not stop.is_set():
+                    response = self._call("scan", **kwargs)
+                    pages.put(response.get("Items", []))
+                    if not response.get("LastEvaluatedKey"):
+                        break
+                    kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+                pages.put(done)
+            except BaseException as exc:  # the reader raises it
+                pages.put(exc)
+
+        threads = [threading.Thread(target=scan, args=(n,), daemon=True) for n in range(segments)]
+        for thread in threads:
+            thread.start()
+        try:
+            running = segments
+            while running:
+                page = pages.get()
+                if page is done:
+                    running -= 1
+                elif isinstance(page, BaseException):
+                    raise page
+                else:
+                    yield from (deserialize(raw) for raw in page)
+        finally:
+            stop.set()
+            while any(thread.is_alive() for thread in threads):  # let a blocked put finish
+                try:
+                    pages.get_nowait()
+                except queue.Empty:
+                    time.sleep(0.01)
 
     def get_item(self, table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:
         """The live item at `key`, or None (missing, or its `ttl` passed)."""

@@ -269,3 +269,27 @@ def test_a_twin_defined_halfway_ends_with_the_numbers_of_one_defined_from_the_st
                 for n in ("Checkout", "Checkout again"))
     assert [(s["visits"], s["visitors"]) for s in two] == [(s["visits"], s["visitors"]) for s in one]
     assert one[0]["visits"] > 0 and groups["Blog"]["sessions"] > 0
+
+
+def test_the_job_scans_every_raw_event_once_in_parallel_segments_and_a_failing_one_fails_it(backend, monkeypatch):
+    from liveinsight.store import Store, StoreUnavailable
+
+    # GIVEN 60 raw events of 20 visitors
+    day = midnight(1)
+    collect(backend, [event(f"v{n % 20}", day + 60 * n, n) for n in range(60)], now=day + 3600)
+    # WHEN the events table is scanned in 3 segments at once
+    seen = [(item["session_id"], item["timestamp"]) for item in backend.store.scan_events(segments=3)]
+    # THEN each raw event comes once
+    assert sorted(seen) == sorted((e["session_id"], e["timestamp"]) for e in backend.raw_events())
+    assert len(seen) == len(set(seen)) == 60
+    # AND a segment DynamoDB cannot answer fails the scan (the job runs again), never ends it early
+    real = Store._call
+
+    def refusing(self, operation, **kwargs):
+        if operation == "scan" and kwargs.get("Segment") == 1:
+            raise StoreUnavailable("DynamoDB refused scan after 8 attempts")
+        return real(self, operation, **kwargs)
+
+    monkeypatch.setattr(Store, "_call", refusing)
+    with pytest.raises(StoreUnavailable):
+        list(backend.store.scan_events(segments=3))
