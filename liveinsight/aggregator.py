@@ -895,8 +895,7 @@ class Aggregator:
         missing = sorted(({e["session_id"] for e in events + markers if not e.get("bot")} | chained) - set(states))
         self._read_states(missing, batch, states, done, rollups)
         markers = [m for m in markers if m["session_id"] not in done]
-        raw = {sid: self.store.events_of(sid)
-               for sid in sorted({i for m in markers for i in m.get("ids") or [m["session_id"]]})}
+        raw = self._raw_events(sorted({i for m in markers for i in m.get("ids") or [m["session_id"]]}))
         # A visitor's id changes at midnight: an event under today's id whose visit is unknown
         # continues the visit of yesterday's id (`pid`) when that visit is still open.
         previous = sorted({e["pid"] for e in events if e.get("pid") and not e.get("bot")
@@ -935,6 +934,13 @@ class Aggregator:
         except Exception as exc:
             raise UnappliableRecords(f"folding the records failed: {exc!r}") from exc
         return fold
+
+    def _raw_events(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The raw events of each session id (a Query each, several in flight: a batch of markers)."""
+        if len(ids) <= 1:
+            return {sid: self.store.events_of(sid) for sid in ids}
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_PUTS, len(ids))) as pool:
+            return dict(zip(ids, pool.map(self.store.events_of, ids)))
 
     def _recount(self, fold: Fold, marker: dict[str, Any], states: dict[str, SessionState],
                  raw: dict[str, list[dict[str, Any]]], before: dict[str, SessionState | None]) -> None:
