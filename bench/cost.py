@@ -446,7 +446,7 @@ def recount_cost(stack: Any, meter: Meter) -> dict[str, Any]:
     wait_aggregated(stack, timeout=600.0)
     total = meter.report()
     (done,) = [r for r in result["recounted"] if r["name"] == "catalogue"]
-    return {"sessions": done["sessions"], "seconds": round(time.perf_counter() - started, 1),
+    return {"visitors": done["visitors"], "seconds": round(time.perf_counter() - started, 1),
             "job": {"read_units": job["read_units"], "write_units": job["write_units"], "requests": job["requests"]},
             "aggregation": {"read_units": total["read_units"] - job["read_units"],
                             "write_units": total["write_units"] - job["write_units"],
@@ -773,7 +773,7 @@ def print_report(result: dict) -> bool:
     raw = p1["events"] + p2["sent"]
     print()
     print(f"recount of a page group added now (/products/**) over the {raw:,} raw events kept: "
-          f"{recount['sessions']:,} sessions marked; the job {recount['job']['read_units']:,.1f} read units "
+          f"{recount['visitors']:,} visitors marked; the job {recount['job']['read_units']:,.1f} read units "
           f"(one Scan) and {recount['job']['write_units']:,.0f} write units (markers, and counted_from); the rollup "
           f"consumer {recount['aggregation']['read_units']:,.1f} read units and "
           f"{recount['aggregation']['write_units']:,.0f} write units; {recount['seconds']} s to idle")

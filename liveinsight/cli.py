@@ -408,10 +408,11 @@ def _recount(args: argparse.Namespace) -> int:
     for done in result["recounted"]:
         since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(done["counted_from"]))
         print(f"{done['site']}: {done['kind'].replace('_', ' ')[:-1]} {done['name']!r} now counts from {since} "
-              f"({done['sessions']} session(s) recounted from their raw events)")
+              f"({done['visitors']} visitor(s) recounted from their raw events)")
     if not result["recounted"]:
-        print("nothing to recount: every stored definition counts the raw events still kept (or its `since` is "
-              f"under {RECOUNT_AFTER_SECONDS} s old; run again in a minute)")
+        print("nothing to recount now: every stored definition counts the raw events still kept, or was saved in "
+              f"the last {(config.DEFINITION_COUNTS_AFTER_SECONDS + RECOUNT_AFTER_SECONDS) // 60:g} minutes (it counts "
+              f"from a minute after saving, and is recounted {RECOUNT_AFTER_SECONDS} s after that): run again then")
     return 0
 
 

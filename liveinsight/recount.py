@@ -68,7 +68,7 @@ class Recounter:
         return out
 
     def run(self) -> dict[str, Any]:
-        """One run: what it recounted, per site and definition, and how many sessions it marked."""
+        """One run: what it recounted, per site and definition, and how many visitors it marked."""
         now = self.clock()
         due = self.due(now)
         if not due:
@@ -111,7 +111,7 @@ class Recounter:
                 counted_from = int(oldest[key]) if key in oldest else definition.since
                 if self.definitions.mark_counted(site, kind, definition.name, definition.since, counted_from):
                     recounted.append({"site": site, "kind": kind, "name": definition.name,
-                                      "counted_from": counted_from, "sessions": len(visitors),
+                                      "counted_from": counted_from, "visitors": len(visitors),
                                       "markers_written": written})
         return {"job": "recount", "recounted": recounted}
 

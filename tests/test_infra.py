@@ -646,7 +646,7 @@ def test_the_recount_job_and_the_rollup_consumer_may_do_exactly_what_a_recount_c
     backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)
     result = backend.handler({"liveinsight": "recount"}, None)
     backend.store.client.meta.events.unregister("before-parameter-build.dynamodb", record)
-    assert [(r["name"], r["sessions"]) for r in result["recounted"]] == [("Blog", 1)]
+    assert [(r["name"], r["visitors"]) for r in result["recounted"]] == [("Blog", 1)]
     job, job_keys = set(calls), list(keys)
     calls.clear()
     backend.store.client.meta.events.register("before-parameter-build.dynamodb", record)

@@ -164,7 +164,7 @@ def test_a_definition_changed_before_its_markers_are_counted_is_recounted_once_a
     DefinitionsStore(backend.store, clock=lambda: day + HALFWAY + 900).put(SITE, "page_groups", "Reading",
                                                                           {"pattern": "/docs/**"})
     done = Recounter(backend.store, clock=lambda: day + HALFWAY + 1800).run()
-    assert [(r["name"], r["sessions"]) for r in done["recounted"]] == [("Reading", 1)]  # the docs reader's
+    assert [(r["name"], r["visitors"]) for r in done["recounted"]] == [("Reading", 1)]  # the docs reader's
     from liveinsight import handler
 
     handler.services().aggregator.definitions.clear()  # a warm aggregator has read the change within its minute
@@ -293,3 +293,33 @@ def test_the_job_scans_every_raw_event_once_in_parallel_segments_and_a_failing_o
     monkeypatch.setattr(Store, "_call", refusing)
     with pytest.raises(StoreUnavailable):
         list(backend.store.scan_events(segments=3))
+
+
+def test_the_recount_command_says_what_it_recounted_and_when_there_is_nothing_to(backend, monkeypatch, capsys):
+    import time
+
+    from liveinsight import cli, config
+    from liveinsight.definitions import DefinitionsStore
+
+    settings = backend.store.settings
+    for name, table in ((config.ENV_EVENTS_TABLE, settings.events_table),
+                        (config.ENV_SESSIONS_TABLE, settings.sessions_table),
+                        (config.ENV_STATS_TABLE, settings.stats_table)):
+        monkeypatch.setenv(name, table)
+    monkeypatch.setattr(cli, "local_store_endpoint", lambda: None)
+    # GIVEN a blog page view 20 minutes ago, a blog page group saved 10 minutes ago and a docs one just now
+    now = time.time()
+    collect(backend, [event("v1", now - 1200, 1, page="/blog/a")], now=now)
+    backend.aggregate()
+    DefinitionsStore(backend.store, clock=lambda: now - 600).put(SITE, "page_groups", "Blog", {"pattern": "/blog/**"})
+    DefinitionsStore(backend.store).put(SITE, "page_groups", "Docs", {"pattern": "/docs/**"})
+    # WHEN `python -m liveinsight recount` runs, and again
+    capsys.readouterr()
+    assert cli.main(["recount"]) == 0
+    first = capsys.readouterr().out
+    assert cli.main(["recount"]) == 0
+    again = capsys.readouterr().out
+    # THEN it says the blog now counts from the page view's minute, once; the docs group waits its minutes
+    at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(now - 1200))
+    assert first.strip() == f"{SITE}: page group 'Blog' now counts from {at} (1 visitor(s) recounted from their raw events)"
+    assert again.startswith("nothing to recount now") and "saved in the last 2 minutes" in again
