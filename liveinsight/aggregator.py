@@ -52,6 +52,7 @@ WRITTEN_ITEMS_KEPT = 10_000
 MAX_ENGAGED_SECONDS = 30 * 60  # a page's engaged time counts at most this (a tab left open for days)
 PARALLEL_PUTS = 8
 REALTIME_HORIZON_SECONDS = 61 * 60
+DEFINITION_DIMS = {PAGE_GROUPS: r.PAGE_GROUP, GOALS: r.GOAL, FUNNELS: r.FUNNEL}  # a definition's rollup dimension
 
 
 class UnappliableRecords(Exception):
@@ -241,9 +242,7 @@ class Fold:
                 continue
             goals.append(goal.name)
             if definitions.funnels_with(goal.name):
-                times = sorted(state.step_times.get(goal.name, []) + [ts])
-                half = MAX_STEP_TIMES // 2  # the earliest and the latest: what ordering steps needs most
-                state.step_times[goal.name] = times if len(times) <= MAX_STEP_TIMES else times[:half] + times[-half:]
+                state.step_times[goal.name] = _step_times(state.step_times.get(goal.name, []) + [ts])
             amount = revenue_of(goal, event)
             if amount is not None:
                 milli = int((amount[0] * 1000).to_integral_value())
@@ -411,6 +410,13 @@ class Fold:
                 _count_visitor(self, after.site, day_key, was, -1)
             if is_ is not None:
                 _count_visitor(self, after.site, day_key, is_, +1)
+
+
+def _step_times(times: Iterable[float]) -> list[float]:
+    """A funnel step goal's times a visit keeps: all, up to MAX_STEP_TIMES; beyond, the earliest and the latest
+    half each (what ordering steps needs most)."""
+    times, half = sorted(times), MAX_STEP_TIMES // 2
+    return times if len(times) <= MAX_STEP_TIMES else times[:half] + times[-half:]
 
 
 def _counts(kind: str, definition: Definition, at: float, recounted: list[str]) -> bool:
@@ -634,8 +640,7 @@ def _recounted_part(key: tuple[str, str], delta: dict, site: str, kind: str, nam
     """The part of a delta that belongs to the definition `name` of `kind`: all of its own items' and of the
     `funnels` it changes (a goal's funnels), and a page group's rows in everything's items; None elsewhere (a
     recount changes nothing else)."""
-    dim = {PAGE_GROUPS: r.PAGE_GROUP, GOALS: r.GOAL, FUNNELS: r.FUNNEL}[kind]
-    if key[0] == r.pk(site, dim, name) or key[0] in {r.pk(site, r.FUNNEL, f) for f in funnels}:
+    if key[0] == r.pk(site, DEFINITION_DIMS[kind], name) or key[0] in {r.pk(site, r.FUNNEL, f) for f in funnels}:
         return delta
     if kind == PAGE_GROUPS and key[0] in (r.pk(site, r.ALL), r.pk(r.ALL_SITES, r.ALL)):
         row = delta["b"].get(r.PAGE_GROUPS, {}).get(r.label(name))
@@ -654,7 +659,7 @@ def _is_recounted_key(key: str, kind: str, name: str, funnels: list[str]) -> boo
 
 def _own_key(kind: str, name: str) -> str:
     """The visitor key of a page group or goal."""
-    return visitor_key(r.PAGE_GROUP if kind == PAGE_GROUPS else r.GOAL, name)
+    return visitor_key(DEFINITION_DIMS[kind], name)
 
 
 def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: str, funnels: list) -> None:
@@ -666,10 +671,9 @@ def _take_recounted(state: SessionState, fresh: SessionState, kind: str, name: s
     if same_visit:
         for funnel in funnels:
             for goal in funnel.steps:
-                times = sorted(set(state.step_times.get(goal, [])) | set(fresh.step_times.get(goal, [])))
-                half = MAX_STEP_TIMES // 2
+                times = set(state.step_times.get(goal, [])) | set(fresh.step_times.get(goal, []))
                 if times:
-                    state.step_times[goal] = times if len(times) <= MAX_STEP_TIMES else times[:half] + times[-half:]
+                    state.step_times[goal] = _step_times(times)
             if fresh.funnels.get(funnel.name):
                 state.funnels[funnel.name] = max(state.funnels.get(funnel.name, 0), fresh.funnels[funnel.name])
         if kind == PAGE_GROUPS and name in fresh.groups and (name in state.groups or len(state.groups) < MAX_GROUPS):

@@ -23,15 +23,11 @@ def counting(definition: dict[str, Any]) -> str:
     count the raw events kept from before it was saved, "since 09:31 UTC; the last 24 h being recounted"."""
     since = int(definition.get("since") or 0)
     counted_from = definition.get("counted_from", since)
-    if counted_from is not None and not _missing(counted_from):
+    if not pd.isna(counted_from):  # None, or NaN in a table
         return FROM_THE_START if not int(counted_from) else f"since {_utc(int(counted_from))}"
     if not since:
         return FROM_THE_START
     return f"since {_utc(since)}; the raw events from before being recounted"
-
-
-def _missing(value: Any) -> bool:
-    return isinstance(value, float) and value != value  # NaN: a table cell of None
 
 
 def _utc(at: int) -> str:
