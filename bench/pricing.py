@@ -331,7 +331,7 @@ class Meter:
         finally:
             self._unlock(call.locked)
 
-    def _after_error(self, model: Any, context: dict, **_: Any) -> None:
+    def _after_error(self, context: dict, **_: Any) -> None:  # botocore passes the exception and context only
         call: _Call | None = context.pop(self._context_key, None)
         if call is not None:
             self._forget(call.targets)  # the write may or may not have happened

@@ -522,20 +522,22 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
         keys.append((r.PAGE_GROUP, name, [state.pages[i] for i in indexes if i < len(state.pages)]))
     keys += [(r.GOAL, name, []) for name in state.goals]
     for dim, value, pages in keys:
+        moving = dim in r.MOVING_DIMS  # its items count the visit's duration and exit page
         for granularity, delta, all_sites in fold._deltas(site, dim, value, start):
             if all_sites:
                 r.add_breakdown(delta, r.SITES, site or r.NO_SITE, 0, sign)
             r.add_total(delta, r.SS, sign)
             r.add_total(delta, r.BO, bounce)
-            r.add_total(delta, r.DU, duration)
+            r.add_total(delta, r.DU, duration * moving)
             if granularity == r.HOUR:
                 r.add_minute(delta, minute, r.SS, sign)
                 r.add_minute(delta, minute, r.BO, bounce)
-                r.add_minute(delta, minute, r.DU, duration)
+                r.add_minute(delta, minute, r.DU, duration * moving)
             r.add_breakdown(delta, r.SOURCES, state.source, 0, sign)
             r.add_breakdown(delta, r.REFERRERS, state.referrer, 0, sign)
             r.add_breakdown(delta, r.ENTRY_PAGES, state.entry, 0, sign)
-            r.add_breakdown(delta, r.EXIT_PAGES, state.exit, 0, sign)
+            if moving:
+                r.add_breakdown(delta, r.EXIT_PAGES, state.exit, 0, sign)
             r.add_breakdown(delta, r.CAMPAIGNS, state.campaign, 0, sign)
             r.add_breakdown(delta, r.BROWSERS, state.browser, 0, sign)
             r.add_breakdown(delta, r.OPERATING_SYSTEMS, state.os, 0, sign)
@@ -556,9 +558,8 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
                 r.add_breakdown(delta, r.GEO_BREAKDOWNS[place_dim], place, 3, bounce)
             for page in pages:
                 r.add_breakdown(delta, r.PAGES, page, 1, sign)
-                if dim == r.ALL:  # the visit-level numbers of the visits that include the page, as its items have
+                if dim == r.ALL:  # the bounces of the visits that include the page, as its items have
                     r.add_breakdown(delta, r.PAGES, page, r.PAGE_BOUNCES, bounce)
-                    r.add_breakdown(delta, r.PAGES, page, r.PAGE_DURATION, duration)
             slices = []
             if dim == r.PAGE:
                 slices = [r.slice_key(source=state.source)]
@@ -575,7 +576,7 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             for key in slices:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)
-                r.add_slice(delta, key, r.DU, duration)
+                r.add_slice(delta, key, r.DU, duration * moving)
     for name, furthest in state.funnels.items():  # each step the visit reached, in the bucket of its start
         for granularity, delta, _ in fold._deltas(site, r.FUNNEL, name, start):
             r.add_total(delta, r.SS, sign)

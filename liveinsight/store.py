@@ -37,6 +37,9 @@ RETRY_CAP_SECONDS = 1.0
 RETRY_BUDGET_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
+# The embedded store (moto's server, one Python process) pages a Scan by walking the table from its start:
+# the recount job's parallel Scan of a day of raw events can take longer than DynamoDB ever does.
+LOCAL_READ_TIMEOUT_SECONDS = 120
 # A date's salt serves that local date in every zone (from UTC+14 to UTC-12) and the 4 hours a visit
 # may run past its midnight: made at the earliest 14 h before the UTC date, needed up to 40 h after it.
 SALT_TTL_SECONDS = 60 * 3600
@@ -92,7 +95,7 @@ def make_client(settings: Settings, service: str = "dynamodb", attempts: int = 1
         "config": Config(
             retries={"mode": "standard", "total_max_attempts": attempts},
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            read_timeout=LOCAL_READ_TIMEOUT_SECONDS if settings.dynamodb_endpoint else READ_TIMEOUT_SECONDS,
             max_pool_connections=20,
             parameter_validation=False,  # requests are built here; validation costs ~15% CPU per call
         ),

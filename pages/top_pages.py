@@ -29,7 +29,10 @@ with left:
     ui.table(frames.with_share(stats.entry_pages, "sessions"), "entry-pages.csv")
 with right:
     st.subheader("Exit pages")
-    if stats.exit_pages.empty:
+    if not stats.exits_counted:
+        st.caption("Not counted under this filter: a visit's last page is counted for the whole site, a source "
+                   "and a country (filter by one of those to see where visits ended).")
+    elif stats.exit_pages.empty:
         st.caption("No visits ended in this range.")
     else:
         ui.chart(charts.breakdown_bars(stats.exit_pages, "page", title="Sessions ending on each page"))

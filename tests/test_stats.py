@@ -75,11 +75,15 @@ def test_breakdowns_for_a_known_stream(loaded):
 
 def test_page_filter(loaded):
     data = loaded.stats("period=1h&page=/pricing")
+    # As in Plausible, a page filter answers time on page (no engagement reports here) instead of visit duration,
+    # and no exit pages: both move with each later event of a visit, counted for the site, a source, a country.
     assert data["totals"] == {"visitors": 2, "events": 3, "page_views": 2, "sessions": 2, "bounce_rate": 0.5,
-                              "avg_session_duration": 60.0, "views_per_session": 1.0, "time_on_page": None, "scroll_depth": None}
+                              "avg_session_duration": None, "views_per_session": 1.0, "time_on_page": None, "scroll_depth": None}
     assert data["sources"] == [{"source": "Google", "sessions": 1, "page_views": 1},
                                {"source": "Hacker News", "sessions": 1, "page_views": 1}]
     assert data["entry_pages"] == [{"page": "/", "sessions": 1}, {"page": "/pricing", "sessions": 1}]
+    assert data["exit_pages"] is None
+    assert loaded.stats("period=1h&source=Google")["exit_pages"] == [{"page": "/pricing", "sessions": 1}]
     assert data["event_types"] == [{"event_type": "page_view", "count": 2}, {"event_type": "signup", "count": 1}]
 
 

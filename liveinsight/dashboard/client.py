@@ -116,11 +116,14 @@ class Totals:
     page_views: int = 0
     sessions: int = 0
     bounce_rate: float = 0.0
-    avg_session_duration: float = 0.0
+    # None under a page, event type, page group or goal filter: time on page answers there instead.
+    avg_session_duration: float | None = 0.0
     views_per_session: float = 0.0
     # Each day's distinct visitors, summed over the range's days (the visitor id rotates daily);
     # None where the API does not count them (a combination of filters, an older server).
     visitors: int | None = None
+    # Mean engaged seconds of the page views that reported it; None when none did.
+    time_on_page: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Totals":
@@ -129,9 +132,11 @@ class Totals:
             page_views=int(data.get("page_views") or 0),
             sessions=int(data.get("sessions") or 0),
             bounce_rate=float(data.get("bounce_rate") or 0.0),
-            avg_session_duration=float(data.get("avg_session_duration") or 0.0),
+            avg_session_duration=(None if "avg_session_duration" in data and data["avg_session_duration"] is None
+                                  else float(data.get("avg_session_duration") or 0.0)),
             views_per_session=float(data.get("views_per_session") or 0.0),
             visitors=int(data["visitors"]) if data.get("visitors") is not None else None,
+            time_on_page=float(data["time_on_page"]) if data.get("time_on_page") is not None else None,
         )
 
 
@@ -261,8 +266,10 @@ class Stats:
     # GA4's default channels, and the visits of each UTM tag's values ({tag: frame of tag, sessions};
     # utm_campaign from `campaigns`); empty from an older server.
     channels: pd.DataFrame = field(default_factory=lambda: _table(None, CHANNEL_COLUMNS))
-    # Visits by the page of their last page view; empty from an older server.
+    # Visits by the page of their last page view; empty from an older server. `exits_counted` is False under
+    # a page, event type, page group or goal filter, whose items keep no exit pages.
     exit_pages: pd.DataFrame = field(default_factory=lambda: _table(None, ENTRY_PAGE_COLUMNS))
+    exits_counted: bool = True
     utm: dict[str, pd.DataFrame] = field(default_factory=dict)
     # With `compare`: the comparison range's series, one row per bucket of `timeseries`; else empty.
     previous_timeseries: pd.DataFrame = field(
@@ -317,6 +324,7 @@ class Stats:
             properties=_table(_property_rows(data.get("properties")), PROPERTY_COLUMNS),
             channels=_table(data.get("channels"), CHANNEL_COLUMNS),
             exit_pages=_table(data.get("exit_pages"), ENTRY_PAGE_COLUMNS),
+            exits_counted=not ("exit_pages" in data and data["exit_pages"] is None),
             utm={tag: _table(data.get(f"{tag}s") if tag != "utm_campaign" else
                              [{"utm_campaign": row.get("campaign"), "sessions": row.get("sessions")}
                               for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},

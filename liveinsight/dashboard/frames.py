@@ -64,6 +64,11 @@ def percent_change(current: float, previous: float) -> str | None:
     return f"{(current - previous) / previous * 100:+.1f}%"
 
 
+TIME_ON_PAGE_HELP = ("Mean engaged seconds of the page views that reported it. A page, event type, page group or goal "
+                     "filter shows it instead of visit duration, as Plausible does: a visit's duration and exit page "
+                     "are counted for the whole site, a source and a country only.")
+
+
 def kpis(totals: Totals, previous: Totals | None = None) -> list[Kpi]:
     """The seven Overview tiles, visitors first, each with its change against the previous period."""
 
@@ -86,7 +91,10 @@ def kpis(totals: Totals, previous: Totals | None = None) -> list[Kpi]:
         Kpi("bounce_rate", "Bounce rate", format_percent(totals.bounce_rate), bounce_delta, "inverse",
             help="Sessions with one page view and no other event. Change in percentage points."),
         Kpi("avg_session_duration", "Avg. duration", format_duration(totals.avg_session_duration),
-            change("avg_session_duration"), help="Average session duration: last event minus first event."),
+            change("avg_session_duration"), help="Average session duration: last event minus first event.")
+        if totals.avg_session_duration is not None else
+        Kpi("time_on_page", "Time on page", "–" if totals.time_on_page is None else format_duration(totals.time_on_page),
+            change("time_on_page"), help=TIME_ON_PAGE_HELP),
         Kpi("views_per_session", "Views per session", f"{totals.views_per_session:.2f}",
             change("views_per_session")),
     ]

@@ -67,6 +67,13 @@ ALL_SITES = "*"  # never a site: a site is a host name (the event model checks i
 # Countries are per site like pages: a country across all sites adds up the most visited sites
 # (the all-sites level's countries breakdown still lists every site's countries together).
 ALL_SITES_DIMS = (ALL, SOURCE, EVENT_TYPE)
+# The dims whose items count a visit's duration and exit page. Both move with each later event of a visit:
+# kept in the items of every page, event type, page group and goal the visit went through, each move would
+# rewrite them all (bench/cost.py: a third of a page item's writes), while every event of a visit is
+# counted in everything's, its source's and its country's items anyway. So, as in Plausible, a filter on a
+# page, an event type, a page group or a goal answers time on page (the tracker's engagement reports)
+# instead of visit duration, and no exit pages.
+MOVING_DIMS = (ALL, SOURCE, COUNTRY)
 UNKNOWN_COUNTRY = UNKNOWN
 
 # Totals vector; a minute slot is its first five and VI; a slice its first five.
@@ -98,7 +105,8 @@ BREAKDOWN_LEN = {PAGE_GROUPS: 3, FUNNEL_STEPS: 2, REVENUE: 2, REVENUE_SOURCES: 1
 # SOURCES and SITES = [sessions, page views, visitors]; PAGES = [page views, sessions with a view,
 # visitors, engaged seconds, engagement reports, scroll depth sum, scroll reports, events, bounces,
 # duration sum] (engagement and the last three in everything's items only: there a page's row holds
-# what its own items total, so a page's months are read from everything's month items);
+# what its own items total, so a page's months are read from everything's month items; the duration
+# sum is no longer counted, see MOVING_DIMS, and stays 0);
 # COUNTRIES, REGIONS, CITIES = [sessions, page views, visitors, bounces]; others [sessions] or [events].
 PAGE_EVENTS, PAGE_BOUNCES, PAGE_DURATION = 7, 8, 9  # columns of a PAGES row in everything's items
 # The index of the visitors column in each breakdown that has one.

@@ -646,6 +646,11 @@ class StatsReader:
                                       else localtime.day_start(first_day, tz)}
         if q.compare:
             data["previous_totals"] = totals(r.sum_vectors((series[b] for b in previous), length))
+        moving = dim in r.MOVING_DIMS  # a visit's duration and exit page are counted in these items only
+        if not moving:
+            for name in ("totals", "previous_totals"):
+                if name in data:
+                    data[name]["avg_session_duration"] = None
         data["timeseries"] = [{"t": b, "visitors": None if part else int(series[b][r.VI]),
                                "events": int(series[b][r.EV]), "page_views": int(series[b][r.PV]),
                                "sessions": int(series[b][r.SS])} for b in buckets]
@@ -659,7 +664,7 @@ class StatsReader:
             rows = {} if part or sliced else r.merged_breakdown(in_range, name)
             if "visitors" in fields and name not in counted:
                 fields = tuple(f for f in fields if f != "visitors")
-            data[field] = _ranked(rows, q.limit, row_label, fields)
+            data[field] = _ranked(rows, q.limit, row_label, fields) if moving or name != r.EXIT_PAGES else None
             if field == "pages" and dim == r.ALL and not sliced:  # engagement is counted in everything's items
                 for row in data[field]:
                     vector = rows.get(row["page"], [])
