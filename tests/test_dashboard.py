@@ -338,6 +338,23 @@ def test_pages_page_lists_top_and_entry_pages(fake):
     assert entry["sessions"].tolist() == [800, 300]
 
 
+def test_a_page_filter_shows_time_on_page_and_says_why_exit_pages_are_not_counted(fake):
+    # GIVEN the API answers a page filter as it does: time on page instead of visit duration, no exit pages
+    for name in ("totals", "previous_totals"):
+        fake.stats_data[name] = {**fake.stats_data[name], "avg_session_duration": None}
+    fake.stats_data["totals"]["time_on_page"] = 47.0
+    fake.stats_data["previous_totals"]["time_on_page"] = 40.0
+    fake.stats_data["exit_pages"] = None
+    # WHEN the Pages page and the Overview open filtered to a page
+    at = open_page(PAGES["pages"], {"page": "/pricing"})
+    # THEN no exit pages table, and a note of where exits are counted
+    assert "Not counted under this filter" in texts(at)
+    assert not [d for d in at.dataframe if list(d.value.columns[:2]) == ["page", "sessions"]][1:]
+    at = open_page(PAGES["overview"], {"page": "/pricing"})
+    tiles = {m.label: (m.value, m.delta) for m in at.metric}
+    assert tiles["Time on page"] == ("47s", "+17.5%") and "Avg. duration" not in tiles
+
+
 def test_choosing_a_page_filters_every_chart_to_it(fake):
     at = open_page(PAGES["pages"])
     fake.calls.clear()
