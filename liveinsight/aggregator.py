@@ -523,16 +523,17 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
     keys += [(r.GOAL, name, []) for name in state.goals]
     for dim, value, pages in keys:
         moving = dim in r.MOVING_DIMS  # its items count the visit's duration and exit page
+        seconds = duration if moving else 0
         for granularity, delta, all_sites in fold._deltas(site, dim, value, start):
             if all_sites:
                 r.add_breakdown(delta, r.SITES, site or r.NO_SITE, 0, sign)
             r.add_total(delta, r.SS, sign)
             r.add_total(delta, r.BO, bounce)
-            r.add_total(delta, r.DU, duration * moving)
+            r.add_total(delta, r.DU, seconds)
             if granularity == r.HOUR:
                 r.add_minute(delta, minute, r.SS, sign)
                 r.add_minute(delta, minute, r.BO, bounce)
-                r.add_minute(delta, minute, r.DU, duration * moving)
+                r.add_minute(delta, minute, r.DU, seconds)
             r.add_breakdown(delta, r.SOURCES, state.source, 0, sign)
             r.add_breakdown(delta, r.REFERRERS, state.referrer, 0, sign)
             r.add_breakdown(delta, r.ENTRY_PAGES, state.entry, 0, sign)
@@ -576,7 +577,7 @@ def _contribute(fold: Fold, state: SessionState, sign: int) -> None:
             for key in slices:
                 r.add_slice(delta, key, r.SS, sign)
                 r.add_slice(delta, key, r.BO, bounce)
-                r.add_slice(delta, key, r.DU, duration * moving)
+                r.add_slice(delta, key, r.DU, seconds)
     for name, furthest in state.funnels.items():  # each step the visit reached, in the bucket of its start
         for granularity, delta, _ in fold._deltas(site, r.FUNNEL, name, start):
             r.add_total(delta, r.SS, sign)

@@ -108,6 +108,10 @@ class ApiServerError(ApiError):
 # --- results ------------------------------------------------------------------------
 
 
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 @dataclass(frozen=True)
 class Totals:
     """Headline numbers of a period (openapi.yaml `totals`)."""
@@ -132,11 +136,10 @@ class Totals:
             page_views=int(data.get("page_views") or 0),
             sessions=int(data.get("sessions") or 0),
             bounce_rate=float(data.get("bounce_rate") or 0.0),
-            avg_session_duration=(None if "avg_session_duration" in data and data["avg_session_duration"] is None
-                                  else float(data.get("avg_session_duration") or 0.0)),
+            avg_session_duration=_float_or_none(data.get("avg_session_duration", 0.0)),
             views_per_session=float(data.get("views_per_session") or 0.0),
             visitors=int(data["visitors"]) if data.get("visitors") is not None else None,
-            time_on_page=float(data["time_on_page"]) if data.get("time_on_page") is not None else None,
+            time_on_page=_float_or_none(data.get("time_on_page")),
         )
 
 
@@ -324,7 +327,7 @@ class Stats:
             properties=_table(_property_rows(data.get("properties")), PROPERTY_COLUMNS),
             channels=_table(data.get("channels"), CHANNEL_COLUMNS),
             exit_pages=_table(data.get("exit_pages"), ENTRY_PAGE_COLUMNS),
-            exits_counted=not ("exit_pages" in data and data["exit_pages"] is None),
+            exits_counted=data.get("exit_pages", []) is not None,
             utm={tag: _table(data.get(f"{tag}s") if tag != "utm_campaign" else
                              [{"utm_campaign": row.get("campaign"), "sessions": row.get("sessions")}
                               for row in data.get("campaigns") or []], (tag, "sessions")) for tag in UTM_TAGS},

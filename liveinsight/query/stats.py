@@ -326,9 +326,10 @@ def _ranked(rows: dict[str, list], limit: int, label: str, fields: tuple[str, ..
     return out[:limit]
 
 
-def totals(vector: list) -> dict[str, Any]:
+def totals(vector: list, with_duration: bool = True) -> dict[str, Any]:
     """The API's totals from [events, page views, sessions, bounces, duration, bots, visitors]
-    (a slice has no visitors: None)."""
+    (a slice has no visitors: None); `with_duration` False: items that count no visit duration
+    (`rollups.MOVING_DIMS`), whose average is then None."""
     events, views, sessions, bounces, duration = vector[:5]
     engaged = _mean(vector, r.ENG, r.ENC)
     return {
@@ -339,7 +340,7 @@ def totals(vector: list) -> dict[str, Any]:
         "page_views": int(views),
         "sessions": int(sessions),
         "bounce_rate": round(bounces / sessions, 4) if sessions else 0.0,
-        "avg_session_duration": round(duration / sessions, 1) if sessions else 0.0,
+        "avg_session_duration": None if not with_duration else round(duration / sessions, 1) if sessions else 0.0,
         "views_per_session": round(views / sessions, 2) if sessions else 0.0,
     }
 
@@ -629,10 +630,11 @@ class StatsReader:
         if q.interval == "minute" and length == r.TOTALS_LEN:  # minute slots hold no engagement: the hours' items do
             hours = r.sum_vectors((r.totals(blob) for blob in in_range), r.TOTALS_LEN)
             total[r.ENG:r.SCC + 1] = hours[r.ENG:r.SCC + 1]
+        moving = dim in r.MOVING_DIMS  # a visit's duration and exit page are counted in these items only
         data: dict[str, Any] = {
             "range": {"from": q.start, "to": q.end, "interval": q.interval},
             "zone": localtime.describe(tz, now),
-            "totals": totals(total),
+            "totals": totals(total, moving),
         }
         if q.period is not None:  # a calendar period: its name and its whole local days
             data["range"].update(period=q.period, first_day=q.days[0].isoformat(), last_day=q.days[1].isoformat(),
@@ -645,12 +647,7 @@ class StatsReader:
                                       "to": localtime.next_start(previous[-1], q.interval, tz) if previous
                                       else localtime.day_start(first_day, tz)}
         if q.compare:
-            data["previous_totals"] = totals(r.sum_vectors((series[b] for b in previous), length))
-        moving = dim in r.MOVING_DIMS  # a visit's duration and exit page are counted in these items only
-        if not moving:
-            for name in ("totals", "previous_totals"):
-                if name in data:
-                    data[name]["avg_session_duration"] = None
+            data["previous_totals"] = totals(r.sum_vectors((series[b] for b in previous), length), moving)
         data["timeseries"] = [{"t": b, "visitors": None if part else int(series[b][r.VI]),
                                "events": int(series[b][r.EV]), "page_views": int(series[b][r.PV]),
                                "sessions": int(series[b][r.SS])} for b in buckets]
