@@ -37,3 +37,30 @@ def test_a_restarted_poller_resumes_after_the_last_batch_and_replays_the_one_in_
     poller = restarted()
     assert poller.poll_once() == 1 and delivered == [[first]]
     assert poller.poll_once() == 1 and delivered == [[first], [second]]
+
+
+def test_waiting_for_aggregation_polls_again_at_once_instead_of_waiting_out_the_window(backend):
+    from liveinsight.local.server import StreamPoller
+
+    delivered: list[str] = []
+
+    def handler(event, context):
+        delivered.extend(r["dynamodb"]["SequenceNumber"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    # GIVEN a running poller with an hour-long batching window, which has found the stream empty
+    poller = StreamPoller(backend.store.settings, handler, interval=3600)
+    poller.start()
+    try:
+        assert poller.wait_quiet(0, timeout=30)
+        # WHEN events arrive and `up --demo` waits for them to be aggregated
+        now = time.time()
+        backend.post({"events": [page_view("s-1", "/", now - 60), page_view("s-2", "/a", now - 30)]})
+        # THEN the poller delivers them and polls again at once to see nothing is left, not an hour later
+        assert poller.wait_quiet(poller.hurry_up(), timeout=30)
+        assert len(delivered) == 2
+        # and, no longer hurried, it waits out its window again after a busy poll
+        assert not poller.hurry.is_set()
+    finally:
+        poller.stop()
+        poller.join(10)

@@ -31,6 +31,9 @@ def alive(pid: int) -> bool:
     return bool(state) and not state.startswith("Z")
 
 
+READY_WITHIN_SECONDS = 300
+
+
 def test_up_demo_serves_api_and_dashboard_with_a_week_of_history_and_stops_cleanly():
     api_port, dashboard_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
@@ -42,14 +45,15 @@ def test_up_demo_serves_api_and_dashboard_with_a_week_of_history_and_stops_clean
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
-        while time.monotonic() - started < 60:
+        # A hang guard, not a speed target: bench/dashboard.py --history-days prints how long up takes.
+        while time.monotonic() - started < READY_WITHIN_SECONDS:
             line = process.stdout.readline()
             lines.append(line)
             if line.startswith("Dashboard"):
                 break
             assert line or process.poll() is None, "".join(lines)
         else:
-            raise AssertionError("up did not get ready within 60 s:\n" + "".join(lines))
+            raise AssertionError(f"up did not get ready within {READY_WITHIN_SECONDS} s:\n" + "".join(lines))
 
         api = f"http://127.0.0.1:{api_port}"
         data = requests.get(f"{api}/api/stats?period=7d", timeout=30).json()["data"]
@@ -64,7 +68,6 @@ def test_up_demo_serves_api_and_dashboard_with_a_week_of_history_and_stops_clean
         while requests.get(f"http://127.0.0.1:{dashboard_port}/_stcore/health", timeout=5).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        assert time.monotonic() - started < 60
         # live demo traffic arrives
         deadline = time.monotonic() + 30
         while requests.get(f"{api}/api/realtime", timeout=10).json()["data"]["active_sessions"] == 0:

@@ -307,6 +307,10 @@ class StreamPoller(threading.Thread):
         self.stopping = threading.Event()
         self.wake = threading.Event()  # set: poll now instead of at the end of the window
         self.idle = threading.Event()
+        self.hurry = threading.Event()  # set: poll again at once after a busy poll (wait_until_aggregated)
+        self.polls = 0       # polls started, and the last of them that found nothing new
+        self.last_quiet_poll = 0
+        self._quiet = threading.Condition()
         self.batches = 0
         self.errors = 0
         self.delivered = 0        # records handed to the handler, and the seconds it took (bench/lanes.py)
@@ -321,6 +325,9 @@ class StreamPoller(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            with self._quiet:
+                self.polls += 1
+                number = self.polls
             try:
                 delivered = self.poll_once()
             except Exception as exc:  # keep aggregating; the cause is printed once per failure
@@ -328,10 +335,34 @@ class StreamPoller(threading.Thread):
                 print(f"liveinsight: stream polling failed: {exc!r}", file=sys.stderr)
                 self.wake.wait(1.0)
                 continue
-            # Wait a batching window even after a busy poll: bigger batches, fewer writes.
+            if not delivered:
+                with self._quiet:
+                    self.last_quiet_poll = number
+                    self._quiet.notify_all()
             (self.idle.clear if delivered else self.idle.set)()
+            if delivered and self.hurry.is_set():
+                continue
+            # Wait a batching window even after a busy poll: bigger batches, fewer writes.
             self.wake.wait(self.interval)
             self.wake.clear()
+
+    def hurry_up(self, hurry: bool = True) -> int:
+        """The poll to wait past (`wait_quiet`); `hurry`: poll now and back to back until a poll finds
+        nothing new, instead of waiting out the batching window after each busy poll."""
+        with self._quiet:
+            after = self.polls
+        if hurry:
+            self.hurry.set()
+            self.wake.set()
+        return after
+
+    def wait_quiet(self, after: int, timeout: float) -> bool:
+        """Block until a poll started after poll number `after` finds nothing new; stops hurrying."""
+        try:
+            with self._quiet:
+                return self._quiet.wait_for(lambda: self.last_quiet_poll > after, timeout)
+        finally:
+            self.hurry.clear()
 
     def _checkpoint_key(self, shard_id: str) -> dict[str, str]:
         consumer = f"{self.consumer}#" if self.consumer else ""
@@ -527,11 +558,9 @@ class LocalStack:
         """
         assert self.pollers
         deadline = time.monotonic() + timeout
-        for poller in self.pollers:
-            poller.idle.clear()
-            if hurry:
-                poller.wake.set()
-        return all(poller.idle.wait(max(0.0, deadline - time.monotonic())) for poller in self.pollers)
+        marks = [poller.hurry_up(hurry) for poller in self.pollers]
+        return all([poller.wait_quiet(after, max(0.0, deadline - time.monotonic()))
+                    for poller, after in zip(self.pollers, marks)])
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="liveinsight-gateway", daemon=True)
