@@ -185,8 +185,9 @@ class Visitor:
 class Shop:
     """A long-tail shop's traffic: pages by Zipf popularity, sessions, sources and cart events."""
 
-    def __init__(self, catalogue: int, seed: int):
+    def __init__(self, catalogue: int, seed: int, engagement: float = ENGAGEMENT_SHARE):
         self.rng = random.Random(seed)
+        self.engagement = engagement  # of page views, the share that reports engagement when left
         self.visitors: list[Visitor] = []
         city_weights = [1 / rank for rank in range(1, CITIES_PER_COUNTRY + 1)]
         self.city_weights = list(accumulate(city_weights))
@@ -258,7 +259,7 @@ class Shop:
                 cart["props"] = {"product": path.rsplit("-", 1)[1], "quantity": r.choice([1, 1, 1, 2])}
                 events.append(cart)
         for n, (at, path) in enumerate(views):  # each page's engagement, sent as it is left
-            if r.random() < ENGAGEMENT_SHARE:
+            if r.random() < self.engagement:
                 left = views[n + 1][0] - 0.2 if n + 1 < len(views) else at + r.uniform(5, 90)
                 engagement = self._event("engagement", session_id, left, SITE + path, agent)
                 engagement["props"] = {"engaged_seconds": round(r.uniform(0.6, 0.95) * (left - at), 1),
@@ -301,7 +302,7 @@ def live_events(shop: Shop, count: int, rate: float) -> tuple[list[dict], list[d
     contribute their later events, and their earlier ones are sent before it (unmetered), as a site in
     its steady state has: every engagement report then follows its page view, as the tracker sends them."""
     horizon = count / rate
-    mean_events = (sum(VIEWS_PER_SESSION) / 2) * (1 + ADD_TO_CART_SHARE * 0.7 + ENGAGEMENT_SHARE)
+    mean_events = (sum(VIEWS_PER_SESSION) / 2) * (1 + ADD_TO_CART_SHARE * 0.7 + shop.engagement)
     arrivals = rate / mean_events
     longest = VIEWS_PER_SESSION[1] * SECONDS_BETWEEN_VIEWS[1]
     t, events, under_way = -longest, [], []
@@ -508,19 +509,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     meter = Meter(trust_own_writes=True, free_key_prefixes=(CHECKPOINT_PREFIX,), kind_of=item_kind)
     census = meter_backend(meter)  # before the stack creates its clients
 
-    shop = Shop(args.catalogue, args.seed)
+    shop = Shop(args.catalogue, args.seed, args.engagement)
     if args.definitions:
         os.environ["LIVEINSIGHT_DEFINITIONS"] = bench_definitions()
     stack = LocalStack(port=0).start()
     for schedule in stack.schedules:  # the bench runs the recount job itself, metered (recount_cost)
         schedule.stop()
+    if args.one_lane is not None:  # the design before issue 23: one consumer writes everything at one window
+        from liveinsight.local.server import StreamPoller, load_handler
+
+        for poller in stack.pollers:
+            poller.stop()
+        stack.pollers = [StreamPoller(stack.settings, load_handler(), interval=args.one_lane)]
+        stack.pollers[0].start()
     billed = time_the_collector()
     stack.start_in_thread()
     url, http = stack.url, requests.Session()
     http.headers["User-Agent"] = AGENTS[0][0]
     result: dict[str, Any] = {"settings": {k: getattr(args, k) for k in ("seconds", "rate", "preload", "catalogue",
-                                                                       "seed", "definitions")},
-                              "windows": {poller.consumer: poller.interval for poller in stack.pollers},
+                                                                       "seed", "definitions", "engagement",
+                                                                       "one_lane")},
+                              "windows": {(poller.consumer or "one consumer of everything"): poller.interval for poller in stack.pollers},
                               "only_site": stack.settings.only_site}
     try:
         names = table_names(stack.settings)
@@ -553,6 +562,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "visits under way) ...")
         meter.reset()
         busy = {p.consumer: (p.delivered, p.busy_seconds, p.batches) for p in stack.pollers}
+        lane = {p.consumer: p.consumer or "one_lane" for p in stack.pollers}
         billed.clear()
         durations: list[float] = []
         accepted, seconds = send_beacons(http, url, beacons, args.rate, durations, stack.origin_secret)
@@ -563,10 +573,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # what Lambda bills: each invocation's duration rounded up to the millisecond
             "collector_billed_ms": round(sum(math.ceil(b * 1000) for b in billed) / max(1, len(billed)), 2),
             "beacon_bytes": round(sum(len(json.dumps(_sent(b))) for b in beacons) / max(1, len(beacons))),
-            **{f"{p.consumer}_ms_per_record": round(1000 * (p.busy_seconds - busy[p.consumer][1])
+            **{f"{lane[p.consumer]}_ms_per_record": round(1000 * (p.busy_seconds - busy[p.consumer][1])
                                                     / max(1, p.delivered - busy[p.consumer][0]), 3)
                for p in stack.pollers},
-            **{f"{p.consumer}_invocations_per_record": round((p.batches - busy[p.consumer][2])
+            **{f"{lane[p.consumer]}_invocations_per_record": round((p.batches - busy[p.consumer][2])
                                                              / max(1, p.delivered - busy[p.consumer][0]), 4)
                for p in stack.pollers}}
         after = counted_events(http, url)
@@ -641,7 +651,7 @@ def beacon_prices(durations: dict[str, float], wu: float, ru: float) -> list[tup
     collector = LAMBDA_REQUEST_PRICE + 1e6 * collector_ms / 1000 * COLLECTOR_GB * LAMBDA_GB_SECOND_PRICE
     aggregators = sum(1e6 * durations[f"{c}_ms_per_record"] / 1000 * AGGREGATOR_GB * LAMBDA_GB_SECOND_PRICE
                       + durations[f"{c}_invocations_per_record"] * LAMBDA_REQUEST_PRICE
-                      for c in ("realtime", "rollups") if f"{c}_ms_per_record" in durations)
+                      for c in [k[:-len("_ms_per_record")] for k in durations if k.endswith("_ms_per_record")])
     request_gb = 1e6 * (durations.get("beacon_bytes", 300) + HEADER_BYTES) / 1e9
     response_gb = 1e6 * RESPONSE_BYTES / 1e9
     rows = []
@@ -671,9 +681,11 @@ def print_prices(result: dict, wu: float, ru: float) -> bool:
     billed = d.get("collector_billed_ms", d["collector_ms"])
     print(f"all-in $ per million beacon events (us-east-1 list prices, no free tier; DynamoDB as metered above; "
           f"the collector Lambda at {billed} ms billed a beacon ({COLLECTOR_GB * 1024:.0f} MB; the handler's own "
-          f"time, {d['collector_ms']} ms a POST round trip), the two consumers at "
-          f"{d.get('realtime_ms_per_record', 0)} + {d.get('rollups_ms_per_record', 0)} ms a record "
-          f"({AGGREGATOR_GB * 1024:.0f} MB); {d.get('beacon_bytes', 300)} B a beacon body):")
+          f"time, {d['collector_ms']} ms a POST round trip), "
+          + (f"one consumer at {d['one_lane_ms_per_record']} ms a record " if "one_lane_ms_per_record" in d else
+             f"the two consumers at {d.get('realtime_ms_per_record', 0)} + {d.get('rollups_ms_per_record', 0)} "
+             "ms a record ")
+          + f"({AGGREGATOR_GB * 1024:.0f} MB); {d.get('beacon_bytes', 300)} B a beacon body):")
     rows = beacon_prices(d, wu, ru)
     columns = list(rows[0][2])
     print_table(("collector path", "template", *columns),
@@ -825,6 +837,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--no-definitions", dest="definitions", action="store_false",
                         help="without the shop's 20 page groups, 10 goals and 3 funnels (issue 21's setting)")
+    parser.add_argument("--engagement", type=float, default=ENGAGEMENT_SHARE,
+                        help=f"share of page views reporting engagement when left (default {ENGAGEMENT_SHARE}; "
+                             "0: the shop before issue 20)")
+    parser.add_argument("--one-lane", type=float, metavar="SECONDS",
+                        help="one stream consumer writing everything at this batching window (the design before "
+                             "issue 23's two lanes, which had 10 s) instead of the template's two")
     args = parser.parse_args()
     result = run(args)
     if args.json:
