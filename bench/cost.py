@@ -28,8 +28,12 @@ its handler's own time, and what a stack costs a month at 0, 1M, 10M and 100M ev
 Targets (issues 10, 19 and 23): <= 3.5 write units per event in total with visitors and places, <= 100 read units per
 30-day stats call, no item over 64 KB, <= $3 per million beacon events at the template's defaults.
 
+`--one-lane 10` runs the design before issue 23's lanes (one consumer writing everything at a 10 s
+window) and `--engagement 0 --no-definitions` the shop before issues 20 and 21, to price each against
+the same traffic.
+
 Usage: python bench/cost.py [--seconds 120] [--rate 10] [--preload 20000] [--catalogue 30000]
-                            [--seed 1] [--json]
+                            [--seed 1] [--json] [--no-definitions] [--engagement 0.85] [--one-lane SECONDS]
 """
 from __future__ import annotations
 
