@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CHROME, CHROMIUM, CHROMIUM_ARGS
+from test_serve import ctrl_c_reaches_it
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -110,8 +111,7 @@ def running_up(*flags: str, demo: bool = True):
         [sys.executable, "-m", "liveinsight", "up", "--port", str(api_port),
          "--dashboard-port", str(dashboard_port), *demo_flags, *flags],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        # Ctrl-C must reach up even when pytest runs as a shell's background job, which ignores SIGINT.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=ctrl_c_reaches_it,
     )
     lines: queue.Queue[str] = queue.Queue()
     output: list[str] = []

@@ -23,12 +23,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ctrl_c_reaches_it() -> None:
+    """In the child before it starts: SIGINT back to its default, so the test's Ctrl-C reaches the command
+    even when pytest runs as a shell's background job (whose children start with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_serve(*extra: str, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", PYTHONUNBUFFERED="1", **(env_extra or {}))
     process = subprocess.Popen([sys.executable, "-m", "liveinsight", "serve", "--port", str(port), *extra],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=ctrl_c_reaches_it)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = process.stdout.readline()

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from test_serve import ROOT, free_port
+from test_serve import ROOT, ctrl_c_reaches_it, free_port
 
 
 def children_of(pid: int) -> list[int]:
@@ -42,7 +42,7 @@ def test_up_demo_serves_api_and_dashboard_with_a_week_of_history_and_stops_clean
     process = subprocess.Popen(
         [sys.executable, "-m", "liveinsight", "up", "--demo", "--port", str(api_port),
          "--dashboard-port", str(dashboard_port), "--visits-per-day", "500"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ctrl_c_reaches_it)
     try:
         lines = []
         # A hang guard, not a speed target: bench/dashboard.py --history-days prints how long up takes.
